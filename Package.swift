@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let upcomingFeatures: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Acty",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Acty", targets: ["Acty"]),
+        .executable(name: "acty-demo", targets: ["acty-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Value types and pure scheduling logic: no I/O, no database.
+        .target(name: "ActyCore", swiftSettings: upcomingFeatures),
+        // SQLite persistence: every SQL statement of the project lives here.
+        .target(
+            name: "ActyStore",
+            dependencies: ["ActyCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcomingFeatures,
+            plugins: ["EmbedMigrations"]
+        ),
+        // The engine users embed.
+        .target(
+            name: "Acty",
+            dependencies: ["ActyCore", "ActyStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "acty-demo",
+            dependencies: ["Acty", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: upcomingFeatures
+        ),
+        // Build-time tool: turns migrations/*.sql into Swift string constants.
+        .executableTarget(name: "embed-migrations", swiftSettings: upcomingFeatures),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
+        .testTarget(name: "ActyCoreTests", dependencies: ["ActyCore"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "ActyStoreTests",
+            dependencies: ["ActyStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(name: "ActyTests", dependencies: ["Acty", "ActyStore"], swiftSettings: upcomingFeatures),
+    ],
+    swiftLanguageModes: [.v6]
+)
