@@ -1,0 +1,173 @@
+import ActyStore
+import Synchronization
+
+extension ActyEngine {
+    /// Submits a whole group: its primer and followers in one transaction. Returns once all of it is committed.
+    ///
+    /// The primer runs first; followers run once it succeeded. A group without a primer is a plain fan-out: its
+    /// followers are ready at once.
+    ///
+    /// - Parameters:
+    ///   - key: the group's key, unique among live groups; it can be reused once the group has finished.
+    ///   - primer: the primer's payload, or `nil` for a group without a primer.
+    ///   - followers: the followers' payloads.
+    ///   - lane: the lane whose share the group uses; `default` when `nil`.
+    ///   - executor: the executor that runs the group's jobs; the engine's ``defaultExecutor`` when `nil`.
+    ///   - groupContext: context every job of the group sees as ``Job/groupContext``.
+    /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
+    ///   name) or `encodingFailed` (a NaN or infinite number in a payload).
+    @discardableResult
+    public func submitGroup(
+        _ key: String,
+        primer: JSONValue?,
+        followers: [JSONValue] = [],
+        lane: String? = nil,
+        executor: String? = nil,
+        groupContext: JSONValue? = nil
+    ) async throws -> GroupSubmission {
+        let group = try makeGroup(
+            key: key, lane: lane, executor: executor, primer: primer, followers: followers, isClosed: true,
+            groupContext: groupContext
+        )
+        return try await insert(group)
+    }
+
+    /// Opens a group whose work arrives over time, or re-attaches to the open group with this key (also one opened
+    /// by a process that has since stopped).
+    ///
+    /// Add the primer with ``OpenGroup/submitPrimer(_:)`` and followers with ``OpenGroup/addFollower(_:)``, in any
+    /// order: followers added before the primer wait for it. ``OpenGroup/close()`` says no more followers will come.
+    ///
+    /// - Throws: ``ActyError`` with code `groupClosed` when the live group with this key is already closed, or the
+    ///   codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:)``.
+    public func openGroup(
+        _ key: String,
+        lane: String? = nil,
+        executor: String? = nil,
+        groupContext: JSONValue? = nil
+    ) async throws -> OpenGroup {
+        try checkRunning()
+        let executor = try executorName(executor)
+        if let live = try await store.liveGroup(key: key) {
+            guard live.state == .open else {
+                throw ActyError(.groupClosed, "group '\(key)' is closed: no more followers can be added; use a new key")
+            }
+            return OpenGroup(engine: self, id: live.id, key: key, executor: executor)
+        }
+        let group = try makeGroup(key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false, groupContext: groupContext)
+        let submission = try await insert(group)
+        return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor)
+    }
+
+    /// Opens a group, runs `body` with it, and closes the group when `body` returns or throws.
+    ///
+    /// ```swift
+    /// try await engine.withOpenGroup("support-review") { group in
+    ///     let primer = try await group.submitPrimer(["prefix_id": "playbook-v3"])
+    ///     let billing = try await group.addFollower(["agent": "specialist:billing"])
+    /// }
+    /// ```
+    ///
+    /// - Returns: what `body` returns.
+    public func withOpenGroup<T: Sendable>(
+        _ key: String,
+        lane: String? = nil,
+        executor: String? = nil,
+        groupContext: JSONValue? = nil,
+        _ body: (OpenGroup) async throws -> T
+    ) async throws -> T {
+        let group = try await openGroup(key, lane: lane, executor: executor, groupContext: groupContext)
+        let value: T
+        do {
+            value = try await body(group)
+        } catch {
+            try? await group.close()
+            throw error
+        }
+        try await group.close()
+        return value
+    }
+
+    private func makeGroup(
+        key: String, lane: String?, executor: String?, primer: JSONValue?, followers: [JSONValue], isClosed: Bool,
+        groupContext: JSONValue?
+    ) throws -> NewGroup {
+        try checkRunning()
+        guard !key.isEmpty, key.utf8.count <= 1024 else {
+            throw ActyError(.invalidArgument, "a group key must have 1 to 1024 bytes")
+        }
+        let lane = lane ?? "default"
+        try LaneConfiguration.validateName(lane)
+        let laneConfiguration = configuration.lanes[lane] ?? configuration.defaultLane
+        let executor = try executorName(executor)
+        return NewGroup(
+            key: key, lane: lane, laneWeight: laneConfiguration.weight, laneMaxInflight: laneConfiguration.maxInflight,
+            primer: try primer.map { try newJob($0, executor: executor, what: "the primer of group '\(key)'") },
+            followers: try followers.enumerated().map { index, payload in
+                try newJob(payload, executor: executor, what: "follower \(index) of group '\(key)'")
+            },
+            isClosed: isClosed, primerPolicy: configuration.primerFailurePolicy,
+            followerPolicy: configuration.followerFailurePolicy,
+            groupContext: try groupContext.map { try encode($0, what: "the group context of '\(key)'") }
+        )
+    }
+
+    func newJob(_ payload: JSONValue, executor: String, what: String) throws -> NewJob {
+        NewJob(executor: executor, payload: try encode(payload, what: what))
+    }
+
+    private func encode(_ value: JSONValue, what: String) throws -> String {
+        if let path = value.nonFiniteNumberPath {
+            throw ActyError(.encodingFailed, "\(what) has a number JSON cannot hold (NaN or infinity) at \(path)")
+        }
+        return value.jsonString
+    }
+
+    /// Inserts a group, registering result slots for its jobs before they can run.
+    private func insert(_ group: NewGroup) async throws -> GroupSubmission {
+        let registry = registry
+        let slots = SlotHandoff()
+        let observer = InsertObserver<SubmittedGroup>(
+            inserted: { submitted in
+                slots.set(registry.register((submitted.primer.map { [$0] } ?? []) + submitted.followers))
+            },
+            rolledBack: { submitted in
+                registry.remove((submitted.primer.map { [$0] } ?? []) + submitted.followers)
+            }
+        )
+        let (submitted, effects) = try await store.submitGroup(group, worker: workerID, observer: observer)
+        await apply(effects)
+        var handles = slots.take()[...]
+        let primer = submitted.primer.map { JobHandle(id: $0, role: .primer, groupKey: group.key, slot: handles.removeFirst()) }
+        let followers = submitted.followers.map { JobHandle(id: $0, role: .follower, groupKey: group.key, slot: handles.removeFirst()) }
+        return GroupSubmission(groupKey: group.key, groupID: submitted.id, primer: primer, followers: followers)
+    }
+
+    /// Adds a job to an open group, registering its result slot before it can run.
+    func add(_ job: NewJob, role: JobRole, to group: GroupID, key: String) async throws -> JobHandle {
+        try checkRunning()
+        let registry = registry
+        let slots = SlotHandoff()
+        let observer = InsertObserver<JobID>(
+            inserted: { slots.set(registry.register([$0])) },
+            rolledBack: { registry.remove([$0]) }
+        )
+        let (id, effects) = try await store.addJob(job, role: role, toGroup: group, worker: workerID, observer: observer)
+        await apply(effects)
+        return JobHandle(id: id, role: role, groupKey: key, slot: slots.take()[0])
+    }
+
+    /// Closes an open group.
+    func close(_ group: GroupID) async throws {
+        let effects = try await store.closeGroup(group, worker: workerID)
+        await apply(effects)
+    }
+}
+
+/// Carries the slots registered inside the writer's transaction back to the submitting task.
+private final class SlotHandoff: Sendable {
+    private let slots = Mutex<[ResultSlot]>([])
+
+    func set(_ value: [ResultSlot]) { slots.withLock { $0 = value } }
+    func take() -> [ResultSlot] { slots.withLock { $0 } }
+}

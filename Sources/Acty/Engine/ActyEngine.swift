@@ -1,0 +1,210 @@
+import ActyStore
+import Foundation
+import Logging
+import Synchronization
+
+/// The Acty engine: runs groups of jobs durably from a SQLite file.
+///
+/// Creating an engine opens (or creates) the database, registers this process in its `workers` table and starts the
+/// primer and follower worker pools. Work survives the process: what is queued when it stops stays in the file for
+/// the next engine that opens it.
+///
+/// ```swift
+/// let engine = try await ActyEngine(
+///     database: .file("acty.db"),
+///     configuration: EngineConfiguration(primerWorkers: 2, followerWorkers: 8),
+///     executors: [EchoExecutor()]
+/// )
+/// let submission = try await engine.submitGroup(
+///     "release-readiness",
+///     primer: ["agent": "coordinator"],
+///     followers: [["agent": "specialist:ops"], ["agent": "specialist:perf"]]
+/// )
+/// for job in submission.jobs { print(try await job.result().status) }
+/// try await engine.shutdown()
+/// ```
+public final class ActyEngine: Sendable {
+    /// This engine process's id in the `workers` table, lease owner of the jobs it runs.
+    public let workerID: String
+    /// The configuration the engine runs with.
+    public let configuration: EngineConfiguration
+    /// The name of the executor jobs use when none is given: the first one registered.
+    public let defaultExecutor: String
+
+    let store: Store
+    let registry = ResultRegistry()
+    private let executors: [String: any Executor]
+    private let dispatcher: Dispatcher
+    private let events: AsyncStream<[EventRecord]>.Continuation?
+    private let running: Mutex<Task<Void, Never>?>
+    private let delivery: Task<Void, Never>?
+    private let stopped = Mutex(false)
+
+    /// Opens the database and starts the worker pools.
+    ///
+    /// - Parameters:
+    ///   - database: the SQLite file (created when missing) or an in-memory database.
+    ///   - configuration: pools, lanes, policies and durability.
+    ///   - executors: the executors jobs can name; the first is the default.
+    /// - Throws: ``ActyError`` when the configuration is invalid, or the database cannot be opened, is read-only,
+    ///   or was written by a newer version of Acty.
+    public init(
+        database: DatabaseLocation,
+        configuration: EngineConfiguration = EngineConfiguration(),
+        executors: [any Executor]
+    ) async throws {
+        try configuration.validate()
+        guard let first = executors.first else {
+            throw ActyError(.invalidArgument, "register at least one executor, e.g. executors: [EchoExecutor()]")
+        }
+        var byName: [String: any Executor] = [:]
+        for executor in executors {
+            guard byName.updateValue(executor, forKey: executor.name) == nil else {
+                throw ActyError(.invalidArgument, "two executors are named '\(executor.name)': executor names must be unique")
+            }
+        }
+        self.configuration = configuration
+        self.executors = byName
+        self.defaultExecutor = first.name
+        self.workerID = Self.makeWorkerID()
+
+        var sinkStream: AsyncStream<[EventRecord]>?
+        var observer: (@Sendable ([EventRecord]) -> Void)?
+        if !configuration.eventSinks.isEmpty {
+            let (stream, continuation) = AsyncStream.makeStream(of: [EventRecord].self)
+            sinkStream = stream
+            events = continuation
+            observer = { continuation.yield($0) }
+        } else {
+            events = nil
+        }
+        store = try Store(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
+        dispatcher = Dispatcher(
+            store: store, workerID: workerID, executors: byName.keys.sorted(),
+            workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,
+            leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, registry: registry,
+            logger: configuration.logger
+        )
+        running = Mutex(nil)
+        if let sinkStream {
+            delivery = Task { [configuration] in
+                await Self.deliver(sinkStream, to: configuration.eventSinks, logger: configuration.logger)
+            }
+        } else {
+            delivery = nil
+        }
+
+        var lanes: [String: (weight: Double, maxInflight: Int?)] = [:]
+        for (name, lane) in configuration.lanes { lanes[name] = (lane.weight, lane.maxInflight) }
+        try await store.configureLanes(lanes, worker: workerID)
+        try await store.registerWorker(
+            WorkerRegistration(
+                id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier), host: ProcessInfo.processInfo.hostName,
+                primerWorkers: configuration.primerWorkers, followerWorkers: configuration.followerWorkers,
+                executors: byName.keys.sorted()
+            )
+        )
+        // The pools run on their own task so that the engine works as soon as it is created, as its API promises;
+        // `shutdown()` ends that task and waits for it.
+        let task = Task { [dispatcher, configuration, byName] in
+            await Self.runPools(dispatcher: dispatcher, configuration: configuration, executors: byName)
+        }
+        running.withLock { $0 = task }
+        configuration.logger.debug("engine started", metadata: ["worker.id": "\(workerID)"])
+    }
+
+    private static func makeWorkerID() -> String {
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "\(ProcessInfo.processInfo.hostName)-\(pid)-\(random)"
+    }
+
+    /// Runs the dispatcher, the workers of both pools and the poll timer until the dispatcher has stopped.
+    private static func runPools(dispatcher: Dispatcher, configuration: EngineConfiguration, executors: [String: any Executor]) async {
+        await withTaskGroup(of: Void.self) { group in
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.pollInterval)
+                    await dispatcher.tick()
+                }
+            }
+            for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
+                for _ in 0..<count {
+                    group.addTask {
+                        await Worker(pool: pool, dispatcher: dispatcher, executors: executors).run()
+                    }
+                }
+            }
+            await dispatcher.run()
+            ticker.cancel()
+        }
+    }
+
+    private static func deliver(_ events: AsyncStream<[EventRecord]>, to sinks: [any EventSink], logger: Logger) async {
+        for await batch in events {
+            for sink in sinks {
+                do {
+                    try await sink.consume(batch)
+                } catch {
+                    logger.error("event sink failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        for sink in sinks {
+            do {
+                try await sink.close()
+            } catch {
+                logger.error("closing an event sink failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Stops the engine gracefully: no new jobs are claimed, running jobs finish and are recorded, queued work
+    /// stays in the database for the next process, and the event sinks are flushed and closed.
+    ///
+    /// Waiting ``JobHandle/result()`` calls for jobs that did not finish throw ``ActyError/Code/engineStopped``.
+    /// Calling `shutdown()` again does nothing.
+    public func shutdown() async throws {
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        await dispatcher.stop()
+        await running.withLock { $0 }?.value
+        try await store.unregisterWorker(workerID)
+        events?.finish()
+        await delivery?.value
+        registry.failAll(
+            ActyError(.engineStopped, "the engine shut down before the job finished; it stays queued in the database for the next engine")
+        )
+        try store.close()
+    }
+
+    /// Throws when the engine has been shut down.
+    func checkRunning() throws {
+        if stopped.withLock({ $0 }) {
+            throw ActyError(.engineStopped, "the engine has been shut down: create a new ActyEngine to submit work")
+        }
+    }
+
+    /// The executor name a job uses, checked against the registered executors.
+    func executorName(_ requested: String?) throws -> String {
+        let name = requested ?? defaultExecutor
+        guard executors[name] != nil else {
+            throw ActyError(
+                .unknownExecutor,
+                "no executor named '\(name)' is registered; registered: \(executors.keys.sorted().joined(separator: ", "))"
+            )
+        }
+        return name
+    }
+
+    /// Tells the dispatcher about work that became ready and resolves jobs that finished in a write.
+    func apply(_ effects: WriteEffects) async {
+        if !effects.finishedJobs.isEmpty {
+            registry.resolve(effects.finishedJobs.map { $0.result(output: nil) })
+        }
+        await dispatcher.workArrived(effects.readyWork)
+    }
+}

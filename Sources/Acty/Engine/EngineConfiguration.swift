@@ -1,0 +1,116 @@
+public import Logging
+
+/// Settings of an ``ActyEngine``: pool sizes, lanes, failure policies and durability.
+///
+/// Every setting has a default, so `EngineConfiguration()` runs a small engine with one lane.
+public struct EngineConfiguration: Sendable {
+    /// Workers that run primers; they take followers only when no primer is ready and ``workStealing`` is on.
+    /// The default is 2.
+    public var primerWorkers: Int
+    /// Workers that run followers; they take primers only when no follower is ready and ``workStealing`` is on.
+    /// The default is 8.
+    public var followerWorkers: Int
+    /// Lanes with their weights and caps. Lanes not listed get ``defaultLane`` when first used. The default is
+    /// none: every group uses the lane `default`.
+    public var lanes: [String: LaneConfiguration]
+    /// The settings a lane gets when a group first uses it without it being listed in ``lanes``. Weight 1, no cap.
+    public var defaultLane: LaneConfiguration
+    /// Whether an idle pool takes the other pool's work once its own is exhausted. The default is `true`.
+    public var workStealing: Bool
+    /// What a failed primer does to its group (a group can override it). The default fails the group.
+    public var primerFailurePolicy: PrimerFailurePolicy
+    /// What a failed follower does to its group (a group can override it). The default fails the group.
+    public var followerFailurePolicy: FollowerFailurePolicy
+    /// What a commit survives. The default is ``Durability/process``.
+    public var durability: Durability
+    /// How long a claimed job stays leased to this process before another process may rescue it. 30 s.
+    public var leaseDuration: Duration
+    /// How often an idle engine looks for work written by other processes. 100 ms.
+    public var pollInterval: Duration
+    /// How long a write waits for another process's write lock before failing. 10 s.
+    public var busyTimeout: Duration
+    /// Receivers of every committed event, in commit order, such as a ``JSONLEventSink``. None by default.
+    public var eventSinks: [any EventSink]
+    /// Where the engine logs; lifecycle details go to `debug`. The default logs nothing.
+    public var logger: Logger
+
+    /// Creates a configuration; every parameter has the default documented on its property.
+    public init(
+        primerWorkers: Int = 2,
+        followerWorkers: Int = 8,
+        lanes: [String: LaneConfiguration] = [:],
+        defaultLane: LaneConfiguration = LaneConfiguration(),
+        workStealing: Bool = true,
+        primerFailurePolicy: PrimerFailurePolicy = .failGroup,
+        followerFailurePolicy: FollowerFailurePolicy = .failGroup,
+        durability: Durability = .process,
+        leaseDuration: Duration = .seconds(30),
+        pollInterval: Duration = .milliseconds(100),
+        busyTimeout: Duration = .seconds(10),
+        eventSinks: [any EventSink] = [],
+        logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.primerWorkers = primerWorkers
+        self.followerWorkers = followerWorkers
+        self.lanes = lanes
+        self.defaultLane = defaultLane
+        self.workStealing = workStealing
+        self.primerFailurePolicy = primerFailurePolicy
+        self.followerFailurePolicy = followerFailurePolicy
+        self.durability = durability
+        self.leaseDuration = leaseDuration
+        self.pollInterval = pollInterval
+        self.busyTimeout = busyTimeout
+        self.eventSinks = eventSinks
+        self.logger = logger
+    }
+
+    /// Checks every setting and says what is wrong.
+    func validate() throws {
+        guard primerWorkers >= 0, followerWorkers >= 0, primerWorkers + followerWorkers > 0 else {
+            throw ActyError(.invalidArgument, "primerWorkers and followerWorkers must not be negative, and at least one worker is needed")
+        }
+        guard workStealing || (primerWorkers > 0 && followerWorkers > 0) else {
+            throw ActyError(.invalidArgument, "with workStealing off, both pools need at least one worker or some jobs could never run")
+        }
+        for (name, lane) in lanes {
+            try LaneConfiguration.validateName(name)
+            try lane.validate(name: name)
+        }
+        try defaultLane.validate(name: "defaultLane")
+        guard leaseDuration > .zero, pollInterval > .zero, busyTimeout >= .zero else {
+            throw ActyError(.invalidArgument, "leaseDuration and pollInterval must be positive, busyTimeout must not be negative")
+        }
+    }
+}
+
+/// A lane's share of the workers.
+public struct LaneConfiguration: Sendable, Hashable {
+    /// The lane's relative share: a lane of weight 2 gets about twice the workers of a lane of weight 1 while both
+    /// have work. Idle lanes' shares go to the others. The default is 1.
+    public var weight: Double
+    /// The most jobs of the lane that may run at once, across all processes on the database; `nil` (the default)
+    /// for no cap.
+    public var maxInflight: Int?
+
+    /// Creates a lane configuration.
+    public init(weight: Double = 1, maxInflight: Int? = nil) {
+        self.weight = weight
+        self.maxInflight = maxInflight
+    }
+
+    func validate(name: String) throws {
+        guard weight.isFinite, weight > 0 else {
+            throw ActyError(.invalidArgument, "lane '\(name)' has weight \(weight): a weight must be a finite number greater than 0")
+        }
+        if let maxInflight, maxInflight <= 0 {
+            throw ActyError(.invalidArgument, "lane '\(name)' has maxInflight \(maxInflight): use a positive number, or nil for no cap")
+        }
+    }
+
+    static func validateName(_ name: String) throws {
+        guard !name.isEmpty, name.count <= 200, !name.contains(where: \.isNewline) else {
+            throw ActyError(.invalidArgument, "lane name '\(name)' is not valid: use 1 to 200 characters without line breaks")
+        }
+    }
+}

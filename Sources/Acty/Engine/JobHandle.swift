@@ -1,0 +1,45 @@
+/// A submitted job, to wait for its result.
+public struct JobHandle: Sendable, Hashable {
+    /// The job's id.
+    public let id: JobID
+    /// The job's role in its group.
+    public let role: JobRole
+    /// The key of the job's group.
+    public let groupKey: String
+    private let slot: ResultSlot
+
+    init(id: JobID, role: JobRole, groupKey: String, slot: ResultSlot) {
+        self.id = id
+        self.role = role
+        self.groupKey = groupKey
+        self.slot = slot
+    }
+
+    /// Waits until the job is terminal and returns how it ended.
+    ///
+    /// A job that fails or is cancelled is a result too (see ``JobResult/status``), not an error.
+    ///
+    /// - Throws: ``ActyError/Code/engineStopped`` when the engine shuts down before the job finished (the job stays
+    ///   in the database for the next process), or `CancellationError` when the waiting task is cancelled.
+    public func result() async throws -> JobResult {
+        try await slot.value()
+    }
+
+    public static func == (lhs: JobHandle, rhs: JobHandle) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+/// The handles of a group submitted with ``ActyEngine/submitGroup(_:primer:followers:lane:executor:groupContext:)``.
+public struct GroupSubmission: Sendable {
+    /// The group's key.
+    public let groupKey: String
+    /// The group's row id.
+    public let groupID: GroupID
+    /// The primer's handle, if the group has a primer.
+    public let primer: JobHandle?
+    /// The followers' handles, in submission order.
+    public let followers: [JobHandle]
+
+    /// Every job's handle: the primer first.
+    public var jobs: [JobHandle] { (primer.map { [$0] } ?? []) + followers }
+}

@@ -1,0 +1,48 @@
+import ActyStore
+
+/// A group that accepts work over time: its primer and followers may arrive in any order until it is closed.
+///
+/// Get one from ``ActyEngine/openGroup(_:lane:executor:groupContext:)`` or
+/// ``ActyEngine/withOpenGroup(_:lane:executor:groupContext:_:)``.
+public struct OpenGroup: Sendable {
+    /// The engine the group belongs to.
+    public let engine: ActyEngine
+    /// The group's row id.
+    public let id: GroupID
+    /// The group's key.
+    public let key: String
+    private let executor: String
+
+    init(engine: ActyEngine, id: GroupID, key: String, executor: String) {
+        self.engine = engine
+        self.id = id
+        self.key = key
+        self.executor = executor
+    }
+
+    /// Submits the group's primer. Followers added before it start once it succeeded.
+    ///
+    /// - Throws: ``ActyError`` with code `invalidArgument` when the group already has a primer, `groupClosed` when
+    ///   the group is closed or finished, `encodingFailed` for a NaN or infinite number.
+    @discardableResult
+    public func submitPrimer(_ payload: JSONValue) async throws -> JobHandle {
+        let job = try engine.newJob(payload, executor: executor, what: "the primer of group '\(key)'")
+        return try await engine.add(job, role: .primer, to: id, key: key)
+    }
+
+    /// Adds a follower. It runs once the primer succeeded (at once if it already has).
+    ///
+    /// - Throws: ``ActyError`` with code `groupClosed` when the group is closed or finished, `encodingFailed` for a
+    ///   NaN or infinite number.
+    @discardableResult
+    public func addFollower(_ payload: JSONValue) async throws -> JobHandle {
+        let job = try engine.newJob(payload, executor: executor, what: "a follower of group '\(key)'")
+        return try await engine.add(job, role: .follower, to: id, key: key)
+    }
+
+    /// Closes the group: no more followers. The group finishes once its jobs are done. Closing twice, or closing a
+    /// group that already finished (a failed one, say), does nothing.
+    public func close() async throws {
+        try await engine.close(id)
+    }
+}

@@ -1,0 +1,97 @@
+import Synchronization
+
+/// Where one job's result arrives: waiters suspend here until the engine resolves it.
+final class ResultSlot: Sendable {
+    private enum State {
+        case waiting([Int: CheckedContinuation<JobResult, any Error>], nextToken: Int)
+        case done(Result<JobResult, any Error>)
+    }
+
+    private let state = Mutex(State.waiting([:], nextToken: 0))
+
+    /// The result, once resolved; otherwise waits for it. A cancelled waiter throws `CancellationError`.
+    func value() async throws -> JobResult {
+        let token = Mutex<Int?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<JobResult, any Error>? = state.withLock { state in
+                    switch state {
+                    case .done(let result):
+                        return result
+                    case .waiting(var waiters, let next):
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        waiters[next] = continuation
+                        state = .waiting(waiters, nextToken: next + 1)
+                        token.withLock { $0 = next }
+                        return nil
+                    }
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let continuation: CheckedContinuation<JobResult, any Error>? = state.withLock { state in
+                guard case .waiting(var waiters, let next) = state, let mine = token.withLock({ $0 }) else { return nil }
+                let continuation = waiters.removeValue(forKey: mine)
+                state = .waiting(waiters, nextToken: next)
+                return continuation
+            }
+            continuation?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Delivers the result to every waiter, now and later. Only the first resolution counts.
+    func resolve(_ result: Result<JobResult, any Error>) {
+        let waiters: [CheckedContinuation<JobResult, any Error>] = state.withLock { state in
+            guard case .waiting(let waiters, _) = state else { return [] }
+            state = .done(result)
+            return Array(waiters.values)
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+}
+
+/// The result slots of jobs this process submitted and that have not finished yet.
+final class ResultRegistry: Sendable {
+    private let slots = Mutex<[JobID: ResultSlot]>([:])
+
+    /// Creates slots for new jobs.
+    func register(_ ids: some Sequence<JobID>) -> [ResultSlot] {
+        slots.withLock { slots in
+            ids.map { id in
+                let slot = ResultSlot()
+                slots[id] = slot
+                return slot
+            }
+        }
+    }
+
+    /// The slot of a job, if it is registered.
+    func slot(_ id: JobID) -> ResultSlot? {
+        slots.withLock { $0[id] }
+    }
+
+    /// Forgets slots of jobs whose insert was rolled back.
+    func remove(_ ids: some Sequence<JobID>) {
+        slots.withLock { slots in
+            for id in ids { slots.removeValue(forKey: id) }
+        }
+    }
+
+    /// Resolves the slots of finished jobs and forgets them.
+    func resolve(_ results: [JobResult]) {
+        guard !results.isEmpty else { return }
+        let resolved: [(ResultSlot, JobResult)] = slots.withLock { slots in
+            results.compactMap { result in slots.removeValue(forKey: result.jobID).map { ($0, result) } }
+        }
+        for (slot, result) in resolved { slot.resolve(.success(result)) }
+    }
+
+    /// Fails every waiting slot, when the engine stops before their jobs finished.
+    func failAll(_ error: any Error) {
+        let all = slots.withLock { slots in
+            defer { slots.removeAll() }
+            return Array(slots.values)
+        }
+        for slot in all { slot.resolve(.failure(error)) }
+    }
+}

@@ -1,0 +1,81 @@
+/// Decides which jobs idle workers take: own pool's work first, lanes by weighted fair share, then stealing.
+///
+/// There is one ``StrideScheduler`` per kind of work (primers, followers); both pools charge the scheduler of the
+/// work they take, so stolen work counts against its lane like any other. Steps, in order:
+/// 1. the primer pool takes primers, 2. the follower pool takes followers,
+/// 3. the primer pool steals followers, 4. the follower pool steals primers (3 and 4 only with work stealing on).
+///
+/// The planner asks `claim` for jobs lane by lane. A lane that yields fewer jobs than asked has run dry: its unused
+/// picks are refunded, it is deactivated, and the remaining slots are shared again among the other lanes.
+public struct ClaimPlanner: Sendable, Hashable {
+    /// Fair-share state of primer work.
+    public var primers = StrideScheduler()
+    /// Fair-share state of follower work.
+    public var followers = StrideScheduler()
+    /// Whether an idle pool may take the other pool's work once its own is exhausted.
+    public var workStealing: Bool
+
+    /// Creates a planner.
+    public init(workStealing: Bool = true) {
+        self.workStealing = workStealing
+    }
+
+    /// The scheduler for one kind of work.
+    public subscript(work: JobRole) -> StrideScheduler {
+        get { work == .primer ? primers : followers }
+        set {
+            if work == .primer { primers = newValue } else { followers = newValue }
+        }
+    }
+
+    /// Sets a lane's weight in both schedulers.
+    public mutating func setWeight(_ weight: Double, for lane: String) {
+        primers.setWeight(weight, for: lane)
+        followers.setWeight(weight, for: lane)
+    }
+
+    /// Whether some work may be ready for the given free workers.
+    public func mayHaveWork(freePrimerWorkers: Int, freeFollowerWorkers: Int) -> Bool {
+        if workStealing { return (freePrimerWorkers + freeFollowerWorkers > 0) && (primers.hasActiveLanes || followers.hasActiveLanes) }
+        return (freePrimerWorkers > 0 && primers.hasActiveLanes) || (freeFollowerWorkers > 0 && followers.hasActiveLanes)
+    }
+
+    /// Fills free worker slots.
+    ///
+    /// - Parameters:
+    ///   - freePrimerWorkers: idle workers of the primer pool.
+    ///   - freeFollowerWorkers: idle workers of the follower pool.
+    ///   - laneCapacity: for lanes with a limit (a `max_inflight` cap, or 0 for a paused lane), how many more jobs
+    ///     may start in that lane; lanes not listed have no limit.
+    ///   - claim: claims up to `count` ready jobs of kind `work` in `lane` for a worker of `pool`, and returns how
+    ///     many it got.
+    /// - Returns: how many jobs each pool received.
+    public mutating func fill(
+        freePrimerWorkers: Int,
+        freeFollowerWorkers: Int,
+        laneCapacity: [String: Int] = [:],
+        claim: (_ pool: JobRole, _ work: JobRole, _ lane: String, _ count: Int) throws -> Int
+    ) rethrows -> (primerPool: Int, followerPool: Int) {
+        var free: [JobRole: Int] = [.primer: freePrimerWorkers, .follower: freeFollowerWorkers]
+        var capacity = laneCapacity
+        var steps: [(pool: JobRole, work: JobRole)] = [(.primer, .primer), (.follower, .follower)]
+        if workStealing { steps += [(.primer, .follower), (.follower, .primer)] }
+
+        for (pool, work) in steps {
+            while free[pool]! > 0 {
+                let allocation = self[work].allocate(free[pool]!) { capacity[$0] }
+                if allocation.isEmpty { break }
+                for (lane, count) in allocation {
+                    let got = try claim(pool, work, lane, count)
+                    if got < count {
+                        self[work].refund(lane, count: count - got)
+                        self[work].deactivate(lane)
+                    }
+                    free[pool]! -= got
+                    if let left = capacity[lane] { capacity[lane] = left - got }
+                }
+            }
+        }
+        return (freePrimerWorkers - free[.primer]!, freeFollowerWorkers - free[.follower]!)
+    }
+}

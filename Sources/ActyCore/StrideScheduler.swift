@@ -1,0 +1,119 @@
+/// Weighted fair sharing of one kind of work among lanes: stride scheduling over virtual time.
+///
+/// Each lane has a *pass*. The next job comes from the active lane with the smallest pass, and taking a job
+/// advances that lane's pass by `1 / weight`, so over any busy stretch lanes receive work in proportion to their
+/// weights. The scheduler is work-conserving by construction: only active lanes (lanes that may have ready work)
+/// are considered, so an idle lane's share goes to the others. A lane that becomes active again starts at the
+/// current virtual time, so it banks no credit for the time it was idle.
+///
+/// Ties are broken by lane name so that decisions are deterministic.
+public struct StrideScheduler: Sendable, Hashable {
+    /// One lane's scheduling state.
+    public struct Lane: Sendable, Hashable {
+        /// The lane's relative share: a lane of weight 2 gets twice the work of a lane of weight 1.
+        public var weight: Double
+        /// The lane's virtual time: smallest goes next.
+        public var pass: Double
+        /// Whether the lane may have ready work.
+        public var isActive: Bool
+    }
+
+    /// Every lane the scheduler knows, active or not.
+    public private(set) var lanes: [String: Lane] = [:]
+    /// The pass of the most recent pick; reactivated lanes start here.
+    public private(set) var virtualTime: Double = 0
+
+    /// Creates a scheduler with no lanes.
+    public init() {}
+
+    /// Sets a lane's weight, adding the lane (inactive) if it is new. Takes effect from the next pick.
+    ///
+    /// - Precondition: `weight` is finite and greater than zero.
+    public mutating func setWeight(_ weight: Double, for lane: String) {
+        precondition(weight.isFinite && weight > 0, "lane weight must be finite and greater than zero")
+        if lanes[lane] == nil {
+            lanes[lane] = Lane(weight: weight, pass: virtualTime, isActive: false)
+        } else {
+            lanes[lane]!.weight = weight
+        }
+    }
+
+    /// Marks a lane as possibly having work. A lane that was inactive starts at the current virtual time.
+    ///
+    /// An unknown lane is added with weight 1.
+    public mutating func activate(_ lane: String) {
+        guard let state = lanes[lane] else {
+            lanes[lane] = Lane(weight: 1, pass: virtualTime, isActive: true)
+            return
+        }
+        if !state.isActive {
+            lanes[lane]!.isActive = true
+            lanes[lane]!.pass = max(state.pass, virtualTime)
+        }
+    }
+
+    /// Marks every known lane as possibly having work.
+    public mutating func activateAll() {
+        for lane in lanes.keys { activate(lane) }
+    }
+
+    /// Marks a lane as having no ready work: it is skipped until activated again.
+    public mutating func deactivate(_ lane: String) {
+        lanes[lane]?.isActive = false
+    }
+
+    /// Whether a lane is marked as possibly having work.
+    public func isActive(_ lane: String) -> Bool {
+        lanes[lane]?.isActive ?? false
+    }
+
+    /// Whether any lane is marked as possibly having work.
+    public var hasActiveLanes: Bool {
+        lanes.values.contains { $0.isActive }
+    }
+
+    /// Picks the active lane with the smallest pass among those `isEligible` accepts, and charges it one job.
+    ///
+    /// - Returns: the lane, or `nil` when no active lane is eligible.
+    public mutating func next(where isEligible: (String) -> Bool = { _ in true }) -> String? {
+        var best: (name: String, pass: Double)?
+        for (name, lane) in lanes where lane.isActive && isEligible(name) {
+            if let current = best, current.pass < lane.pass || (current.pass == lane.pass && current.name < name) {
+                continue
+            }
+            best = (name, lane.pass)
+        }
+        guard let best else { return nil }
+        virtualTime = max(virtualTime, best.pass)
+        lanes[best.name]!.pass += 1 / lanes[best.name]!.weight
+        return best.name
+    }
+
+    /// Gives back `count` picks of a lane that could not be used (the lane had less work than was allocated).
+    public mutating func refund(_ lane: String, count: Int) {
+        guard let state = lanes[lane], count > 0 else { return }
+        lanes[lane]!.pass = state.pass - Double(count) / state.weight
+    }
+
+    /// Allocates up to `slots` jobs among the active lanes, one pick at a time.
+    ///
+    /// - Parameters:
+    ///   - slots: how many jobs to allocate.
+    ///   - capacity: how many more jobs a lane may take in this allocation (`nil` for no limit); a lane at its
+    ///     capacity is skipped.
+    /// - Returns: lanes with their job counts, in the order of each lane's first pick.
+    public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [(lane: String, count: Int)] {
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        for _ in 0..<max(0, slots) {
+            let lane = next { name in
+                guard let limit = capacity(name) else { return true }
+                return counts[name, default: 0] < limit
+            }
+            guard let lane else { break }
+            if counts[lane] == nil { order.append(lane) }
+            counts[lane, default: 0] += 1
+        }
+        return order.map { ($0, counts[$0]!) }
+    }
+}

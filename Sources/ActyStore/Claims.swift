@@ -1,0 +1,98 @@
+public import ActyCore
+
+/// A request to fill idle workers with ready jobs.
+public struct ClaimRequest: Sendable {
+    /// Fair-share state, carried between claims by the engine.
+    public var planner: ClaimPlanner
+    /// Idle workers of the primer pool.
+    public var freePrimerWorkers: Int
+    /// Idle workers of the follower pool.
+    public var freeFollowerWorkers: Int
+    /// The claiming engine's worker id, recorded as the lease owner.
+    public var worker: String
+    /// How long a claim is leased before another process may rescue it, in seconds.
+    public var leaseDuration: Double
+    /// Executors registered in the claiming process: only their jobs are claimed.
+    public var executors: [String]
+    /// `PRAGMA data_version` seen by the previous claim, to detect other processes' writes.
+    public var dataVersion: Int?
+
+    /// Creates a claim request.
+    public init(
+        planner: ClaimPlanner, freePrimerWorkers: Int, freeFollowerWorkers: Int, worker: String,
+        leaseDuration: Double, executors: [String], dataVersion: Int?
+    ) {
+        self.planner = planner
+        self.freePrimerWorkers = freePrimerWorkers
+        self.freeFollowerWorkers = freeFollowerWorkers
+        self.worker = worker
+        self.leaseDuration = leaseDuration
+        self.executors = executors
+        self.dataVersion = dataVersion
+    }
+}
+
+/// What a claim took.
+public struct ClaimResult: Sendable {
+    /// The planner after the claim, to pass to the next one.
+    public var planner: ClaimPlanner
+    /// The claimed jobs, leased to the claiming worker and recorded as started.
+    public var jobs: [ClaimedJob]
+    /// `PRAGMA data_version` at this claim.
+    public var dataVersion: Int
+}
+
+/// A job leased to a worker for one attempt.
+public struct ClaimedJob: Sendable {
+    /// The job.
+    public var id: JobID
+    /// Its group.
+    public var groupID: GroupID
+    /// Its group's key.
+    public var groupKey: String
+    /// Its role.
+    public var role: JobRole
+    /// Its follower index, for followers.
+    public var followerIndex: Int?
+    /// Its lane.
+    public var lane: String
+    /// The executor to run it.
+    public var executor: String
+    /// The attempt number (1-based).
+    public var attempt: Int
+    /// The payload as JSON text.
+    public var payload: String
+    /// The group context as JSON text.
+    public var groupContext: String?
+    /// The group's cache key.
+    public var cacheKey: String?
+    /// The pool whose worker runs it (differs from `role` when stolen).
+    public var pool: JobRole
+    /// When the attempt started.
+    public var startedAt: Double
+}
+
+/// The outcome of an attempt, to record.
+public struct Completion: Sendable {
+    /// How an attempt ended.
+    public enum Outcome: Sendable {
+        /// The executor returned this output (JSON text).
+        case succeeded(output: String)
+        /// The executor threw.
+        case failed(JobError)
+    }
+
+    /// The job that ran.
+    public var job: ClaimedJob
+    /// How it ended.
+    public var outcome: Outcome
+    /// When it ended.
+    public var finishedAt: Double
+
+    /// Creates a completion.
+    public init(job: ClaimedJob, outcome: Outcome, finishedAt: Double) {
+        self.job = job
+        self.outcome = outcome
+        self.finishedAt = finishedAt
+    }
+}

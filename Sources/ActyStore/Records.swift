@@ -1,0 +1,169 @@
+public import ActyCore
+import GRDB
+
+/// A row of the `jobs` table.
+public struct JobRecord: Sendable, Hashable {
+    public var id: JobID
+    public var groupID: GroupID
+    public var groupKey: String
+    public var role: JobRole
+    public var followerIndex: Int?
+    public var executor: String
+    public var lane: String
+    public var state: JobState
+    public var priority: Int
+    /// The payload as JSON text.
+    public var payload: String
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var runAt: Double?
+    public var leaseOwner: String?
+    public var leaseUntil: Double?
+    /// The output as JSON text, for succeeded jobs.
+    public var result: String?
+    /// The error as JSON text (`{"type": …, "message": …}`).
+    public var error: String?
+    public var createdAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+
+    static let selection = """
+        SELECT jobs.id, jobs.group_id, groups.key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
+            jobs.priority, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.run_at, jobs.lease_owner,
+            jobs.lease_until, jobs.result, jobs.error, jobs.created_at, jobs.started_at, jobs.finished_at
+        FROM jobs JOIN groups ON groups.id = jobs.group_id
+        """
+
+    init(row: Row) throws {
+        id = JobID(row[0])
+        groupID = GroupID(row[1])
+        groupKey = row[2]
+        role = try decodeEnum(row[3], table: "jobs")
+        followerIndex = row[4]
+        executor = row[5]
+        lane = row[6]
+        state = try decodeEnum(row[7], table: "jobs")
+        priority = row[8]
+        payload = row[9]
+        attempts = row[10]
+        maxAttempts = row[11]
+        runAt = row[12]
+        leaseOwner = row[13]
+        leaseUntil = row[14]
+        result = row[15]
+        error = row[16]
+        createdAt = row[17]
+        startedAt = row[18]
+        finishedAt = row[19]
+    }
+}
+
+/// A row of the `groups` table.
+public struct GroupRecord: Sendable, Hashable {
+    public var id: GroupID
+    public var key: String
+    public var lane: String
+    public var state: GroupState
+    public var primerState: PrimerState
+    public var primerPolicy: PrimerFailurePolicy
+    public var followerPolicy: FollowerFailurePolicy
+    public var cacheKey: String?
+    public var cacheContext: String?
+    public var groupContext: String?
+    public var followersTotal: Int
+    public var jobsTotal: Int
+    public var jobsFinished: Int
+    /// Why the group failed, as JSON text.
+    public var error: String?
+    public var createdAt: Double
+    public var closedAt: Double?
+    public var finishedAt: Double?
+
+    static let selection = """
+        SELECT id, key, lane, state, primer_state, primer_policy, follower_policy, cache_key, cache_context,
+            group_context, followers_total, jobs_total, jobs_finished, error, created_at, closed_at, finished_at
+        FROM groups
+        """
+
+    init(row: Row) throws {
+        id = GroupID(row[0])
+        key = row[1]
+        lane = row[2]
+        state = try decodeEnum(row[3], table: "groups")
+        primerState = try decodeEnum(row[4], table: "groups")
+        primerPolicy = try decodeEnum(row[5], table: "groups")
+        followerPolicy = try decodeEnum(row[6], table: "groups")
+        cacheKey = row[7]
+        cacheContext = row[8]
+        groupContext = row[9]
+        followersTotal = row[10]
+        jobsTotal = row[11]
+        jobsFinished = row[12]
+        error = row[13]
+        createdAt = row[14]
+        closedAt = row[15]
+        finishedAt = row[16]
+    }
+}
+
+/// A row of the `attempts` table.
+public struct AttemptRecord: Sendable, Hashable {
+    public var jobID: JobID
+    public var number: Int
+    public var worker: String
+    public var pool: JobRole
+    public var startedAt: Double
+    public var finishedAt: Double?
+    /// `succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, or `nil` while running.
+    public var outcome: String?
+    public var error: String?
+    public var duration: Double?
+
+    static let selection = "SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration FROM attempts"
+
+    init(row: Row) throws {
+        jobID = JobID(row[0])
+        number = row[1]
+        worker = row[2]
+        pool = try decodeEnum(row[3], table: "attempts")
+        startedAt = row[4]
+        finishedAt = row[5]
+        outcome = row[6]
+        error = row[7]
+        duration = row[8]
+    }
+}
+
+/// A row of the `lanes` table.
+public struct LaneRecord: Sendable, Hashable {
+    public var name: String
+    public var weight: Double
+    public var maxInflight: Int?
+    public var isPaused: Bool
+
+    init(row: Row) throws {
+        name = row[0]
+        weight = row[1]
+        maxInflight = row[2]
+        isPaused = row[3]
+    }
+}
+
+func decodeEnum<T: RawRepresentable<String>>(_ raw: String, table: String) throws -> T {
+    guard let value = T(rawValue: raw) else {
+        throw ActyError(.incompatibleSchema, "unexpected value '\(raw)' in the \(table) table")
+    }
+    return value
+}
+
+extension Database {
+    /// Fetches rows and decodes each with `decode`.
+    func fetchAll<T>(_ decode: (Row) throws -> T, sql: String, arguments: StatementArguments = []) throws -> [T] {
+        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments).map(decode)
+    }
+
+    /// Fetches one row and decodes it with `decode`.
+    func fetchOne<T>(_ decode: (Row) throws -> T, sql: String, arguments: StatementArguments = []) throws -> T? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments).map(decode)
+    }
+}

@@ -1,0 +1,105 @@
+public import ActyCore
+import GRDB
+
+/// Read queries. Each runs in its own short read transaction on a reader connection, so it never blocks the writer
+/// and holds no snapshot that would stall WAL checkpoints.
+extension Store {
+    /// The job with this id.
+    public func job(_ id: JobID) async throws -> JobRecord? {
+        try await read { try $0.fetchOne(JobRecord.init, sql: JobRecord.selection + " WHERE jobs.id = ?", arguments: [id.rawValue]) }
+    }
+
+    /// The jobs of a group, primer first, then followers by index.
+    public func jobs(inGroup id: GroupID) async throws -> [JobRecord] {
+        try await read {
+            try $0.fetchAll(
+                JobRecord.init, sql: JobRecord.selection + " WHERE jobs.group_id = ? ORDER BY jobs.role DESC, jobs.follower_index", arguments: [id.rawValue]
+            )
+        }
+    }
+
+    /// Every job, by id. For tests and small databases.
+    public func allJobs() async throws -> [JobRecord] {
+        try await read { try $0.fetchAll(JobRecord.init, sql: JobRecord.selection + " ORDER BY jobs.id") }
+    }
+
+    /// The most recent group with this key (live or finished).
+    public func group(key: String) async throws -> GroupRecord? {
+        try await read { try $0.fetchOne(GroupRecord.init, sql: GroupRecord.selection + " WHERE key = ? ORDER BY id DESC LIMIT 1", arguments: [key]) }
+    }
+
+    /// The group with this id.
+    public func group(_ id: GroupID) async throws -> GroupRecord? {
+        try await read { try $0.fetchOne(GroupRecord.init, sql: GroupRecord.selection + " WHERE id = ?", arguments: [id.rawValue]) }
+    }
+
+    /// Every group, by id. For tests and small databases.
+    public func allGroups() async throws -> [GroupRecord] {
+        try await read { try $0.fetchAll(GroupRecord.init, sql: GroupRecord.selection + " ORDER BY id") }
+    }
+
+    /// The live (open or closed) group with this key.
+    public func liveGroup(key: String) async throws -> GroupRecord? {
+        try await read {
+            try $0.fetchOne(GroupRecord.init, sql: GroupRecord.selection + " WHERE key = ? AND state IN ('open', 'closed')", arguments: [key])
+        }
+    }
+
+    /// Attempts of one job, or of every job when `job` is nil, by job and number.
+    public func attempts(of job: JobID? = nil) async throws -> [AttemptRecord] {
+        try await read { db in
+            if let job {
+                return try db.fetchAll(AttemptRecord.init, sql: AttemptRecord.selection + " WHERE job_id = ? ORDER BY number", arguments: [job.rawValue])
+            }
+            return try db.fetchAll(AttemptRecord.init, sql: AttemptRecord.selection + " ORDER BY job_id, number")
+        }
+    }
+
+    /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
+    public func events(after seq: Int64 = 0, limit: Int = 10_000) async throws -> [EventRecord] {
+        try await read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,
+                        jobs.follower_index, events.lane, events.worker, events.data
+                    FROM events
+                    LEFT JOIN groups ON groups.id = events.group_id
+                    LEFT JOIN jobs ON jobs.id = events.job_id
+                    WHERE events.seq > ? ORDER BY events.seq LIMIT ?
+                    """,
+                arguments: [seq, limit]
+            )
+            return try rows.map { row in
+                let data: String? = row[10]
+                var pool: JobRole?
+                if let data, let value = try? JSONValue(jsonString: data), let name = value["pool"]?.stringValue {
+                    pool = JobRole(rawValue: name)
+                }
+                return EventRecord(
+                    seq: row[0], at: row[1], type: row[2], groupID: (row[3] as Int64?).map(GroupID.init), groupKey: row[4],
+                    jobID: (row[5] as Int64?).map(JobID.init), role: try (row[6] as String?).map { try decodeEnum($0, table: "jobs") },
+                    followerIndex: row[7], lane: row[8], pool: pool, worker: row[9], data: data
+                )
+            }
+        }
+    }
+
+    /// Every lane row, by name.
+    public func lanes() async throws -> [LaneRecord] {
+        try await read { try $0.fetchAll(LaneRecord.init, sql: "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name") }
+    }
+
+    /// The schema version recorded in the database.
+    public func appliedSchemaVersion() async throws -> Int {
+        try await read { try SchemaMigrator.appliedVersion($0) }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await database.read(body)
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+}

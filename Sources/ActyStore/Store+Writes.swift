@@ -1,0 +1,147 @@
+public import ActyCore
+import GRDB
+
+extension Store {
+    /// Inserts a group with its primer and followers; returns once committed.
+    ///
+    /// - Parameter observer: told the new ids inside the transaction, before any other transaction can see the
+    ///   jobs (so a waiter for their results is registered before they can finish), and told again if the
+    ///   transaction then fails to commit.
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
+    public func submitGroup(
+        _ group: NewGroup, worker: String?, observer: InsertObserver<SubmittedGroup>? = nil
+    ) async throws -> (SubmittedGroup, WriteEffects) {
+        try await write(worker: worker) { context in
+            let submitted = try context.insertGroup(group)
+            observer?.inserted(submitted)
+            return submitted
+        } undo: { observer?.rolledBack($0) }
+    }
+
+    /// Adds the primer or a follower to an open group.
+    ///
+    /// - Parameter observer: as for ``submitGroup(_:worker:observer:)``.
+    /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
+    public func addJob(
+        _ job: NewJob, role: JobRole, toGroup group: GroupID, worker: String?, observer: InsertObserver<JobID>? = nil
+    ) async throws -> (JobID, WriteEffects) {
+        try await write(worker: worker) { context in
+            let id = try context.addJob(job, role: role, toGroup: group)
+            observer?.inserted(id)
+            return id
+        } undo: { observer?.rolledBack($0) }
+    }
+
+    /// Closes an open group; does nothing for a group that is already closed or finished.
+    public func closeGroup(_ group: GroupID, worker: String?) async throws -> WriteEffects {
+        try await write(worker: worker) { try $0.closeGroup(group) }.1
+    }
+
+    /// Records finished attempts, then fills idle workers, in one transaction.
+    public func completeAndClaim(_ completions: [Completion], claim: ClaimRequest?, worker: String) async throws -> (ClaimResult?, WriteEffects) {
+        try await write(worker: worker) { context in
+            if !completions.isEmpty { try context.complete(completions, worker: worker) }
+            return try claim.map { try context.claim($0) }
+        }
+    }
+
+    /// Sets lane rows to the given settings, creating missing ones; records `lane_configs_updated` when any changed.
+    public func configureLanes(_ lanes: [String: (weight: Double, maxInflight: Int?)], worker: String?) async throws {
+        guard !lanes.isEmpty else { return }
+        _ = try await write(worker: worker) { context in
+            let statement = try context.db.cachedStatement(sql: """
+                INSERT INTO lanes (name, weight, max_inflight, paused, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET weight = excluded.weight, max_inflight = excluded.max_inflight,
+                    updated_at = excluded.updated_at
+                WHERE weight IS NOT excluded.weight OR max_inflight IS NOT excluded.max_inflight
+                """)
+            var changed: [JSONValue] = []
+            for (name, lane) in lanes.sorted(by: { $0.key < $1.key }) {
+                try statement.execute(arguments: [name, lane.weight, lane.maxInflight, context.now, context.now])
+                if context.db.changesCount > 0 {
+                    changed.append([
+                        "lane": .string(name), "weight": .number(lane.weight),
+                        "max_inflight": lane.maxInflight.map { .number(Double($0)) } ?? .null,
+                    ])
+                }
+            }
+            if !changed.isEmpty {
+                try context.record(.laneConfigsUpdated, data: JSONValue.object(["lane_configs": .array(changed)]).jsonString)
+            }
+        }
+    }
+
+    /// Registers an engine process in `workers` and records `worker_started` and `run_started`.
+    public func registerWorker(_ worker: WorkerRegistration) async throws {
+        _ = try await write(worker: worker.id) { context in
+            try context.db.execute(
+                sql: """
+                    INSERT INTO workers (id, pid, host, started_at, heartbeat_at, primer_workers, follower_workers, executors)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    worker.id, worker.pid, worker.host, context.now, context.now, worker.primerWorkers,
+                    worker.followerWorkers, JSONValue.array(worker.executors.map { .string($0) }).jsonString,
+                ]
+            )
+            let data = JSONValue.object([
+                "pid": .number(Double(worker.pid)), "host": .string(worker.host),
+                "primer_workers": .number(Double(worker.primerWorkers)),
+                "follower_workers": .number(Double(worker.followerWorkers)),
+                "executors": .array(worker.executors.map { .string($0) }),
+            ]).jsonString
+            try context.record(.workerStarted, data: data)
+            try context.record(.runStarted, data: data)
+        }
+    }
+
+    /// Marks an engine process as stopped and records `run_finished` and `worker_stopped`.
+    public func unregisterWorker(_ id: String) async throws {
+        _ = try await write(worker: id) { context in
+            try context.db.execute(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ? WHERE id = ?", arguments: [context.now, context.now, id])
+            try context.record(.runFinished)
+            try context.record(.workerStopped)
+        }
+    }
+}
+
+/// An engine process, as registered in the `workers` table.
+public struct WorkerRegistration: Sendable, Hashable {
+    /// The worker id: unique per engine process and run.
+    public var id: String
+    /// The operating-system process id.
+    public var pid: Int
+    /// The host name.
+    public var host: String
+    /// Size of the primer pool.
+    public var primerWorkers: Int
+    /// Size of the follower pool.
+    public var followerWorkers: Int
+    /// Registered executor names.
+    public var executors: [String]
+
+    /// Creates a registration.
+    public init(id: String, pid: Int, host: String, primerWorkers: Int, followerWorkers: Int, executors: [String]) {
+        self.id = id
+        self.pid = pid
+        self.host = host
+        self.primerWorkers = primerWorkers
+        self.followerWorkers = followerWorkers
+        self.executors = executors
+    }
+}
+
+/// Learns the ids of inserted rows inside the inserting transaction, and that they were rolled back if the
+/// transaction then failed to commit.
+public struct InsertObserver<Value: Sendable>: Sendable {
+    /// Called on the writer thread, inside the transaction.
+    public var inserted: @Sendable (Value) -> Void
+    /// Called on the writer thread when the transaction failed after the insert, before the next transaction.
+    public var rolledBack: @Sendable (Value) -> Void
+
+    /// Creates an observer.
+    public init(inserted: @escaping @Sendable (Value) -> Void, rolledBack: @escaping @Sendable (Value) -> Void) {
+        self.inserted = inserted
+        self.rolledBack = rolledBack
+    }
+}

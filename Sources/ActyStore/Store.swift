@@ -1,0 +1,146 @@
+public import ActyCore
+import Foundation
+import GRDB
+import Synchronization
+
+/// An Acty database: the schema, the single writer with group commit, and the state rules of jobs and groups.
+///
+/// Opening a store creates the file when it is missing and migrates it to the newest schema; a database written by
+/// a newer version of Acty is refused before anything in it is changed. All writes go through one connection that
+/// batches concurrent requests into shared transactions (see ``write(_:)``); reads use separate connections (WAL),
+/// so readers never wait for the writer.
+///
+/// Related SQLite documentation: <https://www.sqlite.org/wal.html>
+public final class Store: Sendable {
+    /// Where the database lives.
+    public let location: DatabaseLocation
+    /// The durability the writer commits with.
+    public let durability: Durability
+
+    let database: any DatabaseWriter
+    private let writer: GroupCommitWriter
+    private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
+    private let pendingEvents = EventBuffer()
+
+    /// Opens (creating if needed) and migrates a database.
+    ///
+    /// - Parameters:
+    ///   - location: a file path, or an in-memory database.
+    ///   - durability: `.process` (WAL, `synchronous = NORMAL`) or `.power` (`synchronous = FULL`).
+    ///   - busyTimeout: how long a write waits for another process's write lock before failing.
+    ///   - eventObserver: receives every committed event, in commit order, on the writer thread; keep it short.
+    /// - Throws: ``ActyError`` with code `databaseUnavailable`, `databaseReadOnly` or `incompatibleSchema`.
+    public init(
+        _ location: DatabaseLocation,
+        durability: Durability = .process,
+        busyTimeout: Duration = .seconds(10),
+        eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil
+    ) throws {
+        self.location = location
+        self.durability = durability
+        self.eventObserver = eventObserver
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "acty"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY")
+        }
+        let database: any DatabaseWriter
+        let path: String?
+        switch location {
+        case .inMemory:
+            path = nil
+            database = try DatabaseQueue(configuration: configuration)
+        case .file(let file):
+            path = file
+            do {
+                try Self.checkExistingFile(file)
+                database = try DatabasePool(path: file, configuration: configuration)
+            } catch {
+                throw StoreErrors.map(error, path: file)
+            }
+        }
+        do {
+            try database.writeWithoutTransaction { db in
+                try SchemaMigrator.migrate(db)
+                if durability == .power {
+                    // GRDB sets synchronous = NORMAL when it enables WAL: raise it afterwards.
+                    try db.execute(sql: "PRAGMA synchronous = FULL")
+                }
+            }
+        } catch {
+            throw StoreErrors.map(error, path: path)
+        }
+        self.database = database
+        let pending = pendingEvents
+        self.writer = GroupCommitWriter(database: database) { committed in
+            guard let eventObserver else { return }
+            let events = pending.take()
+            guard committed else { return }
+            if !events.isEmpty { eventObserver(events) }
+        }
+    }
+
+    /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
+    /// (or a file that is not an Acty database) is refused before the writer touches it.
+    private static func checkExistingFile(_ path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.read { try SchemaMigrator.checkCompatible($0) }
+        try queue.close()
+    }
+
+    /// The newest schema version this build knows.
+    public static var schemaVersion: Int { SchemaMigrator.latestVersion }
+
+    /// Runs a state change in the next group-commit transaction and returns once it has committed.
+    func write<T: Sendable>(
+        worker: String?,
+        _ body: @escaping @Sendable (inout WriteContext) throws -> T,
+        undo: (@Sendable (T) -> Void)? = nil
+    ) async throws -> (T, WriteEffects) {
+        let keepsEvents = eventObserver != nil
+        let pending = pendingEvents
+        var undoPair: (@Sendable ((T, WriteEffects)) -> Void)?
+        if let undo {
+            undoPair = { @Sendable pair in undo(pair.0) }
+        }
+        return try await writer.write({ db in
+            var context = WriteContext(db: db, worker: worker, keepsEvents: keepsEvents)
+            let value = try body(&context)
+            if keepsEvents, !context.events.isEmpty {
+                let events = context.events
+                pending.append(events)
+            }
+            return (value, context.effects)
+        }, undo: undoPair)
+    }
+
+    /// Closes the database connections. Pending writes finish first.
+    public func close() throws {
+        switch database {
+        case let pool as DatabasePool: try pool.close()
+        case let queue as DatabaseQueue: try queue.close()
+        default: break
+        }
+    }
+}
+
+/// Events of the running batch, held until it commits: a batch that fails takes its events with it.
+private final class EventBuffer: Sendable {
+    private let events = Mutex<[EventRecord]>([])
+
+    func append(_ more: [EventRecord]) {
+        events.withLock { $0 += more }
+    }
+
+    func take() -> [EventRecord] {
+        events.withLock { events in
+            defer { events.removeAll(keepingCapacity: true) }
+            return events
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ActyCore
+import GRDB
+
+extension WriteContext {
+    /// Records the outcomes of finished attempts and applies the groups' rules: a primer's success releases its
+    /// followers, a failure applies the group's failure policy, and a group whose jobs are all terminal finishes.
+    ///
+    /// An outcome counts only while the job is still leased to `worker` for that attempt, so a job that was rescued
+    /// or cancelled meanwhile keeps the state it has now.
+    mutating func complete(_ completions: [Completion], worker: String) throws {
+        let succeed = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+            WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+            """)
+        let fail = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+            WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+            """)
+        let finishAttempt = try db.cachedStatement(sql: """
+            UPDATE attempts SET finished_at = ?, outcome = ?, error = ?, duration = ? WHERE job_id = ? AND number = ?
+            """)
+
+        var finishedPerGroup: [GroupID: Int] = [:]
+        var failures: [(job: JobRef, error: JobError)] = []
+        var succeededPrimers: [GroupID] = []
+        for completion in completions {
+            let job = completion.job
+            let duration = max(0, completion.finishedAt - job.startedAt)
+            switch completion.outcome {
+            case .succeeded(let output):
+                try succeed.execute(arguments: [output, completion.finishedAt, job.id.rawValue, worker, job.attempt])
+                guard db.changesCount == 1 else { continue }
+                try finishAttempt.execute(arguments: [completion.finishedAt, "succeeded", nil, duration, job.id.rawValue, job.attempt])
+                try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
+                effects.finishedJobs.append(
+                    FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
+                )
+                if job.role == .primer { succeededPrimers.append(job.groupID) }
+            case .failed(let error):
+                let errorJSON = error.jsonString
+                try fail.execute(arguments: [errorJSON, completion.finishedAt, job.id.rawValue, worker, job.attempt])
+                guard db.changesCount == 1 else { continue }
+                try finishAttempt.execute(arguments: [completion.finishedAt, "failed", errorJSON, duration, job.id.rawValue, job.attempt])
+                try record(.jobFailed, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"error":\#(errorJSON)}"#)
+                effects.finishedJobs.append(
+                    FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: error, attempts: job.attempt)
+                )
+                failures.append((job.ref, error))
+            }
+            finishedPerGroup[job.groupID, default: 0] += 1
+        }
+
+        for groupID in succeededPrimers {
+            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'succeeded' WHERE id = ?").execute(arguments: [groupID.rawValue])
+            try releaseFollowers(of: groupRow(groupID), primerSucceeded: true)
+        }
+        for (job, error) in failures {
+            try applyFailurePolicy(job: job, error: error)
+        }
+        for (groupID, count) in finishedPerGroup.sorted(by: { $0.key < $1.key }) {
+            try countFinishedJobs(count, in: groupID)
+            try finishGroupIfDone(groupID)
+        }
+    }
+
+    /// Applies the group's policy to a job that failed for the last time.
+    private mutating func applyFailurePolicy(job: JobRef, error: JobError) throws {
+        var group = try groupRow(job.groupID)
+        let data = #"{"job_id":\#(job.id),"error":\#(error.jsonString)}"#
+        switch job.role {
+        case .primer:
+            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'failed' WHERE id = ?").execute(arguments: [group.id.rawValue])
+            group.primerState = .failed
+            try record(.primerFailed, group, data: data)
+            switch group.primerPolicy {
+            case .failGroup:
+                try failGroup(group, reason: "primer_failed", failedJob: job, error: error)
+            case .skipFollowers:
+                // The group stays live so late followers are accepted (and recorded as cancelled); it fails when
+                // it finishes.
+                let details = #"{"reason":"primer_failed_skip_followers","job_id":\#(job.id),"error":\#(error.jsonString)}"#
+                try db.cachedStatement(sql: "UPDATE groups SET error = ? WHERE id = ?").execute(arguments: [details, group.id.rawValue])
+                try cancelNotStartedJobs(of: group, reason: "primer_failed_skip_followers")
+            case .runFollowers:
+                try releaseFollowers(of: group, primerSucceeded: false)
+            }
+        case .follower:
+            try record(.followerFailed, group, data: data)
+            if group.followerPolicy == .failGroup {
+                try failGroup(group, reason: "follower_failed", failedJob: job, error: error)
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import ActyCore
+import GRDB
+
+extension WriteContext {
+    /// Makes a group's blocked followers ready: its primer succeeded, or the group will never have one, or the
+    /// primer failed under ``PrimerFailurePolicy/runFollowers``.
+    mutating func releaseFollowers(of group: GroupRow, primerSucceeded: Bool) throws {
+        let released = try db.cachedStatement(sql: "UPDATE jobs SET state = 'ready' WHERE group_id = ? AND state = 'blocked'")
+        try released.execute(arguments: [group.id.rawValue])
+        let count = db.changesCount
+        guard count > 0 else { return }
+        effects.readyWork.insert(WorkKind(role: .follower, lane: group.lane))
+        try record(.followersReady, group, data: #"{"followers":\#(count),"primer":\#(primerSucceeded)}"#)
+    }
+
+    /// Records every job of the group that has not started as cancelled.
+    mutating func cancelNotStartedJobs(of group: GroupRow, reason: String) throws {
+        let error = JobError(type: "cancelled", message: reason)
+        let errorJSON = error.jsonString
+        let statement = try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL
+            WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
+            RETURNING id, role, follower_index, attempts
+            """)
+        let rows = try Row.fetchAll(statement, arguments: [errorJSON, now, group.id.rawValue])
+        guard !rows.isEmpty else { return }
+        for row in rows {
+            let role: JobRole = (row[1] as String) == "primer" ? .primer : .follower
+            let ref = JobRef(id: JobID(row[0]), groupID: group.id, groupKey: group.key, role: role, followerIndex: row[2], lane: group.lane)
+            try record(.jobCancelled, ref, data: #"{"reason":"\#(reason)","phase":"queued"}"#)
+            effects.finishedJobs.append(
+                FinishedJob(id: ref.id, groupKey: group.key, role: role, state: .cancelled, error: error, attempts: row[3])
+            )
+        }
+        try countFinishedJobs(rows.count, in: group.id)
+    }
+
+    /// Fails a group at once: its jobs that have not started are cancelled, jobs already running finish normally.
+    /// The group is done (`group_done`) when its last job is terminal.
+    mutating func failGroup(_ group: GroupRow, reason: String, failedJob: JobRef?, error: JobError) throws {
+        var group = group
+        guard group.state.isLive else { return }
+        let details = JSONValue.object([
+            "reason": .string(reason),
+            "job_id": failedJob.map { .number(Double($0.id.rawValue)) } ?? .null,
+            "kind": failedJob.map { .string($0.role.rawValue) } ?? .null,
+            "follower_index": failedJob?.followerIndex.map { .number(Double($0)) } ?? .null,
+            "error": error.jsonValue,
+        ]).jsonString
+        group.state = .failed
+        group.error = details
+        try db.cachedStatement(sql: "UPDATE groups SET state = 'failed', error = ? WHERE id = ?")
+            .execute(arguments: [details, group.id.rawValue])
+        try record(.groupFailed, group, data: details)
+        try cancelNotStartedJobs(of: group, reason: "group_failed")
+        try finishGroupIfDone(group.id)
+    }
+
+    /// Adds `count` terminal jobs to a group's tally.
+    mutating func countFinishedJobs(_ count: Int, in group: GroupID) throws {
+        try db.cachedStatement(sql: "UPDATE groups SET jobs_finished = jobs_finished + ? WHERE id = ?")
+            .execute(arguments: [count, group.rawValue])
+    }
+
+    /// Finishes a group whose jobs are all terminal: a closed group succeeds (or fails, when a policy recorded an
+    /// error); a group already failed gets its finish time. Writes `group_done` once.
+    mutating func finishGroupIfDone(_ id: GroupID) throws {
+        var group = try groupRow(id)
+        guard group.finishedAt == nil, group.jobsFinished >= group.jobsTotal, group.state != .open else { return }
+        if group.state == .closed {
+            group.state = group.error == nil ? .succeeded : .failed
+            if group.state == .failed { try record(.groupFailed, group, data: group.error) }
+        }
+        try db.cachedStatement(sql: "UPDATE groups SET state = ?, finished_at = ? WHERE id = ?")
+            .execute(arguments: [group.state.rawValue, now, id.rawValue])
+        let counts = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT role, state, COUNT(*) FROM jobs WHERE group_id = ? GROUP BY role, state"),
+            arguments: [id.rawValue]
+        )
+        var followers: [String: Int] = [:]
+        var primerState = "none"
+        for row in counts {
+            if (row[0] as String) == "primer" { primerState = row[1] } else { followers[row[1], default: 0] += row[2] as Int }
+        }
+        let data = JSONValue.object([
+            "ok": .bool(group.state == .succeeded),
+            "state": .string(group.state.rawValue),
+            "primer": .string(primerState),
+            "followers_total": .number(Double(group.followersTotal)),
+            "followers_succeeded": .number(Double(followers["succeeded", default: 0])),
+            "followers_failed": .number(Double(followers["failed", default: 0])),
+            "followers_cancelled": .number(Double(followers["cancelled", default: 0])),
+        ]).jsonString
+        try record(.groupDone, group, data: data)
+        effects.finishedGroups.append(FinishedGroup(id: id, key: group.key, state: group.state))
+    }
+}
+
+extension JobError {
+    /// The stored form: `{"type": …, "message": …}`.
+    var jsonValue: JSONValue { .object(["type": .string(type), "message": .string(message)]) }
+
+    /// The stored form as JSON text.
+    var jsonString: String { jsonValue.jsonString }
+
+    /// Reads the stored form; text that is not in that form becomes the message.
+    init(stored: String) {
+        if let value = try? JSONValue(jsonString: stored), let type = value["type"]?.stringValue, let message = value["message"]?.stringValue {
+            self.init(type: type, message: message)
+        } else {
+            self.init(type: "error", message: stored)
+        }
+    }
+}

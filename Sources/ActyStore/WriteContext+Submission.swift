@@ -1,0 +1,145 @@
+import ActyCore
+import GRDB
+
+extension WriteContext {
+    /// Inserts a group with its primer and followers.
+    ///
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group already has the key.
+    mutating func insertGroup(_ group: NewGroup) throws -> SubmittedGroup {
+        try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
+        let primerState: PrimerState = group.primer == nil ? .none : .pending
+        let followersReady = group.primer == nil && group.isClosed
+        let jobsTotal = group.followers.count + (group.primer == nil ? 0 : 1)
+        let state: GroupState = group.isClosed ? .closed : .open
+        do {
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO groups (key, lane, state, primer_state, primer_policy, follower_policy, cache_key,
+                    cache_context, group_context, followers_total, jobs_total, jobs_finished, created_at, closed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                """)
+            try statement.execute(arguments: [
+                group.key, group.lane, state.rawValue, primerState.rawValue, group.primerPolicy.rawValue,
+                group.followerPolicy.rawValue, group.cacheKey, group.cacheContext, group.groupContext,
+                group.followers.count, jobsTotal, now, group.isClosed ? now : nil,
+            ])
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw ActyError(
+                .groupKeyInUse,
+                "a live group already has the key '\(group.key)': use a new key, or wait until that group finishes"
+            )
+        }
+        let id = GroupID(db.lastInsertedRowID)
+        let row = GroupRow(
+            id: id, key: group.key, lane: group.lane, state: state, primerState: primerState,
+            primerPolicy: group.primerPolicy, followerPolicy: group.followerPolicy,
+            followersTotal: group.followers.count, jobsTotal: jobsTotal, jobsFinished: 0, error: nil, finishedAt: nil
+        )
+        try record(.groupActivated, row)
+
+        var primer: JobID?
+        if let job = group.primer {
+            primer = try insertJob(job, role: .primer, followerIndex: nil, state: .ready, in: row).id
+        }
+        var followers: [JobID] = []
+        followers.reserveCapacity(group.followers.count)
+        for (index, job) in group.followers.enumerated() {
+            followers.append(try insertJob(job, role: .follower, followerIndex: index, state: followersReady ? .ready : .blocked, in: row).id)
+        }
+        if followersReady, !followers.isEmpty {
+            try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
+        }
+        if group.isClosed, jobsTotal == 0 {
+            try finishGroupIfDone(id)
+        }
+        return SubmittedGroup(id: id, primer: primer, followers: followers)
+    }
+
+    /// Adds the primer or a follower to an open group.
+    ///
+    /// A follower starts `blocked` while the primer is missing or running, `ready` once it succeeded (or failed
+    /// under ``PrimerFailurePolicy/runFollowers``), and is recorded `cancelled` at once when the primer failed
+    /// under ``PrimerFailurePolicy/skipFollowers``.
+    ///
+    /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open; ``ActyError/Code/invalidArgument`` for a
+    ///   second primer.
+    mutating func addJob(_ job: NewJob, role: JobRole, toGroup id: GroupID) throws -> JobID {
+        var group = try groupRow(id)
+        guard group.state == .open else {
+            let reason = group.state == .closed ? "is closed" : "has already \(group.state.rawValue)"
+            throw ActyError(.groupClosed, "group '\(group.key)' \(reason): no more jobs can be added to it")
+        }
+        let state: JobState
+        let followerIndex: Int?
+        switch role {
+        case .primer:
+            guard group.primerState == .none else {
+                throw ActyError(.invalidArgument, "group '\(group.key)' already has a primer")
+            }
+            state = .ready
+            followerIndex = nil
+            group.primerState = .pending
+        case .follower:
+            followerIndex = group.followersTotal
+            group.followersTotal += 1
+            switch group.primerState {
+            case .none, .pending: state = .blocked
+            case .succeeded, .skipped: state = .ready
+            case .failed: state = group.primerPolicy == .runFollowers ? .ready : .cancelled
+            }
+        }
+        group.jobsTotal += 1
+        let statement = try db.cachedStatement(sql: """
+            UPDATE groups SET primer_state = ?, followers_total = ?, jobs_total = ? WHERE id = ?
+            """)
+        try statement.execute(arguments: [group.primerState.rawValue, group.followersTotal, group.jobsTotal, id.rawValue])
+        let ref = try insertJob(job, role: role, followerIndex: followerIndex, state: state == .cancelled ? .blocked : state, in: group)
+        if state == .cancelled {
+            try cancelNotStartedJobs(of: group, reason: "primer_failed_skip_followers")
+        }
+        return ref.id
+    }
+
+    /// Inserts one job row and its `job_queued` event.
+    private mutating func insertJob(_ job: NewJob, role: JobRole, followerIndex: Int?, state: JobState, in group: GroupRow) throws -> JobRef {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO jobs (group_id, role, follower_index, executor, lane, state, priority, payload, max_attempts, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [
+            group.id.rawValue, role.rawValue, followerIndex, job.executor, group.lane, state.rawValue, job.priority,
+            job.payload, job.maxAttempts, now,
+        ])
+        let ref = JobRef(
+            id: JobID(db.lastInsertedRowID), groupID: group.id, groupKey: group.key, role: role,
+            followerIndex: followerIndex, lane: group.lane
+        )
+        try record(.jobQueued, ref, data: state == .blocked ? #"{"blocked":true}"# : nil)
+        if state == .ready { effects.readyWork.insert(WorkKind(role: role, lane: group.lane)) }
+        return ref
+    }
+
+    /// Closes an open group: no more followers. Closing a group that is already closed or finished does nothing.
+    ///
+    /// A group closed without a primer will never get one, so its waiting followers are released.
+    mutating func closeGroup(_ id: GroupID) throws {
+        var group = try groupRow(id)
+        guard group.state == .open else { return }
+        group.state = .closed
+        try db.cachedStatement(sql: "UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?")
+            .execute(arguments: [now, id.rawValue])
+        try record(.groupClosed, group)
+        if group.primerState == .none {
+            try releaseFollowers(of: group, primerSucceeded: false)
+        }
+        try finishGroupIfDone(id)
+    }
+
+    /// Reads a group row by id.
+    func groupRow(_ id: GroupID) throws -> GroupRow {
+        let statement = try db.cachedStatement(sql: "SELECT \(GroupRow.columns) FROM groups WHERE id = ?")
+        guard let row = try GroupRow.fetchOne(statement, arguments: [id.rawValue]) else {
+            throw ActyError(.unknownGroup, "no group with id \(id) exists")
+        }
+        return row
+    }
+}

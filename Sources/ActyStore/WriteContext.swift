@@ -1,0 +1,146 @@
+import ActyCore
+import GRDB
+
+/// The state of one write request inside a batch transaction: the connection, the request's clock, the effects
+/// it produced and the events it recorded.
+///
+/// All state transitions of jobs and groups are methods of this type (in the `WriteContext+…` files), so the
+/// engine and the administration tools apply exactly the same rules.
+struct WriteContext {
+    let db: Database
+    /// The time of the request, used for every timestamp it writes.
+    let now: Double
+    /// The engine process on whose behalf events are written, if any.
+    let worker: String?
+    /// Whether events are also kept in memory for event sinks.
+    let keepsEvents: Bool
+
+    var effects = WriteEffects()
+    var events: [EventRecord] = []
+
+    init(db: Database, worker: String?, keepsEvents: Bool) {
+        self.db = db
+        self.now = Clock.now
+        self.worker = worker
+        self.keepsEvents = keepsEvents
+    }
+
+    /// Appends an event to the log.
+    mutating func record(
+        _ type: EventType,
+        group: GroupID? = nil,
+        groupKey: String? = nil,
+        job: JobID? = nil,
+        role: JobRole? = nil,
+        followerIndex: Int? = nil,
+        lane: String? = nil,
+        pool: JobRole? = nil,
+        data: String? = nil
+    ) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO events (at, type, group_id, job_id, lane, worker, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        try statement.execute(arguments: [now, type.rawValue, group?.rawValue, job?.rawValue, lane, worker, data])
+        guard keepsEvents else { return }
+        events.append(
+            EventRecord(
+                seq: db.lastInsertedRowID, at: now, type: type.rawValue, groupID: group, groupKey: groupKey, jobID: job,
+                role: role, followerIndex: followerIndex, lane: lane, pool: pool, worker: worker, data: data
+            )
+        )
+    }
+
+    /// Appends a job's event to the log.
+    mutating func record(_ type: EventType, _ job: JobRef, pool: JobRole? = nil, data: String? = nil) throws {
+        try record(
+            type, group: job.groupID, groupKey: job.groupKey, job: job.id, role: job.role,
+            followerIndex: job.followerIndex, lane: job.lane, pool: pool, data: data
+        )
+    }
+
+    /// Appends a group's event to the log.
+    mutating func record(_ type: EventType, _ group: GroupRow, data: String? = nil) throws {
+        try record(type, group: group.id, groupKey: group.key, lane: group.lane, data: data)
+    }
+
+    /// Makes sure a lane row exists, creating it with the given defaults.
+    mutating func ensureLane(_ name: String, weight: Double, maxInflight: Int?) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO lanes (name, weight, max_inflight, paused, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+            ON CONFLICT (name) DO NOTHING
+            """)
+        try statement.execute(arguments: [name, weight, maxInflight, now, now])
+    }
+}
+
+/// What the state rules need to know about a job.
+struct JobRef: Sendable {
+    var id: JobID
+    var groupID: GroupID
+    var groupKey: String
+    var role: JobRole
+    var followerIndex: Int?
+    var lane: String
+}
+
+/// A group row, as the state rules read it.
+struct GroupRow: Sendable, FetchableRecord {
+    var id: GroupID
+    var key: String
+    var lane: String
+    var state: GroupState
+    var primerState: PrimerState
+    var primerPolicy: PrimerFailurePolicy
+    var followerPolicy: FollowerFailurePolicy
+    var followersTotal: Int
+    var jobsTotal: Int
+    var jobsFinished: Int
+    var error: String?
+    var finishedAt: Double?
+
+    static let columns = """
+        id, key, lane, state, primer_state, primer_policy, follower_policy, followers_total, jobs_total,
+        jobs_finished, error, finished_at
+        """
+
+    init(
+        id: GroupID, key: String, lane: String, state: GroupState, primerState: PrimerState,
+        primerPolicy: PrimerFailurePolicy, followerPolicy: FollowerFailurePolicy, followersTotal: Int, jobsTotal: Int,
+        jobsFinished: Int, error: String?, finishedAt: Double?
+    ) {
+        self.id = id
+        self.key = key
+        self.lane = lane
+        self.state = state
+        self.primerState = primerState
+        self.primerPolicy = primerPolicy
+        self.followerPolicy = followerPolicy
+        self.followersTotal = followersTotal
+        self.jobsTotal = jobsTotal
+        self.jobsFinished = jobsFinished
+        self.error = error
+        self.finishedAt = finishedAt
+    }
+
+    init(row: Row) throws {
+        id = GroupID(row[0])
+        key = row[1]
+        lane = row[2]
+        state = try Self.decode(GroupState.self, row[3])
+        primerState = try Self.decode(PrimerState.self, row[4])
+        primerPolicy = try Self.decode(PrimerFailurePolicy.self, row[5])
+        followerPolicy = try Self.decode(FollowerFailurePolicy.self, row[6])
+        followersTotal = row[7]
+        jobsTotal = row[8]
+        jobsFinished = row[9]
+        error = row[10]
+        finishedAt = row[11]
+    }
+
+    private static func decode<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws -> T {
+        guard let value = T(rawValue: raw) else {
+            throw ActyError(.incompatibleSchema, "unexpected value '\(raw)' for \(T.self) in the groups table")
+        }
+        return value
+    }
+}
