@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "Acty", targets: ["Acty"]),
         .executable(name: "acty-demo", targets: ["acty-demo"]),
+        .executable(name: "acty-bench", targets: ["acty-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -22,10 +23,12 @@ let package = Package(
     targets: [
         // Value types and pure scheduling logic: no I/O, no database.
         .target(name: "ActyCore", swiftSettings: upcomingFeatures),
+        // Tiny C helpers the standard library does not expose (glibc's mallopt).
+        .target(name: "CActyShims"),
         // SQLite persistence: every SQL statement of the project lives here.
         .target(
             name: "ActyStore",
-            dependencies: ["ActyCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ActyCore", "CActyShims", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcomingFeatures,
             plugins: ["EmbedMigrations"]
         ),
@@ -38,6 +41,11 @@ let package = Package(
         .executableTarget(
             name: "acty-demo",
             dependencies: ["Acty", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "acty-bench",
+            dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
         // Build-time tool: turns migrations/*.sql into Swift string constants.

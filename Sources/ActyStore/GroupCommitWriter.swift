@@ -6,19 +6,30 @@ import Synchronization
 /// acknowledges each only after that transaction committed.
 ///
 /// Commits are what a durable queue pays for, so everything that arrives while a transaction is running goes into
-/// the next one: under load, one commit carries many submissions, claims and completions. Each request runs in its
-/// own savepoint, so a request that fails (a group key already in use, say) is rolled back alone and the others
-/// still commit.
+/// the next one: under load, one commit carries many submissions, claims and completions.
+///
+/// Requests run without savepoints, which would make SQLite copy every page they touch into a statement journal.
+/// Instead a request that throws rolls back the whole batch: it alone gets its error, and the others run again in
+/// a new transaction. Requests check their input before they write, so this stays rare.
 ///
 /// Transactions begin with `BEGIN IMMEDIATE`, so another process's writer waits for the busy timeout instead of
 /// failing halfway through.
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
 final class GroupCommitWriter: Sendable {
-    /// A queued request: `run` executes it inside the batch transaction and returns what to do once the batch
-    /// has committed (or failed).
+    /// A request that ran inside the batch transaction, waiting for the batch's outcome.
+    private struct Applied: Sendable {
+        /// Delivers the request's value: its transaction committed.
+        let acknowledge: @Sendable () -> Void
+        /// Reverts what the request did outside the database: its transaction was rolled back.
+        let undo: @Sendable () -> Void
+    }
+
+    /// A queued request.
     private struct Request: Sendable {
-        let run: @Sendable (Database) -> @Sendable ((any Error)?) -> Void
+        /// Runs the request inside the batch transaction.
+        let run: @Sendable (Database) throws -> Applied
+        /// Delivers an error instead of a value.
         let fail: @Sendable (any Error) -> Void
     }
 
@@ -42,36 +53,31 @@ final class GroupCommitWriter: Sendable {
 
     /// Runs `body` in the next batch transaction and returns its value once that transaction has committed.
     ///
-    /// - Parameter undo: called on the writer thread with `body`'s value when the batch fails to commit after
-    ///   `body` succeeded, before any later batch runs (row ids of a rolled-back batch can be given out again).
-    /// - Throws: the error `body` threw (its savepoint is rolled back, the rest of the batch commits), or the error
-    ///   that made the whole transaction fail (then nothing of the batch was kept).
+    /// `body` may run more than once, when another request of its batch fails: it must not have effects outside
+    /// the database other than those `undo` reverts.
+    ///
+    /// - Parameter undo: called on the writer thread with `body`'s value when its transaction is rolled back after
+    ///   `body` succeeded, before any later transaction runs (row ids of a rolled-back transaction are given out
+    ///   again).
+    /// - Throws: the error `body` threw, or the error that made the whole transaction fail (then nothing of the
+    ///   batch was kept).
     func write<T: Sendable>(
         _ body: @escaping @Sendable (Database) throws -> T,
         undo: (@Sendable (T) -> Void)? = nil
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            enqueue(Request(run: { db in
-                do {
-                    var value: T?
-                    try db.inSavepoint {
-                        value = try body(db)
-                        return .commit
-                    }
-                    let result = value!
-                    return { batchError in
-                        if let batchError {
-                            undo?(result)
-                            continuation.resume(throwing: batchError)
-                        } else {
-                            continuation.resume(returning: result)
-                        }
-                    }
-                } catch {
-                    let mapped = StoreErrors.map(error)
-                    return { batchError in continuation.resume(throwing: batchError ?? mapped) }
-                }
-            }, fail: { error in continuation.resume(throwing: error) }))
+            enqueue(
+                Request(
+                    run: { db in
+                        let value = try body(db)
+                        return Applied(
+                            acknowledge: { continuation.resume(returning: value) },
+                            undo: { undo?(value) }
+                        )
+                    },
+                    fail: { continuation.resume(throwing: $0) }
+                )
+            )
         }
     }
 
@@ -102,37 +108,50 @@ final class GroupCommitWriter: Sendable {
     }
 
     private func commit(_ batch: [Request], in db: Database) {
-        do {
-            try db.beginTransaction(.immediate)
-        } catch {
-            let mapped = StoreErrors.map(error)
-            afterBatch(false)
-            for request in batch { request.fail(mapped) }
-            return
-        }
-        var acknowledgements: [@Sendable ((any Error)?) -> Void] = []
-        acknowledgements.reserveCapacity(batch.count)
-        for request in batch {
-            // SQLite rolls the whole transaction back on some errors (disk full, I/O error); the requests left
-            // must then not run, since outside a transaction each statement would commit on its own.
-            guard db.isInsideTransaction else { break }
-            acknowledgements.append(request.run(db))
-        }
-        var batchError: (any Error)?
-        if db.isInsideTransaction {
+        var pending = batch
+        while !pending.isEmpty {
+            do {
+                try db.beginTransaction(.immediate)
+            } catch {
+                let mapped = StoreErrors.map(error)
+                for request in pending { request.fail(mapped) }
+                return
+            }
+            var applied: [Applied] = []
+            applied.reserveCapacity(pending.count)
+            var failure: (index: Int, error: any Error)?
+            for (index, request) in pending.enumerated() {
+                do {
+                    applied.append(try request.run(db))
+                } catch {
+                    failure = (index, error)
+                    break
+                }
+            }
+            if let failure {
+                // Roll back everything and run the others again without the failed request.
+                rollBack(applied, in: db)
+                pending[failure.index].fail(StoreErrors.map(failure.error))
+                pending.remove(at: failure.index)
+                continue
+            }
             do {
                 try db.commit()
             } catch {
-                batchError = StoreErrors.map(error)
-                try? db.rollback()
+                rollBack(applied, in: db)
+                let mapped = StoreErrors.map(error)
+                for request in pending { request.fail(mapped) }
+                return
             }
-        } else {
-            batchError = ActyError(.storage, "SQLite rolled back the write transaction; no change of this batch was saved")
+            afterBatch(true)
+            for request in applied { request.acknowledge() }
+            return
         }
-        afterBatch(batchError == nil)
-        for acknowledge in acknowledgements { acknowledge(batchError) }
-        if let batchError {
-            for request in batch.dropFirst(acknowledgements.count) { request.fail(batchError) }
-        }
+    }
+
+    private func rollBack(_ applied: [Applied], in db: Database) {
+        if db.isInsideTransaction { try? db.rollback() }
+        for request in applied { request.undo() }
+        afterBatch(false)
     }
 }

@@ -1,4 +1,5 @@
 public import ActyCore
+import CActyShims
 import Foundation
 import GRDB
 import Synchronization
@@ -36,6 +37,7 @@ public final class Store: Sendable {
         busyTimeout: Duration = .seconds(10),
         eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil
     ) throws {
+        _ = Self.tuneMallocOnce
         self.location = location
         self.durability = durability
         self.eventObserver = eventObserver
@@ -81,6 +83,8 @@ public final class Store: Sendable {
             if !events.isEmpty { eventObserver(events) }
         }
     }
+
+    private static let tuneMallocOnce: Void = acty_tune_malloc()
 
     /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
     /// (or a file that is not an Acty database) is refused before the writer touches it.

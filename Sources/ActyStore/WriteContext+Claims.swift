@@ -2,7 +2,11 @@ import ActyCore
 import GRDB
 
 extension WriteContext {
-    /// Leases ready jobs to idle workers by weighted fair share, and records each as a started attempt.
+    /// Leases ready jobs to idle workers by weighted fair share and records `job_started` for each.
+    ///
+    /// The attempt's row in `attempts` is written when the attempt ends (see ``complete(_:worker:)``): until then the
+    /// job row itself (state `running`, `lease_owner`, `started_at`) describes the running attempt, which saves a
+    /// row write per job on the hot path.
     ///
     /// Each lane is claimed with one indexed `UPDATE … WHERE id IN (SELECT … ORDER BY priority DESC, id LIMIT n)
     /// RETURNING …`. Lane settings are read from the `lanes` table at every claim, so weights, caps and pauses
@@ -46,9 +50,6 @@ extension WriteContext {
 
         var groups: [Int64: (key: String, context: String?, cacheKey: String?)] = [:]
         let groupStatement = try db.cachedStatement(sql: "SELECT key, group_context, cache_key FROM groups WHERE id = ?")
-        let attemptStatement = try db.cachedStatement(sql: """
-            INSERT INTO attempts (job_id, number, worker, pool, started_at) VALUES (?, ?, ?, ?, ?)
-            """)
         var jobs: [ClaimedJob] = []
         jobs.reserveCapacity(claimed.count)
         for (row, role, lane, pool) in claimed {
@@ -62,7 +63,6 @@ extension WriteContext {
                 lane: lane, executor: row[3], attempt: row[4], payload: row[5], groupContext: group?.context,
                 cacheKey: group?.cacheKey, pool: pool, startedAt: now
             )
-            try attemptStatement.execute(arguments: [job.id.rawValue, job.attempt, request.worker, pool.rawValue, now])
             let stolen = pool != role ? #","stolen":true"# : ""
             try record(.jobStarted, job.ref, pool: pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(pool.rawValue)"\#(stolen)}"#)
             jobs.append(job)
@@ -74,7 +74,9 @@ extension WriteContext {
     private func loadLanes(into planner: inout ClaimPlanner) throws -> [String: Int] {
         var capacity: [String: Int] = [:]
         let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT name, weight, max_inflight, paused FROM lanes"))
-        let running = try db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs WHERE state = 'running' AND lane = ?")
+        // Few jobs run at once (no more than the workers of all processes), so counting them through the
+        // `jobs_running` index is cheap.
+        let running = try db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?")
         for row in rows {
             let name: String = row[0]
             planner.setWeight(row[1], for: name)

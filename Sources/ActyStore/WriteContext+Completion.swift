@@ -17,7 +17,8 @@ extension WriteContext {
             WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
             """)
         let finishAttempt = try db.cachedStatement(sql: """
-            UPDATE attempts SET finished_at = ?, outcome = ?, error = ?, duration = ? WHERE job_id = ? AND number = ?
+            INSERT INTO attempts (job_id, number, worker, pool, started_at, finished_at, outcome, error, duration)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
 
         var finishedPerGroup: [GroupID: Int] = [:]
@@ -30,7 +31,9 @@ extension WriteContext {
             case .succeeded(let output):
                 try succeed.execute(arguments: [output, completion.finishedAt, job.id.rawValue, worker, job.attempt])
                 guard db.changesCount == 1 else { continue }
-                try finishAttempt.execute(arguments: [completion.finishedAt, "succeeded", nil, duration, job.id.rawValue, job.attempt])
+                try finishAttempt.execute(arguments: [
+                    job.id.rawValue, job.attempt, worker, job.pool.rawValue, job.startedAt, completion.finishedAt, "succeeded", nil, duration,
+                ])
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
@@ -40,7 +43,9 @@ extension WriteContext {
                 let errorJSON = error.jsonString
                 try fail.execute(arguments: [errorJSON, completion.finishedAt, job.id.rawValue, worker, job.attempt])
                 guard db.changesCount == 1 else { continue }
-                try finishAttempt.execute(arguments: [completion.finishedAt, "failed", errorJSON, duration, job.id.rawValue, job.attempt])
+                try finishAttempt.execute(arguments: [
+                    job.id.rawValue, job.attempt, worker, job.pool.rawValue, job.startedAt, completion.finishedAt, "failed", errorJSON, duration,
+                ])
                 try record(.jobFailed, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"error":\#(errorJSON)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: error, attempts: job.attempt)

@@ -6,6 +6,11 @@ extension WriteContext {
     ///
     /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group already has the key.
     mutating func insertGroup(_ group: NewGroup) throws -> SubmittedGroup {
+        // Checked before writing anything: a failing request makes the writer roll back its whole batch.
+        let live = try db.cachedStatement(sql: "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed')")
+        if try Bool.fetchOne(live, arguments: [group.key]) != nil {
+            throw Self.keyInUse(group.key)
+        }
         try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
         let primerState: PrimerState = group.primer == nil ? .none : .pending
         let followersReady = group.primer == nil && group.isClosed
@@ -23,10 +28,7 @@ extension WriteContext {
                 group.followers.count, jobsTotal, now, group.isClosed ? now : nil,
             ])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-            throw ActyError(
-                .groupKeyInUse,
-                "a live group already has the key '\(group.key)': use a new key, or wait until that group finishes"
-            )
+            throw Self.keyInUse(group.key)
         }
         let id = GroupID(db.lastInsertedRowID)
         let row = GroupRow(
@@ -52,6 +54,10 @@ extension WriteContext {
             try finishGroupIfDone(id)
         }
         return SubmittedGroup(id: id, primer: primer, followers: followers)
+    }
+
+    private static func keyInUse(_ key: String) -> ActyError {
+        ActyError(.groupKeyInUse, "a live group already has the key '\(key)': use a new key, or wait until that group finishes")
     }
 
     /// Adds the primer or a follower to an open group.
