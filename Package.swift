@@ -28,7 +28,10 @@ let package = Package(
         // SQLite persistence: every SQL statement of the project lives here.
         .target(
             name: "ActyStore",
-            dependencies: ["ActyCore", "CActyShims", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ActyCore", "CActyShims", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: upcomingFeatures,
             plugins: ["EmbedMigrations"]
         ),

@@ -2,8 +2,8 @@ public import ActyCore
 
 /// A request to fill idle workers with ready jobs.
 public struct ClaimRequest: Sendable {
-    /// Fair-share state, carried between claims by the engine.
-    public var planner: ClaimPlanner
+    /// Fair-share state shared by the engine's claims.
+    public var state: ClaimState
     /// Idle workers of the primer pool.
     public var freePrimerWorkers: Int
     /// Idle workers of the follower pool.
@@ -14,32 +14,19 @@ public struct ClaimRequest: Sendable {
     public var leaseDuration: Double
     /// Executors registered in the claiming process: only their jobs are claimed.
     public var executors: [String]
-    /// `PRAGMA data_version` seen by the previous claim, to detect other processes' writes.
-    public var dataVersion: Int?
 
     /// Creates a claim request.
     public init(
-        planner: ClaimPlanner, freePrimerWorkers: Int, freeFollowerWorkers: Int, worker: String,
-        leaseDuration: Double, executors: [String], dataVersion: Int?
+        state: ClaimState, freePrimerWorkers: Int, freeFollowerWorkers: Int, worker: String, leaseDuration: Double,
+        executors: [String]
     ) {
-        self.planner = planner
+        self.state = state
         self.freePrimerWorkers = freePrimerWorkers
         self.freeFollowerWorkers = freeFollowerWorkers
         self.worker = worker
         self.leaseDuration = leaseDuration
         self.executors = executors
-        self.dataVersion = dataVersion
     }
-}
-
-/// What a claim took.
-public struct ClaimResult: Sendable {
-    /// The planner after the claim, to pass to the next one.
-    public var planner: ClaimPlanner
-    /// The claimed jobs, leased to the claiming worker and recorded as started.
-    public var jobs: [ClaimedJob]
-    /// `PRAGMA data_version` at this claim.
-    public var dataVersion: Int
 }
 
 /// A job leased to a worker for one attempt.

@@ -38,10 +38,10 @@ extension Store {
     }
 
     /// Records finished attempts, then fills idle workers, in one transaction.
-    public func completeAndClaim(_ completions: [Completion], claim: ClaimRequest?, worker: String) async throws -> (ClaimResult?, WriteEffects) {
+    public func completeAndClaim(_ completions: [Completion], claim: ClaimRequest?, worker: String) async throws -> ([ClaimedJob], WriteEffects) {
         try await write(worker: worker) { context in
             if !completions.isEmpty { try context.complete(completions, worker: worker) }
-            return try claim.map { try context.claim($0) }
+            return try claim.map { try context.claim($0) } ?? []
         }
     }
 

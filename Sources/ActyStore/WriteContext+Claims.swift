@@ -12,13 +12,19 @@ extension WriteContext {
     /// RETURNING …`. Lane settings are read from the `lanes` table at every claim, so weights, caps and pauses
     /// changed by another process apply at once; when another process has written since the last claim, every lane
     /// is considered again, since it may have added work.
-    mutating func claim(_ request: ClaimRequest) throws -> ClaimResult {
-        var planner = request.planner
+    mutating func claim(_ request: ClaimRequest) throws -> [ClaimedJob] {
+        try request.state.claim { planner, lastDataVersion in
+            try claim(request, planner: &planner, lastDataVersion: &lastDataVersion)
+        }
+    }
+
+    private mutating func claim(_ request: ClaimRequest, planner: inout ClaimPlanner, lastDataVersion: inout Int?) throws -> [ClaimedJob] {
         let dataVersion = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
         let capacity = try loadLanes(into: &planner)
-        if dataVersion != request.dataVersion {
+        if dataVersion != lastDataVersion {
             planner.primers.activateAll()
             planner.followers.activateAll()
+            lastDataVersion = dataVersion
         }
 
         let placeholders = Array(repeating: "?", count: request.executors.count).joined(separator: ", ")
@@ -30,7 +36,7 @@ extension WriteContext {
                 ORDER BY priority DESC, id LIMIT ?)
             RETURNING id, group_id, follower_index, executor, attempts, payload
             """
-        var claimed: [(row: Row, role: JobRole, lane: String, pool: JobRole)] = []
+        var jobs: [ClaimedJob] = []
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
             let statement = try db.cachedStatement(sql: claimSQL)
@@ -39,35 +45,48 @@ extension WriteContext {
                 freeFollowerWorkers: request.freeFollowerWorkers,
                 laneCapacity: capacity
             ) { pool, work, lane, count in
-                var arguments: StatementArguments = [request.worker, leaseUntil, now, work.rawValue, lane]
-                arguments += StatementArguments(request.executors)
-                arguments += [count]
-                let rows = try Row.fetchAll(statement, arguments: arguments)
-                for row in rows { claimed.append((row, work, lane, pool)) }
-                return rows.count
+                let before = jobs.count
+                try statement.forEachRow { arguments in
+                    arguments.add(request.worker)
+                    arguments.add(leaseUntil)
+                    arguments.add(now)
+                    arguments.add(work.rawValue)
+                    arguments.add(lane)
+                    for executor in request.executors { arguments.add(executor) }
+                    arguments.add(count)
+                } _: { row in
+                    jobs.append(
+                        ClaimedJob(
+                            id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
+                            followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4),
+                            payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
+                        )
+                    )
+                }
+                return jobs.count - before
             }
         }
 
-        var groups: [Int64: (key: String, context: String?, cacheKey: String?)] = [:]
+        // One lookup per group of the batch gives each job its group's key and context.
+        var groups: [GroupID: (key: String, context: String?, cacheKey: String?)] = [:]
         let groupStatement = try db.cachedStatement(sql: "SELECT key, group_context, cache_key FROM groups WHERE id = ?")
-        var jobs: [ClaimedJob] = []
-        jobs.reserveCapacity(claimed.count)
-        for (row, role, lane, pool) in claimed {
-            let groupID: Int64 = row[1]
-            if groups[groupID] == nil, let group = try Row.fetchOne(groupStatement, arguments: [groupID]) {
-                groups[groupID] = (group[0], group[1], group[2])
+        for index in jobs.indices {
+            let groupID = jobs[index].groupID
+            if groups[groupID] == nil {
+                try groupStatement.forEachRow { $0.add(groupID.rawValue) } _: { row in
+                    groups[groupID] = (row.string(0), row.optionalString(1), row.optionalString(2))
+                }
             }
-            let group = groups[groupID]
-            let job = ClaimedJob(
-                id: JobID(row[0]), groupID: GroupID(groupID), groupKey: group?.key ?? "", role: role, followerIndex: row[2],
-                lane: lane, executor: row[3], attempt: row[4], payload: row[5], groupContext: group?.context,
-                cacheKey: group?.cacheKey, pool: pool, startedAt: now
-            )
-            let stolen = pool != role ? #","stolen":true"# : ""
-            try record(.jobStarted, job.ref, pool: pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(pool.rawValue)"\#(stolen)}"#)
-            jobs.append(job)
+            if let group = groups[groupID] {
+                jobs[index].groupKey = group.key
+                jobs[index].groupContext = group.context
+                jobs[index].cacheKey = group.cacheKey
+            }
+            let job = jobs[index]
+            let stolen = job.pool != job.role ? #","stolen":true"# : ""
+            try record(.jobStarted, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(job.pool.rawValue)"\#(stolen)}"#)
         }
-        return ClaimResult(planner: planner, jobs: jobs, dataVersion: dataVersion)
+        return jobs
     }
 
     /// Applies the `lanes` table to the planner and returns the remaining capacity of paused and capped lanes.

@@ -29,11 +29,15 @@ extension WriteContext {
             let duration = max(0, completion.finishedAt - job.startedAt)
             switch completion.outcome {
             case .succeeded(let output):
-                try succeed.execute(arguments: [output, completion.finishedAt, job.id.rawValue, worker, job.attempt])
+                try succeed.run {
+                    $0.add(output)
+                    $0.add(completion.finishedAt)
+                    $0.add(job.id.rawValue)
+                    $0.add(worker)
+                    $0.add(job.attempt)
+                }
                 guard db.changesCount == 1 else { continue }
-                try finishAttempt.execute(arguments: [
-                    job.id.rawValue, job.attempt, worker, job.pool.rawValue, job.startedAt, completion.finishedAt, "succeeded", nil, duration,
-                ])
+                try insertAttempt(finishAttempt, job: job, worker: worker, finishedAt: completion.finishedAt, outcome: "succeeded", error: nil)
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
@@ -41,11 +45,15 @@ extension WriteContext {
                 if job.role == .primer { succeededPrimers.append(job.groupID) }
             case .failed(let error):
                 let errorJSON = error.jsonString
-                try fail.execute(arguments: [errorJSON, completion.finishedAt, job.id.rawValue, worker, job.attempt])
+                try fail.run {
+                    $0.add(errorJSON)
+                    $0.add(completion.finishedAt)
+                    $0.add(job.id.rawValue)
+                    $0.add(worker)
+                    $0.add(job.attempt)
+                }
                 guard db.changesCount == 1 else { continue }
-                try finishAttempt.execute(arguments: [
-                    job.id.rawValue, job.attempt, worker, job.pool.rawValue, job.startedAt, completion.finishedAt, "failed", errorJSON, duration,
-                ])
+                try insertAttempt(finishAttempt, job: job, worker: worker, finishedAt: completion.finishedAt, outcome: "failed", error: errorJSON)
                 try record(.jobFailed, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"error":\#(errorJSON)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: error, attempts: job.attempt)
@@ -65,6 +73,22 @@ extension WriteContext {
         for (groupID, count) in finishedPerGroup.sorted(by: { $0.key < $1.key }) {
             try countFinishedJobs(count, in: groupID)
             try finishGroupIfDone(groupID)
+        }
+    }
+
+    private func insertAttempt(
+        _ statement: Statement, job: ClaimedJob, worker: String, finishedAt: Double, outcome: String, error: String?
+    ) throws {
+        try statement.run {
+            $0.add(job.id.rawValue)
+            $0.add(job.attempt)
+            $0.add(worker)
+            $0.add(job.pool.rawValue)
+            $0.add(job.startedAt)
+            $0.add(finishedAt)
+            $0.add(outcome)
+            $0.add(error)
+            $0.add(max(0, finishedAt - job.startedAt))
         }
     }
 

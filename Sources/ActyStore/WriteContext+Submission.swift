@@ -111,10 +111,18 @@ extension WriteContext {
             INSERT INTO jobs (group_id, role, follower_index, executor, lane, state, priority, payload, max_attempts, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        try statement.execute(arguments: [
-            group.id.rawValue, role.rawValue, followerIndex, job.executor, group.lane, state.rawValue, job.priority,
-            job.payload, job.maxAttempts, now,
-        ])
+        try statement.run {
+            $0.add(group.id.rawValue)
+            $0.add(role.rawValue)
+            $0.add(followerIndex)
+            $0.add(job.executor)
+            $0.add(group.lane)
+            $0.add(state.rawValue)
+            $0.add(job.priority)
+            $0.add(job.payload)
+            $0.add(job.maxAttempts)
+            $0.add(now)
+        }
         let ref = JobRef(
             id: JobID(db.lastInsertedRowID), groupID: group.id, groupKey: group.key, role: role,
             followerIndex: followerIndex, lane: group.lane

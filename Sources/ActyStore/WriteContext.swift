@@ -40,7 +40,15 @@ struct WriteContext {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO events (at, type, group_id, job_id, lane, worker, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
-        try statement.execute(arguments: [now, type.rawValue, group?.rawValue, job?.rawValue, lane, worker, data])
+        try statement.run {
+            $0.add(now)
+            $0.add(type.rawValue)
+            $0.add(group?.rawValue)
+            $0.add(job?.rawValue)
+            $0.add(lane)
+            $0.add(worker)
+            $0.add(data)
+        }
         guard keepsEvents else { return }
         events.append(
             EventRecord(

@@ -3,19 +3,22 @@ import Logging
 
 /// Hands ready jobs to idle workers and records what they finished, in shared transactions.
 ///
-/// The dispatcher runs one loop: take every completion reported since the last transaction, claim as many jobs as
-/// there are idle workers, and do both in one write (which the store's writer may in turn share with concurrent
-/// submissions). While that write commits, workers keep finishing jobs, and the next write takes all of them:
-/// the busier the engine, the more work each commit carries.
+/// A dispatch cycle takes every completion reported since the previous cycle and claims as many jobs as there are
+/// idle workers, in one write (which the store's writer may in turn share with concurrent submissions). Up to two
+/// cycles are in flight: while the writer commits one, workers run the jobs of the other and report back, so the
+/// writer always has the next transaction waiting and the engine's own work overlaps SQLite's.
 ///
-/// Fair sharing between lanes is decided in the claim (see ``ClaimPlanner``); the dispatcher only keeps the
-/// planner's state between claims and tells it which lanes got new work.
+/// Fair sharing between lanes is decided inside the claim (see ``ClaimPlanner``); the dispatcher only tells the
+/// shared ``ClaimState`` which lanes got new work.
 actor Dispatcher {
     /// What a worker reports when it asks for its next job.
     struct Finished: Sendable {
         var completion: Completion
         var output: JSONValue?
     }
+
+    /// How many dispatch cycles may wait at the writer at once.
+    private static let maximumCyclesInFlight = 2
 
     private let store: Store
     private let workerID: String
@@ -24,14 +27,15 @@ actor Dispatcher {
     private let pollInterval: Duration
     private let registry: ResultRegistry
     private let logger: Logger
+    private let claims: ClaimState
 
-    private var planner: ClaimPlanner
-    private var dataVersion: Int?
     private var idle: [JobRole: [CheckedContinuation<ClaimedJob?, Never>]] = [.primer: [], .follower: []]
+    /// Idle workers promised to a cycle in flight.
+    private var reserved: [JobRole: Int] = [.primer: 0, .follower: 0]
     private var finished: [Finished] = []
     private var liveWorkers: Int
+    private var cyclesInFlight = 0
     private var isStopping = false
-    private var isInCycle = false
     private var pollDue = true
     private var signalled = false
     private var wakeUp: CheckedContinuation<Void, Never>?
@@ -44,7 +48,7 @@ actor Dispatcher {
         self.workerID = workerID
         self.executors = executors
         self.liveWorkers = workers
-        self.planner = ClaimPlanner(workStealing: workStealing)
+        self.claims = ClaimState(workStealing: workStealing)
         self.leaseDuration = leaseDuration.seconds
         self.pollInterval = pollInterval
         self.registry = registry
@@ -75,13 +79,13 @@ actor Dispatcher {
     /// New work became ready in these lanes.
     func workArrived(_ kinds: Set<WorkKind>) {
         guard !kinds.isEmpty else { return }
-        for kind in kinds { planner[kind.role].activate(kind.lane) }
+        claims.activate(kinds)
         signal()
     }
 
     /// Time to look for work other processes may have written.
     func tick() {
-        guard !isStopping, !(idle[.primer]!.isEmpty && idle[.follower]!.isEmpty) else { return }
+        guard !isStopping, free(.primer) + free(.follower) > 0 else { return }
         pollDue = true
         signal()
     }
@@ -90,17 +94,17 @@ actor Dispatcher {
     /// their current job.
     func stop() {
         isStopping = true
-        if !isInCycle { releaseIdleWorkers() }
+        releaseIdleWorkers()
         signal()
     }
 
+    /// Lets idle workers that no cycle in flight is counting on exit.
     private func releaseIdleWorkers() {
         for pool in [JobRole.primer, .follower] {
-            for continuation in idle[pool]! {
+            while idle[pool]!.count > reserved[pool]! {
                 liveWorkers -= 1
-                continuation.resume(returning: nil)
+                idle[pool]!.removeLast().resume(returning: nil)
             }
-            idle[pool] = []
         }
     }
 
@@ -112,67 +116,83 @@ actor Dispatcher {
         }
     }
 
+    private func free(_ pool: JobRole) -> Int {
+        idle[pool]!.count - reserved[pool]!
+    }
+
     // MARK: The loop
 
     /// Runs until ``stop()`` was called, every worker has exited and every completion is recorded.
     func run() async {
-        while true {
-            if !signalled {
-                await withCheckedContinuation { wakeUp = $0 }
+        await withTaskGroup(of: Void.self) { cycles in
+            while true {
+                if !signalled {
+                    await withCheckedContinuation { wakeUp = $0 }
+                }
+                signalled = false
+                if isStopping, liveWorkers == 0, finished.isEmpty, cyclesInFlight == 0 { return }
+                guard cyclesInFlight < Self.maximumCyclesInFlight, let cycle = nextCycle() else { continue }
+                cyclesInFlight += 1
+                cycles.addTask { await self.run(cycle) }
             }
-            signalled = false
-            if isStopping, liveWorkers == 0, finished.isEmpty { return }
-            await cycle()
         }
     }
 
-    /// One transaction: record finished jobs, claim jobs for idle workers.
-    private func cycle() async {
-        let freePrimer = idle[.primer]!.count
-        let freeFollower = idle[.follower]!.count
+    /// The work of one cycle: completions to record and idle workers to fill.
+    private struct Cycle: Sendable {
+        var finished: [Finished]
         var claim: ClaimRequest?
-        if !isStopping, pollDue || planner.mayHaveWork(freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower) {
-            claim = ClaimRequest(
-                planner: planner, freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower, worker: workerID,
-                leaseDuration: leaseDuration, executors: executors, dataVersion: dataVersion
-            )
-        }
-        guard claim != nil || !finished.isEmpty else { return }
-        let batch = finished
-        finished.removeAll(keepingCapacity: true)
-        let wasPollDue = pollDue
-        pollDue = false
-        isInCycle = true
-        defer {
-            isInCycle = false
-            if isStopping { releaseIdleWorkers() }
-        }
+        var wasPollDue: Bool
+    }
 
-        let outcome: (ClaimResult?, WriteEffects)
+    private func nextCycle() -> Cycle? {
+        let freePrimer = isStopping ? 0 : free(.primer)
+        let freeFollower = isStopping ? 0 : free(.follower)
+        var claim: ClaimRequest?
+        if freePrimer + freeFollower > 0,
+            pollDue || claims.mayHaveWork(freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower)
+        {
+            claim = ClaimRequest(
+                state: claims, freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower, worker: workerID,
+                leaseDuration: leaseDuration, executors: executors
+            )
+            reserved[.primer]! += freePrimer
+            reserved[.follower]! += freeFollower
+        }
+        guard claim != nil || !finished.isEmpty else { return nil }
+        let cycle = Cycle(finished: finished, claim: claim, wasPollDue: pollDue)
+        finished = []
+        pollDue = false
+        return cycle
+    }
+
+    private func run(_ cycle: Cycle) async {
+        let outcome: ([ClaimedJob], WriteEffects)?
         do {
-            outcome = try await store.completeAndClaim(batch.map(\.completion), claim: claim, worker: workerID)
+            outcome = try await store.completeAndClaim(cycle.finished.map(\.completion), claim: cycle.claim, worker: workerID)
         } catch {
             // Nothing of the transaction was kept: keep the completions for the next try, after a pause so a full
             // disk or a long lock does not turn into a busy loop.
             logger.error("recording completions and claiming failed; retrying", metadata: ["error": "\(error)"])
-            finished = batch + finished
-            pollDue = wasPollDue
+            outcome = nil
+        }
+        if let claim = cycle.claim {
+            reserved[.primer]! -= claim.freePrimerWorkers
+            reserved[.follower]! -= claim.freeFollowerWorkers
+        }
+        if let (jobs, effects) = outcome {
+            assign(jobs)
+            claims.activate(effects.readyWork)
+            resolve(effects, outputs: cycle.finished)
+        } else {
+            finished = cycle.finished + finished
+            pollDue = pollDue || cycle.wasPollDue
             try? await Task.sleep(for: pollInterval)
-            signal()
-            return
         }
-        let (result, effects) = outcome
-        if let result {
-            planner = result.planner
-            dataVersion = result.dataVersion
-            assign(result.jobs)
-        }
-        for kind in effects.readyWork { planner[kind.role].activate(kind.lane) }
-        resolve(effects, outputs: batch)
-        // Workers that went idle during the transaction, or lanes that still have work, need another cycle.
-        if !finished.isEmpty || (!isStopping && planner.mayHaveWork(freePrimerWorkers: idle[.primer]!.count, freeFollowerWorkers: idle[.follower]!.count)) {
-            signalled = true
-        }
+        if isStopping { releaseIdleWorkers() }
+        cyclesInFlight -= 1
+        // Workers that went idle meanwhile, or lanes that still have work, need another cycle.
+        signal()
     }
 
     private func assign(_ jobs: [ClaimedJob]) {
