@@ -1,28 +1,40 @@
 /// The kinds of events Acty records, named as in Python acty where the concept is the same.
 ///
-/// Events are rows of the `events` table, written in the same transaction as the change they describe.
+/// Events are rows of the `events` table, written in the same transaction as the change they describe, so the
+/// log never disagrees with the tables.
 public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
+    /// An engine process started working on the database (data: pools and executors).
     case runStarted = "run_started"
+    /// An engine process stopped working on the database.
     case runFinished = "run_finished"
+    /// An engine process registered in the `workers` table.
     case workerStarted = "worker_started"
+    /// An engine process left the `workers` table.
     case workerStopped = "worker_stopped"
+    /// A group was created.
     case groupActivated = "group_activated"
+    /// An open group was closed: no more followers will be added.
     case groupClosed = "group_closed"
+    /// A group's followers became ready (data: how many, and whether the primer succeeded).
     case followersReady = "followers_ready"
+    /// A group's primer failed for the last time.
     case primerFailed = "primer_failed"
+    /// One of a group's followers failed for the last time.
     case followerFailed = "follower_failed"
+    /// A group failed (data: the reason and the failed job).
     case groupFailed = "group_failed"
+    /// Every job of a group is terminal (data: outcome and counts).
     case groupDone = "group_done"
+    /// A job was stored and waits for its turn (or for its primer).
     case jobQueued = "job_queued"
+    /// A worker started an attempt of a job.
     case jobStarted = "job_started"
+    /// A job's attempt succeeded.
     case jobSucceeded = "job_succeeded"
+    /// A job's last attempt failed.
     case jobFailed = "job_failed"
-    case jobRetrying = "job_retrying"
+    /// A job was cancelled before or while running.
     case jobCancelled = "job_cancelled"
-    case jobRescued = "job_rescued"
+    /// Lane weights or caps changed.
     case laneConfigsUpdated = "lane_configs_updated"
-    case cacheCreated = "cache_created"
-    case cacheHit = "cache_hit"
-    case cacheInvalidated = "cache_invalidated"
-    case cacheExpired = "cache_expired"
 }

@@ -3,28 +3,45 @@ import GRDB
 
 /// A row of the `jobs` table.
 public struct JobRecord: Sendable, Hashable {
+    /// The job's id.
     public var id: JobID
+    /// The row id of the job's group.
     public var groupID: GroupID
+    /// The key of the job's group.
     public var groupKey: String
+    /// Primer or follower.
     public var role: JobRole
+    /// The follower's position in its group; `nil` for the primer.
     public var followerIndex: Int?
+    /// The name of the executor that runs it.
     public var executor: String
+    /// The lane whose share it uses.
     public var lane: String
+    /// Where the job is in its life cycle.
     public var state: JobState
+    /// Higher runs first within a lane.
     public var priority: Int
     /// The payload as JSON text.
     public var payload: String
+    /// Attempts started so far.
     public var attempts: Int
+    /// Attempts allowed.
     public var maxAttempts: Int
+    /// When a scheduled job becomes ready.
     public var runAt: Double?
+    /// The worker that holds the running job.
     public var leaseOwner: String?
+    /// When the running job's lease expires.
     public var leaseUntil: Double?
     /// The output as JSON text, for succeeded jobs.
     public var result: String?
     /// The error as JSON text (`{"type": …, "message": …}`).
     public var error: String?
+    /// When the job was stored.
     public var createdAt: Double
+    /// When its latest attempt started.
     public var startedAt: Double?
+    /// When it reached a terminal state.
     public var finishedAt: Double?
 
     static let selection = """
@@ -60,23 +77,39 @@ public struct JobRecord: Sendable, Hashable {
 
 /// A row of the `groups` table.
 public struct GroupRecord: Sendable, Hashable {
+    /// The group's row id.
     public var id: GroupID
+    /// The user's key for the group.
     public var key: String
+    /// The lane its jobs use.
     public var lane: String
+    /// Where the group is in its life cycle.
     public var state: GroupState
+    /// Where its primer is.
     public var primerState: PrimerState
+    /// What a failed primer does to the group.
     public var primerPolicy: PrimerFailurePolicy
+    /// What a failed follower does to the group.
     public var followerPolicy: FollowerFailurePolicy
+    /// The cache entry the group's jobs share.
     public var cacheKey: String?
+    /// Context for the cache provider, as JSON text.
     public var cacheContext: String?
+    /// Context shared by the group's jobs, as JSON text.
     public var groupContext: String?
+    /// Followers added so far.
     public var followersTotal: Int
+    /// Jobs added so far, primer included.
     public var jobsTotal: Int
+    /// Jobs in a terminal state.
     public var jobsFinished: Int
     /// Why the group failed, as JSON text.
     public var error: String?
+    /// When the group was created.
     public var createdAt: Double
+    /// When it was closed.
     public var closedAt: Double?
+    /// When its last job became terminal.
     public var finishedAt: Double?
 
     static let selection = """
@@ -108,15 +141,23 @@ public struct GroupRecord: Sendable, Hashable {
 
 /// A row of the `attempts` table.
 public struct AttemptRecord: Sendable, Hashable {
+    /// The job.
     public var jobID: JobID
+    /// The attempt number, from 1.
     public var number: Int
+    /// The engine process that ran it.
     public var worker: String
+    /// The pool of the worker that ran it.
     public var pool: JobRole
+    /// When it started.
     public var startedAt: Double
+    /// When it ended.
     public var finishedAt: Double?
     /// `succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, or `nil` while running.
     public var outcome: String?
+    /// The error as JSON text, for failed attempts.
     public var error: String?
+    /// How long it ran, in seconds.
     public var duration: Double?
 
     static let selection = "SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration FROM attempts"
@@ -136,9 +177,13 @@ public struct AttemptRecord: Sendable, Hashable {
 
 /// A row of the `lanes` table.
 public struct LaneRecord: Sendable, Hashable {
+    /// The lane's name.
     public var name: String
+    /// Its relative share of the workers.
     public var weight: Double
+    /// Its cap on running jobs, if any.
     public var maxInflight: Int?
+    /// Whether its jobs are held back.
     public var isPaused: Bool
 
     init(row: Row) throws {
