@@ -1,0 +1,129 @@
+import Acty
+import Foundation
+import Testing
+
+/// A small tmpfs mounted for one test: a real full disk, or a real read-only file system.
+///
+/// Mounting needs root, which CI has; elsewhere the tests that need it are skipped.
+final class ScratchMount: Sendable {
+    let path: String
+
+    init?(sizeKB: Int) {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("acty-mount-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(sizeKB)k", "tmpfs", path]) else {
+            try? FileManager.default.removeItem(atPath: path)
+            return nil
+        }
+    }
+
+    /// Remounts with new options, such as `size=65536k` or `ro`.
+    func remount(_ options: String) -> Bool {
+        Self.run("/bin/mount", ["-o", "remount,\(options)", path])
+    }
+
+    deinit {
+        _ = Self.run("/bin/umount", ["-l", path])
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static var isAvailable: Bool {
+        guard getuid() == 0, let probe = ScratchMount(sizeKB: 64) else { return false }
+        _ = probe
+        return true
+    }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        } catch {
+            return false
+        }
+    }
+}
+
+@Suite(.enabled(if: ScratchMount.isAvailable, "needs root to mount a small tmpfs"))
+struct StorageFaultTests {
+    @Test func fullDiskFailsTheWriteClearlyAndLosesNoCommittedWork() async throws {
+        let mount = try #require(ScratchMount(sizeKB: 1024))
+        let path = mount.path + "/acty.db"
+        let gate = Gate()
+        let engine = try await ActyEngine(
+            database: .file(path),
+            configuration: EngineConfiguration(primerWorkers: 1, followerWorkers: 1, pollInterval: .milliseconds(20)),
+            executors: [ClosureExecutor(name: "gated") { job in
+                try await gate.wait()
+                return job.payload
+            }]
+        )
+        let filler = String(repeating: "x", count: 8_000)
+        var accepted: [GroupSubmission] = []
+        var failure: ActyError?
+        for index in 0..<2_000 {
+            do {
+                accepted.append(try await engine.submitGroup("g\(index)", primer: ["fill": .string(filler)], followers: [["n": 1]]))
+            } catch let error as ActyError {
+                failure = error
+                break
+            }
+        }
+        let error = try #require(failure, "the disk never filled up")
+        #expect(error.code == .databaseFull)
+        #expect(error.message.contains("full"))
+        #expect(!accepted.isEmpty)
+
+        // Give the disk room again: every group acknowledged before the failure still runs to the end.
+        #expect(mount.remount("size=262144k"))
+        await gate.open()
+        for submission in accepted {
+            for job in submission.jobs {
+                #expect(try await job.result().status == .succeeded)
+            }
+        }
+        let more = try await engine.submitGroup("after-full", primer: ["n": 1])
+        #expect(try await more.primer!.result().status == .succeeded)
+        try await engine.shutdown()
+    }
+
+    @Test func readOnlyDatabaseIsRefusedWithoutChangingIt() async throws {
+        let mount = try #require(ScratchMount(sizeKB: 8192))
+        let path = mount.path + "/acty.db"
+        let engine = try await ActyEngine(database: .file(path), executors: [EchoExecutor()])
+        _ = try await engine.submitGroup("kept", primer: ["n": 1])
+        try await engine.shutdown()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        #expect(mount.remount("ro"))
+        do {
+            _ = try await ActyEngine(database: .file(path), executors: [EchoExecutor()])
+            Issue.record("opening a database on a read-only file system succeeded")
+        } catch let error as ActyError {
+            #expect(error.code == .databaseReadOnly || error.code == .databaseUnavailable)
+            #expect(error.message.contains(path))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+}
+
+/// Holds executors back until the test opens it.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async throws {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+}
