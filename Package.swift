@@ -24,7 +24,7 @@ let package = Package(
         // Value types and pure scheduling logic: no I/O, no database.
         .target(name: "ActyCore", swiftSettings: upcomingFeatures),
         // Tiny C helpers the standard library does not expose (glibc's mallopt).
-        .target(name: "CActyShims"),
+        .target(name: "CActyShims", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SQLite persistence: every SQL statement of the project lives here.
         .target(
             name: "ActyStore",

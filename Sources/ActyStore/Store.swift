@@ -86,7 +86,10 @@ public final class Store: Sendable {
         }
     }
 
-    private static let tuneMallocOnce: Void = acty_tune_malloc()
+    private static let tuneMallocOnce: Void = {
+        acty_tune_malloc()
+        acty_configure_sqlite()
+    }()
 
     /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
     /// (or a file that is not an Acty database) is refused before the writer touches it.
@@ -117,6 +120,7 @@ public final class Store: Sendable {
         return try await writer.write({ db in
             var context = WriteContext(db: db, worker: worker, keepsEvents: keepsEvents)
             let value = try body(&context)
+            try context.flushEvents()
             if keepsEvents, !context.events.isEmpty {
                 let events = context.events
                 pending.append(events)

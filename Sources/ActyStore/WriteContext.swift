@@ -16,7 +16,10 @@ struct WriteContext {
     let keepsEvents: Bool
 
     var effects = WriteEffects()
+    /// Committed events for sinks (with their `seq`), when ``keepsEvents`` is on.
     var events: [EventRecord] = []
+    /// Events recorded but not inserted yet.
+    private var pendingEvents: [EventRecord] = []
 
     init(db: Database, worker: String?, keepsEvents: Bool) {
         self.db = db
@@ -25,7 +28,8 @@ struct WriteContext {
         self.keepsEvents = keepsEvents
     }
 
-    /// Appends an event to the log.
+    /// Adds an event to the log. Events are buffered and inserted together by ``flushEvents()`` at the end of
+    /// the request, in the order they were recorded.
     mutating func record(
         _ type: EventType,
         group: GroupID? = nil,
@@ -37,25 +41,44 @@ struct WriteContext {
         pool: JobRole? = nil,
         data: String? = nil
     ) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO events (at, type, group_id, job_id, lane, worker, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        )
-        try statement.run {
-            $0.add(now)
-            $0.add(type.rawValue)
-            $0.add(group?.rawValue)
-            $0.add(job?.rawValue)
-            $0.add(lane)
-            $0.add(worker)
-            $0.add(data)
-        }
-        guard keepsEvents else { return }
-        events.append(
+        pendingEvents.append(
             EventRecord(
-                seq: db.lastInsertedRowID, at: now, type: type.rawValue, groupID: group, groupKey: groupKey, jobID: job,
-                role: role, followerIndex: followerIndex, lane: lane, pool: pool, worker: worker, data: data
+                seq: 0, at: now, type: type.rawValue, groupID: group, groupKey: groupKey, jobID: job, role: role,
+                followerIndex: followerIndex, lane: lane, pool: pool, worker: worker, data: data
             )
         )
+    }
+
+    /// Inserts the buffered events, many rows per statement: one statement per event would cost more than the
+    /// row itself.
+    mutating func flushEvents() throws {
+        var start = 0
+        while start < pendingEvents.count {
+            let count = min(EventInsert.maximumRows, pendingEvents.count - start)
+            let chunk = pendingEvents[start..<(start + count)]
+            try db.cachedStatement(sql: EventInsert.sql(rows: count)).run { arguments in
+                for event in chunk {
+                    arguments.add(event.at)
+                    arguments.add(event.type)
+                    arguments.add(event.groupID?.rawValue)
+                    arguments.add(event.jobID?.rawValue)
+                    arguments.add(event.lane)
+                    arguments.add(event.worker)
+                    arguments.add(event.data)
+                }
+            }
+            if keepsEvents {
+                // Rows inserted by one statement get consecutive rowids, the last one reported by SQLite.
+                var seq = db.lastInsertedRowID - Int64(count - 1)
+                for var event in chunk {
+                    event.seq = seq
+                    events.append(event)
+                    seq += 1
+                }
+            }
+            start += count
+        }
+        pendingEvents.removeAll(keepingCapacity: true)
     }
 
     /// Appends a job's event to the log.
@@ -151,4 +174,18 @@ struct GroupRow: Sendable, FetchableRecord {
         }
         return value
     }
+}
+
+/// The multi-row `INSERT` statements of the event log.
+enum EventInsert {
+    /// The most rows one statement inserts.
+    static let maximumRows = 32
+
+    private static let statements: [String] = (1...maximumRows).map { rows in
+        "INSERT INTO events (at, type, group_id, job_id, lane, worker, data) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
+    /// The statement that inserts `rows` events.
+    static func sql(rows: Int) -> String { statements[rows - 1] }
 }

@@ -1,4 +1,5 @@
 #include "CActyShims.h"
+#include <sqlite3.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -11,3 +12,7 @@ void acty_tune_malloc(void) {
 #else
 void acty_tune_malloc(void) {}
 #endif
+
+void acty_configure_sqlite(void) {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
