@@ -16,10 +16,8 @@ extension WriteContext {
             UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
             WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
             """)
-        let finishAttempt = try db.cachedStatement(sql: """
-            INSERT INTO attempts (job_id, number, worker, pool, started_at, finished_at, outcome, error, duration)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        var attempts: [FinishedAttempt] = []
+        attempts.reserveCapacity(completions.count)
 
         var finishedPerGroup: [GroupID: Int] = [:]
         var failures: [(job: JobRef, error: JobError)] = []
@@ -37,7 +35,7 @@ extension WriteContext {
                     $0.add(job.attempt)
                 }
                 guard db.changesCount == 1 else { continue }
-                try insertAttempt(finishAttempt, job: job, worker: worker, finishedAt: completion.finishedAt, outcome: "succeeded", error: nil)
+                attempts.append(FinishedAttempt(job: job, finishedAt: completion.finishedAt, outcome: "succeeded", error: nil))
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
@@ -53,7 +51,7 @@ extension WriteContext {
                     $0.add(job.attempt)
                 }
                 guard db.changesCount == 1 else { continue }
-                try insertAttempt(finishAttempt, job: job, worker: worker, finishedAt: completion.finishedAt, outcome: "failed", error: errorJSON)
+                attempts.append(FinishedAttempt(job: job, finishedAt: completion.finishedAt, outcome: "failed", error: errorJSON))
                 try record(.jobFailed, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"error":\#(errorJSON)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: error, attempts: job.attempt)
@@ -61,6 +59,18 @@ extension WriteContext {
                 failures.append((job.ref, error))
             }
             finishedPerGroup[job.groupID, default: 0] += 1
+        }
+
+        try MultiRowInsert.attempts.insert(attempts, in: db) { arguments, attempt in
+            arguments.add(attempt.job.id.rawValue)
+            arguments.add(attempt.job.attempt)
+            arguments.add(worker)
+            arguments.add(attempt.job.pool.rawValue)
+            arguments.add(attempt.job.startedAt)
+            arguments.add(attempt.finishedAt)
+            arguments.add(attempt.outcome)
+            arguments.add(attempt.error)
+            arguments.add(max(0, attempt.finishedAt - attempt.job.startedAt))
         }
 
         for groupID in succeededPrimers {
@@ -73,22 +83,6 @@ extension WriteContext {
         for (groupID, count) in finishedPerGroup.sorted(by: { $0.key < $1.key }) {
             try countFinishedJobs(count, in: groupID)
             try finishGroupIfDone(groupID)
-        }
-    }
-
-    private func insertAttempt(
-        _ statement: Statement, job: ClaimedJob, worker: String, finishedAt: Double, outcome: String, error: String?
-    ) throws {
-        try statement.run {
-            $0.add(job.id.rawValue)
-            $0.add(job.attempt)
-            $0.add(worker)
-            $0.add(job.pool.rawValue)
-            $0.add(job.startedAt)
-            $0.add(finishedAt)
-            $0.add(outcome)
-            $0.add(error)
-            $0.add(max(0, finishedAt - job.startedAt))
         }
     }
 
@@ -120,4 +114,12 @@ extension WriteContext {
             }
         }
     }
+}
+
+/// An attempt's row, written when the attempt ends.
+private struct FinishedAttempt {
+    var job: ClaimedJob
+    var finishedAt: Double
+    var outcome: String
+    var error: String?
 }

@@ -38,15 +38,37 @@ extension WriteContext {
         )
         try record(.groupActivated, row)
 
-        var primer: JobID?
-        if let job = group.primer {
-            primer = try insertJob(job, role: .primer, followerIndex: nil, state: .ready, in: row).id
-        }
-        var followers: [JobID] = []
-        followers.reserveCapacity(group.followers.count)
+        // The group's jobs go in with multi-row inserts: primer first, then followers in order.
+        var newJobs: [(job: NewJob, role: JobRole, followerIndex: Int?, state: JobState)] = []
+        newJobs.reserveCapacity(jobsTotal)
+        if let job = group.primer { newJobs.append((job, .primer, nil, .ready)) }
         for (index, job) in group.followers.enumerated() {
-            followers.append(try insertJob(job, role: .follower, followerIndex: index, state: followersReady ? .ready : .blocked, in: row).id)
+            newJobs.append((job, .follower, index, followersReady ? .ready : .blocked))
         }
+        var ids: [JobID] = []
+        ids.reserveCapacity(jobsTotal)
+        let now = now
+        try MultiRowInsert.jobs.insert(newJobs, in: db) { arguments, new in
+            arguments.add(id.rawValue)
+            arguments.add(new.role.rawValue)
+            arguments.add(new.followerIndex)
+            arguments.add(new.job.executor)
+            arguments.add(group.lane)
+            arguments.add(new.state.rawValue)
+            arguments.add(new.job.priority)
+            arguments.add(new.job.payload)
+            arguments.add(new.job.maxAttempts)
+            arguments.add(now)
+        } inserted: { chunk, firstID in
+            for offset in 0..<chunk.count { ids.append(JobID(firstID + Int64(offset))) }
+        }
+        for (new, jobID) in zip(newJobs, ids) {
+            let ref = JobRef(id: jobID, groupID: id, groupKey: group.key, role: new.role, followerIndex: new.followerIndex, lane: group.lane)
+            try record(.jobQueued, ref, data: new.state == .blocked ? Self.blockedData : nil)
+            if new.state == .ready { effects.readyWork.insert(WorkKind(role: new.role, lane: group.lane)) }
+        }
+        let primer = group.primer == nil ? nil : ids.first
+        let followers = Array(ids.dropFirst(group.primer == nil ? 0 : 1))
         if followersReady, !followers.isEmpty {
             try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
         }
@@ -55,6 +77,9 @@ extension WriteContext {
         }
         return SubmittedGroup(id: id, primer: primer, followers: followers)
     }
+
+    /// The data of `job_queued` for a job that waits for its primer.
+    private static let blockedData = #"{"blocked":true}"#
 
     private static func keyInUse(_ key: String) -> ActyError {
         ActyError(.groupKeyInUse, "a live group already has the key '\(key)': use a new key, or wait until that group finishes")
@@ -127,7 +152,7 @@ extension WriteContext {
             id: JobID(db.lastInsertedRowID), groupID: group.id, groupKey: group.key, role: role,
             followerIndex: followerIndex, lane: group.lane
         )
-        try record(.jobQueued, ref, data: state == .blocked ? #"{"blocked":true}"# : nil)
+        try record(.jobQueued, ref, data: state == .blocked ? Self.blockedData : nil)
         if state == .ready { effects.readyWork.insert(WorkKind(role: role, lane: group.lane)) }
         return ref
     }

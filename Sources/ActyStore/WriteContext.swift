@@ -52,32 +52,27 @@ struct WriteContext {
     /// Inserts the buffered events, many rows per statement: one statement per event would cost more than the
     /// row itself.
     mutating func flushEvents() throws {
-        var start = 0
-        while start < pendingEvents.count {
-            let count = min(EventInsert.maximumRows, pendingEvents.count - start)
-            let chunk = pendingEvents[start..<(start + count)]
-            try db.cachedStatement(sql: EventInsert.sql(rows: count)).run { arguments in
-                for event in chunk {
-                    arguments.add(event.at)
-                    arguments.add(event.type)
-                    arguments.add(event.groupID?.rawValue)
-                    arguments.add(event.jobID?.rawValue)
-                    arguments.add(event.lane)
-                    arguments.add(event.worker)
-                    arguments.add(event.data)
-                }
+        guard !pendingEvents.isEmpty else { return }
+        let keepsEvents = keepsEvents
+        var committed: [EventRecord] = []
+        try MultiRowInsert.events.insert(pendingEvents, in: db) { arguments, event in
+            arguments.add(event.at)
+            arguments.add(event.type)
+            arguments.add(event.groupID?.rawValue)
+            arguments.add(event.jobID?.rawValue)
+            arguments.add(event.lane)
+            arguments.add(event.worker)
+            arguments.add(event.data)
+        } inserted: { chunk, firstSeq in
+            guard keepsEvents else { return }
+            var seq = firstSeq
+            for var event in chunk {
+                event.seq = seq
+                committed.append(event)
+                seq += 1
             }
-            if keepsEvents {
-                // Rows inserted by one statement get consecutive rowids, the last one reported by SQLite.
-                var seq = db.lastInsertedRowID - Int64(count - 1)
-                for var event in chunk {
-                    event.seq = seq
-                    events.append(event)
-                    seq += 1
-                }
-            }
-            start += count
         }
+        events += committed
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
@@ -174,18 +169,4 @@ struct GroupRow: Sendable, FetchableRecord {
         }
         return value
     }
-}
-
-/// The multi-row `INSERT` statements of the event log.
-enum EventInsert {
-    /// The most rows one statement inserts.
-    static let maximumRows = 32
-
-    private static let statements: [String] = (1...maximumRows).map { rows in
-        "INSERT INTO events (at, type, group_id, job_id, lane, worker, data) VALUES "
-            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
-    }
-
-    /// The statement that inserts `rows` events.
-    static func sql(rows: Int) -> String { statements[rows - 1] }
 }

@@ -1,0 +1,56 @@
+import GRDB
+
+/// A multi-row `INSERT … VALUES (…), (…), …` for one table, in every size up to ``maximumRows``.
+///
+/// On the hot path one statement per row would cost more than the row itself: inserting rows in chunks pays the
+/// statement's fixed cost once per chunk. Each size is its own cached prepared statement.
+struct MultiRowInsert: Sendable {
+    /// The most rows one statement inserts.
+    static let maximumRows = 32
+
+    private let statements: [String]
+
+    init(table: String, columns: [String]) {
+        let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        statements = (1...Self.maximumRows).map { count in
+            head + Array(repeating: row, count: count).joined(separator: ", ")
+        }
+    }
+
+    /// Inserts `rows`, binding each with `bind`, and calls `inserted` with each chunk and the rowid of its first
+    /// row (rows inserted by one statement get consecutive rowids).
+    func insert<Rows: RandomAccessCollection>(
+        _ rows: Rows,
+        in db: Database,
+        bind: (inout Statement.Bindings, Rows.Element) -> Void,
+        inserted: (Rows.SubSequence, _ firstRowID: Int64) -> Void = { _, _ in }
+    ) throws {
+        var start = rows.startIndex
+        while start != rows.endIndex {
+            let count = min(Self.maximumRows, rows.distance(from: start, to: rows.endIndex))
+            let end = rows.index(start, offsetBy: count)
+            let chunk = rows[start..<end]
+            try db.cachedStatement(sql: statements[count - 1]).run { arguments in
+                for row in chunk { bind(&arguments, row) }
+            }
+            inserted(chunk, db.lastInsertedRowID - Int64(count - 1))
+            start = end
+        }
+    }
+}
+
+extension MultiRowInsert {
+    /// Rows of the `events` table.
+    static let events = MultiRowInsert(table: "events", columns: ["at", "type", "group_id", "job_id", "lane", "worker", "data"])
+    /// Rows of the `attempts` table.
+    static let attempts = MultiRowInsert(
+        table: "attempts",
+        columns: ["job_id", "number", "worker", "pool", "started_at", "finished_at", "outcome", "error", "duration"]
+    )
+    /// Rows of the `jobs` table, as inserted at submission.
+    static let jobs = MultiRowInsert(
+        table: "jobs",
+        columns: ["group_id", "role", "follower_index", "executor", "lane", "state", "priority", "payload", "max_attempts", "created_at"]
+    )
+}
