@@ -28,28 +28,29 @@ extension WriteContext {
         }
 
         let placeholders = Array(repeating: "?", count: request.executors.count).joined(separator: ", ")
-        let claimSQL = """
-            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
-            WHERE id IN (
-                SELECT id FROM jobs
-                WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
-                ORDER BY priority DESC, id LIMIT ?)
-            RETURNING id, group_id, follower_index, executor, attempts, payload
+        // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
+        // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
+        // database's write lock, so no other process can claim the same rows in between.
+        let selectSQL = """
+            SELECT id, group_id, follower_index, executor, attempts, payload FROM jobs
+            WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
+            ORDER BY priority DESC, id LIMIT ?
             """
         var jobs: [ClaimedJob] = []
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
-            let statement = try db.cachedStatement(sql: claimSQL)
+            let select = try db.cachedStatement(sql: selectSQL)
+            let lease = try db.cachedStatement(sql: """
+                UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ?
+                WHERE id = ?
+                """)
             _ = try planner.fill(
                 freePrimerWorkers: request.freePrimerWorkers,
                 freeFollowerWorkers: request.freeFollowerWorkers,
                 laneCapacity: capacity
             ) { pool, work, lane, count in
                 let before = jobs.count
-                try statement.forEachRow { arguments in
-                    arguments.add(request.worker)
-                    arguments.add(leaseUntil)
-                    arguments.add(now)
+                try select.forEachRow { arguments in
                     arguments.add(work.rawValue)
                     arguments.add(lane)
                     for executor in request.executors { arguments.add(executor) }
@@ -58,10 +59,19 @@ extension WriteContext {
                     jobs.append(
                         ClaimedJob(
                             id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
-                            followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4),
+                            followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
                             payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
                         )
                     )
+                }
+                for job in jobs[before...] {
+                    try lease.run {
+                        $0.add(job.attempt)
+                        $0.add(request.worker)
+                        $0.add(leaseUntil)
+                        $0.add(now)
+                        $0.add(job.id.rawValue)
+                    }
                 }
                 return jobs.count - before
             }

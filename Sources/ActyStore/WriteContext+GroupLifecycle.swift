@@ -73,14 +73,11 @@ extension WriteContext {
         }
         try db.cachedStatement(sql: "UPDATE groups SET state = ?, finished_at = ? WHERE id = ?")
             .execute(arguments: [group.state.rawValue, now, id.rawValue])
-        let counts = try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT role, state, COUNT(*) FROM jobs WHERE group_id = ? GROUP BY role, state"),
-            arguments: [id.rawValue]
-        )
+        // Counted here rather than with GROUP BY, which would sort through a temporary b-tree.
         var followers: [String: Int] = [:]
         var primerState = "none"
-        for row in counts {
-            if (row[0] as String) == "primer" { primerState = row[1] } else { followers[row[1], default: 0] += row[2] as Int }
+        try db.cachedStatement(sql: "SELECT role, state FROM jobs WHERE group_id = ?").forEachRow { $0.add(id.rawValue) } _: { row in
+            if row.string(0) == "primer" { primerState = row.string(1) } else { followers[row.string(1), default: 0] += 1 }
         }
         let data = JSONValue.object([
             "ok": .bool(group.state == .succeeded),
