@@ -101,6 +101,12 @@ extension Statement {
             sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : int(column)
         }
 
+        func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+        func optionalDouble(_ column: Int32) -> Double? {
+            sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : double(column)
+        }
+
         func string(_ column: Int32) -> String {
             guard let text = sqlite3_column_text(handle, column) else { return "" }
             let count = Int(sqlite3_column_bytes(handle, column))

@@ -175,10 +175,13 @@ extension WriteContext {
 
     /// Reads a group row by id.
     func groupRow(_ id: GroupID) throws -> GroupRow {
-        let statement = try db.cachedStatement(sql: "SELECT \(GroupRow.columns) FROM groups WHERE id = ?")
-        guard let row = try GroupRow.fetchOne(statement, arguments: [id.rawValue]) else {
+        var group: GroupRow?
+        try db.cachedStatement(sql: "SELECT \(GroupRow.columns) FROM groups WHERE id = ?").forEachRow { $0.add(id.rawValue) } _: { row in
+            group = try GroupRow(row)
+        }
+        guard let group else {
             throw ActyError(.unknownGroup, "no group with id \(id) exists")
         }
-        return row
+        return group
     }
 }

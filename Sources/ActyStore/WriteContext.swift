@@ -110,7 +110,7 @@ struct JobRef: Sendable {
 }
 
 /// A group row, as the state rules read it.
-struct GroupRow: Sendable, FetchableRecord {
+struct GroupRow: Sendable {
     var id: GroupID
     var key: String
     var lane: String
@@ -148,19 +148,19 @@ struct GroupRow: Sendable, FetchableRecord {
         self.finishedAt = finishedAt
     }
 
-    init(row: Row) throws {
-        id = GroupID(row[0])
-        key = row[1]
-        lane = row[2]
-        state = try Self.decode(GroupState.self, row[3])
-        primerState = try Self.decode(PrimerState.self, row[4])
-        primerPolicy = try Self.decode(PrimerFailurePolicy.self, row[5])
-        followerPolicy = try Self.decode(FollowerFailurePolicy.self, row[6])
-        followersTotal = row[7]
-        jobsTotal = row[8]
-        jobsFinished = row[9]
-        error = row[10]
-        finishedAt = row[11]
+    init(_ row: Statement.Columns) throws {
+        id = GroupID(row.int64(0))
+        key = row.string(1)
+        lane = row.string(2)
+        state = try Self.decode(GroupState.self, row.string(3))
+        primerState = try Self.decode(PrimerState.self, row.string(4))
+        primerPolicy = try Self.decode(PrimerFailurePolicy.self, row.string(5))
+        followerPolicy = try Self.decode(FollowerFailurePolicy.self, row.string(6))
+        followersTotal = row.int(7)
+        jobsTotal = row.int(8)
+        jobsFinished = row.int(9)
+        error = row.optionalString(10)
+        finishedAt = row.optionalDouble(11)
     }
 
     private static func decode<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws -> T {
