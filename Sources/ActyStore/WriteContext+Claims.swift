@@ -21,19 +21,10 @@ extension WriteContext {
             planner.followers.activateAll()
         }
 
-        let placeholders = Array(repeating: "?", count: request.executors.count).joined(separator: ", ")
-        let claimSQL = """
-            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
-            WHERE id IN (
-                SELECT id FROM jobs
-                WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
-                ORDER BY priority DESC, id LIMIT ?)
-            RETURNING id, group_id, follower_index, executor, attempts, payload
-            """
         var claimed: [(row: Row, role: JobRole, lane: String, pool: JobRole)] = []
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
-            let statement = try db.cachedStatement(sql: claimSQL)
+            let statement = try db.cachedStatement(sql: Self.claimSQL(executorCount: request.executors.count))
             _ = try planner.fill(
                 freePrimerWorkers: request.freePrimerWorkers,
                 freeFollowerWorkers: request.freeFollowerWorkers,
@@ -49,7 +40,7 @@ extension WriteContext {
         }
 
         var groups: [Int64: (key: String, context: String?, cacheKey: String?)] = [:]
-        let groupStatement = try db.cachedStatement(sql: "SELECT key, group_context, cache_key FROM groups WHERE id = ?")
+        let groupStatement = try db.cachedStatement(sql: Self.claimedGroupSQL)
         var jobs: [ClaimedJob] = []
         jobs.reserveCapacity(claimed.count)
         for (row, role, lane, pool) in claimed {
@@ -76,7 +67,7 @@ extension WriteContext {
         let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT name, weight, max_inflight, paused FROM lanes"))
         // Few jobs run at once (no more than the workers of all processes), so counting them through the
         // `jobs_running` index is cheap.
-        let running = try db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?")
+        let running = try db.cachedStatement(sql: Self.runningInLaneSQL)
         for row in rows {
             let name: String = row[0]
             planner.setWeight(row[1], for: name)
@@ -89,6 +80,28 @@ extension WriteContext {
         }
         return capacity
     }
+}
+
+extension WriteContext {
+    /// The claim of one lane: leases the `LIMIT ?` best ready jobs of a role whose executor is one of
+    /// `executorCount` names. Served by the `jobs_ready` index, whose column order matches the `ORDER BY`.
+    static func claimSQL(executorCount: Int) -> String {
+        let placeholders = Array(repeating: "?", count: executorCount).joined(separator: ", ")
+        return """
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, started_at = ?
+            WHERE id IN (
+                SELECT id FROM jobs
+                WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
+                ORDER BY priority DESC, id LIMIT ?)
+            RETURNING id, group_id, follower_index, executor, attempts, payload
+            """
+    }
+
+    /// What a claimed job needs of its group.
+    static let claimedGroupSQL = "SELECT key, group_context, cache_key FROM groups WHERE id = ?"
+
+    /// Running jobs of a lane, for its `max_inflight` cap.
+    static let runningInLaneSQL = "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?"
 }
 
 extension ClaimedJob {

@@ -5,7 +5,7 @@ extension WriteContext {
     /// Makes a group's blocked followers ready: its primer succeeded, or the group will never have one, or the
     /// primer failed under ``PrimerFailurePolicy/runFollowers``.
     mutating func releaseFollowers(of group: GroupRow, primerSucceeded: Bool) throws {
-        let released = try db.cachedStatement(sql: "UPDATE jobs SET state = 'ready' WHERE group_id = ? AND state = 'blocked'")
+        let released = try db.cachedStatement(sql: Self.releaseFollowersSQL)
         try released.execute(arguments: [group.id.rawValue])
         let count = db.changesCount
         guard count > 0 else { return }
@@ -17,11 +17,7 @@ extension WriteContext {
     mutating func cancelNotStartedJobs(of group: GroupRow, reason: String) throws {
         let error = JobError(type: "cancelled", message: reason)
         let errorJSON = error.jsonString
-        let statement = try db.cachedStatement(sql: """
-            UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL
-            WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
-            RETURNING id, role, follower_index, attempts
-            """)
+        let statement = try db.cachedStatement(sql: Self.cancelNotStartedSQL)
         let rows = try Row.fetchAll(statement, arguments: [errorJSON, now, group.id.rawValue])
         guard !rows.isEmpty else { return }
         for row in rows {
@@ -73,27 +69,43 @@ extension WriteContext {
         }
         try db.cachedStatement(sql: "UPDATE groups SET state = ?, finished_at = ? WHERE id = ?")
             .execute(arguments: [group.state.rawValue, now, id.rawValue])
-        let counts = try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT role, state, COUNT(*) FROM jobs WHERE group_id = ? GROUP BY role, state"),
-            arguments: [id.rawValue]
-        )
-        var followers: [String: Int] = [:]
-        var primerState = "none"
-        for row in counts {
-            if (row[0] as String) == "primer" { primerState = row[1] } else { followers[row[1], default: 0] += row[2] as Int }
-        }
+        let counts = try Row.fetchOne(db.cachedStatement(sql: Self.groupJobCountsSQL), arguments: [id.rawValue])
+        let primerState: String = counts?[0] ?? "none"
         let data = JSONValue.object([
             "ok": .bool(group.state == .succeeded),
             "state": .string(group.state.rawValue),
             "primer": .string(primerState),
             "followers_total": .number(Double(group.followersTotal)),
-            "followers_succeeded": .number(Double(followers["succeeded", default: 0])),
-            "followers_failed": .number(Double(followers["failed", default: 0])),
-            "followers_cancelled": .number(Double(followers["cancelled", default: 0])),
+            "followers_succeeded": .number(Double(counts?[1] ?? 0)),
+            "followers_failed": .number(Double(counts?[2] ?? 0)),
+            "followers_cancelled": .number(Double(counts?[3] ?? 0)),
         ]).jsonString
         try record(.groupDone, group, data: data)
         effects.finishedGroups.append(FinishedGroup(id: id, key: group.key, state: group.state))
     }
+}
+
+extension WriteContext {
+    /// Makes a group's waiting followers ready.
+    static let releaseFollowersSQL = "UPDATE jobs SET state = 'ready' WHERE group_id = ? AND state = 'blocked'"
+
+    /// Cancels a group's jobs that have not started.
+    static let cancelNotStartedSQL = """
+        UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL
+        WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
+        RETURNING id, role, follower_index, attempts
+        """
+
+    /// A finished group's primer state and follower counts by final state, for `group_done`. One row of
+    /// conditional sums rather than `GROUP BY role, state`, which `jobs_group (group_id, role)` cannot order and
+    /// SQLite would sort in a temporary B-tree.
+    static let groupJobCountsSQL = """
+        SELECT MAX(CASE WHEN role = 'primer' THEN state END),
+            TOTAL(role = 'follower' AND state = 'succeeded'),
+            TOTAL(role = 'follower' AND state = 'failed'),
+            TOTAL(role = 'follower' AND state = 'cancelled')
+        FROM jobs WHERE group_id = ?
+        """
 }
 
 extension JobError {
