@@ -118,6 +118,12 @@ public struct GroupRecord: Sendable, Hashable {
         FROM groups
         """
 
+    /// The most recent group with a key (served by `groups_key`).
+    static let latestByKeySQL = selection + " WHERE key = ? ORDER BY id DESC LIMIT 1"
+
+    /// The live group with a key (served by `groups_live_key` or `groups_key`).
+    static let liveByKeySQL = selection + " WHERE key = ? AND state IN ('open', 'closed')"
+
     init(row: Row) throws {
         id = GroupID(row[0])
         key = row[1]

@@ -25,7 +25,7 @@ extension Store {
 
     /// The most recent group with this key (live or finished).
     public func group(key: String) async throws -> GroupRecord? {
-        try await read { try $0.fetchOne(GroupRecord.init, sql: GroupRecord.selection + " WHERE key = ? ORDER BY id DESC LIMIT 1", arguments: [key]) }
+        try await read { try $0.fetchOne(GroupRecord.init, sql: GroupRecord.latestByKeySQL, arguments: [key]) }
     }
 
     /// The group with this id.
@@ -41,7 +41,7 @@ extension Store {
     /// The live (open or closed) group with this key.
     public func liveGroup(key: String) async throws -> GroupRecord? {
         try await read {
-            try $0.fetchOne(GroupRecord.init, sql: GroupRecord.selection + " WHERE key = ? AND state IN ('open', 'closed')", arguments: [key])
+            try $0.fetchOne(GroupRecord.init, sql: GroupRecord.liveByKeySQL, arguments: [key])
         }
     }
 

@@ -27,23 +27,14 @@ extension WriteContext {
             lastDataVersion = dataVersion
         }
 
-        let placeholders = Array(repeating: "?", count: request.executors.count).joined(separator: ", ")
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
         // database's write lock, so no other process can claim the same rows in between.
-        let selectSQL = """
-            SELECT id, group_id, follower_index, executor, attempts, payload FROM jobs
-            WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
-            ORDER BY priority DESC, id LIMIT ?
-            """
         var jobs: [ClaimedJob] = []
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
-            let select = try db.cachedStatement(sql: selectSQL)
-            let lease = try db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ?
-                WHERE id = ?
-                """)
+            let select = try db.cachedStatement(sql: Self.claimSQL(executorCount: request.executors.count))
+            let lease = try db.cachedStatement(sql: Self.leaseSQL)
             _ = try planner.fill(
                 freePrimerWorkers: request.freePrimerWorkers,
                 freeFollowerWorkers: request.freeFollowerWorkers,
@@ -79,7 +70,7 @@ extension WriteContext {
 
         // One lookup per group of the batch gives each job its group's key and context.
         var groups: [GroupID: (key: String, context: String?, cacheKey: String?)] = [:]
-        let groupStatement = try db.cachedStatement(sql: "SELECT key, group_context, cache_key FROM groups WHERE id = ?")
+        let groupStatement = try db.cachedStatement(sql: Self.claimedGroupSQL)
         for index in jobs.indices {
             let groupID = jobs[index].groupID
             if groups[groupID] == nil {
@@ -105,7 +96,7 @@ extension WriteContext {
         let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT name, weight, max_inflight, paused FROM lanes"))
         // Few jobs run at once (no more than the workers of all processes), so counting them through the
         // `jobs_running` index is cheap.
-        let running = try db.cachedStatement(sql: "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?")
+        let running = try db.cachedStatement(sql: Self.runningInLaneSQL)
         for row in rows {
             let name: String = row[0]
             planner.setWeight(row[1], for: name)
@@ -118,6 +109,30 @@ extension WriteContext {
         }
         return capacity
     }
+}
+
+extension WriteContext {
+    /// The claim of one lane: the `LIMIT ?` best ready jobs of a role whose executor is one of `executorCount`
+    /// names. Served by the `jobs_ready` index, whose column order matches the `ORDER BY`.
+    static func claimSQL(executorCount: Int) -> String {
+        let placeholders = Array(repeating: "?", count: executorCount).joined(separator: ", ")
+        return """
+            SELECT id, group_id, follower_index, executor, attempts, payload FROM jobs
+            WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
+            ORDER BY priority DESC, id LIMIT ?
+            """
+    }
+
+    /// Leases a claimed job to a worker for its next attempt.
+    static let leaseSQL = """
+        UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ? WHERE id = ?
+        """
+
+    /// What a claimed job needs of its group.
+    static let claimedGroupSQL = "SELECT key, group_context, cache_key FROM groups WHERE id = ?"
+
+    /// Running jobs of a lane, for its `max_inflight` cap.
+    static let runningInLaneSQL = "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?"
 }
 
 extension ClaimedJob {

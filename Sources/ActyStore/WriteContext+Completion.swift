@@ -8,14 +8,8 @@ extension WriteContext {
     /// An outcome counts only while the job is still leased to `worker` for that attempt, so a job that was rescued
     /// or cancelled meanwhile keeps the state it has now.
     mutating func complete(_ completions: [Completion], worker: String) throws {
-        let succeed = try db.cachedStatement(sql: """
-            UPDATE jobs SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
-            WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
-            """)
-        let fail = try db.cachedStatement(sql: """
-            UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
-            WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
-            """)
+        let succeed = try db.cachedStatement(sql: Self.succeedSQL)
+        let fail = try db.cachedStatement(sql: Self.failSQL)
         var attempts: [FinishedAttempt] = []
         attempts.reserveCapacity(completions.count)
 
@@ -85,6 +79,18 @@ extension WriteContext {
             try finishGroupIfDone(groupID)
         }
     }
+
+    /// Records a success, if the job is still leased to the worker (`lease_owner = ?`) for that attempt.
+    static let succeedSQL = """
+        UPDATE jobs SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
+
+    /// Records a final failure, if the job is still leased to the worker for that attempt.
+    static let failSQL = """
+        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
 
     /// Applies the group's policy to a job that failed for the last time.
     private mutating func applyFailurePolicy(job: JobRef, error: JobError) throws {

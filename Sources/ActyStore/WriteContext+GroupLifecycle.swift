@@ -5,8 +5,7 @@ extension WriteContext {
     /// Makes a group's blocked followers ready: its primer succeeded, or the group will never have one, or the
     /// primer failed under ``PrimerFailurePolicy/runFollowers``.
     mutating func releaseFollowers(of group: GroupRow, primerSucceeded: Bool) throws {
-        let released = try db.cachedStatement(sql: "UPDATE jobs SET state = 'ready' WHERE group_id = ? AND state = 'blocked'")
-        try released.execute(arguments: [group.id.rawValue])
+        try db.cachedStatement(sql: Self.releaseFollowersSQL).run { $0.add(group.id.rawValue) }
         let count = db.changesCount
         guard count > 0 else { return }
         effects.readyWork.insert(WorkKind(role: .follower, lane: group.lane))
@@ -17,11 +16,7 @@ extension WriteContext {
     mutating func cancelNotStartedJobs(of group: GroupRow, reason: String) throws {
         let error = JobError(type: "cancelled", message: reason)
         let errorJSON = error.jsonString
-        let statement = try db.cachedStatement(sql: """
-            UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL
-            WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
-            RETURNING id, role, follower_index, attempts
-            """)
+        let statement = try db.cachedStatement(sql: Self.cancelNotStartedSQL)
         let rows = try Row.fetchAll(statement, arguments: [errorJSON, now, group.id.rawValue])
         guard !rows.isEmpty else { return }
         for row in rows {
@@ -73,24 +68,46 @@ extension WriteContext {
         }
         try db.cachedStatement(sql: "UPDATE groups SET state = ?, finished_at = ? WHERE id = ?")
             .execute(arguments: [group.state.rawValue, now, id.rawValue])
-        // Counted here rather than with GROUP BY, which would sort through a temporary b-tree.
-        var followers: [String: Int] = [:]
         var primerState = "none"
-        try db.cachedStatement(sql: "SELECT role, state FROM jobs WHERE group_id = ?").forEachRow { $0.add(id.rawValue) } _: { row in
-            if row.string(0) == "primer" { primerState = row.string(1) } else { followers[row.string(1), default: 0] += 1 }
+        var followers: (succeeded: Int, failed: Int, cancelled: Int) = (0, 0, 0)
+        try db.cachedStatement(sql: Self.groupJobCountsSQL).forEachRow { $0.add(id.rawValue) } _: { row in
+            primerState = row.optionalString(0) ?? "none"
+            followers = (row.int(1), row.int(2), row.int(3))
         }
         let data = JSONValue.object([
             "ok": .bool(group.state == .succeeded),
             "state": .string(group.state.rawValue),
             "primer": .string(primerState),
             "followers_total": .number(Double(group.followersTotal)),
-            "followers_succeeded": .number(Double(followers["succeeded", default: 0])),
-            "followers_failed": .number(Double(followers["failed", default: 0])),
-            "followers_cancelled": .number(Double(followers["cancelled", default: 0])),
+            "followers_succeeded": .number(Double(followers.succeeded)),
+            "followers_failed": .number(Double(followers.failed)),
+            "followers_cancelled": .number(Double(followers.cancelled)),
         ]).jsonString
         try record(.groupDone, group, data: data)
         effects.finishedGroups.append(FinishedGroup(id: id, key: group.key, state: group.state))
     }
+}
+
+extension WriteContext {
+    /// Makes a group's waiting followers ready.
+    static let releaseFollowersSQL = "UPDATE jobs SET state = 'ready' WHERE group_id = ? AND state = 'blocked'"
+
+    /// Cancels a group's jobs that have not started.
+    static let cancelNotStartedSQL = """
+        UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL
+        WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
+        RETURNING id, role, follower_index, attempts
+        """
+
+    /// A finished group's primer state and follower counts by final state, for `group_done`: one row of
+    /// conditional sums rather than `GROUP BY role, state`, which SQLite would sort in a temporary b-tree.
+    static let groupJobCountsSQL = """
+        SELECT MAX(CASE WHEN role = 'primer' THEN state END),
+            SUM(role = 'follower' AND state = 'succeeded'),
+            SUM(role = 'follower' AND state = 'failed'),
+            SUM(role = 'follower' AND state = 'cancelled')
+        FROM jobs WHERE group_id = ?
+        """
 }
 
 extension JobError {

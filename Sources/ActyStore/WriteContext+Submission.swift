@@ -7,7 +7,7 @@ extension WriteContext {
     /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group already has the key.
     mutating func insertGroup(_ group: NewGroup) throws -> SubmittedGroup {
         // Checked before writing anything: a failing request makes the writer roll back its whole batch.
-        let live = try db.cachedStatement(sql: "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed')")
+        let live = try db.cachedStatement(sql: Self.liveKeySQL)
         if try Bool.fetchOne(live, arguments: [group.key]) != nil {
             throw Self.keyInUse(group.key)
         }
@@ -77,6 +77,12 @@ extension WriteContext {
         }
         return SubmittedGroup(id: id, primer: primer, followers: followers)
     }
+
+    /// Whether a live group has the key; served by `groups_live_key` or `groups_key` (see QueryPlanTests).
+    static let liveKeySQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed')"
+
+    /// A group row by id.
+    static let groupRowSQL = "SELECT \(GroupRow.columns) FROM groups WHERE id = ?"
 
     /// The data of `job_queued` for a job that waits for its primer.
     private static let blockedData = #"{"blocked":true}"#
@@ -176,7 +182,7 @@ extension WriteContext {
     /// Reads a group row by id.
     func groupRow(_ id: GroupID) throws -> GroupRow {
         var group: GroupRow?
-        try db.cachedStatement(sql: "SELECT \(GroupRow.columns) FROM groups WHERE id = ?").forEachRow { $0.add(id.rawValue) } _: { row in
+        try db.cachedStatement(sql: Self.groupRowSQL).forEachRow { $0.add(id.rawValue) } _: { row in
             group = try GroupRow(row)
         }
         guard let group else {

@@ -1,0 +1,145 @@
+import ActyCore
+@testable import ActyStore
+import Foundation
+import GRDB
+import Testing
+
+/// Every hot statement of the store is served by an index: no full scan of `jobs` or `groups`, no temporary
+/// B-tree (a sort of the backlog), at any queue depth. The SQL is the store's own, read from its constants.
+@Suite(.timeLimit(.minutes(1)))
+struct QueryPlanTests {
+    /// A statement to check, with arguments of the right count.
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var sql: String
+        var arguments: StatementArguments
+        /// Indexes the plan may use, one of which it must use (`nil`: any index or the primary key).
+        var indexes: [String]?
+        /// Whether scanning a (partial) index is acceptable: it then holds only a bounded set of rows.
+        var allowsIndexScan = false
+
+        var testDescription: String { name }
+    }
+
+    static let hotStatements: [Case] = [
+        Case(
+            name: "claim",
+            sql: WriteContext.claimSQL(executorCount: 2),
+            arguments: ["follower", "a", "echo", "other", 8],
+            indexes: ["jobs_ready"]
+        ),
+        Case(
+            name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1),
+            arguments: ["primer", "b", "echo", 64], indexes: ["jobs_ready"]
+        ),
+        Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, 17]),
+        Case(name: "complete: succeed", sql: WriteContext.succeedSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
+        Case(name: "complete: fail", sql: WriteContext.failSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
+        Case(name: "release followers", sql: WriteContext.releaseFollowersSQL, arguments: [3], indexes: ["jobs_group"]),
+        Case(
+            name: "cancel not started", sql: WriteContext.cancelNotStartedSQL,
+            arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]
+        ),
+        Case(name: "group counts", sql: WriteContext.groupJobCountsSQL, arguments: [3], indexes: ["jobs_group"]),
+        Case(name: "group row", sql: WriteContext.groupRowSQL, arguments: [3]),
+        Case(name: "claimed job's group", sql: WriteContext.claimedGroupSQL, arguments: [3]),
+        Case(name: "live key check", sql: WriteContext.liveKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
+        Case(name: "group by key", sql: GroupRecord.latestByKeySQL, arguments: ["a-7"], indexes: ["groups_key"]),
+        Case(name: "live group by key", sql: GroupRecord.liveByKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
+        Case(
+            name: "running jobs of a lane", sql: WriteContext.runningInLaneSQL, arguments: ["a"],
+            indexes: ["jobs_running"], allowsIndexScan: true
+        ),
+    ]
+
+    /// A store with 4,000 jobs in lanes `a` and `b`: mostly ready followers, some primers, running, finished.
+    static func withLoadedStore(analyzed: Bool, _ body: (Store) async throws -> Void) async throws {
+        try await withStore { store, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in ["a", "b"] {
+                    for index in 0..<50 {
+                        group.addTask {
+                            let followers = (0..<39).map { NewJob.echo(#"{"n":\#($0)}"#, priority: $0 % 3) }
+                            let newGroup = NewGroup(
+                                key: "\(lane)-\(index)", lane: lane, primer: .echo(), followers: followers, isClosed: index % 5 != 0
+                            )
+                            _ = try await store.submitGroup(newGroup, worker: "w1")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await store.database.write { db in
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'ready' WHERE state = 'blocked' AND group_id % 4 != 0;
+                    UPDATE jobs SET state = 'running', lease_owner = 'w1', lease_until = 1e10, attempts = 1 WHERE id % 97 = 0;
+                    UPDATE jobs SET state = 'succeeded', finished_at = 1 WHERE role = 'primer' AND group_id % 3 = 0;
+                    UPDATE jobs SET state = 'scheduled', run_at = 1 WHERE id % 211 = 0;
+                    UPDATE groups SET state = 'succeeded', finished_at = 1 WHERE id % 10 = 0;
+                    """)
+                if analyzed { try db.execute(sql: "ANALYZE") }
+            }
+            let ready = try await store.database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs WHERE state = 'ready'") }
+            #expect((ready ?? 0) > 2_500)
+            try await body(store)
+        }
+    }
+
+    static func plan(of statement: Case, in store: Store) async throws -> [String] {
+        try await store.database.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + statement.sql, arguments: statement.arguments).map { $0["detail"] }
+        }
+    }
+
+    static func check(_ plan: [String], for statement: Case) {
+        let text = plan.joined(separator: "\n")
+        #expect(!text.contains("TEMP B-TREE"), "\(statement.name) sorts in a temporary B-tree:\n\(text)")
+        for line in plan {
+            let isTableScan = line.hasPrefix("SCAN jobs") || line.hasPrefix("SCAN groups")
+            let isIndexScan = line.contains(" USING INDEX") || line.contains(" USING COVERING INDEX")
+            #expect(!isTableScan || (statement.allowsIndexScan && isIndexScan), "\(statement.name) scans:\n\(text)")
+        }
+        let searches = plan.contains { $0.hasPrefix("SEARCH") && ($0.contains("USING INDEX") || $0.contains("USING COVERING INDEX") || $0.contains("INTEGER PRIMARY KEY")) }
+        #expect(searches || statement.allowsIndexScan, "\(statement.name) uses no index:\n\(text)")
+        if let indexes = statement.indexes {
+            let used = indexes.contains { index in plan.contains { $0.contains("INDEX \(index) ") || $0.hasSuffix("INDEX \(index)") } }
+            #expect(used, "\(statement.name) uses none of \(indexes):\n\(text)")
+        }
+    }
+
+    // EXPLAIN QUERY PLAN does not run the statement, so one loaded store serves every case.
+    @Test(arguments: [false, true])
+    func hotStatementsUseIndexes(analyzed: Bool) async throws {
+        try await Self.withLoadedStore(analyzed: analyzed) { store in
+            for statement in Self.hotStatements {
+                let plan = try await Self.plan(of: statement, in: store)
+                Self.check(plan, for: statement)
+            }
+        }
+    }
+
+    @Test func claimWalksTheReadyIndexInClaimOrder() async throws {
+        try await Self.withLoadedStore(analyzed: true) { store in
+            let plan = try await Self.plan(of: Self.hotStatements[0], in: store)
+            #expect(plan.contains { $0.hasPrefix("SEARCH jobs USING INDEX jobs_ready (role=? AND lane=?)") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+            let lease = try await Self.plan(of: Self.hotStatements[2], in: store)
+            #expect(lease.contains { $0.contains("SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)") }, "\(lease)")
+        }
+    }
+
+    @Test func planCheckRejectsSortsAndScans() async throws {
+        // The checker itself: a claim ordered against the index sorts, a lookup by an unindexed column scans.
+        try await Self.withLoadedStore(analyzed: false) { store in
+            let sorted = Case(
+                name: "ascending priority", sql: "SELECT id FROM jobs WHERE state = 'ready' AND role = ? AND lane = ? ORDER BY priority, id LIMIT 8",
+                arguments: ["follower", "a"]
+            )
+            let scanned = Case(name: "by payload", sql: "SELECT id FROM jobs WHERE payload = ?", arguments: ["{}"])
+            let sortedPlan = try await Self.plan(of: sorted, in: store)
+            let scannedPlan = try await Self.plan(of: scanned, in: store)
+            #expect(sortedPlan.joined().contains("TEMP B-TREE"))
+            #expect(scannedPlan.contains("SCAN jobs"))
+        }
+    }
+}
