@@ -65,7 +65,7 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_ready ON jobs(role, lane, priority DESC, id) WHERE state = 'ready';
 CREATE INDEX jobs_scheduled ON jobs(run_at) WHERE state = 'scheduled';
 CREATE INDEX jobs_running ON jobs(lease_until) WHERE state = 'running';
-CREATE INDEX jobs_group ON jobs(group_id, role);
+CREATE INDEX jobs_group ON jobs(group_id, role DESC, follower_index);
 
 -- One row per finished attempt, written when it ends; a running attempt is its job row (state 'running').
 CREATE TABLE attempts (

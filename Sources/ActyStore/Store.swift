@@ -98,8 +98,12 @@ public final class Store: Sendable {
         var configuration = Configuration()
         configuration.readonly = true
         let queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.read { try SchemaMigrator.checkCompatible($0) }
-        try queue.close()
+        defer { try? queue.close() }
+        do {
+            try queue.read { try SchemaMigrator.checkCompatible($0) }
+        } catch let error as ActyError {
+            throw ActyError(error.code, "\(path): \(error.message)", cause: error.cause)
+        }
     }
 
     /// The newest schema version this build knows.
