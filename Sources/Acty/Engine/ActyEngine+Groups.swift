@@ -48,15 +48,25 @@ extension ActyEngine {
     ) async throws -> OpenGroup {
         try checkRunning()
         let executor = try executorName(executor)
-        if let live = try await store.liveGroup(key: key) {
-            guard live.state == .open else {
-                throw ActyError(.groupClosed, "group '\(key)' is closed: no more followers can be added; use a new key")
-            }
-            return OpenGroup(engine: self, id: live.id, key: key, executor: executor)
-        }
+        if let attached = try await attach(key, executor: executor) { return attached }
         let group = try makeGroup(key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false, groupContext: groupContext)
-        let submission = try await insert(group)
-        return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor)
+        do {
+            let submission = try await insert(group)
+            return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor)
+        } catch ActyError.Code.groupKeyInUse {
+            // Another task or process opened the group in the meantime: join it.
+            if let attached = try await attach(key, executor: executor) { return attached }
+            throw ActyError(.groupKeyInUse, "group '\(key)' was opened and finished concurrently; try again")
+        }
+    }
+
+    /// The open group with this key, if a live one exists.
+    private func attach(_ key: String, executor: String) async throws -> OpenGroup? {
+        guard let live = try await store.liveGroup(key: key) else { return nil }
+        guard live.state == .open else {
+            throw ActyError(.groupClosed, "group '\(key)' is closed: no more followers can be added; use a new key")
+        }
+        return OpenGroup(engine: self, id: live.id, key: key, executor: executor)
     }
 
     /// Opens a group, runs `body` with it, and closes the group when `body` returns or throws.
