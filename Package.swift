@@ -43,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "acty-demo",
-            dependencies: ["Acty", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(
