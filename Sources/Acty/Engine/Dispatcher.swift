@@ -32,6 +32,9 @@ actor Dispatcher {
     private var liveWorkers: Int
     private var isStopping = false
     private var isInCycle = false
+    /// Work that arrived while a claim was in flight: the claim's planner, which replaces ours when it returns,
+    /// has not seen it.
+    private var arrivedDuringCycle: Set<WorkKind> = []
     private var pollDue = true
     private var signalled = false
     private var wakeUp: CheckedContinuation<Void, Never>?
@@ -76,6 +79,7 @@ actor Dispatcher {
     func workArrived(_ kinds: Set<WorkKind>) {
         guard !kinds.isEmpty else { return }
         for kind in kinds { planner[kind.role].activate(kind.lane) }
+        if isInCycle { arrivedDuringCycle.formUnion(kinds) }
         signal()
     }
 
@@ -117,6 +121,9 @@ actor Dispatcher {
     /// Runs until ``stop()`` was called, every worker has exited and every completion is recorded.
     func run() async {
         while true {
+            // Checked before waiting too: the cycle that records the last completion after `stop()` leaves nobody
+            // to signal.
+            if isStopping, liveWorkers == 0, finished.isEmpty { return }
             if !signalled {
                 await withCheckedContinuation { wakeUp = $0 }
             }
@@ -145,6 +152,7 @@ actor Dispatcher {
         isInCycle = true
         defer {
             isInCycle = false
+            arrivedDuringCycle.removeAll()
             if isStopping { releaseIdleWorkers() }
         }
 
@@ -164,13 +172,21 @@ actor Dispatcher {
         let (result, effects) = outcome
         if let result {
             planner = result.planner
+            for kind in arrivedDuringCycle { planner[kind.role].activate(kind.lane) }
             dataVersion = result.dataVersion
             assign(result.jobs)
         }
         for kind in effects.readyWork { planner[kind.role].activate(kind.lane) }
         resolve(effects, outputs: batch)
-        // Workers that went idle during the transaction, or lanes that still have work, need another cycle.
-        if !finished.isEmpty || (!isStopping && planner.mayHaveWork(freePrimerWorkers: idle[.primer]!.count, freeFollowerWorkers: idle[.follower]!.count)) {
+        // Workers that went idle during the transaction, or work this transaction made ready after its claim
+        // (followers released by a primer that just finished), need another cycle. A claim that left workers idle
+        // took all it could: lanes still active are at their cap or paused and wait for a completion, new work or
+        // the poll tick, instead of a busy loop of empty transactions.
+        let mayClaimMore = claim == nil || !effects.readyWork.isEmpty
+        if !finished.isEmpty
+            || (!isStopping && mayClaimMore
+                && planner.mayHaveWork(freePrimerWorkers: idle[.primer]!.count, freeFollowerWorkers: idle[.follower]!.count))
+        {
             signalled = true
         }
     }
