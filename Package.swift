@@ -60,7 +60,11 @@ let package = Package(
             dependencies: ["ActyStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcomingFeatures
         ),
-        .testTarget(name: "ActyTests", dependencies: ["Acty", "ActyStore"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "ActyTests",
+            dependencies: ["Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcomingFeatures
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,10 +34,10 @@ public enum SecretRedactor {
     // (Swift's `replace(_:with:)` takes the replacement literally, without `$1` templates: replacements that keep
     // part of the match are closures.)
 
-    /// `Bearer <token>`: the token has a digit or a symbol and 8+ characters, or is 16+ letters, so prose such as
+    /// `Bearer <token>`: the token has a digit or a symbol and 6+ characters, or is 16+ letters, so prose such as
     /// "the bearer of bad news" is left alone.
     private static var bearer: Regex<(Substring, Substring)> {
-        #/(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{8,}|[A-Za-z]{16,})=*/#
+        #/(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{6,}|[A-Za-z]{16,})=*/#
     }
 
     /// `scheme://user:password@host`.

@@ -80,7 +80,7 @@ struct StorageFaultTests {
 
         // Give the disk room again: every group acknowledged before the failure still runs to the end.
         #expect(mount.remount("size=262144k"))
-        await gate.open()
+        gate.open()
         for submission in accepted {
             for job in submission.jobs {
                 #expect(try await job.result().status == .succeeded)
@@ -108,22 +108,5 @@ struct StorageFaultTests {
             #expect(error.message.contains(path))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-    }
-}
-
-/// Holds executors back until the test opens it.
-actor Gate {
-    private var isOpen = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    func wait() async throws {
-        if isOpen { return }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func open() {
-        isOpen = true
-        for waiter in waiters { waiter.resume() }
-        waiters = []
     }
 }

@@ -37,6 +37,9 @@ actor Dispatcher {
     private var cyclesInFlight = 0
     private var isStopping = false
     private var pollDue = true
+    /// Set when a claim left workers idle: claiming again before something changes (a finished job, new work, the
+    /// poll timer) would only find the same lanes empty, capped or paused, in a busy loop holding the write lock.
+    private var awaitsNews = false
     private var signalled = false
     private var wakeUp: CheckedContinuation<Void, Never>?
 
@@ -61,6 +64,7 @@ actor Dispatcher {
     func nextJob(pool: JobRole, after done: Finished?) async -> ClaimedJob? {
         if let done {
             finished.append(done)
+            awaitsNews = false
             signal()
         }
         if isStopping {
@@ -80,6 +84,7 @@ actor Dispatcher {
     func workArrived(_ kinds: Set<WorkKind>) {
         guard !kinds.isEmpty else { return }
         claims.activate(kinds)
+        awaitsNews = false
         signal()
     }
 
@@ -87,6 +92,7 @@ actor Dispatcher {
     func tick() {
         guard !isStopping, free(.primer) + free(.follower) > 0 else { return }
         pollDue = true
+        awaitsNews = false
         signal()
     }
 
@@ -149,7 +155,7 @@ actor Dispatcher {
         let freePrimer = isStopping ? 0 : free(.primer)
         let freeFollower = isStopping ? 0 : free(.follower)
         var claim: ClaimRequest?
-        if freePrimer + freeFollower > 0,
+        if freePrimer + freeFollower > 0, !awaitsNews || pollDue,
             pollDue || claims.mayHaveWork(freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower)
         {
             claim = ClaimRequest(
@@ -181,6 +187,9 @@ actor Dispatcher {
             reserved[.follower]! -= claim.freeFollowerWorkers
         }
         if let (jobs, effects) = outcome {
+            if let claim = cycle.claim, jobs.count < claim.freePrimerWorkers + claim.freeFollowerWorkers, effects.readyWork.isEmpty {
+                awaitsNews = true
+            }
             assign(jobs)
             claims.activate(effects.readyWork)
             resolve(effects, outputs: cycle.finished)
