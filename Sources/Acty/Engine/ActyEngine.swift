@@ -96,14 +96,22 @@ public final class ActyEngine: Sendable {
 
         var lanes: [String: (weight: Double, maxInflight: Int?)] = [:]
         for (name, lane) in configuration.lanes { lanes[name] = (lane.weight, lane.maxInflight) }
-        try await store.configureLanes(lanes, worker: workerID)
-        try await store.registerWorker(
-            WorkerRegistration(
-                id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier), host: ProcessInfo.processInfo.hostName,
-                primerWorkers: configuration.primerWorkers, followerWorkers: configuration.followerWorkers,
-                executors: byName.keys.sorted()
+        do {
+            try await store.configureLanes(lanes, worker: workerID)
+            try await store.registerWorker(
+                WorkerRegistration(
+                    id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier), host: ProcessInfo.processInfo.hostName,
+                    primerWorkers: configuration.primerWorkers, followerWorkers: configuration.followerWorkers,
+                    executors: byName.keys.sorted()
+                )
             )
-        )
+        } catch {
+            // Nothing runs yet: release the sinks and the database before reporting the failure.
+            events?.finish()
+            await delivery?.value
+            try? store.close()
+            throw error
+        }
         // The pools run on their own task so that the engine works as soon as it is created, as its API promises;
         // `shutdown()` ends that task and waits for it.
         let task = Task { [dispatcher, configuration, byName] in
