@@ -14,6 +14,8 @@ extension ActyEngine {
     ///   - lane: the lane whose share the group uses; `default` when `nil`.
     ///   - executor: the executor that runs the group's jobs; the engine's ``defaultExecutor`` when `nil`.
     ///   - groupContext: context every job of the group sees as ``Job/groupContext``.
+    ///   - cacheKey: the cache or session entry the group's jobs share; every job sees it as ``Job/cache``.
+    ///   - cacheContext: what a cache provider needs to build that entry.
     /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
     ///   name) or `encodingFailed` (a NaN or infinite number in a payload).
     @discardableResult
@@ -23,11 +25,13 @@ extension ActyEngine {
         followers: [JSONValue] = [],
         lane: String? = nil,
         executor: String? = nil,
-        groupContext: JSONValue? = nil
+        groupContext: JSONValue? = nil,
+        cacheKey: String? = nil,
+        cacheContext: JSONValue? = nil
     ) async throws -> GroupSubmission {
         let group = try makeGroup(
             key: key, lane: lane, executor: executor, primer: primer, followers: followers, isClosed: true,
-            groupContext: groupContext
+            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext
         )
         return try await insert(group)
     }
@@ -39,17 +43,22 @@ extension ActyEngine {
     /// order: followers added before the primer wait for it. ``OpenGroup/close()`` says no more followers will come.
     ///
     /// - Throws: ``ActyError`` with code `groupClosed` when the live group with this key is already closed, or the
-    ///   codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:)``.
+    ///   codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:)``.
     public func openGroup(
         _ key: String,
         lane: String? = nil,
         executor: String? = nil,
-        groupContext: JSONValue? = nil
+        groupContext: JSONValue? = nil,
+        cacheKey: String? = nil,
+        cacheContext: JSONValue? = nil
     ) async throws -> OpenGroup {
         try checkRunning()
         let executor = try executorName(executor)
         if let attached = try await attach(key, executor: executor) { return attached }
-        let group = try makeGroup(key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false, groupContext: groupContext)
+        let group = try makeGroup(
+            key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false,
+            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext
+        )
         do {
             let submission = try await insert(group)
             return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor)
@@ -84,9 +93,13 @@ extension ActyEngine {
         lane: String? = nil,
         executor: String? = nil,
         groupContext: JSONValue? = nil,
+        cacheKey: String? = nil,
+        cacheContext: JSONValue? = nil,
         _ body: (OpenGroup) async throws -> T
     ) async throws -> T {
-        let group = try await openGroup(key, lane: lane, executor: executor, groupContext: groupContext)
+        let group = try await openGroup(
+            key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext
+        )
         let value: T
         do {
             value = try await body(group)
@@ -100,7 +113,7 @@ extension ActyEngine {
 
     private func makeGroup(
         key: String, lane: String?, executor: String?, primer: JSONValue?, followers: [JSONValue], isClosed: Bool,
-        groupContext: JSONValue?
+        groupContext: JSONValue?, cacheKey: String?, cacheContext: JSONValue?
     ) throws -> NewGroup {
         try checkRunning()
         guard !key.isEmpty, key.utf8.count <= 1024 else {
@@ -118,6 +131,8 @@ extension ActyEngine {
             },
             isClosed: isClosed, primerPolicy: configuration.primerFailurePolicy,
             followerPolicy: configuration.followerFailurePolicy,
+            cacheKey: cacheKey,
+            cacheContext: try cacheContext.map { try encode($0, what: "the cache context of '\(key)'") },
             groupContext: try groupContext.map { try encode($0, what: "the group context of '\(key)'") }
         )
     }

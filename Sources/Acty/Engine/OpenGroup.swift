@@ -2,8 +2,8 @@ import ActyStore
 
 /// A group that accepts work over time: its primer and followers may arrive in any order until it is closed.
 ///
-/// Get one from ``ActyEngine/openGroup(_:lane:executor:groupContext:)`` or
-/// ``ActyEngine/withOpenGroup(_:lane:executor:groupContext:_:)``.
+/// Get one from ``ActyEngine/openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:)`` or
+/// ``ActyEngine/withOpenGroup(_:lane:executor:groupContext:cacheKey:cacheContext:_:)``.
 public struct OpenGroup: Sendable {
     /// The engine the group belongs to.
     public let engine: ActyEngine
