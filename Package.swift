@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Value types and pure scheduling logic: no I/O, no database.
@@ -38,7 +39,10 @@ let package = Package(
         // The engine users embed.
         .target(
             name: "Acty",
-            dependencies: ["ActyCore", "ActyStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ActyCore", "ActyStore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(

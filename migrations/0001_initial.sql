@@ -13,6 +13,7 @@ CREATE TABLE lanes (
 
 -- A group: one primer and its followers. `key` is unique among live (open or closed) groups and may be reused
 -- once a group has finished. `jobs_total`/`jobs_finished` count jobs so completion is O(1) at any group size.
+-- `retry_policy` (JSON) and `job_timeout` (seconds) apply to the group's jobs.
 CREATE TABLE groups (
     id               INTEGER PRIMARY KEY,
     key              TEXT NOT NULL,
@@ -21,6 +22,8 @@ CREATE TABLE groups (
     primer_state     TEXT NOT NULL CHECK (primer_state IN ('none', 'pending', 'succeeded', 'failed', 'skipped')),
     primer_policy    TEXT NOT NULL CHECK (primer_policy IN ('fail_group', 'skip_followers', 'run_followers')),
     follower_policy  TEXT NOT NULL CHECK (follower_policy IN ('fail_group', 'continue_group')),
+    retry_policy     TEXT,
+    job_timeout      REAL,
     cache_key        TEXT,
     cache_context    TEXT,
     group_context    TEXT,
@@ -37,7 +40,8 @@ CREATE INDEX groups_key ON groups(key, id);
 CREATE INDEX groups_state ON groups(state, finished_at);
 
 -- A job. Followers start `blocked` until their primer succeeds. `attempts` counts started attempts; a claim
--- leases the job to `lease_owner` (a worker id) until `lease_until`.
+-- leases the job to `lease_owner` (a worker id) until `lease_until`, for a worker of `pool`. A failed attempt with
+-- attempts left waits in `scheduled` until `run_at`.
 CREATE TABLE jobs (
     id              INTEGER PRIMARY KEY,
     group_id        INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
@@ -54,6 +58,7 @@ CREATE TABLE jobs (
     run_at          REAL,
     lease_owner     TEXT,
     lease_until     REAL,
+    pool            TEXT CHECK (pool IS NULL OR pool IN ('primer', 'follower')),
     result          TEXT,
     error           TEXT,
     created_at      REAL NOT NULL,
@@ -108,7 +113,7 @@ CREATE TABLE events (
     data      TEXT
 );
 
--- Engine processes working on this file.
+-- Engine processes working on this file. A process that stops heartbeating is marked stopped with reason 'lost'.
 CREATE TABLE workers (
     id                TEXT PRIMARY KEY,
     pid               INTEGER NOT NULL,
@@ -116,6 +121,7 @@ CREATE TABLE workers (
     started_at        REAL NOT NULL,
     heartbeat_at      REAL NOT NULL,
     stopped_at        REAL,
+    stop_reason       TEXT CHECK (stop_reason IS NULL OR stop_reason IN ('shutdown', 'lost')),
     primer_workers    INTEGER NOT NULL,
     follower_workers  INTEGER NOT NULL,
     executors         TEXT NOT NULL

@@ -23,6 +23,8 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case followerFailed = "follower_failed"
     /// A group failed (data: the reason and the failed job).
     case groupFailed = "group_failed"
+    /// A group was cancelled, with its jobs that had not finished.
+    case groupCancelled = "group_cancelled"
     /// Every job of a group is terminal (data: outcome and counts).
     case groupDone = "group_done"
     /// A job was stored and waits for its turn (or for its primer).
@@ -33,6 +35,12 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case jobSucceeded = "job_succeeded"
     /// A job's last attempt failed.
     case jobFailed = "job_failed"
+    /// A job's attempt failed and another attempt is scheduled (data: attempt, delay in seconds, error).
+    case jobRetrying = "job_retrying"
+    /// A job whose worker stopped heartbeating was taken back (data: attempt, the silent worker).
+    case jobRescued = "job_rescued"
+    /// A running job was handed back by a shutting-down engine without using up an attempt.
+    case jobReleased = "job_released"
     /// A job was cancelled before or while running.
     case jobCancelled = "job_cancelled"
     /// Lane weights or caps changed.

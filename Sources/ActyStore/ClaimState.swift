@@ -12,6 +12,8 @@ public final class ClaimState: Sendable {
         var dataVersion: Int?
         var isClaiming = false
         var activatedDuringClaim: Set<WorkKind> = []
+        /// The planner before the latest claim, to return to if that claim's transaction rolls back.
+        var beforeLastClaim: (planner: ClaimPlanner, dataVersion: Int?)?
     }
 
     private let state: Mutex<State>
@@ -39,6 +41,7 @@ public final class ClaimState: Sendable {
     func claim<T>(_ body: (inout ClaimPlanner, inout Int?) throws -> T) rethrows -> T {
         var (planner, dataVersion) = state.withLock { state in
             state.isClaiming = true
+            state.beforeLastClaim = (state.planner, state.dataVersion)
             return (state.planner, state.dataVersion)
         }
         defer {
@@ -50,6 +53,28 @@ public final class ClaimState: Sendable {
                 state.isClaiming = false
             }
         }
-        return try body(&planner, &dataVersion)
+        do {
+            return try body(&planner, &dataVersion)
+        } catch {
+            // Nothing of a failed claim is kept: start the next one from where this one did, every lane open.
+            (planner, dataVersion) = state.withLock { $0.beforeLastClaim! }
+            planner.primers.activateAll()
+            planner.followers.activateAll()
+            throw error
+        }
+    }
+
+    /// Forgets what the latest claim did to the planner: its transaction rolled back, so the lanes it found
+    /// empty may hold work again. Every lane is marked as possibly having work, which at worst costs a claim that
+    /// finds nothing.
+    func rollBackLastClaim() {
+        state.withLock { state in
+            guard let before = state.beforeLastClaim else { return }
+            state.planner = before.planner
+            state.dataVersion = before.dataVersion
+            state.planner.primers.activateAll()
+            state.planner.followers.activateAll()
+            state.beforeLastClaim = nil
+        }
     }
 }

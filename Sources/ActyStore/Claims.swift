@@ -47,6 +47,12 @@ public struct ClaimedJob: Sendable {
     public var executor: String
     /// The attempt number (1-based).
     public var attempt: Int
+    /// Attempts the job may have in all.
+    public var maxAttempts: Int
+    /// The group's retry policy (backoff and jitter between attempts).
+    public var retryPolicy: RetryPolicy
+    /// The group's job timeout in seconds, if it has one.
+    public var timeout: Double?
     /// The payload as JSON text.
     public var payload: String
     /// The group context as JSON text.
@@ -65,8 +71,26 @@ public struct Completion: Sendable {
     public enum Outcome: Sendable {
         /// The executor returned this output (JSON text).
         case succeeded(output: String)
-        /// The executor threw.
-        case failed(JobError)
+        /// The executor threw, or ran past the job's timeout.
+        case failed(Failure)
+    }
+
+    /// A failed attempt.
+    public struct Failure: Sendable {
+        /// What went wrong.
+        public var error: JobError
+        /// Whether the attempt ran past the job's timeout (recorded as `timed_out`).
+        public var timedOut: Bool
+        /// Seconds to wait before the next attempt, or `nil` when this failure is final (no attempts left, or an
+        /// error that must not be retried).
+        public var retryAfter: Double?
+
+        /// Creates a failure.
+        public init(error: JobError, timedOut: Bool = false, retryAfter: Double? = nil) {
+            self.error = error
+            self.timedOut = timedOut
+            self.retryAfter = retryAfter
+        }
     }
 
     /// The job that ran.

@@ -41,13 +41,17 @@ final class GroupCommitWriter: Sendable {
     private let database: any DatabaseWriter
     private let state = Mutex(State())
     private let afterBatch: @Sendable (_ committed: Bool) -> Void
+    private let path: String?
 
     /// Creates a writer over a GRDB database writer.
     ///
-    /// - Parameter afterBatch: called on the writer thread after each batch transaction, with whether it committed,
-    ///   before the requests are acknowledged (used to hand events to sinks in commit order).
-    init(database: any DatabaseWriter, afterBatch: @escaping @Sendable (_ committed: Bool) -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - path: the database file, named in error messages.
+    ///   - afterBatch: called on the writer thread after each batch transaction, with whether it committed,
+    ///     before the requests are acknowledged (used to hand events to sinks in commit order).
+    init(database: any DatabaseWriter, path: String? = nil, afterBatch: @escaping @Sendable (_ committed: Bool) -> Void = { _ in }) {
         self.database = database
+        self.path = path
         self.afterBatch = afterBatch
     }
 
@@ -113,7 +117,7 @@ final class GroupCommitWriter: Sendable {
             do {
                 try db.beginTransaction(.immediate)
             } catch {
-                let mapped = StoreErrors.map(error)
+                let mapped = StoreErrors.map(error, path: path)
                 for request in pending { request.fail(mapped) }
                 return
             }
@@ -131,7 +135,7 @@ final class GroupCommitWriter: Sendable {
             if let failure {
                 // Roll back everything and run the others again without the failed request.
                 rollBack(applied, in: db)
-                pending[failure.index].fail(StoreErrors.map(failure.error))
+                pending[failure.index].fail(StoreErrors.map(failure.error, path: path))
                 pending.remove(at: failure.index)
                 continue
             }
@@ -139,7 +143,7 @@ final class GroupCommitWriter: Sendable {
                 try db.commit()
             } catch {
                 rollBack(applied, in: db)
-                let mapped = StoreErrors.map(error)
+                let mapped = StoreErrors.map(error, path: path)
                 for request in pending { request.fail(mapped) }
                 return
             }

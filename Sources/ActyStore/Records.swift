@@ -91,6 +91,10 @@ public struct GroupRecord: Sendable, Hashable {
     public var primerPolicy: PrimerFailurePolicy
     /// What a failed follower does to the group.
     public var followerPolicy: FollowerFailurePolicy
+    /// The group's retry policy.
+    public var retryPolicy: RetryPolicy
+    /// How long an attempt of the group's jobs may run, in seconds.
+    public var jobTimeout: Double?
     /// The cache entry the group's jobs share.
     public var cacheKey: String?
     /// Context for the cache provider, as JSON text.
@@ -114,7 +118,8 @@ public struct GroupRecord: Sendable, Hashable {
 
     static let selection = """
         SELECT id, key, lane, state, primer_state, primer_policy, follower_policy, cache_key, cache_context,
-            group_context, followers_total, jobs_total, jobs_finished, error, created_at, closed_at, finished_at
+            group_context, followers_total, jobs_total, jobs_finished, error, created_at, closed_at, finished_at,
+            retry_policy, job_timeout
         FROM groups
         """
 
@@ -142,6 +147,8 @@ public struct GroupRecord: Sendable, Hashable {
         createdAt = row[14]
         closedAt = row[15]
         finishedAt = row[16]
+        retryPolicy = (row[17] as String?).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none
+        jobTimeout = row[18]
     }
 }
 
@@ -197,6 +204,49 @@ public struct LaneRecord: Sendable, Hashable {
         weight = row[1]
         maxInflight = row[2]
         isPaused = row[3]
+    }
+}
+
+/// A row of the `workers` table: an engine process.
+public struct WorkerRecord: Sendable, Hashable {
+    /// The worker id, lease owner of the jobs it runs.
+    public var id: String
+    /// The operating-system process id.
+    public var pid: Int
+    /// The host name.
+    public var host: String
+    /// When the process started.
+    public var startedAt: Double
+    /// Its latest heartbeat.
+    public var heartbeatAt: Double
+    /// When it stopped, or was found silent.
+    public var stoppedAt: Double?
+    /// `shutdown` or `lost`, once stopped.
+    public var stopReason: String?
+    /// Size of its primer pool.
+    public var primerWorkers: Int
+    /// Size of its follower pool.
+    public var followerWorkers: Int
+    /// Its executors, as a JSON array.
+    public var executors: String
+
+    static let selection = """
+        SELECT id, pid, host, started_at, heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers,
+            executors
+        FROM workers
+        """
+
+    init(row: Row) {
+        id = row[0]
+        pid = row[1]
+        host = row[2]
+        startedAt = row[3]
+        heartbeatAt = row[4]
+        stoppedAt = row[5]
+        stopReason = row[6]
+        primerWorkers = row[7]
+        followerWorkers = row[8]
+        executors = row[9]
     }
 }
 

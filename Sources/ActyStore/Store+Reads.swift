@@ -85,6 +85,26 @@ extension Store {
         }
     }
 
+    /// The jobs with these ids (those that exist).
+    public func jobs(_ ids: [JobID]) async throws -> [JobRecord] {
+        guard !ids.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let arguments = StatementArguments(ids.map(\.rawValue))
+        return try await read { try $0.fetchAll(JobRecord.init, sql: JobRecord.selection + " WHERE jobs.id IN (\(placeholders))", arguments: arguments) }
+    }
+
+    /// Which of these jobs are no longer running under `worker`'s lease (cancelled, rescued or finished elsewhere).
+    public func jobsNotLeased(_ ids: [JobID], to worker: String) async throws -> [JobID] {
+        try await jobs(ids).filter { $0.state != .running || $0.leaseOwner != worker }.map(\.id)
+    }
+
+    /// Engine processes that have not stopped, as registered in `workers`.
+    public func activeWorkers() async throws -> [WorkerRecord] {
+        try await read {
+            try $0.fetchAll(WorkerRecord.init, sql: WorkerRecord.selection + " WHERE stopped_at IS NULL ORDER BY started_at")
+        }
+    }
+
     /// Every lane row, by name.
     public func lanes() async throws -> [LaneRecord] {
         try await read { try $0.fetchAll(LaneRecord.init, sql: "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name") }
@@ -99,7 +119,7 @@ extension Store {
         do {
             return try await database.read(body)
         } catch {
-            throw StoreErrors.map(error)
+            throw StoreErrors.map(error, path: path)
         }
     }
 }

@@ -37,11 +37,20 @@ extension Store {
         try await write(worker: worker) { try $0.closeGroup(group) }.1
     }
 
-    /// Records finished attempts, then fills idle workers, in one transaction.
-    public func completeAndClaim(_ completions: [Completion], claim: ClaimRequest?, worker: String) async throws -> ([ClaimedJob], WriteEffects) {
+    /// Records finished attempts, hands back released jobs, then fills idle workers, in one transaction.
+    ///
+    /// - Parameter releases: running jobs a shutting-down engine gives back without using up an attempt.
+    public func completeAndClaim(
+        _ completions: [Completion], releases: [ClaimedJob] = [], claim: ClaimRequest?, worker: String
+    ) async throws -> ([ClaimedJob], WriteEffects) {
         try await write(worker: worker) { context in
             if !completions.isEmpty { try context.complete(completions, worker: worker) }
+            if !releases.isEmpty { try context.release(releases, worker: worker) }
             return try claim.map { try context.claim($0) } ?? []
+        } undo: { _ in
+            // The claim's lane bookkeeping must roll back with its transaction, or lanes it found dry would stay
+            // marked empty while their jobs are back in `ready`.
+            claim?.state.rollBackLastClaim()
         }
     }
 
@@ -98,7 +107,7 @@ extension Store {
     /// Marks an engine process as stopped and records `run_finished` and `worker_stopped`.
     public func unregisterWorker(_ id: String) async throws {
         _ = try await write(worker: id) { context in
-            try context.db.execute(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ? WHERE id = ?", arguments: [context.now, context.now, id])
+            try context.db.execute(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ?, stop_reason = 'shutdown' WHERE id = ?", arguments: [context.now, context.now, id])
             try context.record(.runFinished)
             try context.record(.workerStopped)
         }

@@ -17,6 +17,11 @@ public final class Store: Sendable {
     public let location: DatabaseLocation
     /// The durability the writer commits with.
     public let durability: Durability
+    /// The database file, or `nil` in memory.
+    public var path: String? {
+        if case .file(let path) = location { return path }
+        return nil
+    }
 
     let database: any DatabaseWriter
     private let writer: GroupCommitWriter
@@ -42,7 +47,7 @@ public final class Store: Sendable {
         self.durability = durability
         self.eventObserver = eventObserver
         var configuration = Configuration()
-        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18)
+        configuration.busyMode = .timeout(busyTimeout.seconds)
         configuration.foreignKeysEnabled = true
         configuration.label = "acty"
         configuration.prepareDatabase { db in
@@ -78,7 +83,7 @@ public final class Store: Sendable {
         }
         self.database = database
         let pending = pendingEvents
-        self.writer = GroupCommitWriter(database: database) { committed in
+        self.writer = GroupCommitWriter(database: database, path: path) { committed in
             guard let eventObserver else { return }
             let events = pending.take()
             guard committed else { return }

@@ -46,13 +46,17 @@ public struct NewGroup: Sendable, Hashable {
     public var cacheContext: String?
     /// JSON context shared by every job of the group.
     public var groupContext: String?
+    /// Backoff between attempts of the group's jobs (their attempt counts are in ``NewJob/maxAttempts``).
+    public var retryPolicy: RetryPolicy
+    /// How long an attempt of the group's jobs may run, in seconds; `nil` for no limit.
+    public var jobTimeout: Double?
 
     /// Creates a group to insert.
     public init(
         key: String, lane: String, laneWeight: Double = 1, laneMaxInflight: Int? = nil, primer: NewJob?,
         followers: [NewJob], isClosed: Bool, primerPolicy: PrimerFailurePolicy = .failGroup,
         followerPolicy: FollowerFailurePolicy = .failGroup, cacheKey: String? = nil, cacheContext: String? = nil,
-        groupContext: String? = nil
+        groupContext: String? = nil, retryPolicy: RetryPolicy = .none, jobTimeout: Double? = nil
     ) {
         self.key = key
         self.lane = lane
@@ -66,6 +70,8 @@ public struct NewGroup: Sendable, Hashable {
         self.cacheKey = cacheKey
         self.cacheContext = cacheContext
         self.groupContext = groupContext
+        self.retryPolicy = retryPolicy
+        self.jobTimeout = jobTimeout
     }
 }
 

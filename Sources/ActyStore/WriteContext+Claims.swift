@@ -8,10 +8,11 @@ extension WriteContext {
     /// job row itself (state `running`, `lease_owner`, `started_at`) describes the running attempt, which saves a
     /// row write per job on the hot path.
     ///
-    /// Each lane is claimed with one indexed `UPDATE … WHERE id IN (SELECT … ORDER BY priority DESC, id LIMIT n)
-    /// RETURNING …`. Lane settings are read from the `lanes` table at every claim, so weights, caps and pauses
-    /// changed by another process apply at once; when another process has written since the last claim, every lane
-    /// is considered again, since it may have added work.
+    /// Each lane is claimed with one indexed `SELECT … ORDER BY priority DESC, id LIMIT n`, then each job is leased
+    /// by primary key. Scheduled retries that are due are made ready first. Lane settings are read from the
+    /// `lanes` table at every claim, so weights, caps and pauses changed by another process apply at once; when
+    /// another process has written since the last claim, every lane is considered again, since it may have added
+    /// work.
     mutating func claim(_ request: ClaimRequest) throws -> [ClaimedJob] {
         try request.state.claim { planner, lastDataVersion in
             try claim(request, planner: &planner, lastDataVersion: &lastDataVersion)
@@ -26,6 +27,7 @@ extension WriteContext {
             planner.followers.activateAll()
             lastDataVersion = dataVersion
         }
+        for kind in try promoteDueRetries() { planner[kind.role].activate(kind.lane) }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
@@ -51,7 +53,8 @@ extension WriteContext {
                         ClaimedJob(
                             id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
                             followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
-                            payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
+                            maxAttempts: row.int(6), retryPolicy: .none, timeout: nil, payload: row.string(5),
+                            groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
                         )
                     )
                 }
@@ -61,6 +64,7 @@ extension WriteContext {
                         $0.add(request.worker)
                         $0.add(leaseUntil)
                         $0.add(now)
+                        $0.add(pool.rawValue)
                         $0.add(job.id.rawValue)
                     }
                 }
@@ -68,26 +72,48 @@ extension WriteContext {
             }
         }
 
-        // One lookup per group of the batch gives each job its group's key and context.
-        var groups: [GroupID: (key: String, context: String?, cacheKey: String?)] = [:]
+        // One lookup per group of the batch gives each job its group's key, context and attempt settings.
+        var groups: [GroupID: ClaimedGroup] = [:]
         let groupStatement = try db.cachedStatement(sql: Self.claimedGroupSQL)
         for index in jobs.indices {
             let groupID = jobs[index].groupID
             if groups[groupID] == nil {
                 try groupStatement.forEachRow { $0.add(groupID.rawValue) } _: { row in
-                    groups[groupID] = (row.string(0), row.optionalString(1), row.optionalString(2))
+                    groups[groupID] = ClaimedGroup(
+                        key: row.string(0), context: row.optionalString(1), cacheKey: row.optionalString(2),
+                        retryPolicy: row.optionalString(3).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none,
+                        timeout: row.optionalDouble(4)
+                    )
                 }
             }
             if let group = groups[groupID] {
                 jobs[index].groupKey = group.key
                 jobs[index].groupContext = group.context
                 jobs[index].cacheKey = group.cacheKey
+                jobs[index].retryPolicy = group.retryPolicy
+                jobs[index].timeout = group.timeout
             }
             let job = jobs[index]
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
             try record(.jobStarted, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(job.pool.rawValue)"\#(stolen)}"#)
         }
         return jobs
+    }
+
+    /// Makes scheduled retries whose time has come ready, and returns the kinds of work they belong to.
+    ///
+    /// The minimum `run_at` comes from the `jobs_scheduled` index, so a claim with nothing due pays one lookup.
+    private mutating func promoteDueRetries() throws -> Set<WorkKind> {
+        var earliest: Double?
+        try db.cachedStatement(sql: Self.earliestRetrySQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
+        guard let earliest, earliest <= now else { return [] }
+        var due: [(id: Int64, kind: WorkKind)] = []
+        try db.cachedStatement(sql: Self.dueRetriesSQL).forEachRow { $0.add(now) } _: { row in
+            due.append((row.int64(0), WorkKind(role: row.string(1) == "primer" ? .primer : .follower, lane: row.string(2))))
+        }
+        let promote = try db.cachedStatement(sql: Self.promoteRetrySQL)
+        for job in due { try promote.run { $0.add(job.id) } }
+        return Set(due.map(\.kind))
     }
 
     /// Applies the `lanes` table to the planner and returns the remaining capacity of paused and capped lanes.
@@ -117,7 +143,7 @@ extension WriteContext {
     static func claimSQL(executorCount: Int) -> String {
         let placeholders = Array(repeating: "?", count: executorCount).joined(separator: ", ")
         return """
-            SELECT id, group_id, follower_index, executor, attempts, payload FROM jobs
+            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts FROM jobs
             WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
             ORDER BY priority DESC, id LIMIT ?
             """
@@ -125,11 +151,23 @@ extension WriteContext {
 
     /// Leases a claimed job to a worker for its next attempt.
     static let leaseSQL = """
-        UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ? WHERE id = ?
+        UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ?, pool = ?
+        WHERE id = ?
         """
 
     /// What a claimed job needs of its group.
-    static let claimedGroupSQL = "SELECT key, group_context, cache_key FROM groups WHERE id = ?"
+    static let claimedGroupSQL = "SELECT key, group_context, cache_key, retry_policy, job_timeout FROM groups WHERE id = ?"
+
+    /// When the next scheduled retry is due.
+    static let earliestRetrySQL = "SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'"
+
+    /// Scheduled retries that are due, oldest first, in bounded batches.
+    static let dueRetriesSQL = """
+        SELECT id, role, lane FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 1000
+        """
+
+    /// Makes a scheduled retry ready.
+    static let promoteRetrySQL = "UPDATE jobs SET state = 'ready', run_at = NULL WHERE id = ? AND state = 'scheduled'"
 
     /// Running jobs of a lane, for its `max_inflight` cap.
     static let runningInLaneSQL = "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?"
@@ -140,4 +178,13 @@ extension ClaimedJob {
     var ref: JobRef {
         JobRef(id: id, groupID: groupID, groupKey: groupKey, role: role, followerIndex: followerIndex, lane: lane)
     }
+}
+
+/// What claimed jobs take from their group.
+private struct ClaimedGroup {
+    var key: String
+    var context: String?
+    var cacheKey: String?
+    var retryPolicy: RetryPolicy
+    var timeout: Double?
 }

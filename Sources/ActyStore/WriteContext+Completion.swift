@@ -10,47 +10,54 @@ extension WriteContext {
     mutating func complete(_ completions: [Completion], worker: String) throws {
         let succeed = try db.cachedStatement(sql: Self.succeedSQL)
         let fail = try db.cachedStatement(sql: Self.failSQL)
+        let retry = try db.cachedStatement(sql: Self.scheduleRetrySQL)
         var attempts: [FinishedAttempt] = []
         attempts.reserveCapacity(completions.count)
-
         var finishedPerGroup: [GroupID: Int] = [:]
         var failures: [(job: JobRef, error: JobError)] = []
         var succeededPrimers: [GroupID] = []
         for completion in completions {
             let job = completion.job
-            let duration = max(0, completion.finishedAt - job.startedAt)
+            let at = completion.finishedAt
+            let duration = max(0, at - job.startedAt)
             switch completion.outcome {
             case .succeeded(let output):
-                try succeed.run {
-                    $0.add(output)
-                    $0.add(completion.finishedAt)
-                    $0.add(job.id.rawValue)
-                    $0.add(worker)
-                    $0.add(job.attempt)
-                }
+                try succeed.run { $0.add(output); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
-                attempts.append(FinishedAttempt(job: job, finishedAt: completion.finishedAt, outcome: "succeeded", error: nil))
+                attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil))
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
                 )
                 if job.role == .primer { succeededPrimers.append(job.groupID) }
-            case .failed(let error):
-                let errorJSON = error.jsonString
-                try fail.run {
-                    $0.add(errorJSON)
-                    $0.add(completion.finishedAt)
-                    $0.add(job.id.rawValue)
-                    $0.add(worker)
-                    $0.add(job.attempt)
+            case .failed(let failure):
+                let errorJSON = failure.error.jsonString
+                let outcome = failure.timedOut ? "timed_out" : "failed"
+                if let delay = failure.retryAfter {
+                    // Attempts left: the job waits in `scheduled`, holding no worker, until the claim that finds it
+                    // due makes it ready again.
+                    try retry.run {
+                        $0.add(at + delay); $0.add(errorJSON); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
+                    }
+                    guard db.changesCount == 1 else { continue }
+                    attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON))
+                    try record(
+                        .jobRetrying, job.ref, pool: job.pool,
+                        data: #"{"attempt":\#(job.attempt),"delay":\#(delay),"outcome":"\#(outcome)","error":\#(errorJSON)}"#
+                    )
+                    continue
                 }
+                try fail.run { $0.add(errorJSON); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
-                attempts.append(FinishedAttempt(job: job, finishedAt: completion.finishedAt, outcome: "failed", error: errorJSON))
-                try record(.jobFailed, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"error":\#(errorJSON)}"#)
-                effects.finishedJobs.append(
-                    FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: error, attempts: job.attempt)
+                attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON))
+                try record(
+                    .jobFailed, job.ref, pool: job.pool,
+                    data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"outcome":"\#(outcome)","error":\#(errorJSON)}"#
                 )
-                failures.append((job.ref, error))
+                effects.finishedJobs.append(
+                    FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: failure.error, attempts: job.attempt)
+                )
+                failures.append((job.ref, failure.error))
             }
             finishedPerGroup[job.groupID, default: 0] += 1
         }
@@ -82,18 +89,24 @@ extension WriteContext {
 
     /// Records a success, if the job is still leased to the worker (`lease_owner = ?`) for that attempt.
     static let succeedSQL = """
-        UPDATE jobs SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+        UPDATE jobs SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
+
+    /// Schedules the next attempt of a failed job, if it is still leased to the worker for that attempt.
+    static let scheduleRetrySQL = """
+        UPDATE jobs SET state = 'scheduled', run_at = ?, error = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
         WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
         """
 
     /// Records a final failure, if the job is still leased to the worker for that attempt.
     static let failSQL = """
-        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
         WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
         """
 
     /// Applies the group's policy to a job that failed for the last time.
-    private mutating func applyFailurePolicy(job: JobRef, error: JobError) throws {
+    mutating func applyFailurePolicy(job: JobRef, error: JobError) throws {
         var group = try groupRow(job.groupID)
         let data = #"{"job_id":\#(job.id),"error":\#(error.jsonString)}"#
         switch job.role {

@@ -109,20 +109,3 @@ extension WriteContext {
         FROM jobs WHERE group_id = ?
         """
 }
-
-extension JobError {
-    /// The stored form: `{"type": …, "message": …}`.
-    var jsonValue: JSONValue { .object(["type": .string(type), "message": .string(message)]) }
-
-    /// The stored form as JSON text.
-    var jsonString: String { jsonValue.jsonString }
-
-    /// Reads the stored form; text that is not in that form becomes the message.
-    init(stored: String) {
-        if let value = try? JSONValue(jsonString: stored), let type = value["type"]?.stringValue, let message = value["message"]?.stringValue {
-            self.init(type: type, message: message)
-        } else {
-            self.init(type: "error", message: stored)
-        }
-    }
-}

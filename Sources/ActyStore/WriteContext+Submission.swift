@@ -18,14 +18,15 @@ extension WriteContext {
         let state: GroupState = group.isClosed ? .closed : .open
         do {
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO groups (key, lane, state, primer_state, primer_policy, follower_policy, cache_key,
-                    cache_context, group_context, followers_total, jobs_total, jobs_finished, created_at, closed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                INSERT INTO groups (key, lane, state, primer_state, primer_policy, follower_policy, retry_policy,
+                    job_timeout, cache_key, cache_context, group_context, followers_total, jobs_total, jobs_finished,
+                    created_at, closed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
                 """)
             try statement.execute(arguments: [
                 group.key, group.lane, state.rawValue, primerState.rawValue, group.primerPolicy.rawValue,
-                group.followerPolicy.rawValue, group.cacheKey, group.cacheContext, group.groupContext,
-                group.followers.count, jobsTotal, now, group.isClosed ? now : nil,
+                group.followerPolicy.rawValue, group.retryPolicy.jsonValue.jsonString, group.jobTimeout, group.cacheKey,
+                group.cacheContext, group.groupContext, group.followers.count, jobsTotal, now, group.isClosed ? now : nil,
             ])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw Self.keyInUse(group.key)

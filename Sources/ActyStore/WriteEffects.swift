@@ -9,6 +9,8 @@ public struct WriteEffects: Sendable {
     public var finishedJobs: [FinishedJob] = []
     /// Groups that reached a terminal state.
     public var finishedGroups: [FinishedGroup] = []
+    /// Running jobs that were cancelled: the engine running each should stop its executor.
+    public var cancelledRunning: [JobID] = []
 
     /// Creates empty effects.
     public init() {}
@@ -18,6 +20,7 @@ public struct WriteEffects: Sendable {
         readyWork.formUnion(other.readyWork)
         finishedJobs += other.finishedJobs
         finishedGroups += other.finishedGroups
+        cancelledRunning += other.cancelledRunning
     }
 }
 

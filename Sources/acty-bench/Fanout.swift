@@ -60,8 +60,8 @@ struct Fanout: AsyncParsableCommand {
         let elapsed = clock.now - start
         try await engine.shutdown()
 
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let submitSeconds = Double(submitted.components.seconds) + Double(submitted.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
+        let submitSeconds = submitted.seconds
         let result: JSONValue = [
             "workload": "fanout",
             "groups": .number(Double(groups)),

@@ -89,13 +89,6 @@ struct ProgressDisplay {
     }
 }
 
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
 /// A number with a fixed number of decimals.
 func format(_ value: Double, digits: Int) -> String {
     String(format: "%.\(digits)f", value)

@@ -32,7 +32,7 @@ struct QueryPlanTests {
             name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1),
             arguments: ["primer", "b", "echo", 64], indexes: ["jobs_ready"]
         ),
-        Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, 17]),
+        Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, "follower", 17]),
         Case(name: "complete: succeed", sql: WriteContext.succeedSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
         Case(name: "complete: fail", sql: WriteContext.failSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
         Case(name: "release followers", sql: WriteContext.releaseFollowersSQL, arguments: [3], indexes: ["jobs_group"]),

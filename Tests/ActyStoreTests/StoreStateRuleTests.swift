@@ -23,7 +23,7 @@ struct StoreStateRuleTests {
     ) async throws -> WriteEffects {
         let completions = jobs.map { job in
             Completion(
-                job: job, outcome: failing ? .failed(JobError(type: "Boom", message: "no")) : .succeeded(output: #"{"ok":1}"#),
+                job: job, outcome: failing ? .failed(.init(error: JobError(type: "Boom", message: "no"))) : .succeeded(output: #"{"ok":1}"#),
                 finishedAt: now
             )
         }

@@ -16,6 +16,7 @@ extension ActyEngine {
     ///   - groupContext: context every job of the group sees as ``Job/groupContext``.
     ///   - cacheKey: the cache or session entry the group's jobs share; every job sees it as ``Job/cache``.
     ///   - cacheContext: what a cache provider needs to build that entry.
+    ///   - options: failure policies, retries and timeout for this group, overriding the engine's.
     /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
     ///   name) or `encodingFailed` (a NaN or infinite number in a payload).
     @discardableResult
@@ -27,11 +28,12 @@ extension ActyEngine {
         executor: String? = nil,
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
-        cacheContext: JSONValue? = nil
+        cacheContext: JSONValue? = nil,
+        options: GroupOptions = GroupOptions()
     ) async throws -> GroupSubmission {
         let group = try makeGroup(
             key: key, lane: lane, executor: executor, primer: primer, followers: followers, isClosed: true,
-            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext
+            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
         )
         return try await insert(group)
     }
@@ -43,25 +45,26 @@ extension ActyEngine {
     /// order: followers added before the primer wait for it. ``OpenGroup/close()`` says no more followers will come.
     ///
     /// - Throws: ``ActyError`` with code `groupClosed` when the live group with this key is already closed, or the
-    ///   codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:)``.
+    ///   codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``.
     public func openGroup(
         _ key: String,
         lane: String? = nil,
         executor: String? = nil,
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
-        cacheContext: JSONValue? = nil
+        cacheContext: JSONValue? = nil,
+        options: GroupOptions = GroupOptions()
     ) async throws -> OpenGroup {
         try checkRunning()
         let executor = try executorName(executor)
         if let attached = try await attach(key, executor: executor) { return attached }
         let group = try makeGroup(
             key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false,
-            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext
+            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
         )
         do {
             let submission = try await insert(group)
-            return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor)
+            return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor, maxAttempts: group.retryPolicy.maxAttempts)
         } catch ActyError.Code.groupKeyInUse {
             // Another task or process opened the group in the meantime: join it.
             if let attached = try await attach(key, executor: executor) { return attached }
@@ -75,7 +78,7 @@ extension ActyEngine {
         guard live.state == .open else {
             throw ActyError(.groupClosed, "group '\(key)' is closed: no more followers can be added; use a new key")
         }
-        return OpenGroup(engine: self, id: live.id, key: key, executor: executor)
+        return OpenGroup(engine: self, id: live.id, key: key, executor: executor, maxAttempts: live.retryPolicy.maxAttempts)
     }
 
     /// Opens a group, runs `body` with it, and closes the group when `body` returns or throws.
@@ -95,10 +98,12 @@ extension ActyEngine {
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
         cacheContext: JSONValue? = nil,
+        options: GroupOptions = GroupOptions(),
         _ body: (OpenGroup) async throws -> T
     ) async throws -> T {
         let group = try await openGroup(
-            key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext
+            key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext,
+            options: options
         )
         let value: T
         do {
@@ -113,7 +118,7 @@ extension ActyEngine {
 
     private func makeGroup(
         key: String, lane: String?, executor: String?, primer: JSONValue?, followers: [JSONValue], isClosed: Bool,
-        groupContext: JSONValue?, cacheKey: String?, cacheContext: JSONValue?
+        groupContext: JSONValue?, cacheKey: String?, cacheContext: JSONValue?, options: GroupOptions
     ) throws -> NewGroup {
         try checkRunning()
         guard !key.isEmpty, key.utf8.count <= 1024 else {
@@ -123,22 +128,35 @@ extension ActyEngine {
         try LaneConfiguration.validateName(lane)
         let laneConfiguration = configuration.lanes[lane] ?? configuration.defaultLane
         let executor = try executorName(executor)
+        let retryPolicy = options.retryPolicy ?? configuration.retryPolicy
+        try retryPolicy.validate()
+        let timeout = options.jobTimeout ?? configuration.jobTimeout
+        if let timeout, timeout <= .zero {
+            throw ActyError(.invalidArgument, "the job timeout of group '\(key)' must be positive")
+        }
         return NewGroup(
             key: key, lane: lane, laneWeight: laneConfiguration.weight, laneMaxInflight: laneConfiguration.maxInflight,
-            primer: try primer.map { try newJob($0, executor: executor, what: "the primer of group '\(key)'") },
-            followers: try followers.enumerated().map { index, payload in
-                try newJob(payload, executor: executor, what: "follower \(index) of group '\(key)'")
+            primer: try primer.map {
+                try newJob($0, executor: executor, maxAttempts: retryPolicy.maxAttempts, what: "the primer of group '\(key)'")
             },
-            isClosed: isClosed, primerPolicy: configuration.primerFailurePolicy,
-            followerPolicy: configuration.followerFailurePolicy,
+            followers: try followers.enumerated().map { index, payload in
+                try newJob(payload, executor: executor, maxAttempts: retryPolicy.maxAttempts, what: "follower \(index) of group '\(key)'")
+            },
+            isClosed: isClosed, primerPolicy: options.primerFailurePolicy ?? configuration.primerFailurePolicy,
+            followerPolicy: options.followerFailurePolicy ?? configuration.followerFailurePolicy,
             cacheKey: cacheKey,
             cacheContext: try cacheContext.map { try encode($0, what: "the cache context of '\(key)'") },
-            groupContext: try groupContext.map { try encode($0, what: "the group context of '\(key)'") }
+            groupContext: try groupContext.map { try encode($0, what: "the group context of '\(key)'") },
+            retryPolicy: retryPolicy,
+            jobTimeout: timeout?.seconds
         )
     }
 
-    func newJob(_ payload: JSONValue, executor: String, what: String) throws -> NewJob {
-        NewJob(executor: executor, payload: try encode(payload, what: what))
+    func newJob(_ payload: JSONValue, executor: String, maxAttempts: Int, what: String) throws -> NewJob {
+        guard maxAttempts >= 1 else {
+            throw ActyError(.invalidArgument, "\(what) needs maxAttempts of at least 1, not \(maxAttempts)")
+        }
+        return NewJob(executor: executor, payload: try encode(payload, what: what), maxAttempts: maxAttempts)
     }
 
     private func encode(_ value: JSONValue, what: String) throws -> String {

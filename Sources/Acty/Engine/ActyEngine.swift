@@ -33,8 +33,10 @@ public final class ActyEngine: Sendable {
 
     let store: Store
     let registry = ResultRegistry()
-    private let executors: [String: any Executor]
-    private let dispatcher: Dispatcher
+    let executors: [String: any Executor]
+    let dispatcher: Dispatcher
+    let runningJobs = RunningJobs()
+    private let finished = ShutdownSignal()
     private let events: AsyncStream<[EventRecord]>.Continuation?
     private let running: Mutex<Task<Void, Never>?>
     private let delivery: Task<Void, Never>?
@@ -83,12 +85,12 @@ public final class ActyEngine: Sendable {
             store: store, workerID: workerID, executors: byName.keys.sorted(),
             workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,
             leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, registry: registry,
-            logger: configuration.logger
+            running: runningJobs, logger: configuration.logger
         )
         running = Mutex(nil)
         if let sinkStream {
             delivery = Task { [configuration] in
-                await Self.deliver(sinkStream, to: configuration.eventSinks, logger: configuration.logger)
+                await EventDelivery.run(sinkStream, to: configuration.eventSinks, logger: configuration.logger)
             }
         } else {
             delivery = nil
@@ -114,8 +116,8 @@ public final class ActyEngine: Sendable {
         }
         // The pools run on their own task so that the engine works as soon as it is created, as its API promises;
         // `shutdown()` ends that task and waits for it.
-        let task = Task { [dispatcher, configuration, byName] in
-            await Self.runPools(dispatcher: dispatcher, configuration: configuration, executors: byName)
+        let task = Task { [self] in
+            await self.runPools()
         }
         running.withLock { $0 = task }
         configuration.logger.debug("engine started", metadata: ["worker.id": "\(workerID)"])
@@ -129,59 +131,34 @@ public final class ActyEngine: Sendable {
         return "w\(pid)-\(random)"
     }
 
-    /// Runs the dispatcher, the workers of both pools and the poll timer until the dispatcher has stopped.
-    private static func runPools(dispatcher: Dispatcher, configuration: EngineConfiguration, executors: [String: any Executor]) async {
-        await withTaskGroup(of: Void.self) { group in
-            let ticker = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: configuration.pollInterval)
-                    await dispatcher.tick()
-                }
-            }
-            for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
-                for _ in 0..<count {
-                    group.addTask {
-                        await Worker(pool: pool, dispatcher: dispatcher, executors: executors).run()
-                    }
-                }
-            }
-            await dispatcher.run()
-            ticker.cancel()
-        }
-    }
-
-    private static func deliver(_ events: AsyncStream<[EventRecord]>, to sinks: [any EventSink], logger: Logger) async {
-        for await batch in events {
-            for sink in sinks {
-                do {
-                    try await sink.consume(batch)
-                } catch {
-                    logger.error("event sink failed", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        for sink in sinks {
-            do {
-                try await sink.close()
-            } catch {
-                logger.error("closing an event sink failed", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    /// Stops the engine gracefully: no new jobs are claimed, running jobs finish and are recorded, queued work
-    /// stays in the database for the next process, and the event sinks are flushed and closed.
+    /// Stops the engine gracefully: no new jobs are claimed, running jobs get
+    /// ``EngineConfiguration/gracefulShutdownTimeout`` to finish and be recorded, then the ones still running are
+    /// cancelled and handed back to the queue without using up an attempt. Queued work stays in the database for
+    /// the next process; the event sinks are flushed and closed.
     ///
     /// Waiting ``JobHandle/result()`` calls for jobs that did not finish throw ``ActyError/Code/engineStopped``.
-    /// Calling `shutdown()` again does nothing.
+    /// Calling `shutdown()` again waits for the first call to finish.
     public func shutdown() async throws {
         let first = stopped.withLock { stopped in
             defer { stopped = true }
             return !stopped
         }
-        guard first else { return }
+        guard first else { return await finished.wait() }
+        defer { finished.signal() }
         await dispatcher.stop()
-        await running.withLock { $0 }?.value
+        if let pools = running.withLock({ $0 }) {
+            let grace = configuration.gracefulShutdownTimeout
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await pools.value }
+                group.addTask {
+                    try? await Task.sleep(for: grace)
+                    pools.cancel()
+                }
+                await group.next()
+                group.cancelAll()
+            }
+            await pools.value
+        }
         try await store.unregisterWorker(workerID)
         events?.finish()
         await delivery?.value
@@ -189,6 +166,11 @@ public final class ActyEngine: Sendable {
             ActyError(.engineStopped, "the engine shut down before the job finished; it stays queued in the database for the next engine")
         )
         try store.close()
+    }
+
+    /// Waits until the engine has shut down.
+    func waitUntilShutDown() async {
+        await finished.wait()
     }
 
     /// Throws when the engine has been shut down.
@@ -210,11 +192,8 @@ public final class ActyEngine: Sendable {
         return name
     }
 
-    /// Tells the dispatcher about work that became ready and resolves jobs that finished in a write.
+    /// Acts on what a write changed: lanes with new work, handles to resolve, executors to cancel.
     func apply(_ effects: WriteEffects) async {
-        if !effects.finishedJobs.isEmpty {
-            registry.resolve(effects.finishedJobs.map { $0.result(output: nil) })
-        }
-        await dispatcher.workArrived(effects.readyWork)
+        await dispatcher.apply(effects)
     }
 }

@@ -15,6 +15,8 @@ actor Dispatcher {
     struct Finished: Sendable {
         var completion: Completion
         var output: JSONValue?
+        /// The job goes back to the queue unfinished (the engine is shutting down): nothing is recorded of the attempt.
+        var released = false
     }
 
     /// How many dispatch cycles may wait at the writer at once.
@@ -28,6 +30,7 @@ actor Dispatcher {
     private let registry: ResultRegistry
     private let logger: Logger
     private let claims: ClaimState
+    private let running: RunningJobs
 
     private var idle: [JobRole: [CheckedContinuation<ClaimedJob?, Never>]] = [.primer: [], .follower: []]
     /// Idle workers promised to a cycle in flight.
@@ -45,8 +48,9 @@ actor Dispatcher {
 
     init(
         store: Store, workerID: String, executors: [String], workers: Int, workStealing: Bool, leaseDuration: Duration,
-        pollInterval: Duration, registry: ResultRegistry, logger: Logger
+        pollInterval: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
     ) {
+        self.running = running
         self.store = store
         self.workerID = workerID
         self.executors = executors
@@ -79,14 +83,6 @@ actor Dispatcher {
     }
 
     // MARK: Signals from the engine
-
-    /// New work became ready in these lanes.
-    func workArrived(_ kinds: Set<WorkKind>) {
-        guard !kinds.isEmpty else { return }
-        claims.activate(kinds)
-        awaitsNews = false
-        signal()
-    }
 
     /// Time to look for work other processes may have written.
     func tick() {
@@ -175,7 +171,11 @@ actor Dispatcher {
     private func run(_ cycle: Cycle) async {
         let outcome: ([ClaimedJob], WriteEffects)?
         do {
-            outcome = try await store.completeAndClaim(cycle.finished.map(\.completion), claim: cycle.claim, worker: workerID)
+            outcome = try await store.completeAndClaim(
+                cycle.finished.filter { !$0.released }.map(\.completion),
+                releases: cycle.finished.filter(\.released).map(\.completion.job),
+                claim: cycle.claim, worker: workerID
+            )
         } catch {
             // Nothing of the transaction was kept: keep the completions for the next try, after a pause so a full
             // disk or a long lock does not turn into a busy loop.
@@ -191,8 +191,7 @@ actor Dispatcher {
                 awaitsNews = true
             }
             assign(jobs)
-            claims.activate(effects.readyWork)
-            resolve(effects, outputs: cycle.finished)
+            apply(effects, outputs: cycle.finished)
         } else {
             finished = cycle.finished + finished
             pollDue = pollDue || cycle.wasPollDue
@@ -213,7 +212,14 @@ actor Dispatcher {
         }
     }
 
-    private func resolve(_ effects: WriteEffects, outputs batch: [Finished]) {
+    /// Acts on what a write changed: lanes with new work, handles to resolve, executors to cancel.
+    func apply(_ effects: WriteEffects, outputs batch: [Finished] = []) {
+        if !effects.readyWork.isEmpty {
+            claims.activate(effects.readyWork)
+            awaitsNews = false
+            signal()
+        }
+        running.cancel(effects.cancelledRunning)
         guard !effects.finishedJobs.isEmpty else { return }
         var outputs: [JobID: JSONValue] = [:]
         for done in batch { if let output = done.output { outputs[done.completion.job.id] = output } }
@@ -231,12 +237,5 @@ extension FinishedJob {
             default: .failed
             }
         return JobResult(jobID: id, groupKey: groupKey, role: role, status: status, output: output, error: error, attempts: attempts)
-    }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

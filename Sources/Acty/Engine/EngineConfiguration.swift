@@ -23,8 +23,21 @@ public struct EngineConfiguration: Sendable {
     public var followerFailurePolicy: FollowerFailurePolicy
     /// What a commit survives. The default is ``Durability/process``.
     public var durability: Durability
-    /// How long a claimed job stays leased to this process before another process may rescue it. 30 s.
+    /// How often a failed job is tried again and how long it waits in between (a group can override it). The
+    /// default, ``RetryPolicy/none``, fails a job on its first failed attempt, as Python acty does.
+    public var retryPolicy: RetryPolicy
+    /// How long one attempt may run before its executor task is cancelled and the attempt recorded `timed_out`
+    /// (a group can override it); `nil`, the default, for no limit.
+    public var jobTimeout: Duration?
+    /// Decides whether an error an executor threw is worth another attempt. ``NonRetryableError`` and cancellation
+    /// are never retried, whatever this says. The default retries every other error.
+    public var isRetryable: @Sendable (any Error) -> Bool
+    /// How long a claimed job stays leased to this process before another process may rescue it. The engine renews
+    /// the leases of its running jobs every third of this. 30 s.
     public var leaseDuration: Duration
+    /// How long `shutdown()` lets running jobs finish before it cancels them and hands them back to the queue
+    /// without using up an attempt. 30 s.
+    public var gracefulShutdownTimeout: Duration
     /// How often an idle engine looks for work written by other processes. 100 ms.
     public var pollInterval: Duration
     /// How long a write waits for another process's write lock before failing. 10 s.
@@ -44,7 +57,11 @@ public struct EngineConfiguration: Sendable {
         primerFailurePolicy: PrimerFailurePolicy = .failGroup,
         followerFailurePolicy: FollowerFailurePolicy = .failGroup,
         durability: Durability = .process,
+        retryPolicy: RetryPolicy = .none,
+        jobTimeout: Duration? = nil,
+        isRetryable: @escaping @Sendable (any Error) -> Bool = { _ in true },
         leaseDuration: Duration = .seconds(30),
+        gracefulShutdownTimeout: Duration = .seconds(30),
         pollInterval: Duration = .milliseconds(100),
         busyTimeout: Duration = .seconds(10),
         eventSinks: [any EventSink] = [],
@@ -58,7 +75,11 @@ public struct EngineConfiguration: Sendable {
         self.primerFailurePolicy = primerFailurePolicy
         self.followerFailurePolicy = followerFailurePolicy
         self.durability = durability
+        self.retryPolicy = retryPolicy
+        self.jobTimeout = jobTimeout
+        self.isRetryable = isRetryable
         self.leaseDuration = leaseDuration
+        self.gracefulShutdownTimeout = gracefulShutdownTimeout
         self.pollInterval = pollInterval
         self.busyTimeout = busyTimeout
         self.eventSinks = eventSinks
@@ -78,8 +99,15 @@ public struct EngineConfiguration: Sendable {
             try lane.validate(name: name)
         }
         try defaultLane.validate(name: "defaultLane")
-        guard leaseDuration > .zero, pollInterval > .zero, busyTimeout >= .zero else {
-            throw ActyError(.invalidArgument, "leaseDuration and pollInterval must be positive, busyTimeout must not be negative")
+        guard leaseDuration > .zero, pollInterval > .zero, busyTimeout >= .zero, gracefulShutdownTimeout >= .zero else {
+            throw ActyError(
+                .invalidArgument,
+                "leaseDuration and pollInterval must be positive; busyTimeout and gracefulShutdownTimeout must not be negative"
+            )
+        }
+        try retryPolicy.validate()
+        if let jobTimeout, jobTimeout <= .zero {
+            throw ActyError(.invalidArgument, "jobTimeout must be positive, or nil for no limit")
         }
     }
 }

@@ -2,8 +2,8 @@ import ActyStore
 
 /// A group that accepts work over time: its primer and followers may arrive in any order until it is closed.
 ///
-/// Get one from ``ActyEngine/openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:)`` or
-/// ``ActyEngine/withOpenGroup(_:lane:executor:groupContext:cacheKey:cacheContext:_:)``.
+/// Get one from ``ActyEngine/openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:)`` or
+/// ``ActyEngine/withOpenGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:_:)``.
 public struct OpenGroup: Sendable {
     /// The engine the group belongs to.
     public let engine: ActyEngine
@@ -12,31 +12,35 @@ public struct OpenGroup: Sendable {
     /// The group's key.
     public let key: String
     private let executor: String
+    private let maxAttempts: Int
 
-    init(engine: ActyEngine, id: GroupID, key: String, executor: String) {
+    init(engine: ActyEngine, id: GroupID, key: String, executor: String, maxAttempts: Int) {
         self.engine = engine
         self.id = id
         self.key = key
         self.executor = executor
+        self.maxAttempts = maxAttempts
     }
 
     /// Submits the group's primer. Followers added before it start once it succeeded.
     ///
+    /// - Parameter maxAttempts: attempts this job may have, instead of the group's retry policy's.
     /// - Throws: ``ActyError`` with code `invalidArgument` when the group already has a primer, `groupClosed` when
     ///   the group is closed or finished, `encodingFailed` for a NaN or infinite number.
     @discardableResult
-    public func submitPrimer(_ payload: JSONValue) async throws -> JobHandle {
-        let job = try engine.newJob(payload, executor: executor, what: "the primer of group '\(key)'")
+    public func submitPrimer(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
+        let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "the primer of group '\(key)'")
         return try await engine.add(job, role: .primer, to: id, key: key)
     }
 
     /// Adds a follower. It runs once the primer succeeded (at once if it already has).
     ///
+    /// - Parameter maxAttempts: attempts this job may have, instead of the group's retry policy's.
     /// - Throws: ``ActyError`` with code `groupClosed` when the group is closed or finished, `encodingFailed` for a
     ///   NaN or infinite number.
     @discardableResult
-    public func addFollower(_ payload: JSONValue) async throws -> JobHandle {
-        let job = try engine.newJob(payload, executor: executor, what: "a follower of group '\(key)'")
+    public func addFollower(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
+        let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "a follower of group '\(key)'")
         return try await engine.add(job, role: .follower, to: id, key: key)
     }
 

@@ -50,47 +50,76 @@ final class ResultSlot: Sendable {
     }
 }
 
-/// The result slots of jobs this process submitted and that have not finished yet.
+/// The result slots of jobs this process waits for: the ones it submitted, and the ones it watches for a handle
+/// obtained by id (see ``ActyEngine/handle(for:)``), which may run in another process.
 final class ResultRegistry: Sendable {
-    private let slots = Mutex<[JobID: ResultSlot]>([:])
+    private struct State {
+        var slots: [JobID: ResultSlot] = [:]
+        /// Slots whose job may finish in another process: the poll timer checks them in the database.
+        var watched: Set<JobID> = []
+    }
+
+    private let state = Mutex(State())
 
     /// Creates slots for new jobs.
     func register(_ ids: some Sequence<JobID>) -> [ResultSlot] {
-        slots.withLock { slots in
+        state.withLock { state in
             ids.map { id in
                 let slot = ResultSlot()
-                slots[id] = slot
+                state.slots[id] = slot
                 return slot
             }
         }
     }
 
-    /// The slot of a job, if it is registered.
+    /// The slot of a job, created if needed, and watched until the job finishes wherever it runs.
+    func watch(_ id: JobID) -> ResultSlot {
+        state.withLock { state in
+            state.watched.insert(id)
+            if let slot = state.slots[id] { return slot }
+            let slot = ResultSlot()
+            state.slots[id] = slot
+            return slot
+        }
+    }
+
+    /// The slot of a job, if one is registered.
     func slot(_ id: JobID) -> ResultSlot? {
-        slots.withLock { $0[id] }
+        state.withLock { $0.slots[id] }
+    }
+
+    /// Jobs whose handles wait for them to finish in any process.
+    var watchedIDs: [JobID] {
+        state.withLock { Array($0.watched) }
     }
 
     /// Forgets slots of jobs whose insert was rolled back.
     func remove(_ ids: some Sequence<JobID>) {
-        slots.withLock { slots in
-            for id in ids { slots.removeValue(forKey: id) }
+        state.withLock { state in
+            for id in ids {
+                state.slots.removeValue(forKey: id)
+                state.watched.remove(id)
+            }
         }
     }
 
     /// Resolves the slots of finished jobs and forgets them.
     func resolve(_ results: [JobResult]) {
         guard !results.isEmpty else { return }
-        let resolved: [(ResultSlot, JobResult)] = slots.withLock { slots in
-            results.compactMap { result in slots.removeValue(forKey: result.jobID).map { ($0, result) } }
+        let resolved: [(ResultSlot, JobResult)] = state.withLock { state in
+            results.compactMap { result in
+                state.watched.remove(result.jobID)
+                return state.slots.removeValue(forKey: result.jobID).map { ($0, result) }
+            }
         }
         for (slot, result) in resolved { slot.resolve(.success(result)) }
     }
 
     /// Fails every waiting slot, when the engine stops before their jobs finished.
     func failAll(_ error: any Error) {
-        let all = slots.withLock { slots in
-            defer { slots.removeAll() }
-            return Array(slots.values)
+        let all = state.withLock { state in
+            defer { state = State() }
+            return Array(state.slots.values)
         }
         for slot in all { slot.resolve(.failure(error)) }
     }

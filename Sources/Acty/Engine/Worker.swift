@@ -1,11 +1,14 @@
 import ActyStore
 import Foundation
+import Synchronization
 
 /// One worker of a pool: runs the jobs the dispatcher hands it, one at a time, until told to exit.
 struct Worker {
     let pool: JobRole
     let dispatcher: Dispatcher
     let executors: [String: any Executor]
+    let running: RunningJobs
+    let isRetryable: @Sendable (any Error) -> Bool
 
     func run() async {
         var done: Dispatcher.Finished?
@@ -16,36 +19,103 @@ struct Worker {
 
     /// Runs one attempt and describes its outcome. Never throws: every failure is an outcome to record.
     private func execute(_ claimed: ClaimedJob) async -> Dispatcher.Finished {
-        func failed(_ error: JobError) -> Dispatcher.Finished {
-            Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(error), finishedAt: Date().timeIntervalSince1970), output: nil)
+        let job: Job
+        do {
+            job = try makeJob(claimed)
+        } catch {
+            return failed(claimed, JobError(type: "InvalidPayload", message: "the stored payload is not valid JSON: \(error)"), retryable: false)
         }
         guard let executor = executors[claimed.executor] else {
-            return failed(JobError(type: "UnknownExecutor", message: "no executor named '\(claimed.executor)' is registered"))
+            return failed(claimed, JobError(type: "UnknownExecutor", message: "no executor named '\(claimed.executor)' is registered"), retryable: false)
         }
-        let payload: JSONValue
-        let groupContext: JSONValue?
-        do {
-            payload = try JSONValue(jsonString: claimed.payload)
-            groupContext = try claimed.groupContext.map { try JSONValue(jsonString: $0) }
-        } catch {
-            return failed(JobError(type: "InvalidPayload", message: "the stored payload is not valid JSON: \(error)"))
+        // The executor runs in its own task so that cancelling this one job (or timing it out) does not need the
+        // cooperation of anything else.
+        let task = Task { try await executor.execute(job) }
+        running.insert(claimed.id, task)
+        defer { running.remove(claimed.id) }
+        let result = await withTaskCancellationHandler {
+            await Self.outcome(of: task, timeout: claimed.timeout)
+        } onCancel: {
+            task.cancel()
         }
-        let job = Job(
-            id: claimed.id, groupKey: claimed.groupKey, role: claimed.role, followerIndex: claimed.followerIndex,
-            lane: claimed.lane, attempt: claimed.attempt, payload: payload, groupContext: groupContext,
-            cache: claimed.cacheKey.map { CacheHandle(key: $0, providerRef: nil) }
-        )
-        do {
-            let output = try await executor.execute(job)
+        if Task.isCancelled {
+            // The engine is shutting down past its grace period: hand the job back without using up an attempt.
+            return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true)
+        }
+        switch result {
+        case .finished(.success(let output)):
             if let problem = output.nonFiniteNumberPath {
-                return failed(JobError(type: "InvalidOutput", message: "the output has a number that JSON cannot hold (NaN or infinity) at \(problem)"))
+                let error = JobError(type: "InvalidOutput", message: "the output has a number that JSON cannot hold (NaN or infinity) at \(problem)")
+                return failed(claimed, error, retryable: false)
             }
             return Dispatcher.Finished(
-                completion: Completion(job: claimed, outcome: .succeeded(output: output.jsonString), finishedAt: Date().timeIntervalSince1970),
+                completion: Completion(job: claimed, outcome: .succeeded(output: output.jsonString), finishedAt: Self.now),
                 output: output
             )
-        } catch {
-            return failed(JobError(thrown: error))
+        case .finished(.failure(let error)):
+            return failed(claimed, JobError(thrown: error), retryable: !(error is NonRetryableError) && !(error is CancellationError) && isRetryable(error))
+        case .timedOut(let seconds):
+            let error = JobError(type: "timeout", message: "the attempt ran longer than the job timeout of \(seconds) s and was cancelled")
+            return failed(claimed, error, retryable: true, timedOut: true)
+        }
+    }
+
+    private func makeJob(_ claimed: ClaimedJob) throws -> Job {
+        Job(
+            id: claimed.id, groupKey: claimed.groupKey, role: claimed.role, followerIndex: claimed.followerIndex,
+            lane: claimed.lane, attempt: claimed.attempt, payload: try JSONValue(jsonString: claimed.payload),
+            groupContext: try claimed.groupContext.map { try JSONValue(jsonString: $0) },
+            cache: claimed.cacheKey.map { CacheHandle(key: $0, providerRef: nil) }
+        )
+    }
+
+    /// A failed attempt: retried after the policy's backoff while attempts are left and the error allows it.
+    private func failed(_ claimed: ClaimedJob, _ error: JobError, retryable: Bool, timedOut: Bool = false) -> Dispatcher.Finished {
+        var retryAfter: Double?
+        if retryable, claimed.attempt < claimed.maxAttempts {
+            retryAfter = claimed.retryPolicy.delay(afterAttempt: claimed.attempt, random: Double.random(in: 0..<1)).seconds
+        }
+        let failure = Completion.Failure(error: error, timedOut: timedOut, retryAfter: retryAfter)
+        return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(failure), finishedAt: Self.now), output: nil)
+    }
+
+    private static var now: Double { Date().timeIntervalSince1970 }
+
+    private enum Outcome {
+        case finished(Result<JSONValue, any Error>)
+        case timedOut(Double)
+    }
+
+    /// Waits for the executor task, or for the timeout: then the task is cancelled and left to finish on its own,
+    /// so an executor that ignores cancellation cannot hold the worker.
+    private static func outcome(of task: Task<JSONValue, any Error>, timeout: Double?) async -> Outcome {
+        guard let timeout else { return .finished(await task.result) }
+        let decided = OnceFlag()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(timeout))
+                guard decided.claim() else { return }
+                task.cancel()
+                continuation.resume(returning: .timedOut(timeout))
+            }
+            Task {
+                let result = await task.result
+                guard decided.claim() else { return }
+                timer.cancel()
+                continuation.resume(returning: .finished(result))
+            }
+        }
+    }
+}
+
+/// A flag that only the first caller of ``claim()`` gets.
+private final class OnceFlag: Sendable {
+    private let taken = Mutex(false)
+
+    func claim() -> Bool {
+        taken.withLock { taken in
+            defer { taken = true }
+            return !taken
         }
     }
 }
@@ -55,10 +125,15 @@ extension JobError {
     init(thrown error: any Error) {
         if let error = error as? JobError {
             self.init(type: error.type, message: SecretRedactor.redact(error.message))
+        } else if let error = error as? NonRetryableError {
+            self.init(thrown: error.underlying)
         } else if error is CancellationError {
             self.init(type: "cancelled", message: "the attempt was cancelled")
         } else {
             self.init(type: String(describing: Swift.type(of: error)), message: SecretRedactor.redact(String(describing: error)))
         }
     }
+
+    /// The attempt was stopped because its engine shut down.
+    static let shutdown = JobError(type: "shutdown", message: "the engine shut down while the attempt ran")
 }

@@ -41,7 +41,7 @@ public struct SimulatedExecutor: Executor {
         let delay = minDelay + (maxDelay - minDelay) * fraction
         if delay > .zero { try await Task.sleep(for: delay) }
         if roll < failureRate { throw SimulatedFailure(jobID: job.id) }
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        let seconds = delay.seconds
         return ["echo": job.payload, "delay_s": .number(seconds)]
     }
 

@@ -1,0 +1,123 @@
+import ActyStore
+import Foundation
+import Logging
+
+extension ActyEngine {
+    /// Runs the worker pools and the engine's housekeeping until the dispatcher has stopped:
+    /// - the poll timer, which looks for work other processes wrote and for handles of jobs run elsewhere;
+    /// - the heartbeat, which renews the leases of running jobs and notices leases this process lost;
+    /// - the rescuer, which takes back jobs of workers that died or went silent, at start and periodically.
+    func runPools() async {
+        await withTaskGroup(of: Void.self) { group in
+            let housekeeping = [
+                Task { await self.poll() },
+                Task { await self.heartbeat() },
+                Task { await self.rescue() },
+            ]
+            for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
+                for _ in 0..<count {
+                    group.addTask {
+                        await Worker(
+                            pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs,
+                            isRetryable: self.configuration.isRetryable
+                        ).run()
+                    }
+                }
+            }
+            await dispatcher.run()
+            for task in housekeeping { task.cancel() }
+        }
+    }
+
+    private func poll() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            await dispatcher.tick()
+            await resolveWatchedHandles()
+        }
+    }
+
+    /// Resolves handles of jobs this process did not run (see ``handle(for:)``) once the database says they ended.
+    private func resolveWatchedHandles() async {
+        let watched = registry.watchedIDs
+        guard !watched.isEmpty else { return }
+        do {
+            let finished = try await store.jobs(watched).filter { $0.state.isTerminal }
+            registry.resolve(finished.map(JobResult.init(record:)))
+        } catch {
+            configuration.logger.warning("reading watched jobs failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func heartbeat() async {
+        let interval = configuration.leaseDuration / 3
+        var lastBeat = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: min(interval, configuration.pollInterval * 2))
+            if Task.isCancelled { return }
+            // Jobs that were cancelled or rescued by someone else: stop their executors.
+            let running = runningJobs.ids
+            if !running.isEmpty, let lost = try? await store.jobsNotLeased(running, to: workerID), !lost.isEmpty {
+                runningJobs.cancel(lost)
+            }
+            guard ContinuousClock.now - lastBeat >= interval else { continue }
+            lastBeat = .now
+            do {
+                try await store.heartbeat(worker: workerID, leaseUntil: Date().timeIntervalSince1970 + configuration.leaseDuration.seconds)
+            } catch {
+                configuration.logger.error("heartbeat failed; leases may expire", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func rescue() async {
+        let interval = max(configuration.leaseDuration / 2, .milliseconds(50))
+        while !Task.isCancelled {
+            do {
+                let now = Date().timeIntervalSince1970
+                let (rescued, effects) = try await store.rescue(
+                    silentSince: now - configuration.leaseDuration.seconds, deadWorkers: try await deadLocalWorkers(), worker: workerID
+                )
+                if rescued > 0 {
+                    configuration.logger.info("rescued jobs of silent workers", metadata: ["jobs": "\(rescued)"])
+                }
+                await apply(effects)
+            } catch {
+                configuration.logger.error("rescuing expired leases failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Workers on this host whose process no longer exists: their jobs can be rescued without waiting for their
+    /// leases to expire. (A reused process id makes a dead worker look alive; its leases then expire as usual.)
+    private func deadLocalWorkers() async throws -> [String] {
+        let host = ProcessInfo.processInfo.hostName
+        let me = Int(ProcessInfo.processInfo.processIdentifier)
+        return try await store.activeWorkers()
+            .filter { $0.host == host && $0.pid != me && $0.id != workerID && !Self.processExists($0.pid) }
+            .map(\.id)
+    }
+
+    private static func processExists(_ pid: Int) -> Bool {
+        guard pid > 0, pid <= Int(Int32.max) else { return false }
+        return kill(pid_t(pid), 0) == 0 || errno != ESRCH
+    }
+}
+
+extension JobResult {
+    /// The result of a finished job, as recorded in its row.
+    init(record: JobRecord) {
+        let status: Status =
+            switch record.state {
+            case .succeeded: .succeeded
+            case .cancelled: .cancelled
+            default: .failed
+            }
+        self.init(
+            jobID: record.id, groupKey: record.groupKey, role: record.role, status: status,
+            output: record.result.flatMap { try? JSONValue(jsonString: $0) },
+            error: record.error.map(JobError.init(stored:)), attempts: record.attempts
+        )
+    }
+}

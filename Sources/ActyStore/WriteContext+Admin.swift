@@ -1,0 +1,246 @@
+import ActyCore
+import GRDB
+
+/// Cancelling and retrying by hand: the rules the engine's API and `acty-query`'s admin commands share.
+extension WriteContext {
+    /// Cancels a job: a queued one is recorded `cancelled` at once; a running one too, its attempt recorded as
+    /// `cancelled`, and its engine cancels the executor task when it learns of it (``WriteEffects/cancelledRunning``).
+    /// Cancelling a primer cancels its whole group, since its followers could never run.
+    ///
+    /// - Returns: `false` when the job had already finished.
+    /// - Throws: ``ActyError/Code/unknownJob``.
+    mutating func cancelJob(_ id: JobID) throws -> Bool {
+        let job = try adminJob(id)
+        guard !job.state.isTerminal else { return false }
+        if job.role == .primer { return try cancelGroup(job.groupID) }
+        let group = try groupRow(job.groupID)
+        try cancel([job], in: group, reason: "explicit_cancel")
+        try finishGroupIfDone(group.id)
+        return true
+    }
+
+    /// Cancels a group and every job of it that has not finished, running ones included. The group ends
+    /// `cancelled` (a group that had already failed keeps that state).
+    ///
+    /// - Returns: `false` when the group had already finished.
+    mutating func cancelGroup(_ id: GroupID) throws -> Bool {
+        var group = try groupRow(id)
+        guard group.finishedAt == nil else { return false }
+        if group.state.isLive {
+            group.state = .cancelled
+            try db.cachedStatement(sql: "UPDATE groups SET state = 'cancelled' WHERE id = ?").run { $0.add(id.rawValue) }
+            try record(.groupCancelled, group)
+        }
+        var jobs: [AdminJob] = []
+        try db.cachedStatement(sql: Self.unfinishedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { jobs.append(AdminJob($0)) }
+        try cancel(jobs, in: group, reason: "group_cancelled")
+        try finishGroupIfDone(id)
+        return true
+    }
+
+    private mutating func cancel(_ jobs: [AdminJob], in group: GroupRow, reason: String) throws {
+        guard !jobs.isEmpty else { return }
+        let error = JobError(type: "cancelled", message: reason)
+        let errorJSON = error.jsonString
+        let update = try db.cachedStatement(sql: Self.cancelJobSQL)
+        var attempts: [AdminJob] = []
+        for job in jobs {
+            try update.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue) }
+            let phase = job.state == .running ? "running" : "queued"
+            try record(.jobCancelled, job.ref(in: group), pool: job.pool, data: #"{"reason":"\#(reason)","phase":"\#(phase)"}"#)
+            if job.state == .running {
+                attempts.append(job)
+                effects.cancelledRunning.append(job.id)
+            }
+            effects.finishedJobs.append(
+                FinishedJob(id: job.id, groupKey: group.key, role: job.role, state: .cancelled, error: error, attempts: job.attempts)
+            )
+        }
+        try MultiRowInsert.attempts.insert(attempts, in: db) { arguments, job in
+            arguments.add(job.id.rawValue)
+            arguments.add(job.attempts)
+            arguments.add(job.owner ?? "unknown")
+            arguments.add((job.pool ?? job.role).rawValue)
+            arguments.add(job.startedAt ?? now)
+            arguments.add(now)
+            arguments.add("cancelled")
+            arguments.add(errorJSON)
+            arguments.add(max(0, now - (job.startedAt ?? now)))
+        }
+        try countFinishedJobs(jobs.count, in: group.id)
+    }
+
+    /// Queues a failed or cancelled job again with one more attempt; its group, if it had finished, is live again.
+    ///
+    /// Retrying a primer also brings back the followers its failure cancelled.
+    ///
+    /// - Throws: ``ActyError/Code/unknownJob``; ``ActyError/Code/invalidArgument`` for a job that is not failed or
+    ///   cancelled, or a follower whose primer failed (retry the primer); ``ActyError/Code/groupKeyInUse`` when a
+    ///   newer live group has taken the key.
+    mutating func retryJob(_ id: JobID) throws {
+        let job = try adminJob(id)
+        guard job.state == .failed || job.state == .cancelled else {
+            throw ActyError(.invalidArgument, "job \(id) is \(job.state.rawValue): only failed or cancelled jobs can be retried")
+        }
+        var group = try groupRow(job.groupID)
+        let state: JobState
+        switch job.role {
+        case .primer:
+            state = .ready
+        case .follower:
+            switch group.primerState {
+            case .succeeded, .skipped: state = .ready
+            case .none: state = group.state == .open ? .blocked : .ready
+            case .pending: state = .blocked
+            case .failed:
+                guard group.primerPolicy == .runFollowers else {
+                    throw ActyError(.invalidArgument, "the primer of group '\(group.key)' failed: retry the primer, or the whole group")
+                }
+                state = .ready
+            }
+        }
+        try reopen(&group, jobs: 1)
+        try requeue(job, as: state, in: group)
+        if job.role == .primer {
+            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'pending' WHERE id = ?").run { $0.add(group.id.rawValue) }
+            group.primerState = .pending
+            try reviveCancelledByFailure(in: &group, as: .blocked)
+        }
+    }
+
+    /// Retries every failed job of a group, and brings back the jobs its failure cancelled.
+    ///
+    /// - Returns: how many jobs were queued again.
+    mutating func retryFailedJobs(inGroup id: GroupID) throws -> Int {
+        var failed: [AdminJob] = []
+        try db.cachedStatement(sql: Self.failedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { failed.append(AdminJob($0)) }
+        // The primer first: the followers' new state depends on it.
+        for job in failed.sorted(by: { ($0.role == .primer ? 0 : 1, $0.id) < ($1.role == .primer ? 0 : 1, $1.id) }) {
+            try retryJob(job.id)
+        }
+        var group = try groupRow(id)
+        let revived = try reviveCancelledByFailure(in: &group, as: group.primerState == .succeeded ? .ready : .blocked)
+        return failed.count + revived
+    }
+
+    /// Retries every failed job of every group.
+    ///
+    /// - Returns: how many jobs were queued again.
+    mutating func retryAllFailedJobs() throws -> Int {
+        var groups: [GroupID] = []
+        try db.cachedStatement(sql: Self.groupsWithFailedJobsSQL).forEachRow { _ in } _: { groups.append(GroupID($0.int64(0))) }
+        var count = 0
+        for group in groups { count += try retryFailedJobs(inGroup: group) }
+        return count
+    }
+
+    /// Makes a finished group live again before `jobs` of its jobs are queued again.
+    private mutating func reopen(_ group: inout GroupRow, jobs: Int) throws {
+        if group.finishedAt != nil || !group.state.isLive {
+            var taken = false
+            try db.cachedStatement(sql: Self.liveKeyOtherGroupSQL).forEachRow { $0.add(group.key); $0.add(group.id.rawValue) } _: { _ in taken = true }
+            if taken {
+                throw ActyError(.groupKeyInUse, "a newer live group uses the key '\(group.key)': its old group cannot be retried")
+            }
+            group.state = try closedAt(group.id) == nil ? .open : .closed
+            group.error = nil
+            group.finishedAt = nil
+            try db.cachedStatement(sql: Self.reopenGroupSQL).run { $0.add(group.state.rawValue); $0.add(group.id.rawValue) }
+        }
+        group.jobsFinished -= jobs
+        try db.cachedStatement(sql: "UPDATE groups SET jobs_finished = jobs_finished - ? WHERE id = ?").run { $0.add(jobs); $0.add(group.id.rawValue) }
+    }
+
+    private mutating func requeue(_ job: AdminJob, as state: JobState, in group: GroupRow) throws {
+        try db.cachedStatement(sql: Self.requeueJobSQL).run { $0.add(state.rawValue); $0.add(job.id.rawValue) }
+        try record(.jobQueued, job.ref(in: group), data: state == .blocked ? #"{"retry":true,"blocked":true}"# : #"{"retry":true}"#)
+        if state == .ready { effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane)) }
+    }
+
+    /// Brings back the jobs a group's failure cancelled.
+    @discardableResult
+    private mutating func reviveCancelledByFailure(in group: inout GroupRow, as state: JobState) throws -> Int {
+        var cancelled: [AdminJob] = []
+        let reasons = Self.failureCancellationReasons.map { JobError(type: "cancelled", message: $0).jsonString }
+        try db.cachedStatement(sql: Self.cancelledJobsSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
+            let job = AdminJob(row)
+            if let error = job.error, reasons.contains(error) { cancelled.append(job) }
+        }
+        guard !cancelled.isEmpty else { return 0 }
+        try reopen(&group, jobs: cancelled.count)
+        for job in cancelled { try requeue(job, as: state, in: group) }
+        return cancelled.count
+    }
+
+    private func closedAt(_ id: GroupID) throws -> Double? {
+        var closedAt: Double?
+        try db.cachedStatement(sql: "SELECT closed_at FROM groups WHERE id = ?").forEachRow { $0.add(id.rawValue) } _: { closedAt = $0.optionalDouble(0) }
+        return closedAt
+    }
+
+    private func adminJob(_ id: JobID) throws -> AdminJob {
+        var job: AdminJob?
+        try db.cachedStatement(sql: Self.adminJobSQL).forEachRow { $0.add(id.rawValue) } _: { job = AdminJob($0) }
+        guard let job else { throw ActyError(.unknownJob, "no job with id \(id) exists") }
+        return job
+    }
+
+    /// Why a group's failure cancelled its waiting jobs (see ``cancelNotStartedJobs(of:reason:)``).
+    static let failureCancellationReasons = ["group_failed", "primer_failed_skip_followers"]
+}
+
+/// A job as the admin rules read it.
+private struct AdminJob {
+    var id: JobID
+    var groupID: GroupID
+    var role: JobRole
+    var followerIndex: Int?
+    var lane: String
+    var state: JobState
+    var attempts: Int
+    var owner: String?
+    var startedAt: Double?
+    var pool: JobRole?
+    var error: String?
+
+    init(_ row: Statement.Columns) {
+        id = JobID(row.int64(0))
+        groupID = GroupID(row.int64(1))
+        role = row.string(2) == "primer" ? .primer : .follower
+        followerIndex = row.optionalInt(3)
+        lane = row.string(4)
+        state = JobState(rawValue: row.string(5)) ?? .failed
+        attempts = row.int(6)
+        owner = row.optionalString(7)
+        startedAt = row.optionalDouble(8)
+        pool = row.optionalString(9).flatMap(JobRole.init(rawValue:))
+        error = row.optionalString(10)
+    }
+
+    func ref(in group: GroupRow) -> JobRef {
+        JobRef(id: id, groupID: groupID, groupKey: group.key, role: role, followerIndex: followerIndex, lane: lane)
+    }
+}
+
+extension WriteContext {
+    static let adminColumns = "id, group_id, role, follower_index, lane, state, attempts, lease_owner, started_at, pool, error"
+    static let adminJobSQL = "SELECT \(adminColumns) FROM jobs WHERE id = ?"
+    static let unfinishedJobsSQL = """
+        SELECT \(adminColumns) FROM jobs WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled', 'running')
+        """
+    static let failedJobsSQL = "SELECT \(adminColumns) FROM jobs WHERE group_id = ? AND state = 'failed'"
+    static let cancelledJobsSQL = "SELECT \(adminColumns) FROM jobs WHERE group_id = ? AND state = 'cancelled'"
+    static let groupsWithFailedJobsSQL = "SELECT DISTINCT group_id FROM jobs WHERE state = 'failed'"
+    static let cancelJobSQL = """
+        UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL, lease_owner = NULL,
+            lease_until = NULL, pool = NULL
+        WHERE id = ?
+        """
+    static let requeueJobSQL = """
+        UPDATE jobs SET state = ?, max_attempts = MAX(max_attempts, attempts + 1), error = NULL, result = NULL,
+            finished_at = NULL, run_at = NULL
+        WHERE id = ?
+        """
+    static let reopenGroupSQL = "UPDATE groups SET state = ?, error = NULL, finished_at = NULL WHERE id = ?"
+    static let liveKeyOtherGroupSQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed') AND id != ?"
+}
