@@ -16,16 +16,27 @@ public enum SecretRedactor {
     public static func redact(_ text: String) -> String {
         // The shortest credential the patterns match (`pwd=x`) has 5 characters.
         guard text.utf8.count >= 5 else { return text }
+        // Regular expressions are slow next to a job; most errors hold no credential word at all, so look for the
+        // words each pattern needs before running it.
+        let lowered = Array(text.utf8.lazy.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
         var result = text
-        result.replace(bearer) { "\($0.output.1)\(placeholder)" }
-        result.replace(urlPassword) { "\($0.output.1)\(placeholder)@" }
-        result.replace(providerKey, with: placeholder)
-        result.replace(assignment) { match in
-            let (_, name, value) = match.output
-            if let quote = value.first, quote == "\"" || quote == "'" {
-                return "\(name)\(quote)\(placeholder)\(quote)"
+        if lowered.contains("bearer") {
+            result.replace(bearer) { "\($0.output.1)\(placeholder)" }
+        }
+        if lowered.contains("://") {
+            result.replace(urlPassword) { "\($0.output.1)\(placeholder)@" }
+        }
+        if ["sk-", "pk-", "rk-", "sk_", "pk_", "rk_", "xox", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "akia", "aiza"].contains(where: lowered.contains) {
+            result.replace(providerKey, with: placeholder)
+        }
+        if ["key", "token", "secret", "passw", "pwd"].contains(where: lowered.contains) {
+            result.replace(assignment) { match in
+                let (_, name, value) = match.output
+                if let quote = value.first, quote == "\"" || quote == "'" {
+                    return "\(name)\(quote)\(placeholder)\(quote)"
+                }
+                return "\(name)\(placeholder)"
             }
-            return "\(name)\(placeholder)"
         }
         return result
     }
@@ -52,5 +63,19 @@ public enum SecretRedactor {
     /// `name = value` where the name ends in a credential word, possibly after `prefix_` or `prefix-` parts.
     private static var assignment: Regex<(Substring, Substring, Substring)> {
         #/(?i)(\b(?:[A-Za-z0-9]+[_\-])*(?:api[_\-]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|secret|password|passwd|pwd)["']?\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"'&,;]+)/#
+    }
+}
+
+extension [UInt8] {
+    /// Whether the bytes contain `word`'s UTF-8 bytes.
+    fileprivate func contains(_ word: String) -> Bool {
+        let needle = Array(word.utf8)
+        guard needle.count <= count, let first = needle.first else { return needle.isEmpty }
+        var index = startIndex
+        while index <= endIndex - needle.count {
+            if self[index] == first, self[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
     }
 }

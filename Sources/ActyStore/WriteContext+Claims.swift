@@ -104,16 +104,26 @@ extension WriteContext {
     ///
     /// The minimum `run_at` comes from the `jobs_scheduled` index, so a claim with nothing due pays one lookup.
     private mutating func promoteDueRetries() throws -> Set<WorkKind> {
-        var earliest: Double?
-        try db.cachedStatement(sql: Self.earliestRetrySQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
-        guard let earliest, earliest <= now else { return [] }
+        guard let earliest = try earliestRetry() else { return [] }
+        guard earliest <= now else {
+            effects.retryDue(at: earliest)
+            return []
+        }
         var due: [(id: Int64, kind: WorkKind)] = []
         try db.cachedStatement(sql: Self.dueRetriesSQL).forEachRow { $0.add(now) } _: { row in
             due.append((row.int64(0), WorkKind(role: row.string(1) == "primer" ? .primer : .follower, lane: row.string(2))))
         }
         let promote = try db.cachedStatement(sql: Self.promoteRetrySQL)
         for job in due { try promote.run { $0.add(job.id) } }
+        if let next = try earliestRetry() { effects.retryDue(at: next) }
         return Set(due.map(\.kind))
+    }
+
+    /// When the earliest scheduled retry is due, from the `jobs_scheduled` index.
+    private func earliestRetry() throws -> Double? {
+        var earliest: Double?
+        try db.cachedStatement(sql: Self.earliestRetrySQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
+        return earliest
     }
 
     /// Applies the `lanes` table to the planner and returns the remaining capacity of paused and capped lanes.

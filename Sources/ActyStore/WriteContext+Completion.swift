@@ -40,6 +40,7 @@ extension WriteContext {
                         $0.add(at + delay); $0.add(errorJSON); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
                     }
                     guard db.changesCount == 1 else { continue }
+                    effects.retryDue(at: at + delay)
                     attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON))
                     try record(
                         .jobRetrying, job.ref, pool: job.pool,

@@ -11,6 +11,8 @@ public struct WriteEffects: Sendable {
     public var finishedGroups: [FinishedGroup] = []
     /// Running jobs that were cancelled: the engine running each should stop its executor.
     public var cancelledRunning: [JobID] = []
+    /// When the earliest retry scheduled (or still waiting) is due, if one is: a claim then will find it.
+    public var nextRetryAt: Double?
 
     /// Creates empty effects.
     public init() {}
@@ -21,6 +23,7 @@ public struct WriteEffects: Sendable {
         finishedJobs += other.finishedJobs
         finishedGroups += other.finishedGroups
         cancelledRunning += other.cancelledRunning
+        nextRetryAt = [nextRetryAt, other.nextRetryAt].compactMap { $0 }.min()
     }
 }
 
@@ -62,4 +65,11 @@ public struct FinishedGroup: Sendable {
     public var key: String
     /// Its final state.
     public var state: GroupState
+}
+
+extension WriteEffects {
+    /// Notes a retry due at `time`.
+    mutating func retryDue(at time: Double) {
+        nextRetryAt = min(nextRetryAt ?? time, time)
+    }
 }

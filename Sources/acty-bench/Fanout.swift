@@ -17,10 +17,15 @@ struct Fanout: AsyncParsableCommand {
     @Option(help: "Durability: process or power.") var durability = "process"
     @Option(help: "Concurrent submitting tasks.") var submitters = 16
     @Option(help: "Database file (default: a new file in a temporary folder).") var database: String?
+    @Option(help: "Share of attempts that fail (0 to 1); failed attempts are retried at once.") var failureRate = 0.0
+    @Option(help: "Attempts a job may have when --failure-rate is above 0.") var maxAttempts = 10
 
     func run() async throws {
         guard let durability = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be 'process' or 'power'")
+        }
+        guard (0..<1).contains(failureRate), maxAttempts >= 1 else {
+            throw ValidationError("--failure-rate must be at least 0 and below 1, and --max-attempts at least 1")
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -29,8 +34,11 @@ struct Fanout: AsyncParsableCommand {
 
         let engine = try await ActyEngine(
             database: .file(path),
-            configuration: EngineConfiguration(primerWorkers: primerWorkers, followerWorkers: followerWorkers, durability: durability),
-            executors: [NoopExecutor()]
+            configuration: EngineConfiguration(
+                primerWorkers: primerWorkers, followerWorkers: followerWorkers, durability: durability,
+                retryPolicy: failureRate > 0 ? RetryPolicy(maxAttempts: maxAttempts, initialDelay: .zero, jitter: .none) : .none
+            ),
+            executors: [failureRate > 0 ? FlakyExecutor(failureRate: failureRate) : NoopExecutor()]
         )
         let followerPayloads: [JSONValue] = (0..<followers).map { ["agent": .string("specialist:\($0)")] }
         let clock = ContinuousClock()
@@ -71,6 +79,7 @@ struct Fanout: AsyncParsableCommand {
             "primer_workers": .number(Double(primerWorkers)),
             "follower_workers": .number(Double(followerWorkers)),
             "durability": .string(durability.rawValue),
+            "failure_rate": .number(failureRate),
             "seconds": .number(seconds),
             "submit_seconds": .number(submitSeconds),
             "jobs_per_second": .number(Double(handles.count) / seconds),
@@ -85,4 +94,19 @@ func peakRSSBytes() -> Int {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return usage.ru_maxrss * 1024
+}
+
+/// Does nothing, and fails a given share of attempts, chosen by a hash of job id and attempt (repeatable).
+struct FlakyExecutor: Executor {
+    let name = "flaky"
+    let failureRate: Double
+
+    func execute(_ job: Job) async throws -> JSONValue {
+        var hash = UInt64(bitPattern: job.id.rawValue) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(job.attempt) &* 0xBF58_476D_1CE4_E5B9
+        hash ^= hash >> 31
+        if Double(hash % 1_000_000) / 1_000_000 < failureRate { throw FlakyFailure() }
+        return .null
+    }
+
+    struct FlakyFailure: Error {}
 }

@@ -1,4 +1,5 @@
 import ActyStore
+import Foundation
 import Logging
 
 /// Hands ready jobs to idle workers and records what they finished, in shared transactions.
@@ -44,6 +45,8 @@ actor Dispatcher {
     /// poll timer) would only find the same lanes empty, capped or paused, in a busy loop holding the write lock.
     private var awaitsNews = false
     private var signalled = false
+    /// When an armed timer will look for due retries.
+    private var retryWakeAt: Double?
     private var wakeUp: CheckedContinuation<Void, Never>?
 
     init(
@@ -87,6 +90,25 @@ actor Dispatcher {
     /// Time to look for work other processes may have written.
     func tick() {
         guard !isStopping, free(.primer) + free(.follower) > 0 else { return }
+        pollDue = true
+        awaitsNews = false
+        signal()
+    }
+
+    /// Claims again when the retry due at `time` can run, instead of waiting for the poll timer.
+    private func wake(at time: Double) {
+        if let armed = retryWakeAt, armed <= time { return }
+        retryWakeAt = time
+        let delay = max(0, time - Date().timeIntervalSince1970)
+        Task {
+            try? await Task.sleep(for: .seconds(delay))
+            await self.retryTimerFired(armedFor: time)
+        }
+    }
+
+    private func retryTimerFired(armedFor time: Double) {
+        guard retryWakeAt == time else { return }
+        retryWakeAt = nil
         pollDue = true
         awaitsNews = false
         signal()
@@ -220,6 +242,7 @@ actor Dispatcher {
             signal()
         }
         running.cancel(effects.cancelledRunning)
+        if let due = effects.nextRetryAt { wake(at: due) }
         guard !effects.finishedJobs.isEmpty else { return }
         var outputs: [JobID: JSONValue] = [:]
         for done in batch { if let output = done.output { outputs[done.completion.job.id] = output } }
