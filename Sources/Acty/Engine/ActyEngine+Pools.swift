@@ -99,9 +99,16 @@ extension ActyEngine {
             .map(\.id)
     }
 
+    /// Whether a process exists and has not exited: a killed process whose parent has not reaped it yet is a
+    /// zombie, which `kill(pid, 0)` still finds, so Linux's `/proc/<pid>/stat` is asked for its state too.
     private static func processExists(_ pid: Int) -> Bool {
         guard pid > 0, pid <= Int(Int32.max) else { return false }
-        return kill(pid_t(pid), 0) == 0 || errno != ESRCH
+        guard kill(pid_t(pid), 0) == 0 else { return errno != ESRCH }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return true }
+        let state = stat[stat.index(after: end)...].drop(while: { $0 == " " }).first
+        return state != "Z" && state != "X"
     }
 }
 
