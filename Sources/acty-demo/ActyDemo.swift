@@ -52,6 +52,9 @@ struct ActyDemo: AsyncParsableCommand {
     @Option(help: "Share of job attempts that fail, from 0 to 1 (0.05 fails about one in twenty).")
     var failureRate = 0.0
 
+    @Option(help: "Attempts a job may have: failed attempts are retried after a short backoff (1 means no retry).")
+    var maxAttempts = 3
+
     @Option(help: "Seed of the simulated delays and failures and of the workload's shape.")
     var seed: UInt64 = 7
 
@@ -59,6 +62,9 @@ struct ActyDemo: AsyncParsableCommand {
     var events: String?
 
     func validate() throws {
+        guard maxAttempts >= 1 else {
+            throw ValidationError("--max-attempts must be at least 1 (got \(maxAttempts)); 1 means no retry.")
+        }
         guard groups >= 1 else {
             throw ValidationError("--groups must be at least 1 (got \(groups)); pass a positive number of groups, e.g. --groups 10.")
         }

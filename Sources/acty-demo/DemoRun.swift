@@ -29,6 +29,8 @@ struct DemoRun {
                 // A specialist's failure is recorded on it; the rest of the review carries on. A failed coordinator
                 // still fails its group (the default), cancelling the specialists waiting for it.
                 followerFailurePolicy: .continueGroup,
+                // A failed attempt, or one cut off by a crash, runs again after a short backoff.
+                retryPolicy: RetryPolicy(maxAttempts: options.maxAttempts, initialDelay: .milliseconds(100), maximumDelay: .seconds(2)),
                 eventSinks: sinks
             ),
             executors: [SimulatedExecutor(minDelay: minDelay, maxDelay: maxDelay, failureRate: options.failureRate, seed: options.seed)]
