@@ -45,4 +45,12 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case jobCancelled = "job_cancelled"
     /// Lane weights or caps changed.
     case laneConfigsUpdated = "lane_configs_updated"
+    /// A cache entry was created for a group (data: key, provider).
+    case cacheCreated = "cache_created"
+    /// A group reused a ready cache entry (data: key, provider).
+    case cacheHit = "cache_hit"
+    /// A cache entry was invalidated: its fingerprint changed or an executor found it gone (data: key, provider, reason).
+    case cacheInvalidated = "cache_invalidated"
+    /// A cache entry outlived its time to live (data: key, provider).
+    case cacheExpired = "cache_expired"
 }

@@ -44,17 +44,3 @@ public struct Job: Sendable, Hashable {
         self.cache = cache
     }
 }
-
-/// The warmed cache or provider session a group's jobs share.
-public struct CacheHandle: Sendable, Hashable {
-    /// The cache key the group was opened with.
-    public var key: String
-    /// The provider's reference to the warmed state (a session id, a cache name), if it returned one.
-    public var providerRef: String?
-
-    /// Creates a handle.
-    public init(key: String, providerRef: String?) {
-        self.key = key
-        self.providerRef = providerRef
-    }
-}

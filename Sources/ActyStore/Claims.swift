@@ -53,6 +53,10 @@ public struct ClaimedJob: Sendable {
     public var retryPolicy: RetryPolicy
     /// The group's job timeout in seconds, if it has one.
     public var timeout: Double?
+    /// The provider reference of the group's cache entry, when it is ready.
+    public var providerRef: String?
+    /// The group's cache context as JSON text.
+    public var cacheContext: String?
     /// The payload as JSON text.
     public var payload: String
     /// The group context as JSON text.

@@ -50,6 +50,9 @@ public struct NewGroup: Sendable, Hashable {
     public var retryPolicy: RetryPolicy
     /// How long an attempt of the group's jobs may run, in seconds; `nil` for no limit.
     public var jobTimeout: Double?
+    /// When set, the primer is skipped if the group's cache entry is ready, made by this provider with this
+    /// fingerprint and not expired: the followers run at once on the existing entry.
+    public var skipPrimerOnCacheHit: (provider: String, fingerprint: String)?
 
     /// Creates a group to insert.
     public init(
@@ -72,6 +75,15 @@ public struct NewGroup: Sendable, Hashable {
         self.groupContext = groupContext
         self.retryPolicy = retryPolicy
         self.jobTimeout = jobTimeout
+    }
+
+    public static func == (lhs: NewGroup, rhs: NewGroup) -> Bool {
+        lhs.key == rhs.key && lhs.lane == rhs.lane && lhs.primer == rhs.primer && lhs.followers == rhs.followers
+            && lhs.isClosed == rhs.isClosed && lhs.cacheKey == rhs.cacheKey
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(key)
     }
 }
 

@@ -53,7 +53,8 @@ extension WriteContext {
                         ClaimedJob(
                             id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
                             followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
-                            maxAttempts: row.int(6), retryPolicy: .none, timeout: nil, payload: row.string(5),
+                            maxAttempts: row.int(6), retryPolicy: .none, timeout: nil, providerRef: nil, cacheContext: nil,
+                            payload: row.string(5),
                             groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
                         )
                     )
@@ -82,7 +83,7 @@ extension WriteContext {
                     groups[groupID] = ClaimedGroup(
                         key: row.string(0), context: row.optionalString(1), cacheKey: row.optionalString(2),
                         retryPolicy: row.optionalString(3).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none,
-                        timeout: row.optionalDouble(4)
+                        timeout: row.optionalDouble(4), providerRef: row.optionalString(5), cacheContext: row.optionalString(6)
                     )
                 }
             }
@@ -92,6 +93,8 @@ extension WriteContext {
                 jobs[index].cacheKey = group.cacheKey
                 jobs[index].retryPolicy = group.retryPolicy
                 jobs[index].timeout = group.timeout
+                jobs[index].providerRef = group.providerRef
+                jobs[index].cacheContext = group.cacheContext
             }
             let job = jobs[index]
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
@@ -166,7 +169,12 @@ extension WriteContext {
         """
 
     /// What a claimed job needs of its group.
-    static let claimedGroupSQL = "SELECT key, group_context, cache_key, retry_policy, job_timeout FROM groups WHERE id = ?"
+    static let claimedGroupSQL = """
+        SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
+            cache_entries.provider_ref, groups.cache_context
+        FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
+        WHERE groups.id = ?
+        """
 
     /// When the next scheduled retry is due.
     static let earliestRetrySQL = "SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'"
@@ -197,4 +205,6 @@ private struct ClaimedGroup {
     var cacheKey: String?
     var retryPolicy: RetryPolicy
     var timeout: Double?
+    var providerRef: String?
+    var cacheContext: String?
 }

@@ -21,6 +21,7 @@ extension WriteContext {
     /// back; the jobs rescued meanwhile stay with whoever took them, since their leases no longer name it.
     mutating func heartbeat(worker: String, leaseUntil: Double) throws {
         try db.cachedStatement(sql: Self.extendLeasesSQL).run { $0.add(leaseUntil); $0.add(worker) }
+        try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(leaseUntil); $0.add(worker) }
         try db.cachedStatement(sql: Self.heartbeatSQL).run { $0.add(now); $0.add(worker) }
     }
 

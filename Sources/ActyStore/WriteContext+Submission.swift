@@ -12,8 +12,11 @@ extension WriteContext {
             throw Self.keyInUse(group.key)
         }
         try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
-        let primerState: PrimerState = group.primer == nil ? .none : .pending
-        let followersReady = group.primer == nil && group.isClosed
+        var group = group
+        let skipsPrimer = try primerSkippedOnCacheHit(group)
+        if skipsPrimer { group.primer = nil }
+        let primerState: PrimerState = skipsPrimer ? .skipped : group.primer == nil ? .none : .pending
+        let followersReady = skipsPrimer || (group.primer == nil && group.isClosed)
         let jobsTotal = group.followers.count + (group.primer == nil ? 0 : 1)
         let state: GroupState = group.isClosed ? .closed : .open
         do {
@@ -38,6 +41,10 @@ extension WriteContext {
             followersTotal: group.followers.count, jobsTotal: jobsTotal, jobsFinished: 0, error: nil, finishedAt: nil
         )
         try record(.groupActivated, row)
+        if skipsPrimer, let key = group.cacheKey, let cache = group.skipPrimerOnCacheHit {
+            try db.cachedStatement(sql: Self.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
+            try record(.cacheHit, row, data: Self.cacheData(key: key, provider: cache.provider, reason: "primer_skipped"))
+        }
 
         // The group's jobs go in with multi-row inserts: primer first, then followers in order.
         var newJobs: [(job: NewJob, role: JobRole, followerIndex: Int?, state: JobState)] = []
@@ -78,6 +85,23 @@ extension WriteContext {
         }
         return SubmittedGroup(id: id, primer: primer, followers: followers)
     }
+
+    /// Whether the group's primer can be skipped: its cache entry is ready, from the same provider and
+    /// fingerprint, and not expired.
+    private func primerSkippedOnCacheHit(_ group: NewGroup) throws -> Bool {
+        guard group.primer != nil, let cache = group.skipPrimerOnCacheHit, let key = group.cacheKey else { return false }
+        var valid = false
+        try db.cachedStatement(sql: Self.validCacheSQL).forEachRow {
+            $0.add(key); $0.add(cache.provider); $0.add(cache.fingerprint); $0.add(now)
+        } _: { _ in valid = true }
+        return valid
+    }
+
+    /// A ready, unexpired entry of this key, provider and fingerprint.
+    static let validCacheSQL = """
+        SELECT 1 FROM cache_entries
+        WHERE key = ? AND state = 'ready' AND provider = ? AND fingerprint = ? AND (expires_at IS NULL OR expires_at > ?)
+        """
 
     /// Whether a live group has the key; served by `groups_live_key` or `groups_key` (see QueryPlanTests).
     static let liveKeySQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed')"

@@ -134,7 +134,7 @@ extension ActyEngine {
         if let timeout, timeout <= .zero {
             throw ActyError(.invalidArgument, "the job timeout of group '\(key)' must be positive")
         }
-        return NewGroup(
+        var group = NewGroup(
             key: key, lane: lane, laneWeight: laneConfiguration.weight, laneMaxInflight: laneConfiguration.maxInflight,
             primer: try primer.map {
                 try newJob($0, executor: executor, maxAttempts: retryPolicy.maxAttempts, what: "the primer of group '\(key)'")
@@ -150,6 +150,10 @@ extension ActyEngine {
             retryPolicy: retryPolicy,
             jobTimeout: timeout?.seconds
         )
+        if let provider = cacheRegistry?.provider, let cacheKey, let primer, !configuration.runPrimerOnCacheHit {
+            group.skipPrimerOnCacheHit = (provider.name, provider.fingerprint(primer: primer, context: cacheContext))
+        }
+        return group
     }
 
     func newJob(_ payload: JSONValue, executor: String, maxAttempts: Int, what: String) throws -> NewJob {

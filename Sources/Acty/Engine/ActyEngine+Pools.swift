@@ -19,7 +19,7 @@ extension ActyEngine {
                     group.addTask {
                         await Worker(
                             pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs,
-                            isRetryable: self.configuration.isRetryable
+                            isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry
                         ).run()
                     }
                 }

@@ -36,6 +36,8 @@ public final class ActyEngine: Sendable {
     let executors: [String: any Executor]
     let dispatcher: Dispatcher
     let runningJobs = RunningJobs()
+    /// The cache registry, when the engine has a cache provider.
+    let cacheRegistry: CacheRegistry?
     private let finished = ShutdownSignal()
     private let events: AsyncStream<[EventRecord]>.Continuation?
     private let running: Mutex<Task<Void, Never>?>
@@ -48,12 +50,14 @@ public final class ActyEngine: Sendable {
     ///   - database: the SQLite file (created when missing) or an in-memory database.
     ///   - configuration: pools, lanes, policies and durability.
     ///   - executors: the executors jobs can name; the first is the default.
+    ///   - cacheProvider: creates the cache or session state groups with a `cacheKey` share.
     /// - Throws: ``ActyError`` when the configuration is invalid, or the database cannot be opened, is read-only,
     ///   or was written by a newer version of Acty.
     public init(
         database: DatabaseLocation,
         configuration: EngineConfiguration = EngineConfiguration(),
-        executors: [any Executor]
+        executors: [any Executor],
+        cacheProvider: (any CacheProvider)? = nil
     ) async throws {
         try configuration.validate()
         guard let first = executors.first else {
@@ -88,6 +92,14 @@ public final class ActyEngine: Sendable {
             running: runningJobs, logger: configuration.logger
         )
         running = Mutex(nil)
+        if let cacheProvider {
+            cacheRegistry = CacheRegistry(
+                provider: cacheProvider, store: store, workerID: workerID, leaseDuration: configuration.leaseDuration,
+                timeToLive: configuration.cacheTimeToLive, pollInterval: configuration.pollInterval, logger: configuration.logger
+            )
+        } else {
+            cacheRegistry = nil
+        }
         if let sinkStream {
             delivery = Task { [configuration] in
                 await EventDelivery.run(sinkStream, to: configuration.eventSinks, logger: configuration.logger)

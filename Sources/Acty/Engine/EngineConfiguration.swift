@@ -42,6 +42,12 @@ public struct EngineConfiguration: Sendable {
     public var pollInterval: Duration
     /// How long a write waits for another process's write lock before failing. 10 s.
     public var busyTimeout: Duration
+    /// How long a cache entry stays valid after it was created; `nil`, the default, for no limit.
+    public var cacheTimeToLive: Duration?
+    /// Whether a group's primer runs when its cache entry is already ready. With `false` (Python acty's
+    /// `run_primer_on_cache_hit=False`) the primer is skipped and the followers start at once on the existing
+    /// entry; the group's ``GroupSubmission/primer`` is then `nil`. The default is `true`.
+    public var runPrimerOnCacheHit: Bool
     /// Receivers of every committed event, in commit order, such as a ``JSONLEventSink``. None by default.
     public var eventSinks: [any EventSink]
     /// Where the engine logs; lifecycle details go to `debug`. The default logs nothing.
@@ -64,6 +70,8 @@ public struct EngineConfiguration: Sendable {
         gracefulShutdownTimeout: Duration = .seconds(30),
         pollInterval: Duration = .milliseconds(100),
         busyTimeout: Duration = .seconds(10),
+        cacheTimeToLive: Duration? = nil,
+        runPrimerOnCacheHit: Bool = true,
         eventSinks: [any EventSink] = [],
         logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -82,6 +90,8 @@ public struct EngineConfiguration: Sendable {
         self.gracefulShutdownTimeout = gracefulShutdownTimeout
         self.pollInterval = pollInterval
         self.busyTimeout = busyTimeout
+        self.cacheTimeToLive = cacheTimeToLive
+        self.runPrimerOnCacheHit = runPrimerOnCacheHit
         self.eventSinks = eventSinks
         self.logger = logger
     }
@@ -106,6 +116,9 @@ public struct EngineConfiguration: Sendable {
             )
         }
         try retryPolicy.validate()
+        if let cacheTimeToLive, cacheTimeToLive <= .zero {
+            throw ActyError(.invalidArgument, "cacheTimeToLive must be positive, or nil for no limit")
+        }
         if let jobTimeout, jobTimeout <= .zero {
             throw ActyError(.invalidArgument, "jobTimeout must be positive, or nil for no limit")
         }

@@ -9,6 +9,7 @@ struct Worker {
     let executors: [String: any Executor]
     let running: RunningJobs
     let isRetryable: @Sendable (any Error) -> Bool
+    let cache: CacheRegistry?
 
     func run() async {
         var done: Dispatcher.Finished?
@@ -19,11 +20,23 @@ struct Worker {
 
     /// Runs one attempt and describes its outcome. Never throws: every failure is an outcome to record.
     private func execute(_ claimed: ClaimedJob) async -> Dispatcher.Finished {
-        let job: Job
+        var job: Job
         do {
             job = try makeJob(claimed)
         } catch {
             return failed(claimed, JobError(type: "InvalidPayload", message: "the stored payload is not valid JSON: \(error)"), retryable: false)
+        }
+        if let cache, let key = claimed.cacheKey {
+            var providerRef = claimed.providerRef
+            if claimed.role == .primer {
+                do {
+                    let context = try claimed.cacheContext.map { try JSONValue(jsonString: $0) }
+                    providerRef = try await cache.providerRef(forPrimer: job.payload, key: key, context: context, group: claimed.groupID, job: claimed.id)
+                } catch {
+                    return failed(claimed, JobError(thrown: error), retryable: !(error is CancellationError) && isRetryable(error))
+                }
+            }
+            job.cache = cache.handle(key: key, providerRef: providerRef)
         }
         guard let executor = executors[claimed.executor] else {
             return failed(claimed, JobError(type: "UnknownExecutor", message: "no executor named '\(claimed.executor)' is registered"), retryable: false)
@@ -53,6 +66,9 @@ struct Worker {
                 output: output
             )
         case .finished(.failure(let error)):
+            if let invalid = error as? CacheInvalidError, let cache, let handle = job.cache {
+                await cache.invalidate(key: handle.key, providerRef: handle.providerRef, reason: invalid.reason, group: claimed.groupID)
+            }
             return failed(claimed, JobError(thrown: error), retryable: !(error is NonRetryableError) && !(error is CancellationError) && isRetryable(error))
         case .timedOut(let seconds):
             let error = JobError(type: "timeout", message: "the attempt ran longer than the job timeout of \(seconds) s and was cancelled")
