@@ -39,7 +39,11 @@ extension WriteContext {
     mutating func rescue(silentSince: Double, deadWorkers: [String]) throws -> Int {
         let markLost = try db.cachedStatement(sql: Self.markWorkerLostSQL)
         try markLost.run { $0.add(silentSince); $0.addNull() }
-        for worker in deadWorkers { try markLost.run { $0.add(-Double.infinity); $0.add(worker) } }
+        for worker in deadWorkers {
+            try markLost.run { $0.add(-Double.infinity); $0.add(worker) }
+            // Cache entries it was creating are taken over at once rather than when their lease runs out.
+            try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(worker) }
+        }
 
         var expired: [RescuedJob] = []
         try db.cachedStatement(sql: Self.expiredLeasesSQL).forEachRow { $0.add(now) } _: { expired.append(RescuedJob($0)) }
