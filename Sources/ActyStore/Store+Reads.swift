@@ -105,6 +105,27 @@ extension Store {
         }
     }
 
+    /// Jobs with more than one succeeded attempt: a delivery guarantee broken, so always 0.
+    public func jobsSucceededMoreThanOnce() async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM (SELECT job_id FROM attempts WHERE outcome = 'succeeded' GROUP BY job_id HAVING COUNT(*) > 1)"
+            ) ?? 0
+        }
+    }
+
+    /// How many jobs are in each state.
+    public func jobCountsByState() async throws -> [JobState: Int] {
+        try await read { db in
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            return counts
+        }
+    }
+
     /// Every lane row, by name.
     public func lanes() async throws -> [LaneRecord] {
         try await read { try $0.fetchAll(LaneRecord.init, sql: "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name") }
