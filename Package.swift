@@ -66,7 +66,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ActyTests",
-            dependencies: ["Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: upcomingFeatures
         ),
     ],

@@ -214,6 +214,7 @@ actor Dispatcher {
             }
             assign(jobs)
             apply(effects, outputs: cycle.finished)
+            watchUnfinished(cycle.finished, effects: effects)
         } else {
             finished = cycle.finished + finished
             pollDue = pollDue || cycle.wasPollDue
@@ -223,6 +224,15 @@ actor Dispatcher {
         cyclesInFlight -= 1
         // Workers that went idle meanwhile, or lanes that still have work, need another cycle.
         signal()
+    }
+
+    /// Completions that finished no job: a retry now scheduled, or a job whose outcome another writer decided
+    /// meanwhile (cancelled or rescued by another process, whose completion did not count). Their handles in this
+    /// process would otherwise wait forever: the poll timer resolves them once the database says they ended.
+    private func watchUnfinished(_ batch: [Finished], effects: WriteEffects) {
+        guard !batch.isEmpty else { return }
+        let finished = Set(effects.finishedJobs.map(\.id))
+        registry.watchRegistered(batch.lazy.filter { !$0.released }.map(\.completion.job.id).filter { !finished.contains($0) })
     }
 
     private func assign(_ jobs: [ClaimedJob]) {

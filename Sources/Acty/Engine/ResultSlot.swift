@@ -83,6 +83,14 @@ final class ResultRegistry: Sendable {
         }
     }
 
+    /// Watches those of these jobs that have a slot, so the poll timer resolves them from the database: their
+    /// outcome is decided by another writer, or later.
+    func watchRegistered(_ ids: some Sequence<JobID>) {
+        state.withLock { state in
+            for id in ids where state.slots[id] != nil { state.watched.insert(id) }
+        }
+    }
+
     /// The slot of a job, if one is registered.
     func slot(_ id: JobID) -> ResultSlot? {
         state.withLock { $0.slots[id] }

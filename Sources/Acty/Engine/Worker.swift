@@ -42,20 +42,33 @@ struct Worker {
             return failed(claimed, JobError(type: "UnknownExecutor", message: "no executor named '\(claimed.executor)' is registered"), retryable: false)
         }
         // The executor runs in its own task so that cancelling this one job (or timing it out) does not need the
-        // cooperation of anything else.
-        let task = Task { try await executor.execute(job) }
+        // cooperation of anything else. The attempt's outcome is whichever comes first: the executor's result, the
+        // timeout, or this worker's cancellation.
+        let race = OutcomeRace()
+        let task = Task {
+            do {
+                let output = try await executor.execute(job)
+                race.decide(.finished(.success(output)))
+                return output
+            } catch {
+                race.decide(.finished(.failure(error)))
+                throw error
+            }
+        }
         running.insert(claimed.id, task)
         defer { running.remove(claimed.id) }
         let result = await withTaskCancellationHandler {
-            await Self.outcome(of: task, timeout: claimed.timeout)
+            await Self.outcome(of: task, timeout: claimed.timeout, race: race)
         } onCancel: {
             task.cancel()
+            // The engine is shutting down past its grace period: an executor that ignores cancellation must not
+            // hold the shutdown, so stop waiting for it.
+            race.decide(.interrupted)
         }
-        if Task.isCancelled {
+        switch Task.isCancelled ? .interrupted : result {
+        case .interrupted:
             // The engine is shutting down past its grace period: hand the job back without using up an attempt.
             return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true)
-        }
-        switch result {
         case .finished(.success(let output)):
             if let problem = output.nonFiniteNumberPath {
                 let error = JobError(type: "InvalidOutput", message: "the output has a number that JSON cannot hold (NaN or infinity) at \(problem)")
@@ -97,41 +110,58 @@ struct Worker {
 
     private static var now: Double { Date().timeIntervalSince1970 }
 
-    private enum Outcome {
+    fileprivate enum Outcome {
         case finished(Result<JSONValue, any Error>)
         case timedOut(Double)
+        /// The worker was cancelled (the engine is shutting down past its grace period).
+        case interrupted
     }
 
-    /// Waits for the executor task, or for the timeout: then the task is cancelled and left to finish on its own,
-    /// so an executor that ignores cancellation cannot hold the worker.
-    private static func outcome(of task: Task<JSONValue, any Error>, timeout: Double?) async -> Outcome {
-        guard let timeout else { return .finished(await task.result) }
-        let decided = OnceFlag()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-            let timer = Task {
-                try? await Task.sleep(for: .seconds(timeout))
-                guard decided.claim() else { return }
-                task.cancel()
-                continuation.resume(returning: .timedOut(timeout))
-            }
+    /// Waits for the first outcome of the attempt. With a timeout, the executor task is cancelled when it comes
+    /// first and left to finish on its own, so an executor that ignores cancellation cannot hold the worker.
+    private static func outcome(of task: Task<JSONValue, any Error>, timeout: Double?, race: OutcomeRace) async -> Outcome {
+        let timer = timeout.map { timeout in
             Task {
-                let result = await task.result
-                guard decided.claim() else { return }
-                timer.cancel()
-                continuation.resume(returning: .finished(result))
+                try? await Task.sleep(for: .seconds(timeout))
+                if race.decide(.timedOut(timeout)) { task.cancel() }
             }
         }
+        let outcome = await race.wait()
+        timer?.cancel()
+        return outcome
     }
 }
 
-/// A flag that only the first caller of ``claim()`` gets.
-private final class OnceFlag: Sendable {
-    private let taken = Mutex(false)
+/// The first outcome of an attempt; later ones are ignored.
+private final class OutcomeRace: Sendable {
+    private struct State {
+        var decided: Worker.Outcome?
+        var waiter: CheckedContinuation<Worker.Outcome, Never>?
+    }
 
-    func claim() -> Bool {
-        taken.withLock { taken in
-            defer { taken = true }
-            return !taken
+    private let state = Mutex(State())
+
+    /// Records `outcome` if none was yet; returns whether it was the first.
+    @discardableResult
+    func decide(_ outcome: Worker.Outcome) -> Bool {
+        let (first, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Worker.Outcome, Never>?) in
+            guard state.decided == nil else { return (false, nil) }
+            state.decided = outcome
+            defer { state.waiter = nil }
+            return (true, state.waiter)
+        }
+        waiter?.resume(returning: outcome)
+        return first
+    }
+
+    /// Waits for the first outcome (returns at once when it is known).
+    func wait() async -> Worker.Outcome {
+        await withCheckedContinuation { continuation in
+            let known = state.withLock { state -> Worker.Outcome? in
+                if state.decided == nil { state.waiter = continuation }
+                return state.decided
+            }
+            if let known { continuation.resume(returning: known) }
         }
     }
 }
