@@ -37,16 +37,21 @@ extension WriteContext {
     /// - Returns: how many jobs were rescued.
     @discardableResult
     mutating func rescue(silentSince: Double, deadWorkers: [String]) throws -> Int {
+        // The rescuing worker (`self.worker`) never counts itself as silent, nor takes back its own running jobs:
+        // it knows they run, even when a late heartbeat let their leases lapse.
         let markLost = try db.cachedStatement(sql: Self.markWorkerLostSQL)
-        try markLost.run { $0.add(silentSince); $0.addNull() }
-        for worker in deadWorkers {
-            try markLost.run { $0.add(-Double.infinity); $0.add(worker) }
+        try markLost.run { $0.add(silentSince); $0.addNull(); $0.add(worker) }
+        for dead in deadWorkers {
+            try markLost.run { $0.add(-Double.infinity); $0.add(dead); $0.add(worker) }
             // Cache entries it was creating are taken over at once rather than when their lease runs out.
-            try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(worker) }
+            try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(dead) }
         }
 
         var expired: [RescuedJob] = []
-        try db.cachedStatement(sql: Self.expiredLeasesSQL).forEachRow { $0.add(now) } _: { expired.append(RescuedJob($0)) }
+        try db.cachedStatement(sql: Self.expiredLeasesSQL).forEachRow { $0.add(now) } _: { row in
+            let job = RescuedJob(row)
+            if job.owner != worker { expired.append(job) }
+        }
         if !deadWorkers.isEmpty {
             let known = Set(expired.map(\.id))
             try db.cachedStatement(sql: Self.runningJobsSQL).forEachRow { _ in } _: { row in
@@ -148,7 +153,7 @@ extension WriteContext {
     /// Marks workers lost: those silent since `?`, or the one named.
     static let markWorkerLostSQL = """
         UPDATE workers SET stopped_at = heartbeat_at, stop_reason = 'lost'
-        WHERE stopped_at IS NULL AND (heartbeat_at < ? OR id = ?)
+        WHERE stopped_at IS NULL AND (heartbeat_at < ? OR id = ?) AND id IS NOT ?
         """
 
     static let rescuedColumns = "id, group_id, role, follower_index, lane, attempts, max_attempts, lease_owner, started_at, pool"

@@ -55,8 +55,8 @@ struct Worker {
                 throw error
             }
         }
-        running.insert(claimed.id, task)
-        defer { running.remove(claimed.id) }
+        running.insert(claimed.id, attempt: claimed.attempt, task)
+        defer { running.remove(claimed.id, attempt: claimed.attempt) }
         let result = await withTaskCancellationHandler {
             await Self.outcome(of: task, timeout: claimed.timeout, race: race)
         } onCancel: {
@@ -65,7 +65,14 @@ struct Worker {
             // hold the shutdown, so stop waiting for it.
             race.decide(.interrupted)
         }
-        switch Task.isCancelled ? .interrupted : result {
+        // A success that came in before the shutdown cut the attempt off is recorded; any other outcome of an
+        // attempt the shutdown cancelled (typically the executor's CancellationError) hands the job back.
+        let outcome: Outcome =
+            switch result {
+            case .finished(.success): result
+            default: Task.isCancelled ? .interrupted : result
+            }
+        switch outcome {
         case .interrupted:
             // The engine is shutting down past its grace period: hand the job back without using up an attempt.
             return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true)
