@@ -1,6 +1,7 @@
 import Acty
 @testable import ActyStore
 import Foundation
+import GRDB
 import Testing
 
 /// Several engine processes on one database file at the same time.
@@ -43,5 +44,30 @@ struct MultiProcessTests {
         }
         #expect(audit.workers.allSatisfy { $0.stopReason == "shutdown" }, "\(audit.workers)")
         print("MultiProcessTests: attempts per process \(attemptsPerWorker.values.sorted())")
+    }
+
+    /// Opening a file whose lock another process holds for a moment (recovering the WAL of a killed process, or
+    /// checkpointing it on close) waits up to the busy timeout. The read-only connection that checks the schema
+    /// once failed at once with "database is locked" when two processes started together after a kill.
+    @Test func openingTheFileWaitsForAnotherConnectionsLockInsteadOfFailing() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        try Store(.file(path)).close()
+        var configuration = Configuration()
+        configuration.prepareDatabase { try $0.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
+        let holder = try DatabaseQueue(path: path, configuration: configuration)
+        // In exclusive locking mode the connection keeps the lock its first write took until it closes.
+        try holder.inDatabase { try $0.execute(sql: "BEGIN EXCLUSIVE; UPDATE lanes SET weight = weight; COMMIT") }
+
+        let opened = Recorder<Result<Void, any Error>>()
+        Thread.detachNewThread {
+            opened.append(Result { try Store(.file(path), busyTimeout: .seconds(20)).close() })
+        }
+        // The lock is held this long on purpose: the store must still be waiting, not have failed.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(opened.count == 0, "the store gave up while the lock was held: \(opened.values)")
+        try holder.close()
+        try await require("the store to open once the lock is released") { opened.count > 0 }
+        try opened.values[0].get()
     }
 }
