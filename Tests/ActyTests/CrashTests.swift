@@ -15,7 +15,7 @@ import Darwin
 struct CrashTests {
     private static let groups = 160
     private static let followers = 4
-    private static let kills = 8
+    private static let rounds = 8
 
     @Test func jobsOfKilledProcessesAreRescuedAndEachSucceedsExactlyOnce() async throws {
         let dir = TemporaryDirectory()
@@ -33,27 +33,31 @@ struct CrashTests {
 
         var killed: [TestWorkerProcess] = []
         var finishedOnTheirOwn: [TestWorkerProcess] = []
-        for round in 0..<Self.kills {
-            let child = try TestWorkerProcess(work, in: dir, name: "work-\(round)")
-            // Even rounds kill at any moment, start-up included; odd ones once the engine runs, when it most likely
-            // holds jobs (a busy machine can make start-up take longer than the first range). The kill's moment is
-            // the point of the test, so these sleeps decide nothing about its outcome.
-            if round.isMultiple(of: 2) {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 50...400)))
-            } else {
-                try await require("work-\(round) to start its engine", timeout: .seconds(20)) {
-                    child.stdout.contains("engine worker=") || child.ended != nil
+        for round in 0..<Self.rounds {
+            // Every third round starts two processes together on the file the previous round's kill left behind,
+            // and kills them one after the other: the survivor rescues its sibling's jobs while it runs.
+            let children = try (0..<(round % 3 == 2 ? 2 : 1)).map { try TestWorkerProcess(work, in: dir, name: "work-\(round)-\($0)") }
+            for (index, child) in children.enumerated() {
+                // Kill at any moment, start-up included, or once the engine runs, when it most likely holds jobs (a
+                // busy machine can make start-up longer than the first range). The kill's moment is the point of
+                // the test, so these sleeps decide nothing about its outcome.
+                if (round + index).isMultiple(of: 2) {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 50...400)))
+                } else {
+                    try await require("work-\(round)-\(index) to start its engine", timeout: .seconds(20)) {
+                        child.stdout.contains("engine worker=") || child.ended != nil
+                    }
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
                 }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...300)))
-            }
-            child.kill()
-            let exit = try await child.waitForExit(timeout: .seconds(10))
-            if exit == .signal(SIGKILL) {
-                killed.append(child)
-            } else {
-                // All the work was done before the kill came.
-                #expect(exit == .status(0), "work-\(round): \(child.stderr)")
-                finishedOnTheirOwn.append(child)
+                child.kill()
+                let exit = try await child.waitForExit(timeout: .seconds(10))
+                if exit == .signal(SIGKILL) {
+                    killed.append(child)
+                } else {
+                    // All the work was done before the kill came.
+                    #expect(exit == .status(0), "work-\(round)-\(index): \(child.stderr)")
+                    finishedOnTheirOwn.append(child)
+                }
             }
         }
         let last = try TestWorkerProcess(work, in: dir, name: "final")
@@ -127,7 +131,10 @@ struct CrashTests {
         #expect(Set(audit.abandonedByWorker.keys).isSubset(of: killedWorkers), "abandoned by: \(audit.abandonedByWorker)")
         for child in killed {
             guard let row = audit.workers.first(where: { $0.pid == child.pid }) else { continue }  // killed before it registered
-            #expect(row.stopReason == "lost" && row.stoppedAt != nil, "killed worker \(row.id): \(row)")
+            // A kill that lands after a graceful shutdown committed (all work done, process exiting) leaves
+            // 'shutdown', and then nothing of the worker can have been abandoned.
+            let cleanExit = row.stopReason == "shutdown" && audit.abandonedByWorker[row.id] == nil
+            #expect((row.stopReason == "lost" || cleanExit) && row.stoppedAt != nil, "killed worker \(row.id): \(row)")
             // Rescued after the kill, never while the process lived.
             let killedAt = child.killedAt!.timeIntervalSince1970
             let early = audit.attempts.values.joined().filter { $0.worker == row.id && $0.outcome == "abandoned" && $0.finishedAt! < killedAt }
