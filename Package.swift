@@ -55,6 +55,12 @@ let package = Package(
             dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
+        // Test helper, not a product: the crash and multi-process tests run it as real child processes.
+        .executableTarget(
+            name: "acty-test-worker",
+            dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcomingFeatures
+        ),
         // Build-time tool: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "embed-migrations", swiftSettings: upcomingFeatures),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),

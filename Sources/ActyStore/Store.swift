@@ -64,7 +64,7 @@ public final class Store: Sendable {
         case .file(let file):
             path = file
             do {
-                try Self.checkExistingFile(file)
+                try Self.checkExistingFile(file, busyTimeout: busyTimeout)
                 database = try DatabasePool(path: file, configuration: configuration)
             } catch {
                 throw StoreErrors.map(error, path: file)
@@ -98,10 +98,14 @@ public final class Store: Sendable {
 
     /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
     /// (or a file that is not an Acty database) is refused before the writer touches it.
-    private static func checkExistingFile(_ path: String) throws {
+    ///
+    /// The connection waits for locks like the others: while another process recovers the WAL of a process that
+    /// was killed, or checkpoints it on close, opening the file returns SQLITE_BUSY.
+    private static func checkExistingFile(_ path: String, busyTimeout: Duration) throws {
         guard FileManager.default.fileExists(atPath: path) else { return }
         var configuration = Configuration()
         configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout.seconds)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
         do {

@@ -1,0 +1,64 @@
+import Acty
+import ActyStore
+import ArgumentParser
+import Foundation
+
+/// Submits G groups of one primer and F followers that run on the `crash` executor, then exits.
+///
+/// Goes through ``Store`` rather than an ``ActyEngine``: an engine that registers the `crash` executor would
+/// start running the jobs it submits, and this process must leave them all queued for the `work` processes.
+struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Submits groups of one primer and F followers on the 'crash' executor and exits.",
+        discussion: "Example: acty-test-worker submit --database /tmp/t/acty.db --groups 40 --followers 4"
+    )
+
+    @Option(help: "The database file (created when missing).") var database: String
+    @Option(help: "Number of groups.") var groups = 40
+    @Option(help: "Followers per group.") var followers = 4
+    @Option(help: "Attempts each job may have: a job is abandoned once per kill that catches it running.")
+    var maxAttempts = 50
+
+    func validate() throws {
+        guard groups > 0, followers >= 0, maxAttempts >= 1 else {
+            throw ValidationError("use --groups of at least 1, --followers of at least 0 and --max-attempts of at least 1")
+        }
+    }
+
+    func run() async throws {
+        let store = try Store(.file(database))
+        let policy = RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
+        let (groups, followers, maxAttempts) = (groups, followers, maxAttempts)
+        let job = { @Sendable (payload: String) in NewJob(executor: Work.executorName, payload: payload, maxAttempts: maxAttempts) }
+        // Concurrent submissions share the writer's transactions.
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for submitter in 0..<8 {
+                tasks.addTask {
+                    for index in stride(from: submitter, to: groups, by: 8) {
+                        let group = NewGroup(
+                            key: "crash-\(index)", lane: "default",
+                            primer: job(#"{"group":\#(index),"role":"primer"}"#),
+                            followers: (0..<followers).map { job(#"{"group":\#(index),"follower":\#($0)}"#) },
+                            isClosed: true, retryPolicy: policy
+                        )
+                        _ = try await store.submitGroup(group, worker: nil)
+                    }
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        try store.close()
+        say("submitted groups=\(groups) jobs=\(groups * (followers + 1))")
+    }
+}
+
+/// Writes a line to standard output at once: `print` buffers when the output is a file, and a killed process
+/// would lose what is still in the buffer.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Writes a line to standard error at once.
+func complain(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,217 @@
+@testable import ActyStore
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+private let sendSignal = Glibc.kill
+#elseif canImport(Darwin)
+import Darwin
+private let sendSignal = Darwin.kill
+#endif
+
+/// An `acty-test-worker` process (see `Sources/acty-test-worker`), started by a test with its output in files.
+final class TestWorkerProcess: @unchecked Sendable {
+    // @unchecked: `process` is set up in `init` before the object is shared and not touched afterwards; its
+    // termination handler reports through `exits`, a Sendable recorder.
+    private let process: Process
+    private let exits = Recorder<Exit>()
+    private let kills = Recorder<Date>()
+    /// The child's process id.
+    let pid: Int32
+    /// When the test launched it.
+    let launchedAt: Date
+    /// The files holding its standard output and standard error.
+    let stdoutPath: String
+    let stderrPath: String
+
+    /// How a child ended.
+    enum Exit: Equatable, CustomStringConvertible {
+        case status(Int32)
+        case signal(Int32)
+
+        var description: String {
+            switch self {
+            case .status(let code): "exit status \(code)"
+            case .signal(let signal): "signal \(signal)"
+            }
+        }
+    }
+
+    /// Starts `acty-test-worker` with `arguments`; its output goes to `<name>.out` and `<name>.err` in `dir`.
+    init(_ arguments: [String], in dir: TemporaryDirectory, name: String) throws {
+        stdoutPath = dir.file(name + ".out")
+        stderrPath = dir.file(name + ".err")
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process = Process()
+        process.executableURL = try TestWorkerBinary.url()
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardInput = FileHandle.nullDevice
+        let exits = exits
+        process.terminationHandler = { process in
+            exits.append(process.terminationReason == .uncaughtSignal ? .signal(process.terminationStatus) : .status(process.terminationStatus))
+        }
+        launchedAt = Date()
+        try process.run()
+        pid = process.processIdentifier
+    }
+
+    /// Runs `acty-test-worker` to its end and returns its standard output; throws unless it exits with status 0.
+    static func run(_ arguments: [String], in dir: TemporaryDirectory, name: String, timeout: Duration = .seconds(60)) async throws -> String {
+        let child = try TestWorkerProcess(arguments, in: dir, name: name)
+        let ended = try await child.waitForExit(timeout: timeout)
+        guard ended == .status(0) else { throw ChildFailed(name: name, exit: ended, stderr: child.stderr) }
+        return child.stdout
+    }
+
+    /// The child's exit, once the child has ended and been reaped (so its pid is free and `kill(pid, 0)` fails).
+    var ended: Exit? { exits.values.first }
+
+    /// When the test first sent SIGKILL, if it did.
+    var killedAt: Date? { kills.values.first }
+
+    /// Kills the child with SIGKILL: it gets no chance to clean up.
+    func kill() {
+        kills.append(Date())
+        _ = sendSignal(pid, SIGKILL)
+    }
+
+    /// Waits until the child has ended; kills it and throws ``WaitTimedOut`` when it takes longer than `timeout`.
+    @discardableResult
+    func waitForExit(timeout: Duration) async throws -> Exit {
+        if try await waitUntil(timeout: timeout, { ended != nil }), let ended { return ended }
+        kill()
+        throw WaitTimedOut(what: "acty-test-worker \(pid) to exit (it was killed)")
+    }
+
+    /// What the child wrote to standard output so far.
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    /// What the child wrote to standard error so far.
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if ended == nil { kill() }
+    }
+}
+
+/// A child that did not exit with status 0.
+struct ChildFailed: Error, CustomStringConvertible {
+    let name: String
+    let exit: TestWorkerProcess.Exit
+    let stderr: String
+    var description: String { "acty-test-worker \(name) ended with \(exit): \(stderr)" }
+}
+
+/// Finds the `acty-test-worker` binary that was built with the tests.
+///
+/// In order:
+/// 1. `ACTY_TEST_WORKER`, when set, names the binary;
+/// 2. the products folder the test binary runs from: the folder of the `.xctest` bundle (macOS) or executable
+///    (Linux), which is `<scratch path>/<triple>/debug`, whatever `--scratch-path` said;
+/// 3. `.build*/debug` and `.build*/*/debug` under the package root found from `#filePath`, newest first (for
+///    runners that load the tests from somewhere else).
+///
+/// `swift build --build-tests` and `swift test` build every executable target, so the binary is there without
+/// the test target depending on it.
+enum TestWorkerBinary {
+    static let name = "acty-test-worker"
+
+    static func url(filePath: String = #filePath) throws -> URL {
+        let manager = FileManager.default
+        if let path = ProcessInfo.processInfo.environment["ACTY_TEST_WORKER"] {
+            guard manager.isExecutableFile(atPath: path) else { throw NotFound(searched: [path]) }
+            return URL(fileURLWithPath: path)
+        }
+        var folders: [URL] = []
+        for bundle in Bundle.allBundles + [Bundle.main] {
+            if bundle.bundleURL.pathExtension == "xctest" { folders.append(bundle.bundleURL.deletingLastPathComponent()) }
+            if let executable = bundle.executableURL { folders.append(executable.deletingLastPathComponent()) }
+        }
+        folders.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+        #if os(Linux)
+        if let executable = try? manager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            folders.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
+        }
+        #endif
+        for folder in folders {
+            let candidate = folder.appendingPathComponent(name)
+            if manager.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+
+        // Tests/ActyTests/<file>.swift → the package root.
+        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var candidates: [URL] = []
+        let scratch = (try? manager.contentsOfDirectory(atPath: root.path))?.filter { $0.hasPrefix(".build") } ?? []
+        for folder in scratch.map({ root.appendingPathComponent($0) }) {
+            candidates.append(folder.appendingPathComponent("debug/\(name)"))
+            for triple in (try? manager.contentsOfDirectory(atPath: folder.path)) ?? [] {
+                candidates.append(folder.appendingPathComponent("\(triple)/debug/\(name)"))
+            }
+        }
+        let found = candidates.filter { manager.isExecutableFile(atPath: $0.path) }
+        func modified(_ url: URL) -> Date {
+            ((try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date) ?? .distantPast
+        }
+        guard let newest = found.max(by: { modified($0) < modified($1) }) else {
+            throw NotFound(searched: folders.map(\.path) + candidates.map(\.path))
+        }
+        return newest
+    }
+
+    struct NotFound: Error, CustomStringConvertible {
+        let searched: [String]
+        var description: String {
+            "acty-test-worker was not found; build it with `swift build --build-tests` or set ACTY_TEST_WORKER. Searched: "
+                + searched.joined(separator: ", ")
+        }
+    }
+}
+
+/// One line of the execution log: an executor run of a job's attempt, in a process, at a time.
+struct Execution: Hashable {
+    var job: Int64
+    var attempt: Int
+    var pid: Int32
+    var at: Double
+
+    /// The complete lines of the log. A last line without its newline (a write torn by a kill) is left out.
+    static func read(_ path: String) throws -> [Execution] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()  // after the final newline: empty, or a torn line
+        return try lines.map { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 4, let job = Int64(fields[0]), let attempt = Int(fields[1]), let pid = Int32(fields[2]),
+                let at = Double(fields[3])
+            else { throw BadLogLine(line: String(line)) }
+            return Execution(job: job, attempt: attempt, pid: pid, at: at)
+        }
+    }
+
+    struct BadLogLine: Error, CustomStringConvertible {
+        let line: String
+        var description: String { "malformed execution log line: '\(line)'" }
+    }
+}
+
+/// A row of the `workers` table.
+struct WorkerRow: Hashable {
+    var id: String
+    var pid: Int32
+    var stoppedAt: Double?
+    var stopReason: String?
+}
+
+extension Store {
+    /// Every row of `workers`, stopped or not.
+    func allWorkers() async throws -> [WorkerRow] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, pid, stopped_at, stop_reason FROM workers ORDER BY started_at").map {
+                WorkerRow(id: $0[0], pid: Int32($0[1] as Int), stoppedAt: $0[2], stopReason: $0[3])
+            }
+        }
+    }
+}
