@@ -17,9 +17,14 @@ final class ScratchMount: Sendable {
         }
     }
 
-    /// Remounts with new options, such as `size=65536k` or `ro`.
+    /// Remounts with new options, such as `size=65536k` or `ro`. A remount to read-only fails while a file is
+    /// still open for writing (a connection closing on another thread), so it is tried for up to 5 s.
     func remount(_ options: String) -> Bool {
-        Self.run("/bin/mount", ["-o", "remount,\(options)", path])
+        for _ in 0..<100 {
+            if Self.run("/bin/mount", ["-o", "remount,\(options)", path]) { return true }
+            usleep(50_000)
+        }
+        return false
     }
 
     deinit {

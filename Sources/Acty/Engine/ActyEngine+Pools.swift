@@ -71,7 +71,9 @@ extension ActyEngine {
     }
 
     private func rescue() async {
-        let interval = max(configuration.leaseDuration / 2, .milliseconds(50))
+        // Expired leases only need a look every half lease, but a process on this host that died is found by its
+        // pid at once: looking every second keeps its jobs from waiting for the lease.
+        let interval = min(max(configuration.leaseDuration / 2, .milliseconds(50)), .seconds(1))
         while !Task.isCancelled {
             do {
                 let now = Date().timeIntervalSince1970
