@@ -6,21 +6,21 @@ extension Store {
     public func acquireCache(
         key: String, provider: String, fingerprint: String, owner: String, leaseUntil: Double, group: GroupID?
     ) async throws -> CacheAcquisition {
-        try await write(worker: owner) {
+        try await write(worker: Self.worker(ofOwner: owner)) {
             try $0.acquireCache(key: key, provider: provider, fingerprint: fingerprint, owner: owner, leaseUntil: leaseUntil, group: group)
         }.0
     }
 
     /// Marks an entry the worker created as ready. Returns `false` when another worker took the creation over.
     public func cacheReady(key: String, owner: String, providerRef: String?, expiresAt: Double?, group: GroupID?) async throws -> Bool {
-        try await write(worker: owner) {
+        try await write(worker: Self.worker(ofOwner: owner)) {
             try $0.cacheReady(key: key, owner: owner, providerRef: providerRef, expiresAt: expiresAt, group: group)
         }.0
     }
 
     /// Removes the `creating` row of a creation that failed.
     public func abandonCacheCreation(key: String, owner: String) async throws {
-        _ = try await write(worker: owner) { try $0.abandonCacheCreation(key: key, owner: owner) }
+        _ = try await write(worker: Self.worker(ofOwner: owner)) { try $0.abandonCacheCreation(key: key, owner: owner) }
     }
 
     /// Invalidates a ready entry if it still has this reference. Returns whether this call invalidated it.
@@ -35,5 +35,10 @@ extension Store {
         try await write(worker: worker) {
             try $0.attachCacheRef(key: key, providerRef: providerRef, expected: expected, replace: replace)
         }.0
+    }
+
+    /// The worker id of a creation's owner (`<worker>:<job>`): the events it writes name the engine, like all others.
+    private static func worker(ofOwner owner: String) -> String {
+        owner.lastIndex(of: ":").map { String(owner[..<$0]) } ?? owner
     }
 }

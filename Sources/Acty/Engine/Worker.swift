@@ -33,6 +33,12 @@ struct Worker {
                     let context = try claimed.cacheContext.map { try JSONValue(jsonString: $0) }
                     providerRef = try await cache.providerRef(forPrimer: job.payload, key: key, context: context, group: claimed.groupID, job: claimed.id)
                 } catch {
+                    if Task.isCancelled {
+                        // Shut down past the grace period while creating or waiting for the entry: hand the job back.
+                        return Dispatcher.Finished(
+                            completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true
+                        )
+                    }
                     return failed(claimed, JobError(thrown: error), retryable: !(error is CancellationError) && isRetryable(error))
                 }
             }
