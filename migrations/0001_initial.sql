@@ -13,7 +13,8 @@ CREATE TABLE lanes (
 
 -- A group: one primer and its followers. `key` is unique among live (open or closed) groups and may be reused
 -- once a group has finished. `jobs_total`/`jobs_finished` count jobs so completion is O(1) at any group size.
--- `retry_policy` (JSON) and `job_timeout` (seconds) apply to the group's jobs.
+-- `retry_policy` (JSON) and `job_timeout` (seconds) apply to the group's jobs. `cache_ref` is the provider
+-- reference of the cache entry the group's primer ran with: every job of the group sees it.
 CREATE TABLE groups (
     id               INTEGER PRIMARY KEY,
     key              TEXT NOT NULL,
@@ -26,6 +27,7 @@ CREATE TABLE groups (
     job_timeout      REAL,
     cache_key        TEXT,
     cache_context    TEXT,
+    cache_ref        TEXT,
     group_context    TEXT,
     followers_total  INTEGER NOT NULL DEFAULT 0,
     jobs_total       INTEGER NOT NULL DEFAULT 0,

@@ -12,9 +12,9 @@ extension Store {
     }
 
     /// Marks an entry the worker created as ready. Returns `false` when another worker took the creation over.
-    public func cacheReady(key: String, owner: String, providerRef: String?, expiresAt: Double?, group: GroupID?) async throws -> Bool {
+    public func cacheReady(key: String, owner: String, providerRef: String?, timeToLive: Double?, group: GroupID?) async throws -> Bool {
         try await write(worker: Self.worker(ofOwner: owner)) {
-            try $0.cacheReady(key: key, owner: owner, providerRef: providerRef, expiresAt: expiresAt, group: group)
+            try $0.cacheReady(key: key, owner: owner, providerRef: providerRef, timeToLive: timeToLive, group: group)
         }.0
     }
 
@@ -31,9 +31,11 @@ extension Store {
     }
 
     /// Sets a ready entry's provider reference (compare-and-set against `expected` unless `replace`).
-    public func attachCacheRef(key: String, providerRef: String, expected: String?, replace: Bool, worker: String?) async throws -> Bool {
+    public func attachCacheRef(
+        key: String, providerRef: String, expected: String?, replace: Bool, group: GroupID?, worker: String?
+    ) async throws -> Bool {
         try await write(worker: worker) {
-            try $0.attachCacheRef(key: key, providerRef: providerRef, expected: expected, replace: replace)
+            try $0.attachCacheRef(key: key, providerRef: providerRef, expected: expected, replace: replace, group: group)
         }.0
     }
 

@@ -37,6 +37,7 @@ extension WriteContext {
             } else {
                 try db.cachedStatement(sql: Self.cacheHitSQL).run { $0.add(now); $0.add(key) }
                 try record(.cacheHit, group: group, data: Self.cacheData(key: key, provider: provider))
+                try setGroupCacheRef(entry.providerRef, group: group)
                 return .hit(providerRef: entry.providerRef)
             }
             try takeOver(key: key, provider: provider, fingerprint: fingerprint, owner: owner, leaseUntil: leaseUntil)
@@ -53,14 +54,25 @@ extension WriteContext {
     /// Marks an entry this worker created as ready, with the provider's reference.
     ///
     /// - Returns: `false` when the worker no longer owned the creation (its lease expired and another took over).
-    mutating func cacheReady(key: String, owner: String, providerRef: String?, expiresAt: Double?, group: GroupID?) throws -> Bool {
+    ///
+    /// - Parameter timeToLive: seconds the entry stays valid from now; `nil` for no limit.
+    mutating func cacheReady(key: String, owner: String, providerRef: String?, timeToLive: Double?, group: GroupID?) throws -> Bool {
         var provider: String?
+        let expiresAt = timeToLive.map { now + $0 }
         try db.cachedStatement(sql: Self.cacheReadySQL).forEachRow {
             $0.add(providerRef); $0.add(now); $0.add(expiresAt); $0.add(now); $0.add(key); $0.add(owner)
         } _: { provider = $0.string(0) }
         guard let provider else { return false }
         try record(.cacheCreated, group: group, data: Self.cacheData(key: key, provider: provider))
+        try setGroupCacheRef(providerRef, group: group)
         return true
+    }
+
+    /// Records the reference a group's primer runs with: the group's followers use it, whatever later groups
+    /// do to the entry.
+    private func setGroupCacheRef(_ providerRef: String?, group: GroupID?) throws {
+        guard let group else { return }
+        try db.cachedStatement(sql: Self.setGroupCacheRefSQL).run { $0.add(providerRef); $0.add(group.rawValue) }
     }
 
     /// Gives up a creation that failed: the `creating` row goes, so no half-made entry is ever `ready`.
@@ -84,11 +96,15 @@ extension WriteContext {
     /// Sets the provider reference of a ready entry: compare-and-set against `expected` unless `replace`.
     ///
     /// - Returns: whether the reference was set.
-    mutating func attachCacheRef(key: String, providerRef: String, expected: String?, replace: Bool) throws -> Bool {
+    /// The group's own reference changes too, so its later jobs see the new one. With `replace`, an entry an
+    /// executor had reported invalid becomes ready again with the new reference (a rotated session).
+    mutating func attachCacheRef(key: String, providerRef: String, expected: String?, replace: Bool, group: GroupID?) throws -> Bool {
         try db.cachedStatement(sql: Self.attachRefSQL).run {
             $0.add(providerRef); $0.add(now); $0.add(key); $0.add(replace ? 1 : 0); $0.add(expected); $0.add(providerRef)
         }
-        return db.changesCount == 1
+        guard db.changesCount == 1 else { return false }
+        try setGroupCacheRef(providerRef, group: group)
+        return true
     }
 
     private mutating func takeOver(key: String, provider: String, fingerprint: String, owner: String, leaseUntil: Double) throws {
@@ -152,9 +168,10 @@ extension WriteContext {
         RETURNING provider
         """
     static let attachRefSQL = """
-        UPDATE cache_entries SET provider_ref = ?, updated_at = ?
-        WHERE key = ? AND state = 'ready' AND (? = 1 OR provider_ref IS ? OR provider_ref = ?)
+        UPDATE cache_entries SET provider_ref = ?1, updated_at = ?2, state = 'ready'
+        WHERE key = ?3 AND (state = 'ready' AND (?5 IS provider_ref OR ?6 = provider_ref) OR (?4 = 1 AND state IN ('ready', 'invalid')))
         """
+    static let setGroupCacheRefSQL = "UPDATE groups SET cache_ref = ? WHERE id = ?"
     /// Extends the leases of the cache entries a worker is creating (owners are `<worker>:<job>`).
     static let extendCacheLeasesSQL = """
         UPDATE cache_entries SET lease_until = ?1 WHERE state = 'creating' AND substr(owner, 1, length(?2) + 1) = ?2 || ':'

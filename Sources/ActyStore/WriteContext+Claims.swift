@@ -171,7 +171,7 @@ extension WriteContext {
     /// What a claimed job needs of its group.
     static let claimedGroupSQL = """
         SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
-            cache_entries.provider_ref, groups.cache_context
+            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context
         FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
         WHERE groups.id = ?
         """

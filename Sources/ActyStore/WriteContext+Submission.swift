@@ -43,6 +43,7 @@ extension WriteContext {
         try record(.groupActivated, row)
         if skipsPrimer, let key = group.cacheKey, let cache = group.skipPrimerOnCacheHit {
             try db.cachedStatement(sql: Self.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
+            try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(key); $0.add(id.rawValue) }
             try record(.cacheHit, row, data: Self.cacheData(key: key, provider: cache.provider, reason: "primer_skipped"))
         }
 
@@ -96,6 +97,9 @@ extension WriteContext {
         } _: { _ in valid = true }
         return valid
     }
+
+    /// Gives a group the current reference of its key's entry.
+    static let groupRefFromEntrySQL = "UPDATE groups SET cache_ref = (SELECT provider_ref FROM cache_entries WHERE key = ?) WHERE id = ?"
 
     /// A ready, unexpired entry of this key, provider and fingerprint.
     static let validCacheSQL = """

@@ -39,8 +39,7 @@ struct CacheRegistry: Sendable {
                 do {
                     let providerRef = try await provider.create(primer: primer, context: context)
                     if let providerRef { try await provider.waitReady(providerRef, timeout: nil) }
-                    let expiresAt = timeToLive.map { Date().timeIntervalSince1970 + $0.seconds }
-                    if try await store.cacheReady(key: key, owner: owner, providerRef: providerRef, expiresAt: expiresAt, group: group) {
+                    if try await store.cacheReady(key: key, owner: owner, providerRef: providerRef, timeToLive: timeToLive?.seconds, group: group) {
                         return providerRef
                     }
                     // The creation took longer than its lease and another worker took over: use theirs.
@@ -67,11 +66,11 @@ struct CacheRegistry: Sendable {
     }
 
     /// The handle a job sees, able to attach a new provider reference to the entry.
-    func handle(key: String, providerRef: String?) -> CacheHandle {
+    func handle(key: String, providerRef: String?, group: GroupID) -> CacheHandle {
         let store = store
         let worker = workerID
         return CacheHandle(key: key, providerRef: providerRef) { newRef, replace in
-            try await store.attachCacheRef(key: key, providerRef: newRef, expected: providerRef, replace: replace, worker: worker)
+            try await store.attachCacheRef(key: key, providerRef: newRef, expected: providerRef, replace: replace, group: group, worker: worker)
         }
     }
 

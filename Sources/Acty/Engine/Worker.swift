@@ -42,7 +42,7 @@ struct Worker {
                     return failed(claimed, JobError(thrown: error), retryable: !(error is CancellationError) && isRetryable(error))
                 }
             }
-            job.cache = cache.handle(key: key, providerRef: providerRef)
+            job.cache = cache.handle(key: key, providerRef: providerRef, group: claimed.groupID)
         }
         guard let executor = executors[claimed.executor] else {
             return failed(claimed, JobError(type: "UnknownExecutor", message: "no executor named '\(claimed.executor)' is registered"), retryable: false)
