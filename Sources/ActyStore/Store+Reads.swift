@@ -126,6 +126,18 @@ extension Store {
         }
     }
 
+    /// Whether another worker is creating the cache entry of `key` under a live lease: a primer waiting for it
+    /// reads this instead of taking the write lock to ask again.
+    public func cacheCreationInProgress(key: String) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT 1 FROM cache_entries WHERE key = ? AND state = 'creating' AND lease_until > ?",
+                arguments: [key, Clock.now]
+            ) ?? false
+        }
+    }
+
     /// Every lane row, by name.
     public func lanes() async throws -> [LaneRecord] {
         try await read { try $0.fetchAll(LaneRecord.init, sql: "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name") }

@@ -134,3 +134,31 @@ struct HandleTests {
         try await runner.boundedShutdown()
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct ForeignCompletionTests {
+    @Test func aSubmittersHandleResolvesWhenAnotherEngineRunsTheJob() async throws {
+        let dir = TemporaryDirectory()
+        let gate = Gate()
+        let busy = ClosureExecutor(name: "work") { job in
+            try await gate.wait(timeout: .seconds(30))
+            return job.payload
+        }
+        // Engine A has a single worker, kept busy by its first job, so engine B runs the second.
+        let a = try await makeEngine(
+            dir, EngineConfiguration(primerWorkers: 1, followerWorkers: 0, pollInterval: .milliseconds(20)), executors: [busy]
+        )
+        let blocker = try await a.submitGroup("blocker", primer: "hold")
+        try await require("engine A to run its first job") { try await a.store.job(blocker.primer!.id)?.state == .running }
+        let b = try await makeEngine(dir, EngineConfiguration(pollInterval: .milliseconds(20)), executors: [ClosureExecutor(name: "work") { $0.payload }])
+        let remote = try await a.submitGroup("remote", primer: "elsewhere")
+        let result = try await remote.primer!.boundedResult()
+        #expect(result.status == .succeeded)
+        #expect(result.output == "elsewhere")
+        let attempt = try #require(try await a.store.attempts(of: remote.primer!.id).first)
+        #expect(attempt.worker == b.workerID)
+        gate.open()
+        try await a.boundedShutdown()
+        try await b.boundedShutdown()
+    }
+}

@@ -33,7 +33,10 @@ struct CacheRegistry: Sendable {
                 if let providerRef { try await provider.waitReady(providerRef, timeout: nil) }
                 return providerRef
             case .wait:
-                try await Task.sleep(for: min(pollInterval, .milliseconds(25)))
+                // Wait on a read connection; only ask the writer again once the creation has ended.
+                repeat {
+                    try await Task.sleep(for: min(pollInterval, .milliseconds(25)))
+                } while try await store.cacheCreationInProgress(key: key)
             case .create(let stale):
                 if let stale { await release(stale) }
                 do {

@@ -185,8 +185,8 @@ extension ActyEngine {
         let (submitted, effects) = try await store.submitGroup(group, worker: workerID, observer: observer)
         await apply(effects)
         var handles = slots.take()[...]
-        let primer = submitted.primer.map { JobHandle(id: $0, role: .primer, groupKey: group.key, slot: handles.removeFirst()) }
-        let followers = submitted.followers.map { JobHandle(id: $0, role: .follower, groupKey: group.key, slot: handles.removeFirst()) }
+        let primer = submitted.primer.map { JobHandle(id: $0, role: .primer, groupKey: group.key, slot: handles.removeFirst(), registry: registry) }
+        let followers = submitted.followers.map { JobHandle(id: $0, role: .follower, groupKey: group.key, slot: handles.removeFirst(), registry: registry) }
         return GroupSubmission(groupKey: group.key, groupID: submitted.id, primer: primer, followers: followers)
     }
 
@@ -201,7 +201,7 @@ extension ActyEngine {
         )
         let (id, effects) = try await store.addJob(job, role: role, toGroup: group, worker: workerID, observer: observer)
         await apply(effects)
-        return JobHandle(id: id, role: role, groupKey: key, slot: slots.take()[0])
+        return JobHandle(id: id, role: role, groupKey: key, slot: slots.take()[0], registry: registry)
     }
 
     /// Closes an open group.

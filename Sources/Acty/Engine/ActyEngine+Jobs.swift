@@ -17,7 +17,7 @@ extension ActyEngine {
             // It may have finished between the read and the watch; the poll timer would catch it too, later.
             registry.resolve([JobResult(record: latest)])
         }
-        return JobHandle(id: id, role: record.role, groupKey: record.groupKey, slot: slot)
+        return JobHandle(id: id, role: record.role, groupKey: record.groupKey, slot: slot, registry: registry)
     }
 
     /// Waits until the most recent group with this key has finished, and returns its final state.

@@ -1,6 +1,7 @@
 import ActyStore
 import Foundation
 import Logging
+import Synchronization
 
 extension ActyEngine {
     /// Runs the worker pools and the engine's housekeeping until the dispatcher has stopped:
@@ -39,7 +40,11 @@ extension ActyEngine {
 
     /// Resolves handles of jobs this process did not run (see ``handle(for:)``) once the database says they ended.
     private func resolveWatchedHandles() async {
-        let watched = registry.watchedIDs
+        var watched = registry.watchedIDs
+        if sawPeers.withLock({ $0 }) {
+            // Another engine works on the file (or did): it may finish jobs this process submitted.
+            watched += registry.awaitedIDs(limit: 1_000)
+        }
         guard !watched.isEmpty else { return }
         do {
             let finished = try await store.jobs(watched).filter { $0.state.isTerminal }
@@ -96,9 +101,9 @@ extension ActyEngine {
     private func deadLocalWorkers() async throws -> [String] {
         let host = ProcessInfo.processInfo.hostName
         let me = Int(ProcessInfo.processInfo.processIdentifier)
-        return try await store.activeWorkers()
-            .filter { $0.host == host && $0.pid != me && $0.id != workerID && !Self.processExists($0.pid) }
-            .map(\.id)
+        let others = try await store.activeWorkers().filter { $0.id != workerID }
+        if !others.isEmpty { sawPeers.withLock { $0 = true } }
+        return others.filter { $0.host == host && $0.pid != me && !Self.processExists($0.pid) }.map(\.id)
     }
 
     /// Whether a process exists and has not exited: a killed process whose parent has not reaped it yet is a

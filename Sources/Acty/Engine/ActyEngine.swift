@@ -39,6 +39,8 @@ public final class ActyEngine: Sendable {
     /// The cache registry, when the engine has a cache provider.
     let cacheRegistry: CacheRegistry?
     private let finished = ShutdownSignal()
+    /// Whether another engine has been seen working on the database: handles are then also resolved from it.
+    let sawPeers = Mutex(false)
     private let events: AsyncStream<[EventRecord]>.Continuation?
     private let running: Mutex<Task<Void, Never>?>
     private let delivery: Task<Void, Never>?

@@ -7,12 +7,14 @@ public struct JobHandle: Sendable, Hashable {
     /// The key of the job's group.
     public let groupKey: String
     private let slot: ResultSlot
+    private let registry: ResultRegistry
 
-    init(id: JobID, role: JobRole, groupKey: String, slot: ResultSlot) {
+    init(id: JobID, role: JobRole, groupKey: String, slot: ResultSlot, registry: ResultRegistry) {
         self.id = id
         self.role = role
         self.groupKey = groupKey
         self.slot = slot
+        self.registry = registry
     }
 
     /// Waits until the job is terminal and returns how it ended.
@@ -22,7 +24,9 @@ public struct JobHandle: Sendable, Hashable {
     /// - Throws: ``ActyError/Code/engineStopped`` when the engine shuts down before the job finished (the job stays
     ///   in the database for the next process), or `CancellationError` when the waiting task is cancelled.
     public func result() async throws -> JobResult {
-        try await slot.value()
+        // Another engine on the database may run the job: the poll timer then looks for its outcome.
+        registry.markAwaited(id)
+        return try await slot.value()
     }
 
     public static func == (lhs: JobHandle, rhs: JobHandle) -> Bool { lhs.id == rhs.id }

@@ -57,6 +57,8 @@ final class ResultRegistry: Sendable {
         var slots: [JobID: ResultSlot] = [:]
         /// Slots whose job may finish in another process: the poll timer checks them in the database.
         var watched: Set<JobID> = []
+        /// Slots someone waits on; checked in the database too once other processes write to it.
+        var awaited: Set<JobID> = []
     }
 
     private let state = Mutex(State())
@@ -101,12 +103,25 @@ final class ResultRegistry: Sendable {
         state.withLock { Array($0.watched) }
     }
 
+    /// Notes that a handle of this job is being awaited.
+    func markAwaited(_ id: JobID) {
+        state.withLock { state in
+            if state.slots[id] != nil { state.awaited.insert(id) }
+        }
+    }
+
+    /// Up to `limit` jobs whose handles are awaited, for when other processes may run them.
+    func awaitedIDs(limit: Int) -> [JobID] {
+        state.withLock { Array($0.awaited.prefix(limit)) }
+    }
+
     /// Forgets slots of jobs whose insert was rolled back.
     func remove(_ ids: some Sequence<JobID>) {
         state.withLock { state in
             for id in ids {
                 state.slots.removeValue(forKey: id)
                 state.watched.remove(id)
+                state.awaited.remove(id)
             }
         }
     }
@@ -117,6 +132,7 @@ final class ResultRegistry: Sendable {
         let resolved: [(ResultSlot, JobResult)] = state.withLock { state in
             results.compactMap { result in
                 state.watched.remove(result.jobID)
+                state.awaited.remove(result.jobID)
                 return state.slots.removeValue(forKey: result.jobID).map { ($0, result) }
             }
         }
