@@ -98,6 +98,18 @@ extension Store {
         try await jobs(ids).filter { $0.state != .running || $0.leaseOwner != worker }.map(\.id)
     }
 
+    /// Whether another engine process has worked on the database since `time`: one that is still running, or that
+    /// stopped after `time`.
+    public func otherWorkersActive(since time: Double, excluding worker: String) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT 1 FROM workers WHERE id != ? AND (stopped_at IS NULL OR stopped_at >= ?) LIMIT 1",
+                arguments: [worker, time]
+            ) ?? false
+        }
+    }
+
     /// Engine processes that have not stopped, as registered in `workers`.
     public func activeWorkers() async throws -> [WorkerRecord] {
         try await read {

@@ -39,5 +39,11 @@ final class ExecutionLog: Sendable {
         if sync { fsync(descriptor) }
     }
 
+    /// Appends a free-form line in one write.
+    func append(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+
     deinit { close(descriptor) }
 }

@@ -102,7 +102,9 @@ extension ActyEngine {
         let host = ProcessInfo.processInfo.hostName
         let me = Int(ProcessInfo.processInfo.processIdentifier)
         let others = try await store.activeWorkers().filter { $0.id != workerID }
-        if !others.isEmpty { sawPeers.withLock { $0 = true } }
+        if !sawPeers.withLock({ $0 }), try await store.otherWorkersActive(since: startedAt, excluding: workerID) {
+            sawPeers.withLock { $0 = true }
+        }
         return others.filter { $0.host == host && $0.pid != me && !Self.processExists($0.pid) }.map(\.id)
     }
 

@@ -41,6 +41,8 @@ public final class ActyEngine: Sendable {
     private let finished = ShutdownSignal()
     /// Whether another engine has been seen working on the database: handles are then also resolved from it.
     let sawPeers = Mutex(false)
+    /// When this engine started, in Unix epoch seconds.
+    let startedAt = Date().timeIntervalSince1970
     private let events: AsyncStream<[EventRecord]>.Continuation?
     private let running: Mutex<Task<Void, Never>?>
     private let delivery: Task<Void, Never>?
