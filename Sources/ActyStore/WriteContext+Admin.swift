@@ -31,19 +31,20 @@ extension WriteContext {
             try db.cachedStatement(sql: "UPDATE groups SET state = 'cancelled' WHERE id = ?").run { $0.add(id.rawValue) }
             try record(.groupCancelled, group)
         }
-        var jobs: [AdminJob] = []
-        try db.cachedStatement(sql: Self.unfinishedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { jobs.append(AdminJob($0)) }
+        var jobs: [JobRow] = []
+        try db.cachedStatement(sql: Self.unfinishedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { jobs.append(JobRow($0)) }
         try cancel(jobs, in: group, reason: "group_cancelled")
         try finishGroupIfDone(id)
         return true
     }
 
-    private mutating func cancel(_ jobs: [AdminJob], in group: GroupRow, reason: String) throws {
+    private mutating func cancel(_ jobs: [JobRow], in group: GroupRow, reason: String) throws {
         guard !jobs.isEmpty else { return }
         let error = JobError(type: "cancelled", message: reason)
         let errorJSON = error.jsonString
         let update = try db.cachedStatement(sql: Self.cancelJobSQL)
-        var attempts: [AdminJob] = []
+        let now = now
+        var attempts: [JobRow] = []
         for job in jobs {
             try update.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue) }
             let phase = job.state == .running ? "running" : "queued"
@@ -57,15 +58,7 @@ extension WriteContext {
             )
         }
         try MultiRowInsert.attempts.insert(attempts, in: db) { arguments, job in
-            arguments.add(job.id.rawValue)
-            arguments.add(job.attempts)
-            arguments.add(job.owner ?? "unknown")
-            arguments.add((job.pool ?? job.role).rawValue)
-            arguments.add(job.startedAt ?? now)
-            arguments.add(now)
-            arguments.add("cancelled")
-            arguments.add(errorJSON)
-            arguments.add(max(0, now - (job.startedAt ?? now)))
+            job.bindEndedAttempt(&arguments, at: now, outcome: "cancelled", error: errorJSON)
         }
         try countFinishedJobs(jobs.count, in: group.id)
     }
@@ -112,8 +105,8 @@ extension WriteContext {
     ///
     /// - Returns: how many jobs were queued again.
     mutating func retryFailedJobs(inGroup id: GroupID) throws -> Int {
-        var failed: [AdminJob] = []
-        try db.cachedStatement(sql: Self.failedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { failed.append(AdminJob($0)) }
+        var failed: [JobRow] = []
+        try db.cachedStatement(sql: Self.failedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { failed.append(JobRow($0)) }
         // The primer first: the followers' new state depends on it.
         for job in failed.sorted(by: { ($0.role == .primer ? 0 : 1, $0.id) < ($1.role == .primer ? 0 : 1, $1.id) }) {
             try retryJob(job.id)
@@ -151,7 +144,7 @@ extension WriteContext {
         try db.cachedStatement(sql: "UPDATE groups SET jobs_finished = jobs_finished - ? WHERE id = ?").run { $0.add(jobs); $0.add(group.id.rawValue) }
     }
 
-    private mutating func requeue(_ job: AdminJob, as state: JobState, in group: GroupRow) throws {
+    private mutating func requeue(_ job: JobRow, as state: JobState, in group: GroupRow) throws {
         try db.cachedStatement(sql: Self.requeueJobSQL).run { $0.add(state.rawValue); $0.add(job.id.rawValue) }
         try record(.jobQueued, job.ref(in: group), data: state == .blocked ? #"{"retry":true,"blocked":true}"# : #"{"retry":true}"#)
         if state == .ready { effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane)) }
@@ -160,10 +153,10 @@ extension WriteContext {
     /// Brings back the jobs a group's failure cancelled.
     @discardableResult
     private mutating func reviveCancelledByFailure(in group: inout GroupRow, as state: JobState) throws -> Int {
-        var cancelled: [AdminJob] = []
+        var cancelled: [JobRow] = []
         let reasons = Self.failureCancellationReasons.map { JobError(type: "cancelled", message: $0).jsonString }
         try db.cachedStatement(sql: Self.cancelledJobsSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
-            let job = AdminJob(row)
+            let job = JobRow(row)
             if let error = job.error, reasons.contains(error) { cancelled.append(job) }
         }
         guard !cancelled.isEmpty else { return 0 }
@@ -178,9 +171,9 @@ extension WriteContext {
         return closedAt
     }
 
-    private func adminJob(_ id: JobID) throws -> AdminJob {
-        var job: AdminJob?
-        try db.cachedStatement(sql: Self.adminJobSQL).forEachRow { $0.add(id.rawValue) } _: { job = AdminJob($0) }
+    private func adminJob(_ id: JobID) throws -> JobRow {
+        var job: JobRow?
+        try db.cachedStatement(sql: Self.adminJobSQL).forEachRow { $0.add(id.rawValue) } _: { job = JobRow($0) }
         guard let job else { throw ActyError(.unknownJob, "no job with id \(id) exists") }
         return job
     }
@@ -189,47 +182,13 @@ extension WriteContext {
     static let failureCancellationReasons = ["group_failed", "primer_failed_skip_followers"]
 }
 
-/// A job as the admin rules read it.
-private struct AdminJob {
-    var id: JobID
-    var groupID: GroupID
-    var role: JobRole
-    var followerIndex: Int?
-    var lane: String
-    var state: JobState
-    var attempts: Int
-    var owner: String?
-    var startedAt: Double?
-    var pool: JobRole?
-    var error: String?
-
-    init(_ row: Statement.Columns) {
-        id = JobID(row.int64(0))
-        groupID = GroupID(row.int64(1))
-        role = row.string(2) == "primer" ? .primer : .follower
-        followerIndex = row.optionalInt(3)
-        lane = row.string(4)
-        state = JobState(rawValue: row.string(5)) ?? .failed
-        attempts = row.int(6)
-        owner = row.optionalString(7)
-        startedAt = row.optionalDouble(8)
-        pool = row.optionalString(9).flatMap(JobRole.init(rawValue:))
-        error = row.optionalString(10)
-    }
-
-    func ref(in group: GroupRow) -> JobRef {
-        JobRef(id: id, groupID: groupID, groupKey: group.key, role: role, followerIndex: followerIndex, lane: lane)
-    }
-}
-
 extension WriteContext {
-    static let adminColumns = "id, group_id, role, follower_index, lane, state, attempts, lease_owner, started_at, pool, error"
-    static let adminJobSQL = "SELECT \(adminColumns) FROM jobs WHERE id = ?"
+    static let adminJobSQL = "SELECT \(JobRow.columns) FROM jobs WHERE id = ?"
     static let unfinishedJobsSQL = """
-        SELECT \(adminColumns) FROM jobs WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled', 'running')
+        SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled', 'running')
         """
-    static let failedJobsSQL = "SELECT \(adminColumns) FROM jobs WHERE group_id = ? AND state = 'failed'"
-    static let cancelledJobsSQL = "SELECT \(adminColumns) FROM jobs WHERE group_id = ? AND state = 'cancelled'"
+    static let failedJobsSQL = "SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state = 'failed'"
+    static let cancelledJobsSQL = "SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state = 'cancelled'"
     static let groupsWithFailedJobsSQL = "SELECT DISTINCT group_id FROM jobs WHERE state = 'failed'"
     static let cancelJobSQL = """
         UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL, lease_owner = NULL,

@@ -47,58 +47,51 @@ extension WriteContext {
             try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(dead) }
         }
 
-        var expired: [RescuedJob] = []
+        let now = now
+        var expired: [JobRow] = []
         try db.cachedStatement(sql: Self.expiredLeasesSQL).forEachRow { $0.add(now) } _: { row in
-            let job = RescuedJob(row)
-            if job.owner != worker { expired.append(job) }
+            let job = JobRow(row)
+            if job.leaseOwner != worker { expired.append(job) }
         }
         if !deadWorkers.isEmpty {
             let known = Set(expired.map(\.id))
             try db.cachedStatement(sql: Self.runningJobsSQL).forEachRow { _ in } _: { row in
-                let job = RescuedJob(row)
-                if deadWorkers.contains(job.owner), !known.contains(job.id) { expired.append(job) }
+                let job = JobRow(row)
+                if let owner = job.leaseOwner, deadWorkers.contains(owner), !known.contains(job.id) { expired.append(job) }
             }
         }
         guard !expired.isEmpty else { return 0 }
 
         let requeue = try db.cachedStatement(sql: Self.requeueRescuedSQL)
         let fail = try db.cachedStatement(sql: Self.failRescuedSQL)
-        var attempts: [(RescuedJob, String)] = []
+        var attempts: [(JobRow, String)] = []
         var failures: [(JobRef, JobError)] = []
         var finishedPerGroup: [GroupID: Int] = [:]
         var groups: [GroupID: GroupRow] = [:]
         for job in expired {
             if groups[job.groupID] == nil { groups[job.groupID] = try groupRow(job.groupID) }
             let group = groups[job.groupID]!
-            let ref = JobRef(id: job.id, groupID: job.groupID, groupKey: group.key, role: job.role, followerIndex: job.followerIndex, lane: job.lane)
-            let error = JobError(type: "abandoned", message: "worker \(job.owner) stopped renewing its lease while the attempt ran")
+            let ref = job.ref(in: group)
+            let owner = job.leaseOwner ?? "unknown"
+            let error = JobError(type: "abandoned", message: "worker \(owner) stopped renewing its lease while the attempt ran")
             let errorJSON = error.jsonString
             attempts.append((job, errorJSON))
-            try record(.jobRescued, ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"worker":\#(JSONValue.string(job.owner).jsonString)}"#)
-            if job.attempt < job.maxAttempts {
-                try requeue.run { $0.add(errorJSON); $0.add(job.id.rawValue); $0.add(job.attempt) }
+            try record(.jobRescued, ref, pool: job.pool, data: #"{"attempt":\#(job.attempts),"worker":\#(JSONValue.string(owner).jsonString)}"#)
+            if job.attempts < job.maxAttempts {
+                try requeue.run { $0.add(errorJSON); $0.add(job.id.rawValue); $0.add(job.attempts) }
                 effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane))
             } else {
-                try fail.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue); $0.add(job.attempt) }
-                try record(.jobFailed, ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"outcome":"abandoned","error":\#(errorJSON)}"#)
+                try fail.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue); $0.add(job.attempts) }
+                try record(.jobFailed, ref, pool: job.pool, data: #"{"attempt":\#(job.attempts),"outcome":"abandoned","error":\#(errorJSON)}"#)
                 effects.finishedJobs.append(
-                    FinishedJob(id: job.id, groupKey: group.key, role: job.role, state: .failed, error: error, attempts: job.attempt)
+                    FinishedJob(id: job.id, groupKey: group.key, role: job.role, state: .failed, error: error, attempts: job.attempts)
                 )
                 failures.append((ref, error))
                 finishedPerGroup[job.groupID, default: 0] += 1
             }
         }
         try MultiRowInsert.attempts.insert(attempts, in: db) { arguments, attempt in
-            let (job, error) = attempt
-            arguments.add(job.id.rawValue)
-            arguments.add(job.attempt)
-            arguments.add(job.owner)
-            arguments.add((job.pool ?? job.role).rawValue)
-            arguments.add(job.startedAt)
-            arguments.add(now)
-            arguments.add("abandoned")
-            arguments.add(error)
-            arguments.add(max(0, now - job.startedAt))
+            attempt.0.bindEndedAttempt(&arguments, at: now, outcome: "abandoned", error: attempt.1)
         }
         for (job, error) in failures { try applyFailurePolicy(job: job, error: error) }
         for (groupID, count) in finishedPerGroup.sorted(by: { $0.key < $1.key }) {
@@ -106,33 +99,6 @@ extension WriteContext {
             try finishGroupIfDone(groupID)
         }
         return expired.count
-    }
-}
-
-/// A running job whose lease is being taken back.
-private struct RescuedJob {
-    var id: JobID
-    var groupID: GroupID
-    var role: JobRole
-    var followerIndex: Int?
-    var lane: String
-    var attempt: Int
-    var maxAttempts: Int
-    var owner: String
-    var startedAt: Double
-    var pool: JobRole?
-
-    init(_ row: Statement.Columns) {
-        id = JobID(row.int64(0))
-        groupID = GroupID(row.int64(1))
-        role = row.string(2) == "primer" ? .primer : .follower
-        followerIndex = row.optionalInt(3)
-        lane = row.string(4)
-        attempt = row.int(5)
-        maxAttempts = row.int(6)
-        owner = row.optionalString(7) ?? "unknown"
-        startedAt = row.optionalDouble(8) ?? 0
-        pool = row.optionalString(9).flatMap(JobRole.init(rawValue:))
     }
 }
 
@@ -156,13 +122,11 @@ extension WriteContext {
         WHERE stopped_at IS NULL AND (heartbeat_at < ? OR id = ?) AND id IS NOT ?
         """
 
-    static let rescuedColumns = "id, group_id, role, follower_index, lane, attempts, max_attempts, lease_owner, started_at, pool"
-
     /// Running jobs whose lease has expired, through the `jobs_running` index.
-    static let expiredLeasesSQL = "SELECT \(rescuedColumns) FROM jobs WHERE state = 'running' AND lease_until < ?"
+    static let expiredLeasesSQL = "SELECT \(JobRow.columns) FROM jobs WHERE state = 'running' AND lease_until < ?"
 
     /// Every running job: few, since no more run than the workers of all processes.
-    static let runningJobsSQL = "SELECT \(rescuedColumns) FROM jobs INDEXED BY jobs_running WHERE state = 'running'"
+    static let runningJobsSQL = "SELECT \(JobRow.columns) FROM jobs INDEXED BY jobs_running WHERE state = 'running'"
 
     /// Puts a rescued job with attempts left back in the queue.
     static let requeueRescuedSQL = """

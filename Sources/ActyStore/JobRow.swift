@@ -1,0 +1,58 @@
+import ActyCore
+import GRDB
+
+/// A job row as the rescue and administration rules read it: its place, state and lease.
+struct JobRow {
+    var id: JobID
+    var groupID: GroupID
+    var role: JobRole
+    var followerIndex: Int?
+    var lane: String
+    var state: JobState
+    /// Attempts started; for a running job, the number of the running attempt.
+    var attempts: Int
+    var maxAttempts: Int
+    var leaseOwner: String?
+    var startedAt: Double?
+    var pool: JobRole?
+    var error: String?
+
+    /// The columns ``init(_:)`` reads, in order.
+    static let columns = """
+        id, group_id, role, follower_index, lane, state, attempts, max_attempts, lease_owner, started_at, pool, error
+        """
+
+    init(_ row: Statement.Columns) {
+        id = JobID(row.int64(0))
+        groupID = GroupID(row.int64(1))
+        role = row.string(2) == "primer" ? .primer : .follower
+        followerIndex = row.optionalInt(3)
+        lane = row.string(4)
+        state = JobState(rawValue: row.string(5)) ?? .failed
+        attempts = row.int(6)
+        maxAttempts = row.int(7)
+        leaseOwner = row.optionalString(8)
+        startedAt = row.optionalDouble(9)
+        pool = row.optionalString(10).flatMap(JobRole.init(rawValue:))
+        error = row.optionalString(11)
+    }
+
+    /// The job as the state rules see it.
+    func ref(in group: GroupRow) -> JobRef {
+        JobRef(id: id, groupID: groupID, groupKey: group.key, role: role, followerIndex: followerIndex, lane: lane)
+    }
+
+    /// The row of the job's running attempt, ended now with `outcome`.
+    func bindEndedAttempt(_ arguments: inout Statement.Bindings, at now: Double, outcome: String, error: String) {
+        let startedAt = startedAt ?? now
+        arguments.add(id.rawValue)
+        arguments.add(attempts)
+        arguments.add(leaseOwner ?? "unknown")
+        arguments.add((pool ?? role).rawValue)
+        arguments.add(startedAt)
+        arguments.add(now)
+        arguments.add(outcome)
+        arguments.add(error)
+        arguments.add(max(0, now - startedAt))
+    }
+}
