@@ -1,4 +1,5 @@
 public import ActyCore
+import GRDB
 
 /// Leases, rescue and the administration rules, each in the writer's next transaction.
 extension Store {
@@ -41,5 +42,49 @@ extension Store {
     /// Retries the failed jobs of every group. Returns how many were queued.
     public func retryAllFailedJobs(worker: String?) async throws -> (Int, WriteEffects) {
         try await write(worker: worker) { try $0.retryAllFailedJobs() }
+    }
+
+    /// Pauses or resumes a lane. Returns whether its state changed.
+    ///
+    /// - Throws: ``ActyError/Code/unknownLane``.
+    public func setLanePaused(_ name: String, paused: Bool, worker: String?) async throws -> Bool {
+        try await write(worker: worker) { try $0.setLanePaused(name, paused: paused) }.0
+    }
+
+    /// Sets an existing lane's weight and, when given, its cap (`.some(nil)` removes the cap).
+    ///
+    /// - Throws: ``ActyError/Code/unknownLane``, ``ActyError/Code/invalidArgument``.
+    public func setLaneWeight(_ name: String, weight: Double, maxInflight: Int?? = nil, worker: String?) async throws {
+        _ = try await write(worker: worker) { try $0.setLaneWeight(name, weight: weight, maxInflight: maxInflight) }
+    }
+
+    /// Removes groups that finished before `finishedBefore` (Unix seconds) with their jobs, attempts and events,
+    /// in transactions of at most `batch` groups.
+    public func prune(finishedBefore: Double, batch: Int = 500, worker: String?) async throws -> PruneResult {
+        var total = PruneResult(groups: 0, jobs: 0, attempts: 0, events: 0)
+        while true {
+            let (result, _) = try await write(worker: worker) { try $0.prune(finishedBefore: finishedBefore, limit: batch) }
+            total.groups += result.groups
+            total.jobs += result.jobs
+            total.attempts += result.attempts
+            total.events += result.events
+            if result.groups < batch { return total }
+        }
+    }
+
+    /// Copies the write-ahead log into the database file and truncates it.
+    ///
+    /// - Returns: frames in the log, and frames copied; both 0 when the log was already empty.
+    ///
+    /// Related SQLite documentation: <https://www.sqlite.org/pragma.html#pragma_wal_checkpoint>
+    public func checkpoint() async throws -> (logFrames: Int, checkpointedFrames: Int) {
+        do {
+            return try await database.writeWithoutTransaction { db in
+                let result = try db.checkpoint(.truncate)
+                return (result.walFrameCount, result.checkpointedFrameCount)
+            }
+        } catch {
+            throw StoreErrors.map(error, path: path)
+        }
     }
 }
