@@ -72,7 +72,7 @@ struct Output {
                     let keyWidth = table.columns.map(\.count).max() ?? 0
                     let lines = zip(table.columns, row).map { column, value in
                         let key = column.padding(toLength: keyWidth, withPad: " ", startingAt: 0)
-                        return Self.truncate(key + "  " + text(value), to: width)
+                        return Self.truncate(key + "  " + (Self.isTime(column) ? timeText(value) : text(value)), to: width)
                     }
                     return title + "\n" + lines.map { $0 + "\n" }.joined()
                 }
@@ -111,6 +111,18 @@ struct Output {
         }
     }
 
+    /// Whether a column holds a Unix time (`created_at`, `lease_until`, ...): tables show those as UTC times.
+    static func isTime(_ column: String) -> Bool { column.hasSuffix("_at") || column == "lease_until" || column == "at" }
+
+    /// A Unix time as `MM-dd HH:mm:ss` UTC, for tables.
+    func timeText(_ value: JSONValue) -> String {
+        guard case .number(let seconds) = value else { return text(value) }
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(format: "%02d-%02d %02d:%02d:%02d", parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+    }
+
     private func csvField(_ field: String) -> String {
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
@@ -127,7 +139,8 @@ struct Output {
     /// Column widths that fit `width`: the widest columns shrink first, down to 4 characters.
     func columnWidths(_ table: QueryTable) -> [Int] {
         var widths = table.columns.indices.map { index in
-            max(table.columns[index].count, table.rows.map { text($0[index]).count }.max() ?? 0)
+            let render = Self.isTime(table.columns[index]) ? timeText : text
+            return max(table.columns[index].count, table.rows.map { render($0[index]).count }.max() ?? 0)
         }
         let separators = 2 * max(widths.count - 1, 0)
         while widths.reduce(0, +) + separators > width, let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > 4 {
@@ -150,7 +163,8 @@ struct Output {
             let head = line(table.columns)
             lines.append(colour ? "\u{1B}[1m\(head)\u{1B}[0m" : head)
         }
-        lines += table.rows.map { line($0.map(text)) }
+        let times = table.columns.map(Self.isTime)
+        lines += table.rows.map { row in line(zip(row, times).map { $1 ? timeText($0) : text($0) }) }
         return lines.map { $0 + "\n" }.joined()
     }
 }
