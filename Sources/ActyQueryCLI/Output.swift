@@ -136,14 +136,20 @@ struct Output {
         return String(text.prefix(width - 1)) + "…"
     }
 
-    /// Column widths that fit `width`: the widest columns shrink first, down to 4 characters.
+    /// Column widths that fit `width`: first headers longer than their values are cut down to the values, then
+    /// the widest columns shrink, down to 4 characters.
     func columnWidths(_ table: QueryTable) -> [Int] {
-        var widths = table.columns.indices.map { index in
+        let values = table.columns.indices.map { index in
             let render = Self.isTime(table.columns[index]) ? timeText : text
-            return max(table.columns[index].count, table.rows.map { render($0[index]).count }.max() ?? 0)
+            return table.rows.map { render($0[index]).count }.max() ?? 0
         }
+        var widths = table.columns.indices.map { max(table.columns[$0].count, values[$0]) }
         let separators = 2 * max(widths.count - 1, 0)
-        while widths.reduce(0, +) + separators > width, let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > 4 {
+        func tooWide() -> Bool { widths.reduce(0, +) + separators > width }
+        while tooWide(), let index = widths.indices.filter({ widths[$0] > max(values[$0], 4) }).max(by: { widths[$0] < widths[$1] }) {
+            widths[index] -= 1
+        }
+        while tooWide(), let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > 4 {
             widths[widest] -= 1
         }
         return widths
