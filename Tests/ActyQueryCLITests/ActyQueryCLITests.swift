@@ -64,7 +64,8 @@ struct ActyQueryCLITests {
         let jobs = json["jobs"]?.arrayValue ?? []
         #expect(jobs.map { $0["id"]?.intValue.map(Int64.init) } == database.ok.jobs.map { $0.id.rawValue })
         #expect(jobs.allSatisfy { $0["state"]?.stringValue == "succeeded" && $0["attempts"]?.intValue == 1 && $0["finished_at"]?.doubleValue != nil })
-        #expect(json["cache_entry"]?.isNull == true)
+        #expect(json["group"]?["cache_key"]?.stringValue == "prefix-1")
+        #expect(json["cache_entry"]?["provider_ref"]?.stringValue == "ref-1")
 
         let doomed = try await QueryTool.run(["group", database.path, "doomed"], environment: ["COLUMNS": "250"])
         #expect(doomed.status == 0 && doomed.stdout.contains("failed") && doomed.stdout.contains("cancelled"), "\(doomed.stdout)")
@@ -123,8 +124,10 @@ struct ActyQueryCLITests {
         let database = try await EngineDatabase.make(in: folder)
         let cache = try await QueryTool.run(["cache", database.path, "--format", "json"])
         #expect(cache.status == 0)
-        let entries = try cache.json().arrayValue
-        #expect(entries?.isEmpty == true)
+        let entries = try cache.json().arrayValue ?? []
+        #expect(entries.map { $0["key"]?.stringValue } == ["prefix-1"])
+        #expect(entries.first?["state"]?.stringValue == "ready" && entries.first?["provider"]?.stringValue == "fixed")
+        #expect(entries.first?["fingerprint"]?.stringValue == "fp-1")
         let workers = try await QueryTool.run(["workers", database.path, "--format", "json"]).json().arrayValue ?? []
         #expect(workers.count == 1)
         #expect(workers.first?["alive"]?.intValue == 0 && workers.first?["stop_reason"]?.stringValue == "shutdown")

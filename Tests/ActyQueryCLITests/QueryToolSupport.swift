@@ -115,7 +115,14 @@ func failingOnRequest() -> ClosureExecutor {
     }
 }
 
-/// A database written by a real engine: group `ok` (primer + 2 followers, lane `fast`) that succeeds and group
+/// A cache provider whose entries are all `ref-1`.
+struct FixedCacheProvider: CacheProvider {
+    var name: String { "fixed" }
+    func fingerprint(primer: JSONValue, context: JSONValue?) -> String { "fp-1" }
+    func create(primer: JSONValue, context: JSONValue?) async throws -> String? { "ref-1" }
+}
+
+/// A database written by a real engine: group `ok` (primer + 2 followers, lane `fast`, cache key `prefix-1`) that succeeds and group
 /// `doomed` (lane `slow`) whose primer fails; the engine is shut down before the tools read it.
 struct EngineDatabase {
     let path: String
@@ -128,9 +135,12 @@ struct EngineDatabase {
         let engine = try await ActyEngine(
             database: .file(path),
             configuration: EngineConfiguration(lanes: ["fast": LaneConfiguration(weight: 3), "slow": LaneConfiguration(weight: 1, maxInflight: 2)]),
-            executors: [failingOnRequest()]
+            executors: [failingOnRequest()],
+            cacheProvider: FixedCacheProvider()
         )
-        let ok = try await engine.submitGroup("ok", primer: ["step": "prime"], followers: [["step": "a"], ["step": "b"]], lane: "fast")
+        let ok = try await engine.submitGroup(
+            "ok", primer: ["step": "prime"], followers: [["step": "a"], ["step": "b"]], lane: "fast", cacheKey: "prefix-1"
+        )
         let doomed = try await engine.submitGroup("doomed", primer: ["fail": true], followers: ["never"], lane: "slow")
         var results: [JobID: JobResult] = [:]
         for job in ok.jobs + doomed.jobs { results[job.id] = try await job.result() }
