@@ -281,11 +281,18 @@ public final class ReadOnlyStore: Sendable {
     /// - Throws: ``ActyError`` `invalidArgument` when the statement would write (checked with
     ///   `sqlite3_stmt_readonly` before it runs; the connection is read-only as well) or is not one statement.
     public func sql(_ text: String) throws -> QueryTable {
-        try read { db in
+        let keyword = text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(6).uppercased()
+        if keyword == "ATTACH" || keyword == "DETACH" {
+            throw ActyError(.invalidArgument, "refused: acty-query sql reads this database only; ATTACH and DETACH are not allowed")
+        }
+        return try read { db in
             let statement: Statement
             do {
                 statement = try db.makeStatement(sql: text)
             } catch let error as DatabaseError {
+                if error.message?.hasPrefix("Multiple statements") == true {
+                    throw ActyError(.invalidArgument, "the SQL holds more than one statement: give exactly one statement")
+                }
                 throw ActyError(.invalidArgument, "the SQL is not valid: \(error.message ?? "syntax error")")
             }
             guard statement.isReadonly else {
