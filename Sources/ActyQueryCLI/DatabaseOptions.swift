@@ -24,7 +24,7 @@ struct DatabaseOptions: ParsableArguments {
     var format: OutputFormat = .table
 
     /// Opens the database read-only.
-    func open() throws -> ReadOnlyStore { try ReadOnlyStore(path: db) }
+    func open() throws -> ReadOnlyStore { try Store.openReadOnly(db) }
 }
 
 /// Runs a subcommand's body; a runtime failure prints one `error: <message>` line on stderr and exits with status 1.

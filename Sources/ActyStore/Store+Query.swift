@@ -304,6 +304,9 @@ public final class ReadOnlyStore: Sendable {
 }
 
 extension Store {
+    /// Opens an existing database read-only, for inspection tools; see ``ReadOnlyStore/init(path:busyTimeout:)``.
+    public static func openReadOnly(_ path: String) throws -> ReadOnlyStore { try ReadOnlyStore(path: path) }
+
     /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
     static func fetchEvents(_ db: Database, after seq: Int64, limit: Int) throws -> [EventRecord] {
         let rows = try Row.fetchAll(

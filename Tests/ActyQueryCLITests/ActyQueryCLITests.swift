@@ -55,6 +55,38 @@ struct ActyQueryCLITests {
         #expect(lines[0].hasPrefix("id"))
     }
 
+    /// `script` runs the tool on a pseudo-terminal, so stdout is a TTY.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func colourOnlyOnATerminalAndNeverWithNoColor() async throws {
+        let folder = TemporaryFolder()
+        let database = try await EngineDatabase.make(in: folder)
+        let tool = try QueryTool.url().path
+        let command = "\(tool) lanes '\(database.path)'"
+        func onTerminal(_ environment: [String: String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-qc", command, "/dev/null"]
+            var merged = ProcessInfo.processInfo.environment
+            merged.removeValue(forKey: "NO_COLOR")
+            merged["TERM"] = "xterm"
+            merged.merge(environment) { $1 }
+            process.environment = merged
+            let out = folder.file(UUID().uuidString)
+            FileManager.default.createFile(atPath: out, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return try String(contentsOfFile: out, encoding: .utf8)
+        }
+        let coloured = try onTerminal([:])
+        #expect(coloured.contains("\u{1B}[1m") && coloured.contains("fast"), "\(coloured)")
+        let plain = try onTerminal(["NO_COLOR": "1"])
+        #expect(!plain.contains("\u{1B}[") && plain.contains("fast"), "\(plain)")
+        let piped = try await QueryTool.run(["lanes", database.path])
+        #expect(!piped.stdout.contains("\u{1B}["))
+    }
+
     @Test func groupShowsItsRowAndEveryJob() async throws {
         let folder = TemporaryFolder()
         let database = try await EngineDatabase.make(in: folder)
