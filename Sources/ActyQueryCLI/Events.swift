@@ -59,7 +59,8 @@ struct Events: AsyncParsableCommand {
                 emit(output.render(table, header: !printedHeader))
                 printedHeader = true
             }
-            try await Task.sleep(for: .milliseconds(200))
+            // A full page means more are waiting: read on at once; otherwise wait for the engine to write more.
+            if table.rows.count < limit { try await Task.sleep(for: .milliseconds(200)) }
         } while true
     }
 }
