@@ -1,6 +1,7 @@
 import Acty
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 /// The `acty-query` executable, run as a child process against databases written by a real engine.
@@ -28,6 +29,33 @@ struct ActyQueryCLITests {
 
         let table = try await QueryTool.run(["summary", database.path])
         #expect(table.status == 0 && table.stdout.contains("jobs_by_role") && !table.stdout.contains("\u{1B}["))
+    }
+
+    @Test func summaryOfARunningEngineShowsItsWorkerAndTheOldestReadyJob() async throws {
+        let folder = TemporaryFolder()
+        let path = folder.file()
+        let gate = Gate()
+        let engine = try await ActyEngine(
+            database: .file(path), configuration: EngineConfiguration(primerWorkers: 1, workStealing: false),
+            executors: [ClosureExecutor(name: "work") { job in
+                while !gate.isOpen { try await Task.sleep(for: .milliseconds(10)) }
+                return job.payload
+            }]
+        )
+        let first = try await engine.submitGroup("first", primer: ["n": 1])
+        let second = try await engine.submitGroup("second", primer: ["n": 2])
+        try await waitFor {
+            (try? JSONValue(jsonString: QueryTool.runSync(["jobs", path, "--state", "running", "--format", "json"]).stdout))?.arrayValue?.count == 1
+        }
+        let summary = try await QueryTool.run(["summary", path, "--format", "json"]).json()
+        gate.open()
+        _ = try await first.primer?.result()
+        _ = try await second.primer?.result()
+        try await engine.shutdown()
+        #expect(summary["overview"]?["workers_alive"]?.intValue == 1)
+        #expect((summary["overview"]?["oldest_ready_age_seconds"]?.doubleValue ?? -1) >= 0)
+        let states = (summary["jobs_by_state"]?.arrayValue ?? []).map { $0["state"]?.stringValue }
+        #expect(states == ["ready", "running"])
     }
 
     @Test func groupsListsNewestFirstAndFiltersByState() async throws {
@@ -287,6 +315,13 @@ struct ActyQueryCLITests {
         #expect(run.status == 0)
         #expect(run.stdout.contains("Example:\n  acty-query \(subcommand) "), "\(run.stdout)")
     }
+}
+
+/// A flag a test opens to let its executor finish.
+final class Gate: Sendable {
+    private let state = Mutex(false)
+    var isOpen: Bool { state.withLock { $0 } }
+    func open() { state.withLock { $0 = true } }
 }
 
 /// Waits until `condition` holds, for at most 10 seconds.

@@ -73,6 +73,14 @@ enum QueryTool {
         return ToolRun(status: child.process.terminationStatus, stdout: child.stdout, stderr: child.stderr)
     }
 
+    /// Runs `acty-query arguments` to its end, blocking the caller (for polling conditions).
+    static func runSync(_ arguments: [String]) -> ToolRun {
+        let folder = TemporaryFolder()
+        guard let child = try? Child(arguments, in: folder) else { return ToolRun(status: -1, stdout: "", stderr: "") }
+        child.process.waitUntilExit()
+        return ToolRun(status: child.process.terminationStatus, stdout: child.stdout, stderr: child.stderr)
+    }
+
     /// A running `acty-query`, with standard output and error in files.
     final class Child: @unchecked Sendable {
         // @unchecked: `process` is configured in init before sharing and only queried afterwards.
