@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Acty", targets: ["Acty"]),
         .executable(name: "acty-demo", targets: ["acty-demo"]),
         .executable(name: "acty-bench", targets: ["acty-bench"]),
+        .executable(name: "acty-query", targets: ["acty-query"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -55,6 +56,13 @@ let package = Package(
             dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
+        // The acty-query tool's commands, as a library so tests can link it; the executable is a thin main.
+        .target(
+            name: "ActyQueryCLI",
+            dependencies: ["ActyCore", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(name: "acty-query", dependencies: ["ActyQueryCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: upcomingFeatures),
         // Test helper, not a product: the crash and multi-process tests run it as real child processes.
         .executableTarget(
             name: "acty-test-worker",
@@ -76,6 +84,11 @@ let package = Package(
                 "Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "ActyQueryCLITests",
+            dependencies: ["Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcomingFeatures
         ),
     ],

@@ -57,32 +57,7 @@ extension Store {
 
     /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
     public func events(after seq: Int64 = 0, limit: Int = 10_000) async throws -> [EventRecord] {
-        try await read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,
-                        jobs.follower_index, events.lane, events.worker, events.data
-                    FROM events
-                    LEFT JOIN groups ON groups.id = events.group_id
-                    LEFT JOIN jobs ON jobs.id = events.job_id
-                    WHERE events.seq > ? ORDER BY events.seq LIMIT ?
-                    """,
-                arguments: [seq, limit]
-            )
-            return try rows.map { row in
-                let data: String? = row[10]
-                var pool: JobRole?
-                if let data, let value = try? JSONValue(jsonString: data), let name = value["pool"]?.stringValue {
-                    pool = JobRole(rawValue: name)
-                }
-                return EventRecord(
-                    seq: row[0], at: row[1], type: row[2], groupID: (row[3] as Int64?).map(GroupID.init), groupKey: row[4],
-                    jobID: (row[5] as Int64?).map(JobID.init), role: try (row[6] as String?).map { try decodeEnum($0, table: "jobs") },
-                    followerIndex: row[7], lane: row[8], pool: pool, worker: row[9], data: data
-                )
-            }
-        }
+        try await read { db in try Self.fetchEvents(db, after: seq, limit: limit) }
     }
 
     /// The jobs with these ids (those that exist).

@@ -1,0 +1,22 @@
+public import ArgumentParser
+
+/// `acty-query`: inspect an Acty database file, also while a run is using it.
+public struct ActyQuery: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "acty-query",
+        abstract: "Inspect an Acty database file, also while a run is using it.",
+        discussion: """
+            Every subcommand takes the database file first and opens it read-only.
+
+            Example:
+              acty-query summary acty.db
+              acty-query groups acty.db --state failed --format json
+            """,
+        subcommands: [
+            Summary.self, Groups.self, Group.self, Jobs.self, Job.self, Attempts.self, Lanes.self, Cache.self,
+            Workers.self, Events.self, ExportJSONL.self, SQL.self,
+        ]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,51 @@
+import ActyCore
+import ActyStore
+import ArgumentParser
+import Foundation
+
+/// The output formats of every read subcommand.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Columns fitted to the terminal width.
+    case table
+    /// One JSON document (an array of objects, or an object of sections).
+    case json
+    /// One JSON object per line.
+    case jsonl
+    /// Comma-separated values with a header line.
+    case csv
+}
+
+/// The arguments every read subcommand shares: the database file and the output format.
+struct DatabaseOptions: ParsableArguments {
+    @Argument(help: "The Acty database file (opened read-only).")
+    var db: String
+
+    @Option(help: "Output format: table, json, jsonl or csv.")
+    var format: OutputFormat = .table
+
+    /// Opens the database read-only.
+    func open() throws -> ReadOnlyStore { try Store.openReadOnly(db) }
+}
+
+/// Runs a subcommand's body; a runtime failure prints one `error: <message>` line on stderr and exits with status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ActyError {
+        try fail(error.message)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        try fail("\(error)")
+    }
+}
+
+private func fail(_ message: String) throws -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    throw ExitCode(1)
+}
+
+/// Validates a `--limit` value.
+func validateLimit(_ limit: Int) throws {
+    guard limit > 0 else { throw ValidationError("--limit must be a positive number of rows, for example --limit 50.") }
+}

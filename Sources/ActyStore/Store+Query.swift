@@ -1,0 +1,337 @@
+public import ActyCore
+import Foundation
+import GRDB
+
+/// Rows of one read query, as the `acty-query` tool prints them: column names (snake_case, stable: they are the
+/// names of the SQL result columns) and one array of values per row.
+///
+/// Values are `.null`, `.number` (integers and REAL times, Unix seconds), or `.string`; JSON columns (`payload`,
+/// `result`, `error`, `data`, ...) hold their JSON text.
+public struct QueryTable: Sendable, Hashable {
+    /// The column names, in order.
+    public var columns: [String]
+    /// The rows; each has one value per column.
+    public var rows: [[JSONValue]]
+
+    public init(columns: [String], rows: [[JSONValue]]) {
+        self.columns = columns
+        self.rows = rows
+    }
+
+    /// The value of `column` in row `index`, or `nil`.
+    public func value(_ column: String, row index: Int = 0) -> JSONValue? {
+        guard let position = columns.firstIndex(of: column), rows.indices.contains(index) else { return nil }
+        return rows[index][position]
+    }
+}
+
+/// A database opened read-only, for inspection tools: every query runs in its own short read transaction on a
+/// read-only connection, so it never blocks an engine writing the file and never changes it.
+public final class ReadOnlyStore: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens an existing Acty database read-only.
+    ///
+    /// - Throws: ``ActyError`` with code `databaseUnavailable` (missing file, not SQLite) or `incompatibleSchema`
+    ///   (newer schema, or not an Acty database); the file is never modified.
+    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw ActyError(.databaseUnavailable, "no database file at \(path)")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout.seconds)
+        configuration.label = "acty-query"
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            let version = try pool.read { db in
+                try SchemaMigrator.checkCompatible(db)
+                return try SchemaMigrator.appliedVersion(db)
+            }
+            if version == 0 {
+                throw ActyError(.incompatibleSchema, "the database has no Acty tables")
+            }
+        } catch let error as ActyError {
+            throw ActyError(error.code, error.message.hasPrefix(path) ? error.message : "\(path): \(error.message)", cause: error.cause)
+        } catch {
+            throw StoreErrors.map(error, path: path)
+        }
+    }
+
+    /// Runs `body` in one read transaction, mapping SQLite errors to ``ActyError``s.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as ActyError {
+            throw error
+        } catch {
+            throw StoreErrors.map(error, path: path)
+        }
+    }
+
+    /// Fetches a query as a ``QueryTable``.
+    static func table(_ db: Database, _ sql: String, _ arguments: StatementArguments = []) throws -> QueryTable {
+        let statement = try db.makeStatement(sql: sql)
+        return try table(statement, arguments)
+    }
+
+    static func table(_ statement: Statement, _ arguments: StatementArguments = []) throws -> QueryTable {
+        let rows = try Row.fetchAll(statement, arguments: arguments)
+        return QueryTable(columns: statement.columnNames, rows: rows.map { row in row.databaseValues.map(jsonValue) })
+    }
+
+    static func jsonValue(_ value: DatabaseValue) -> JSONValue {
+        switch value.storage {
+        case .null: .null
+        case .int64(let int): .number(Double(int))
+        case .double(let double): .number(double)
+        case .string(let string): .string(string)
+        case .blob(let data): .string(data.base64EncodedString())
+        }
+    }
+
+    // MARK: Summary
+
+    /// The `summary` report, read in one snapshot. Sections (each a table):
+    /// - `overview`: one row with `schema_version`, `jobs_total`, `groups_total`, `throughput_per_second` (attempts
+    ///   finished in the last 60 s, divided by 60), `oldest_ready_age_seconds` (null without ready jobs),
+    ///   `workers_alive` (`stopped_at` NULL) and `workers_gone`.
+    /// - `jobs_by_state` (`state`, `count`), `jobs_by_lane` (`lane`, `count`), `jobs_by_role` (`role`, `count`),
+    ///   `groups_by_state` (`state`, `count`).
+    public func summary(now: Double? = nil) throws -> [(String, QueryTable)] {
+        try read { db in
+            let overview = try Self.table(db, """
+                SELECT (SELECT MAX(version) FROM schema_migrations) AS schema_version,
+                    (SELECT COUNT(*) FROM jobs) AS jobs_total,
+                    (SELECT COUNT(*) FROM groups) AS groups_total,
+                    (SELECT COUNT(*) FROM attempts WHERE finished_at >= ?1 - 60) / 60.0 AS throughput_per_second,
+                    ?1 - (SELECT MIN(created_at) FROM jobs WHERE state = 'ready') AS oldest_ready_age_seconds,
+                    (SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL) AS workers_alive,
+                    (SELECT COUNT(*) FROM workers WHERE stopped_at IS NOT NULL) AS workers_gone
+                """, [now ?? Clock.now])
+            return [
+                ("overview", overview),
+                ("jobs_by_state", try Self.table(db, "SELECT state, COUNT(*) AS count FROM jobs GROUP BY state ORDER BY state")),
+                ("jobs_by_lane", try Self.table(db, "SELECT lane, COUNT(*) AS count FROM jobs GROUP BY lane ORDER BY lane")),
+                ("jobs_by_role", try Self.table(db, "SELECT role, COUNT(*) AS count FROM jobs GROUP BY role ORDER BY role")),
+                ("groups_by_state", try Self.table(db, "SELECT state, COUNT(*) AS count FROM groups GROUP BY state ORDER BY state")),
+            ]
+        }
+    }
+
+    // MARK: Groups
+
+    static let groupColumns = """
+        groups.id, groups.key, groups.lane, groups.state, groups.primer_state, groups.primer_policy,
+        groups.follower_policy, groups.jobs_total, groups.jobs_finished, groups.cache_key, groups.error,
+        groups.created_at, groups.closed_at, groups.finished_at
+        """
+
+    /// Groups, newest first. Columns: `id, key, lane, state, primer_state, primer_policy, follower_policy,
+    /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at`.
+    public func groups(state: String? = nil, lane: String? = nil, limit: Int = 50) throws -> QueryTable {
+        try read { db in
+            try Self.table(db, """
+                SELECT \(Self.groupColumns) FROM groups
+                WHERE (?1 IS NULL OR groups.state = ?1) AND (?2 IS NULL OR groups.lane = ?2)
+                ORDER BY groups.id DESC LIMIT ?3
+                """, [state, lane, limit])
+        }
+    }
+
+    /// The most recent group with `key`: sections `group` (one row, the columns of ``groups(state:lane:limit:)``),
+    /// `jobs` (the columns of ``jobs(state:lane:role:executor:groupKey:limit:)``, primer first) and `cache_entry`
+    /// (the columns of ``cacheEntries()``, zero or one row).
+    ///
+    /// - Throws: ``ActyError`` `unknownGroup` when no group has this key.
+    public func group(key: String) throws -> [(String, QueryTable)] {
+        try read { db in
+            let group = try Self.table(db, "SELECT \(Self.groupColumns) FROM groups WHERE key = ? ORDER BY id DESC LIMIT 1", [key])
+            guard let id = group.value("id")?.doubleValue else {
+                throw ActyError(.unknownGroup, "no group with key \"\(key)\" in \(path)")
+            }
+            let jobs = try Self.table(db, "SELECT \(Self.jobColumns) FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.group_id = ? ORDER BY jobs.role DESC, jobs.follower_index", [Int64(id)])
+            let cache = try Self.table(db, "SELECT \(Self.cacheColumns) FROM cache_entries WHERE key = (SELECT cache_key FROM groups WHERE id = ?)", [Int64(id)])
+            return [("group", group), ("jobs", jobs), ("cache_entry", cache)]
+        }
+    }
+
+    // MARK: Jobs
+
+    static let jobColumns = """
+        jobs.id, groups.key AS group_key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
+        jobs.priority, jobs.attempts, jobs.max_attempts, jobs.lease_owner, jobs.created_at, jobs.started_at,
+        jobs.finished_at, jobs.error
+        """
+
+    /// Jobs, newest first. Columns: `id, group_key, role, follower_index, executor, lane, state, priority, attempts,
+    /// max_attempts, lease_owner, created_at, started_at, finished_at, error` (error: JSON text or null).
+    public func jobs(
+        state: String? = nil, lane: String? = nil, role: String? = nil, executor: String? = nil, groupKey: String? = nil, limit: Int = 50
+    ) throws -> QueryTable {
+        try read { db in
+            try Self.table(db, """
+                SELECT \(Self.jobColumns) FROM jobs JOIN groups ON groups.id = jobs.group_id
+                WHERE (?1 IS NULL OR jobs.state = ?1) AND (?2 IS NULL OR jobs.lane = ?2) AND (?3 IS NULL OR jobs.role = ?3)
+                    AND (?4 IS NULL OR jobs.executor = ?4) AND (?5 IS NULL OR groups.key = ?5)
+                ORDER BY jobs.id DESC LIMIT ?6
+                """, [state, lane, role, executor, groupKey, limit])
+        }
+    }
+
+    /// One job: sections `job` (one row: the columns of ``jobs(state:lane:role:executor:groupKey:limit:)`` plus
+    /// `payload` and `result`, JSON text) and `attempts` (the columns of ``attempts(job:limit:)``).
+    ///
+    /// - Throws: ``ActyError`` `unknownJob` when no job has this id.
+    public func job(id: Int64) throws -> [(String, QueryTable)] {
+        try read { db in
+            let job = try Self.table(db, "SELECT \(Self.jobColumns), jobs.payload, jobs.result FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.id = ?", [id])
+            guard !job.rows.isEmpty else { throw ActyError(.unknownJob, "no job with id \(id) in \(path)") }
+            let attempts = try Self.table(db, "SELECT \(Self.attemptColumns) FROM attempts WHERE job_id = ? ORDER BY number", [id])
+            return [("job", job), ("attempts", attempts)]
+        }
+    }
+
+    // MARK: Attempts, lanes, cache, workers
+
+    static let attemptColumns = "job_id, number, worker, pool, started_at, finished_at, duration, outcome, error"
+
+    /// Finished attempts, newest first. Columns: `job_id, number, worker, pool, started_at, finished_at, duration,
+    /// outcome, error`.
+    public func attempts(job: Int64? = nil, limit: Int = 50) throws -> QueryTable {
+        try read { db in
+            try Self.table(db, """
+                SELECT \(Self.attemptColumns) FROM attempts WHERE (?1 IS NULL OR job_id = ?1)
+                ORDER BY started_at DESC, job_id DESC, number DESC LIMIT ?2
+                """, [job, limit])
+        }
+    }
+
+    /// Lanes (those configured and those that have jobs), by name. Columns: `name, weight, max_inflight, paused`
+    /// (0/1), `ready, running, done` (succeeded), `failed`, `recent_starts` (job_started events of the last 5
+    /// minutes) and `start_share` (the lane's fraction of those starts, 0 when there were none).
+    public func lanes(now: Double? = nil) throws -> QueryTable {
+        try read { db in
+            try Self.table(db, """
+                WITH names AS (SELECT name FROM lanes UNION SELECT DISTINCT lane FROM jobs),
+                counts AS (SELECT lane, SUM(state = 'ready') AS ready, SUM(state = 'running') AS running,
+                    SUM(state = 'succeeded') AS done, SUM(state = 'failed') AS failed FROM jobs GROUP BY lane),
+                starts AS (SELECT lane, COUNT(*) AS n FROM events WHERE type = 'job_started' AND at >= ?1 - 300 GROUP BY lane)
+                SELECT names.name, COALESCE(lanes.weight, 1) AS weight, lanes.max_inflight, COALESCE(lanes.paused, 0) AS paused,
+                    COALESCE(counts.ready, 0) AS ready, COALESCE(counts.running, 0) AS running,
+                    COALESCE(counts.done, 0) AS done, COALESCE(counts.failed, 0) AS failed,
+                    COALESCE(starts.n, 0) AS recent_starts,
+                    COALESCE(starts.n * 1.0 / NULLIF((SELECT SUM(n) FROM starts), 0), 0) AS start_share
+                FROM names LEFT JOIN lanes ON lanes.name = names.name LEFT JOIN counts ON counts.lane = names.name
+                LEFT JOIN starts ON starts.lane = names.name
+                ORDER BY names.name
+                """, [now ?? Clock.now])
+        }
+    }
+
+    static let cacheColumns = "key, provider, fingerprint, provider_ref, state, owner, lease_until, hits, created_at, updated_at, expires_at"
+
+    /// Cache entries, by key. Columns: `key, provider, fingerprint, provider_ref, state, owner, lease_until, hits,
+    /// created_at, updated_at, expires_at`.
+    public func cacheEntries() throws -> QueryTable {
+        try read { db in try Self.table(db, "SELECT \(Self.cacheColumns) FROM cache_entries ORDER BY key") }
+    }
+
+    /// Engine processes, by start. Columns: `id, pid, host, alive` (1 when `stopped_at` is NULL), `started_at,
+    /// heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers, executors` (JSON text).
+    public func workers() throws -> QueryTable {
+        try read { db in
+            try Self.table(db, """
+                SELECT id, pid, host, stopped_at IS NULL AS alive, started_at, heartbeat_at, stopped_at, stop_reason,
+                    primer_workers, follower_workers, executors FROM workers ORDER BY started_at
+                """)
+        }
+    }
+
+    // MARK: Events
+
+    /// Events after `since`, oldest first. Columns: `seq, at, type, group_id, group_key, job_id, role,
+    /// follower_index, lane, worker, data` (data: JSON text or null).
+    public func events(groupKey: String? = nil, job: Int64? = nil, type: String? = nil, since: Int64 = 0, limit: Int = 1000) throws -> QueryTable {
+        try read { db in
+            try Self.table(db, """
+                SELECT events.seq, events.at, events.type, events.group_id, groups.key AS group_key, events.job_id,
+                    jobs.role, jobs.follower_index, events.lane, events.worker, events.data
+                FROM events LEFT JOIN groups ON groups.id = events.group_id LEFT JOIN jobs ON jobs.id = events.job_id
+                WHERE events.seq > ?4 AND (?1 IS NULL OR groups.key = ?1) AND (?2 IS NULL OR events.job_id = ?2)
+                    AND (?3 IS NULL OR events.type = ?3)
+                ORDER BY events.seq LIMIT ?5
+                """, [groupKey, job, type, since, limit])
+        }
+    }
+
+    /// Up to `limit` events after `seq`, oldest first, as ``EventRecord``s (for the JSONL export).
+    public func eventRecords(after seq: Int64, limit: Int) throws -> [EventRecord] {
+        try read { db in try Store.fetchEvents(db, after: seq, limit: limit) }
+    }
+
+    // MARK: SQL
+
+    /// Runs one read-only SQL statement.
+    ///
+    /// - Throws: ``ActyError`` `invalidArgument` when the statement would write (checked with
+    ///   `sqlite3_stmt_readonly` before it runs; the connection is read-only as well) or is not one statement.
+    public func sql(_ text: String) throws -> QueryTable {
+        let keyword = text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(6).uppercased()
+        if keyword == "ATTACH" || keyword == "DETACH" {
+            throw ActyError(.invalidArgument, "refused: acty-query sql reads this database only; ATTACH and DETACH are not allowed")
+        }
+        return try read { db in
+            let statement: Statement
+            do {
+                statement = try db.makeStatement(sql: text)
+            } catch let error as DatabaseError {
+                if error.message?.hasPrefix("Multiple statements") == true {
+                    throw ActyError(.invalidArgument, "the SQL holds more than one statement: give exactly one statement")
+                }
+                throw ActyError(.invalidArgument, "the SQL is not valid: \(error.message ?? "syntax error")")
+            }
+            guard statement.isReadonly else {
+                throw ActyError(.invalidArgument, "refused: acty-query sql only runs read-only statements (SELECT, read-only PRAGMA); use the admin subcommands to change the database")
+            }
+            return try Self.table(statement)
+        }
+    }
+}
+
+extension Store {
+    /// Opens an existing database read-only, for inspection tools; see ``ReadOnlyStore/init(path:busyTimeout:)``.
+    public static func openReadOnly(_ path: String) throws -> ReadOnlyStore { try ReadOnlyStore(path: path) }
+
+    /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
+    static func fetchEvents(_ db: Database, after seq: Int64, limit: Int) throws -> [EventRecord] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,
+                    jobs.follower_index, events.lane, events.worker, events.data
+                FROM events
+                LEFT JOIN groups ON groups.id = events.group_id
+                LEFT JOIN jobs ON jobs.id = events.job_id
+                WHERE events.seq > ? ORDER BY events.seq LIMIT ?
+                """,
+            arguments: [seq, limit]
+        )
+        return try rows.map { row in
+            let data: String? = row[10]
+            var pool: JobRole?
+            if let data, let value = try? JSONValue(jsonString: data), let name = value["pool"]?.stringValue {
+                pool = JobRole(rawValue: name)
+            }
+            return EventRecord(
+                seq: row[0], at: row[1], type: row[2], groupID: (row[3] as Int64?).map(GroupID.init), groupKey: row[4],
+                jobID: (row[5] as Int64?).map(JobID.init), role: try (row[6] as String?).map { try decodeEnum($0, table: "jobs") },
+                followerIndex: row[7], lane: row[8], pool: pool, worker: row[9], data: data
+            )
+        }
+    }
+}
