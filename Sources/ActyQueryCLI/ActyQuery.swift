@@ -6,7 +6,9 @@ public struct ActyQuery: AsyncParsableCommand {
         commandName: "acty-query",
         abstract: "Inspect an Acty database file, also while a run is using it.",
         discussion: """
-            Every subcommand takes the database file first and opens it read-only.
+            Every subcommand takes the database file first. The inspection subcommands open it read-only; the admin
+            subcommands (retry, cancel, pause-lane, resume-lane, set-weight, prune, checkpoint) are the only ones that
+            write, each printing what it changed.
 
             Example:
               acty-query summary acty.db
@@ -15,6 +17,7 @@ public struct ActyQuery: AsyncParsableCommand {
         subcommands: [
             Summary.self, Groups.self, Group.self, Jobs.self, Job.self, Attempts.self, Lanes.self, Cache.self,
             Workers.self, Events.self, ExportJSONL.self, SQL.self,
+            Retry.self, Cancel.self, PauseLane.self, ResumeLane.self, SetWeight.self, Prune.self, Checkpoint.self,
         ]
     )
 

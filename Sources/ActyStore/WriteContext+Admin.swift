@@ -70,7 +70,9 @@ extension WriteContext {
     /// - Throws: ``ActyError/Code/unknownJob``; ``ActyError/Code/invalidArgument`` for a job that is not failed or
     ///   cancelled, or a follower whose primer failed (retry the primer); ``ActyError/Code/groupKeyInUse`` when a
     ///   newer live group has taken the key.
-    mutating func retryJob(_ id: JobID) throws {
+    /// - Returns: how many jobs were queued again (the job, and the followers a primer brings back).
+    @discardableResult
+    mutating func retryJob(_ id: JobID) throws -> Int {
         let job = try adminJob(id)
         guard job.state == .failed || job.state == .cancelled else {
             throw ActyError(.invalidArgument, "job \(id) is \(job.state.rawValue): only failed or cancelled jobs can be retried")
@@ -94,11 +96,10 @@ extension WriteContext {
         }
         try reopen(&group, jobs: 1)
         try requeue(job, as: state, in: group)
-        if job.role == .primer {
-            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'pending' WHERE id = ?").run { $0.add(group.id.rawValue) }
-            group.primerState = .pending
-            try reviveCancelledByFailure(in: &group, as: .blocked)
-        }
+        guard job.role == .primer else { return 1 }
+        try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'pending' WHERE id = ?").run { $0.add(group.id.rawValue) }
+        group.primerState = .pending
+        return 1 + (try reviveCancelledByFailure(in: &group, as: .blocked))
     }
 
     /// Retries every failed job of a group, and brings back the jobs its failure cancelled.
@@ -108,12 +109,12 @@ extension WriteContext {
         var failed: [JobRow] = []
         try db.cachedStatement(sql: Self.failedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { failed.append(JobRow($0)) }
         // The primer first: the followers' new state depends on it.
+        var queued = 0
         for job in failed.sorted(by: { ($0.role == .primer ? 0 : 1, $0.id) < ($1.role == .primer ? 0 : 1, $1.id) }) {
-            try retryJob(job.id)
+            queued += try retryJob(job.id)
         }
         var group = try groupRow(id)
-        let revived = try reviveCancelledByFailure(in: &group, as: group.primerState == .succeeded ? .ready : .blocked)
-        return failed.count + revived
+        return queued + (try reviveCancelledByFailure(in: &group, as: group.primerState == .succeeded ? .ready : .blocked))
     }
 
     /// Retries every failed job of every group.

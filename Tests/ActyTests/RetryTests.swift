@@ -223,9 +223,9 @@ struct RetryTests {
 
     @Test func aJobWaitingForItsBackoffHoldsNoWorker() async throws {
         let dir = TemporaryDirectory()
-        // One worker in all. Job A fails once and waits 2 s; job B must run meanwhile.
+        // One worker in all. Job A fails once and waits 4 s; job B must run meanwhile.
         let engine = try await makeEngine(dir, EngineConfiguration(primerWorkers: 0, followerWorkers: 1), executors: [Self.failingFirstAttempts()])
-        let slow = RetryPolicy(maxAttempts: 2, initialDelay: .seconds(2), jitter: .none)
+        let slow = RetryPolicy(maxAttempts: 2, initialDelay: .seconds(4), jitter: .none)
         let a = try await engine.submitGroup("a", primer: nil, followers: [["failures": 1]], options: GroupOptions(retryPolicy: slow)).followers[0]
         #expect(try await waitUntil(timeout: .seconds(10)) { try await engine.store.job(a.id)?.state == .scheduled })
         let scheduled = try #require(try await engine.store.job(a.id))
@@ -233,13 +233,11 @@ struct RetryTests {
         #expect(firstAttempt.outcome == "failed")
         #expect(scheduled.leaseOwner == nil)
         let runAt = try #require(scheduled.runAt)
-        #expect(abs(runAt - (firstAttempt.finishedAt! + 2)) < 0.001, "run_at is the failure time plus the backoff")
+        #expect(abs(runAt - (firstAttempt.finishedAt! + 4)) < 0.001, "run_at is the failure time plus the backoff")
 
-        let bStarted = ContinuousClock.now
         let b = try await engine.submitGroup("b", primer: nil, followers: ["b"]).followers[0]
         let bResult = try await b.boundedResult(timeout: .seconds(10))
         #expect(bResult.status == .succeeded)
-        #expect(ContinuousClock.now - bStarted < .milliseconds(1500), "B did not wait for A's backoff")
         // A is still waiting: B ran during its backoff.
         let bAttempt = try #require(try await engine.store.attempts(of: b.id).first)
         #expect(bAttempt.finishedAt! < runAt)
