@@ -63,6 +63,14 @@ public final class ReadOnlyStore: Sendable {
     }
 
     /// Runs `body` in one read transaction, mapping SQLite errors to ``ActyError``s.
+    /// Refuses a lane filter that names no lane: an empty answer would hide a typo.
+    static func requireLane(_ lane: String?, _ db: Database) throws {
+        guard let lane else { return }
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM lanes WHERE name = ?", arguments: [lane]) ?? false else {
+            throw ActyError(.unknownLane, "no lane named '\(lane)' exists in this database")
+        }
+    }
+
     func read<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try pool.read(body)
@@ -133,9 +141,12 @@ public final class ReadOnlyStore: Sendable {
 
     /// Groups, newest first. Columns: `id, key, lane, state, primer_state, primer_policy, follower_policy,
     /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at`.
+    ///
+    /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
     public func groups(state: String? = nil, lane: String? = nil, limit: Int = 50) throws -> QueryTable {
         try read { db in
-            try Self.table(db, """
+            try Self.requireLane(lane, db)
+            return try Self.table(db, """
                 SELECT \(Self.groupColumns) FROM groups
                 WHERE (?1 IS NULL OR groups.state = ?1) AND (?2 IS NULL OR groups.lane = ?2)
                 ORDER BY groups.id DESC LIMIT ?3
@@ -170,11 +181,14 @@ public final class ReadOnlyStore: Sendable {
 
     /// Jobs, newest first. Columns: `id, group_key, role, follower_index, executor, lane, state, priority, attempts,
     /// max_attempts, lease_owner, created_at, started_at, finished_at, error` (error: JSON text or null).
+    ///
+    /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
     public func jobs(
         state: String? = nil, lane: String? = nil, role: String? = nil, executor: String? = nil, groupKey: String? = nil, limit: Int = 50
     ) throws -> QueryTable {
         try read { db in
-            try Self.table(db, """
+            try Self.requireLane(lane, db)
+            return try Self.table(db, """
                 SELECT \(Self.jobColumns) FROM jobs JOIN groups ON groups.id = jobs.group_id
                 WHERE (?1 IS NULL OR jobs.state = ?1) AND (?2 IS NULL OR jobs.lane = ?2) AND (?3 IS NULL OR jobs.role = ?3)
                     AND (?4 IS NULL OR jobs.executor = ?4) AND (?5 IS NULL OR groups.key = ?5)

@@ -130,3 +130,18 @@ struct AdminCommandTests {
         #expect(!FileManager.default.fileExists(atPath: missing))
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct LaneFilterTests {
+    @Test func anUnknownLaneFilterIsAnErrorNotAnEmptyList() async throws {
+        let folder = TemporaryFolder()
+        let database = try await EngineDatabase.make(in: folder)
+        for subcommand in ["groups", "jobs"] {
+            let run = try await QueryTool.run([subcommand, database.path, "--lane", "nope"])
+            #expect(run.status == 1)
+            #expect(run.stderr == "error: no lane named 'nope' exists in this database\n")
+        }
+        let known = try await QueryTool.run(["jobs", database.path, "--lane", "fast", "--format", "json"])
+        #expect(try known.json().arrayValue?.count == 3)
+    }
+}
