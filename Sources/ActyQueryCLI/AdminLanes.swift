@@ -14,12 +14,7 @@ struct PauseLane: AsyncParsableCommand {
     @Argument(help: "The lane.") var lane: String
 
     func run() async throws {
-        try await reportingErrors {
-            let store = try options.open()
-            defer { try? store.close() }
-            let changed = try await store.setLanePaused(lane, paused: true, worker: adminWorker)
-            confirm(changed ? "paused lane '\(lane)'" : "lane '\(lane)' was already paused")
-        }
+        try await setPaused(true, lane: lane, in: options)
     }
 }
 
@@ -35,11 +30,21 @@ struct ResumeLane: AsyncParsableCommand {
     @Argument(help: "The lane.") var lane: String
 
     func run() async throws {
-        try await reportingErrors {
-            let store = try options.open()
-            defer { try? store.close() }
-            let changed = try await store.setLanePaused(lane, paused: false, worker: adminWorker)
-            confirm(changed ? "resumed lane '\(lane)'" : "lane '\(lane)' was not paused")
+        try await setPaused(false, lane: lane, in: options)
+    }
+}
+
+/// Pauses or resumes a lane and says whether that changed anything.
+private func setPaused(_ paused: Bool, lane: String, in options: AdminOptions) async throws {
+    try await reportingErrors {
+        let store = try options.open()
+        defer { try? store.close() }
+        let changed = try await store.setLanePaused(lane, paused: paused, worker: adminWorker)
+        switch (paused, changed) {
+        case (true, true): confirm("paused lane '\(lane)'")
+        case (true, false): confirm("lane '\(lane)' was already paused")
+        case (false, true): confirm("resumed lane '\(lane)'")
+        case (false, false): confirm("lane '\(lane)' was not paused")
         }
     }
 }
