@@ -1,4 +1,4 @@
-public import ActyCore
+import ActyCore
 import Synchronization
 
 /// The fair-share state of one engine's claims, shared by its dispatcher and the writer.

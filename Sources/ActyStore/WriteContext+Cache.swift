@@ -1,4 +1,4 @@
-public import ActyCore
+import ActyCore
 import GRDB
 
 /// What a primer's worker must do about its group's cache entry.

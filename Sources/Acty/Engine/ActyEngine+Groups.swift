@@ -150,7 +150,7 @@ extension ActyEngine {
             retryPolicy: retryPolicy,
             jobTimeout: timeout?.seconds
         )
-        if let provider = cacheRegistry?.provider, let cacheKey, let primer, !configuration.runPrimerOnCacheHit {
+        if let provider = cacheRegistry?.provider, cacheKey != nil, let primer, !configuration.runPrimerOnCacheHit {
             group.skipPrimerOnCacheHit = (provider.name, provider.fingerprint(primer: primer, context: cacheContext))
         }
         return group

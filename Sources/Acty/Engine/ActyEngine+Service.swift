@@ -11,7 +11,7 @@ public import ServiceLifecycle
 extension ActyEngine: Service {
     /// Waits until the engine shuts down; starts the shutdown on graceful shutdown or cancellation.
     public func run() async throws {
-        try await withTaskCancellationOrGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await self.waitUntilShutDown()
         } onCancelOrGracefulShutdown: {
             // The handler cannot await: shut down on a task of its own; `run()` returns when it has finished.

@@ -100,9 +100,9 @@ actor Dispatcher {
         if let armed = retryWakeAt, armed <= time { return }
         retryWakeAt = time
         let delay = max(0, time - Date().timeIntervalSince1970)
-        Task {
+        Task { [weak self] in
             try? await Task.sleep(for: .seconds(delay))
-            await self.retryTimerFired(armedFor: time)
+            await self?.retryTimerFired(armedFor: time)
         }
     }
 
