@@ -100,7 +100,7 @@ struct ActyQueryCLITests {
             merged.merge(environment) { $1 }
             process.environment = merged
             let out = folder.file(UUID().uuidString)
-            FileManager.default.createFile(atPath: out, contents: nil)
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
             process.standardInput = FileHandle.nullDevice
             try process.run()

@@ -92,8 +92,8 @@ enum QueryTool {
             let id = UUID().uuidString
             stdoutPath = folder.file("\(id).out")
             stderrPath = folder.file("\(id).err")
-            FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             process.executableURL = try QueryTool.url()
             process.arguments = arguments
             var merged = ProcessInfo.processInfo.environment

@@ -174,7 +174,7 @@ struct LeaseTests {
         #expect(attempts.map(\.outcome) == ["abandoned"])
         #expect(attempts.first?.worker == "w-ghost")
 
-        let ghost = try await engine.store.database.read { db in
+        let ghost = try engine.store.database.read { db in
             try Row.fetchOne(db, sql: "SELECT stopped_at, stop_reason, heartbeat_at FROM workers WHERE id = 'w-ghost'")
         }
         let row = try #require(ghost)

@@ -42,8 +42,8 @@ final class TestWorkerProcess: @unchecked Sendable {
     init(_ arguments: [String], in dir: TemporaryDirectory, name: String) throws {
         stdoutPath = dir.file(name + ".out")
         stderrPath = dir.file(name + ".err")
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()
         process.executableURL = try TestWorkerBinary.url()
         process.arguments = arguments
