@@ -12,10 +12,10 @@ struct BenchSmokeTests {
     }
 
     static let cases: [Case] = [
-        Case(arguments: ["fanout", "--groups", "50"], keys: ["workload", "jobs", "succeeded", "jobs_per_second", "peak_rss_mb"]),
+        Case(arguments: ["fanout", "--groups", "50"], keys: ["workload", "jobs", "succeeded", "jobs_per_second", "sqlite", "peak_rss_mb"]),
         Case(
             arguments: ["recovery", "--jobs", "2000", "--inflight", "20"],
-            keys: ["workload", "first_job_ms", "drain_seconds", "lost", "double_recorded", "peak_rss_mb"]
+            keys: ["workload", "first_job_ms", "drain_seconds", "lost", "double_recorded", "sqlite", "peak_rss_mb"]
         ),
         Case(
             arguments: ["scale", "--groups", "300", "--checkpoints", "500,3000"],
