@@ -58,7 +58,10 @@ struct Fairness: AsyncParsableCommand {
                 let count = min(100, jobsPerLane - queued)
                 let followers = (0..<count).map { NewJob(executor: "sleep", payload: #"{"n":\#($0)}"#) }
                 let (submitted, _) = try await store.submitGroup(
-                    NewGroup(key: "\(lanes[lane])-\(queued)", lane: lanes[lane], laneWeight: weight, primer: nil, followers: followers, isClosed: true),
+                    NewGroup(
+                        key: "\(lanes[lane])-\(queued)", lane: lanes[lane], laneWeight: weight, primer: nil, followers: followers,
+                        isClosed: true
+                    ),
                     worker: nil
                 )
                 for id in submitted.followers { laneOfJob[id] = lane }
@@ -139,7 +142,9 @@ struct Fairness: AsyncParsableCommand {
             "windows": .number(Double(windows)),
             "max_share_error_points": .number(windows > 0 ? maxError : .nan),
             "mean_share_error_points": .number(samples > 0 ? errorSum / Double(samples) : .nan),
-            "max_share_error_points_by_lane": .object(Dictionary(uniqueKeysWithValues: zip(lanes, laneMax.map { JSONValue.number(windows > 0 ? $0 : .nan) }))),
+            "max_share_error_points_by_lane": .object(
+                Dictionary(uniqueKeysWithValues: zip(lanes, laneMax.map { JSONValue.number(windows > 0 ? $0 : .nan) }))
+            ),
             "peak_rss_mb": .number(Double(peakRSSBytes()) / 1_048_576),
         ]
         print(result.jsonString)

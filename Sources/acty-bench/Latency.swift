@@ -24,7 +24,9 @@ struct Latency: AsyncParsableCommand {
     func validate() throws {
         guard rate >= 1 else { throw ValidationError("--rate must be at least 1 job per second.") }
         guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be a number greater than 0.") }
-        guard primerWorkers >= 1, followerWorkers >= 0 else { throw ValidationError("--primer-workers must be at least 1 and --follower-workers 0 or more.") }
+        guard primerWorkers >= 1, followerWorkers >= 0 else {
+            throw ValidationError("--primer-workers must be at least 1 and --follower-workers 0 or more.")
+        }
         _ = try parseDurability(durability)
     }
 
@@ -80,7 +82,7 @@ struct Latency: AsyncParsableCommand {
         let scheduleSeconds = (clock.now - scheduleStart).seconds
         let deadline = clock.now + .seconds(max(60, seconds * 10))
         while times.startedCount.withLock({ $0 }) < total {
-            guard clock.now < deadline else { throw ValidationError("only \(times.startedCount.withLock { $0 }) of \(total) jobs started in time.") }
+            guard clock.now < deadline else { throw NotStarted(started: times.startedCount.withLock { $0 }, total: total) }
             try await Task.sleep(for: .milliseconds(5))
         }
         try await engine.shutdown()
@@ -119,6 +121,13 @@ final class Times: Sendable {
         returned = Mutex([Double](repeating: .nan, count: count))
         started = Mutex([Double](repeating: .nan, count: count))
     }
+}
+
+/// The run ended with jobs that never started.
+struct NotStarted: Error, CustomStringConvertible {
+    let started: Int
+    let total: Int
+    var description: String { "only \(started) of \(total) jobs started before the deadline; lower --rate or add workers" }
 }
 
 /// p50, p90, p99 and max of sorted values (nearest rank).

@@ -28,7 +28,9 @@ struct Scale: AsyncParsableCommand {
         guard groups >= 1 else { throw ValidationError("--groups must be at least 1.") }
         guard followers >= 0 else { throw ValidationError("--followers must be 0 or more.") }
         guard window >= 2 else { throw ValidationError("--window must be at least 2.") }
-        guard primerWorkers >= 1, followerWorkers >= 1 else { throw ValidationError("--primer-workers and --follower-workers must be at least 1.") }
+        guard primerWorkers >= 1, followerWorkers >= 1 else {
+            throw ValidationError("--primer-workers and --follower-workers must be at least 1.")
+        }
         _ = try parseDurability(durability)
         _ = try checkpointSizes()
     }
@@ -37,7 +39,9 @@ struct Scale: AsyncParsableCommand {
         let parts = checkpoints.split(separator: ",", omittingEmptySubsequences: false)
         let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, sizes.count == parts.count, sizes.allSatisfy({ $0 >= 1 + followers }) else {
-            throw ValidationError("--checkpoints must be comma-separated job counts, each at least one group (\(1 + followers) jobs), such as 10000,100000.")
+            throw ValidationError(
+                "--checkpoints must be comma-separated job counts, each at least one group (\(1 + followers) jobs), such as 10000,100000."
+            )
         }
         return sizes
     }
