@@ -86,6 +86,8 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        // Runs the built acty-bench binary with tiny parameters; no dependency on its module.
+        .testTarget(name: "ActyBenchTests", swiftSettings: upcomingFeatures),
         .testTarget(
             name: "ActyQueryCLITests",
             dependencies: ["Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift")],

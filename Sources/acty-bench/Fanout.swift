@@ -79,6 +79,7 @@ struct Fanout: AsyncParsableCommand {
             "primer_workers": .number(Double(primerWorkers)),
             "follower_workers": .number(Double(followerWorkers)),
             "durability": .string(durability.rawValue),
+            "sqlite": sqliteSettings(durability),
             "failure_rate": .number(failureRate),
             "seconds": .number(seconds),
             "submit_seconds": .number(submitSeconds),

@@ -96,6 +96,8 @@ struct Recovery: AsyncParsableCommand {
             "drain_seconds": .number(drained.seconds),
             "lost": .number(Double(jobs - counts[.succeeded, default: 0])),
             "double_recorded": .number(Double(doubled)),
+            "durability": .string(Durability.process.rawValue),
+            "sqlite": sqliteSettings(.process),
             "peak_rss_mb": .number(Double(peakRSSBytes()) / 1_048_576),
         ]
         print(result.jsonString)
