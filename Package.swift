@@ -71,6 +71,8 @@ let package = Package(
         ),
         // Build-time tool: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "embed-migrations", swiftSettings: upcomingFeatures),
+        // Finds the executables tests run as child processes.
+        .target(name: "ActyTestSupport", swiftSettings: upcomingFeatures),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
         .testTarget(name: "ActyCoreTests", dependencies: ["ActyCore"], swiftSettings: upcomingFeatures),
         .testTarget(
@@ -81,16 +83,16 @@ let package = Package(
         .testTarget(
             name: "ActyTests",
             dependencies: [
-                "Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: upcomingFeatures
         ),
         // Runs the built acty-bench binary with tiny parameters; no dependency on its module.
-        .testTarget(name: "ActyBenchTests", swiftSettings: upcomingFeatures),
+        .testTarget(name: "ActyBenchTests", dependencies: ["ActyTestSupport"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "ActyQueryCLITests",
-            dependencies: ["Acty", "ActyStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcomingFeatures
         ),
     ],

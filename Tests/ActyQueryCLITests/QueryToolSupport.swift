@@ -1,3 +1,4 @@
+import ActyTestSupport
 import Acty
 import Foundation
 
@@ -35,25 +36,8 @@ struct ToolRun {
 enum QueryTool {
     static let name = "acty-query"
 
-    static func url(filePath: String = #filePath) throws -> URL {
-        let manager = FileManager.default
-        var folders: [URL] = []
-        for bundle in Bundle.allBundles + [Bundle.main] {
-            if bundle.bundleURL.pathExtension == "xctest" { folders.append(bundle.bundleURL.deletingLastPathComponent()) }
-            if let executable = bundle.executableURL { folders.append(executable.deletingLastPathComponent()) }
-        }
-        folders.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-        #if os(Linux)
-        if let executable = try? manager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            folders.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
-        }
-        #endif
-        for folder in folders {
-            let candidate = folder.appendingPathComponent(name)
-            if manager.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        struct NotFound: Error { var searched: [String] }
-        throw NotFound(searched: folders.map(\.path))
+    static func url() throws -> URL {
+        try BuiltProduct.url(named: name, environmentVariable: "ACTY_QUERY")
     }
 
     /// Runs `acty-query arguments` to its end (at most `timeout`), with its output in files.

@@ -1,3 +1,4 @@
+import ActyTestSupport
 @testable import ActyStore
 import Foundation
 import GRDB
@@ -105,68 +106,12 @@ struct ChildFailed: Error, CustomStringConvertible {
     var description: String { "acty-test-worker \(name) ended with \(exit): \(stderr)" }
 }
 
-/// Finds the `acty-test-worker` binary that was built with the tests.
-///
-/// In order:
-/// 1. `ACTY_TEST_WORKER`, when set, names the binary;
-/// 2. the products folder the test binary runs from: the folder of the `.xctest` bundle (macOS) or executable
-///    (Linux), which is `<scratch path>/<triple>/debug`, whatever `--scratch-path` said;
-/// 3. `.build*/debug` and `.build*/*/debug` under the package root found from `#filePath`, newest first (for
-///    runners that load the tests from somewhere else).
-///
-/// `swift build --build-tests` and `swift test` build every executable target, so the binary is there without
-/// the test target depending on it.
+/// Finds the `acty-test-worker` binary that was built with the tests (or the one `ACTY_TEST_WORKER` names).
 enum TestWorkerBinary {
     static let name = "acty-test-worker"
 
-    static func url(filePath: String = #filePath) throws -> URL {
-        let manager = FileManager.default
-        if let path = ProcessInfo.processInfo.environment["ACTY_TEST_WORKER"] {
-            guard manager.isExecutableFile(atPath: path) else { throw NotFound(searched: [path]) }
-            return URL(fileURLWithPath: path)
-        }
-        var folders: [URL] = []
-        for bundle in Bundle.allBundles + [Bundle.main] {
-            if bundle.bundleURL.pathExtension == "xctest" { folders.append(bundle.bundleURL.deletingLastPathComponent()) }
-            if let executable = bundle.executableURL { folders.append(executable.deletingLastPathComponent()) }
-        }
-        folders.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
-        #if os(Linux)
-        if let executable = try? manager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            folders.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
-        }
-        #endif
-        for folder in folders {
-            let candidate = folder.appendingPathComponent(name)
-            if manager.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-
-        // Tests/ActyTests/<file>.swift → the package root.
-        let root = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var candidates: [URL] = []
-        let scratch = (try? manager.contentsOfDirectory(atPath: root.path))?.filter { $0.hasPrefix(".build") } ?? []
-        for folder in scratch.map({ root.appendingPathComponent($0) }) {
-            candidates.append(folder.appendingPathComponent("debug/\(name)"))
-            for triple in (try? manager.contentsOfDirectory(atPath: folder.path)) ?? [] {
-                candidates.append(folder.appendingPathComponent("\(triple)/debug/\(name)"))
-            }
-        }
-        let found = candidates.filter { manager.isExecutableFile(atPath: $0.path) }
-        func modified(_ url: URL) -> Date {
-            ((try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date) ?? .distantPast
-        }
-        guard let newest = found.max(by: { modified($0) < modified($1) }) else {
-            throw NotFound(searched: folders.map(\.path) + candidates.map(\.path))
-        }
-        return newest
-    }
-
-    struct NotFound: Error, CustomStringConvertible {
-        let searched: [String]
-        var description: String {
-            "acty-test-worker was not found; build it with `swift build --build-tests` or set ACTY_TEST_WORKER. Searched: "
-                + searched.joined(separator: ", ")
-        }
+    static func url() throws -> URL {
+        try BuiltProduct.url(named: name, environmentVariable: "ACTY_TEST_WORKER")
     }
 }
 
