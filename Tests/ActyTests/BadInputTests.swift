@@ -24,10 +24,7 @@ struct BadInputTests {
     @Test func liveKeyIsRefusedAndAFinishedGroupsKeyCanBeReused() async throws {
         let dir = TemporaryDirectory()
         let gate = Gate()
-        let executor = ClosureExecutor(name: "gated") { job in
-            try await gate.wait()
-            return job.payload
-        }
+        let executor = gated(by: gate)
         let engine = try await makeEngine(dir, executors: [executor])
         let first = try await engine.submitGroup("weekly", primer: "p", followers: ["f"])
         let error = await #expect(throws: ActyError.self) { try await engine.submitGroup("weekly", primer: "again") }

@@ -136,10 +136,7 @@ struct OpenGroupTests {
     @Test func openGroupOnAClosedLiveGroupThrowsGroupClosed() async throws {
         let dir = TemporaryDirectory()
         let gate = Gate()
-        let executor = ClosureExecutor(name: "gated") { job in
-            try await gate.wait()
-            return job.payload
-        }
+        let executor = gated(by: gate)
         let engine = try await makeEngine(dir, executors: [executor])
         let submission = try await engine.submitGroup("busy", primer: "p", followers: ["f"])
         let error = await #expect(throws: ActyError.self) { try await engine.openGroup("busy") }
@@ -172,10 +169,7 @@ struct OpenGroupTests {
     @Test func groupMovesFromOpenToClosedToSucceeded() async throws {
         let dir = TemporaryDirectory()
         let gate = Gate()
-        let executor = ClosureExecutor(name: "gated") { job in
-            try await gate.wait()
-            return job.payload
-        }
+        let executor = gated(by: gate)
         let engine = try await makeEngine(dir, executors: [executor])
         let group = try await engine.openGroup("states")
         #expect(try await engine.store.group(group.id)?.state == .open)

@@ -62,10 +62,7 @@ struct StorageFaultTests {
         let engine = try await ActyEngine(
             database: .file(path),
             configuration: EngineConfiguration(primerWorkers: 1, followerWorkers: 1, pollInterval: .milliseconds(20)),
-            executors: [ClosureExecutor(name: "gated") { job in
-                try await gate.wait()
-                return job.payload
-            }]
+            executors: [gated(by: gate)]
         )
         let filler = String(repeating: "x", count: 8_000)
         var accepted: [GroupSubmission] = []

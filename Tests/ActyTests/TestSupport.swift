@@ -54,6 +54,14 @@ final class Gate: Sendable {
     }
 }
 
+/// An executor named `gated` that returns each job's payload once `gate` opens.
+func gated(by gate: Gate) -> ClosureExecutor {
+    ClosureExecutor(name: "gated") { job in
+        try await gate.wait()
+        return job.payload
+    }
+}
+
 /// Counts how many executions of each key (a lane, a role) run at once, and the most that ever did.
 final class ConcurrencyGauge: Sendable {
     private let state = Mutex<(current: [String: Int], peak: [String: Int])>(([:], [:]))
