@@ -74,7 +74,7 @@ let package = Package(
         // Finds the executables tests run as child processes.
         .target(name: "ActyTestSupport", swiftSettings: upcomingFeatures),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
-        .testTarget(name: "ActyCoreTests", dependencies: ["ActyCore"], swiftSettings: upcomingFeatures),
+        .testTarget(name: "ActyCoreTests", dependencies: ["ActyCore", "ActyTestSupport"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "ActyStoreTests",
             dependencies: ["ActyStore", .product(name: "GRDB", package: "GRDB.swift")],

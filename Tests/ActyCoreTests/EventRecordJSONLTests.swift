@@ -1,3 +1,4 @@
+import ActyTestSupport
 import ActyCore
 import Testing
 
@@ -14,50 +15,6 @@ struct EventRecordJSONLTests {
 
     static let bare = EventRecord(seq: 1, at: 10, type: "run_finished")
 
-    /// The keys of the top-level object, in the order they appear in the text.
-    static func topLevelKeys(_ line: String) -> [String] {
-        var keys: [String] = []
-        var depth = 0
-        var inString = false
-        var escaped = false
-        var current = ""
-        var expectingKey = false
-        for character in line {
-            if inString {
-                if escaped {
-                    escaped = false
-                    current.append(character)
-                } else if character == "\\" {
-                    escaped = true
-                } else if character == "\"" {
-                    inString = false
-                    if expectingKey, depth == 1 { keys.append(current) }
-                    expectingKey = false
-                } else {
-                    current.append(character)
-                }
-                continue
-            }
-            switch character {
-            case "\"":
-                inString = true
-                current = ""
-            case "{", "[":
-                depth += 1
-                expectingKey = character == "{"
-            case "}", "]":
-                depth -= 1
-            case ",":
-                expectingKey = true
-            case ":":
-                expectingKey = false
-            default:
-                break
-            }
-        }
-        return keys
-    }
-
     static func parse(_ line: String) throws -> [String: JSONValue] {
         let value = try JSONValue(jsonString: line)
         return try #require(value.objectValue)
@@ -71,7 +28,7 @@ struct EventRecordJSONLTests {
         #expect(!line.contains("\n"))
         let object = try Self.parse(line)
         #expect(Set(object.keys) == Set(Self.envelopeKeys))
-        #expect(Self.topLevelKeys(line) == Self.envelopeKeys)
+        #expect(topLevelKeys(ofJSONObject: line) == Self.envelopeKeys)
     }
 
     @Test func fullRecordFillsEveryField() throws {
@@ -154,10 +111,10 @@ struct EventRecordJSONLTests {
         #expect(object["group_id"]?.stringValue == text)
         #expect(object["run_id"]?.stringValue == text)
         #expect(object["payload"] == ["lane": .string(text)])
-        #expect(Self.topLevelKeys(line) == Self.envelopeKeys)
+        #expect(topLevelKeys(ofJSONObject: line) == Self.envelopeKeys)
     }
 
     @Test func keyHelperSeesOnlyTopLevelKeys() {
-        #expect(Self.topLevelKeys(#"{"a": {"b": 1, "c": [{"d": 2}]}, "e": "f:\"g\"", "h": null}"#) == ["a", "e", "h"])
+        #expect(topLevelKeys(ofJSONObject: #"{"a": {"b": 1, "c": [{"d": 2}]}, "e": "f:\"g\"", "h": null}"#) == ["a", "e", "h"])
     }
 }

@@ -1,3 +1,4 @@
+import ActyTestSupport
 @testable import Acty
 @testable import ActyStore
 import Foundation
@@ -203,47 +204,3 @@ func fileBytes(_ path: String) -> Data? {
     FileManager.default.contents(atPath: path)
 }
 
-/// The keys of a JSON object's top level, in the order they appear in its text.
-func topLevelKeys(ofJSONObject text: String) -> [String] {
-    var keys: [String] = []
-    var depth = 0
-    var inString = false
-    var escaped = false
-    var current = ""
-    var lastString: String?
-    for character in text {
-        if inString {
-            if escaped {
-                escaped = false
-                current.append(character)
-            } else if character == "\\" {
-                escaped = true
-            } else if character == "\"" {
-                inString = false
-                lastString = current
-            } else {
-                current.append(character)
-            }
-            continue
-        }
-        switch character {
-        case "\"":
-            inString = true
-            current = ""
-        case "{", "[":
-            depth += 1
-            lastString = nil
-        case "}", "]":
-            depth -= 1
-            lastString = nil
-        case ":":
-            if depth == 1, let key = lastString { keys.append(key) }
-            lastString = nil
-        case ",":
-            lastString = nil
-        default:
-            break
-        }
-    }
-    return keys
-}
