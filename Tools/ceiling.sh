@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 out="${TMPDIR:-/tmp}/acty-sqlite-ceiling"
 cc -O2 -o "$out" Tools/sqlite-ceiling.c -lsqlite3
 db="$(mktemp -d)/ceiling.db"
-"$out" migrations/0001_initial.sql "$db" "$@"
+cat migrations/*.sql > "$(dirname "$db")/schema.sql"
+"$out" "$(dirname "$db")/schema.sql" "$db" "$@"
 rm -rf "$(dirname "$db")"

@@ -2,13 +2,14 @@
  * sqlite-ceiling: the fan-out workload's row writes done by plain SQL from one thread, with no scheduler,
  * no async runtime and no Swift: the ceiling the engine can approach on this machine.
  *
- * It applies migrations/0001_initial.sql to a new file and runs the same statements the engine's writer runs
+ * It applies the schema (migrations/*.sql, concatenated) to a new file and runs the same statements the engine's writer runs
  * for G groups of 1 primer + F followers: group and job inserts with their events, claims by lane in batches
  * (select, then lease by id), completions with attempt rows and events, follower release and group completion.
  *
  * Build and run (Tools/ceiling.sh does both):
  *   cc -O2 -o /tmp/sqlite-ceiling Tools/sqlite-ceiling.c -lsqlite3
- *   /tmp/sqlite-ceiling migrations/0001_initial.sql /tmp/ceiling.db [groups] [followers] [claim batch] [synchronous]
+ *   cat migrations/*.sql > /tmp/schema.sql
+ *   /tmp/sqlite-ceiling /tmp/schema.sql /tmp/ceiling.db [groups] [followers] [claim batch] [synchronous]
  * Prints one JSON line.
  */
 #include <sqlite3.h>
@@ -63,7 +64,7 @@ typedef struct { sqlite3_int64 id, group; int primer, attempt; double started; }
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: sqlite-ceiling <0001_initial.sql> <db> [groups=2000] [followers=9] [batch=40] [synchronous=NORMAL]\n");
+        fprintf(stderr, "usage: sqlite-ceiling <schema.sql> <db> [groups=2000] [followers=9] [batch=40] [synchronous=NORMAL]\n");
         return 64;
     }
     int groups = argc > 3 ? atoi(argv[3]) : 2000, followers = argc > 4 ? atoi(argv[4]) : 9;
@@ -84,10 +85,12 @@ int main(int argc, char **argv) {
     check(sqlite3_open(argv[2], &db), "open");
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;"
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-32768;"
              "PRAGMA wal_autocheckpoint=8000;", synchronous);
     check(sqlite3_exec(db, pragmas, NULL, NULL, NULL), "pragmas");
+    /* Like the engine's migrator: the schema with foreign keys off (migrations rebuild tables), then on. */
     check(sqlite3_exec(db, schema, NULL, NULL, NULL), "schema");
+    check(sqlite3_exec(db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL), "foreign keys");
     check(sqlite3_exec(db, "INSERT INTO lanes (name, weight, created_at, updated_at) VALUES ('default', 1, 0, 0)", NULL, NULL, NULL), "lane");
 
     insert_event = prepare("INSERT INTO events (at, type, group_id, job_id, lane, worker, data) VALUES (?, ?, ?, ?, ?, ?, ?)");

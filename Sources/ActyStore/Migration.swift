@@ -44,7 +44,22 @@ enum SchemaMigrator {
 
     /// Brings the database up to ``latestVersion`` in one `BEGIN IMMEDIATE` transaction, so two processes
     /// opening a new file at once cannot both migrate it, and a failed migration leaves the file as it was.
+    ///
+    /// Migrations run with foreign keys off, as SQLite's procedure for rebuilding a table asks: dropping the old
+    /// table would otherwise delete its children through `ON DELETE CASCADE`. `PRAGMA foreign_key_check` runs
+    /// before the commit instead, and refuses a migration that left a dangling reference.
     static func migrate(_ db: Database) throws {
+        try db.execute(sql: "PRAGMA foreign_keys = OFF")
+        do {
+            try migrateWithoutForeignKeys(db)
+        } catch {
+            try? db.execute(sql: "PRAGMA foreign_keys = ON")
+            throw error
+        }
+        try db.execute(sql: "PRAGMA foreign_keys = ON")
+    }
+
+    private static func migrateWithoutForeignKeys(_ db: Database) throws {
         try db.inTransaction(.immediate) {
             let current = try appliedVersion(db)
             try checkCompatible(db)
@@ -58,6 +73,12 @@ enum SchemaMigrator {
                 try db.execute(
                     sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     arguments: [migration.version, migration.name, Clock.now]
+                )
+            }
+            if let dangling = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
+                throw ActyError(
+                    .incompatibleSchema,
+                    "migrating to schema version \(latestVersion) left a row of \(dangling[0] as String? ?? "?") referring to a missing row of \(dangling[2] as String? ?? "?"); the file was not changed"
                 )
             }
             return .commit

@@ -1,4 +1,5 @@
 import Acty
+import ActyStore
 import Foundation
 import GRDB
 import Synchronization
@@ -15,7 +16,7 @@ struct ActyQueryCLITests {
         let json = try run.json()
         #expect(json["overview"]?["jobs_total"]?.intValue == 5)
         #expect(json["overview"]?["groups_total"]?.intValue == 2)
-        #expect(json["overview"]?["schema_version"]?.intValue == 1)
+        #expect(json["overview"]?["schema_version"]?.intValue == Store.schemaVersion)
         #expect(json["overview"]?["workers_alive"]?.intValue == 0)
         #expect(json["overview"]?["workers_gone"]?.intValue == 1)
         #expect((json["overview"]?["throughput_per_second"]?.doubleValue ?? 0) > 0)

@@ -53,13 +53,14 @@ struct MigrationTests {
 
     @Test func newFileRecordsTheMigrationOnce() async throws {
         try await withStore { store, _ in
-            let rows = try store.database.read { try Row.fetchAll($0, sql: "SELECT version, name, applied_at FROM schema_migrations") }
-            #expect(rows.count == 1)
-            #expect(rows.first?["version"] == 1)
+            let rows = try store.database.read {
+                try Row.fetchAll($0, sql: "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+            }
+            #expect(rows.map { $0["version"] as Int } == Migration.all.map(\.version))
             #expect(rows.first?["name"] == "initial")
-            #expect(abs((rows.first?["applied_at"] as Double? ?? 0) - now) < 60)
-            #expect(Store.schemaVersion == 1)
-            #expect(try await store.appliedSchemaVersion() == 1)
+            #expect(rows.allSatisfy { abs(($0["applied_at"] as Double? ?? 0) - now) < 60 })
+            #expect(Store.schemaVersion == 2)
+            #expect(try await store.appliedSchemaVersion() == 2)
         }
     }
 
@@ -67,9 +68,9 @@ struct MigrationTests {
         try await withTemporaryDirectory { directory in
             let path = directory + "/acty.db"
             let first = try Store(.file(path))
-            let before = try first.database.write { db -> Row? in
+            let before = try first.database.write { db -> [Row] in
                 try db.execute(sql: "INSERT INTO lanes (name, weight, created_at, updated_at) VALUES ('kept', 3, 0, 0)")
-                return try Row.fetchOne(db, sql: "SELECT version, name, applied_at FROM schema_migrations")
+                return try Row.fetchAll(db, sql: "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
             }
             try first.close()
 
@@ -77,11 +78,11 @@ struct MigrationTests {
             defer { try? second.close() }
             let (rows, lanes) = try second.database.read { db in
                 (
-                    try Row.fetchAll(db, sql: "SELECT version, name, applied_at FROM schema_migrations"),
+                    try Row.fetchAll(db, sql: "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"),
                     try String.fetchAll(db, sql: "SELECT name FROM lanes")
                 )
             }
-            #expect(rows == [before])
+            #expect(rows == before)
             #expect(lanes == ["kept"])
         }
     }
@@ -92,7 +93,112 @@ struct MigrationTests {
             #expect(FileManager.default.createFile(atPath: path, contents: Data()))
             let store = try Store(.file(path))
             defer { try? store.close() }
-            #expect(try await store.appliedSchemaVersion() == 1)
+            #expect(try await store.appliedSchemaVersion() == 2)
+        }
+    }
+
+    // MARK: - Upgrades
+
+    /// A file as a build that knew only the initial migration left it, with a finished group, a running one, an
+    /// attempt and a cache entry.
+    static func writeVersion1File(_ path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        try queue.write { db in
+            try db.execute(sql: initial.sql)
+            try db.execute(sql: """
+                CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL);
+                INSERT INTO schema_migrations VALUES (1, 'initial', 0);
+                INSERT INTO lanes (name, weight, created_at, updated_at) VALUES ('default', 2, 0, 0);
+                INSERT INTO groups (id, key, lane, state, primer_state, primer_policy, follower_policy, jobs_total, jobs_finished, created_at)
+                    VALUES (1, 'done', 'default', 'succeeded', 'succeeded', 'fail_group', 'fail_group', 2, 2, 1),
+                           (2, 'live', 'default', 'closed', 'pending', 'skip_followers', 'continue_group', 2, 0, 2);
+                INSERT INTO jobs (id, group_id, role, follower_index, executor, lane, state, payload, attempts, created_at, result)
+                    VALUES (10, 1, 'primer', NULL, 'echo', 'default', 'succeeded', '{"p":1}', 1, 1, '{"ok":true}'),
+                           (11, 1, 'follower', 0, 'echo', 'default', 'succeeded', '{}', 1, 1, 'null'),
+                           (20, 2, 'primer', NULL, 'echo', 'default', 'ready', '{}', 0, 2, NULL),
+                           (21, 2, 'follower', 0, 'echo', 'default', 'blocked', '{}', 0, 2, NULL);
+                INSERT INTO attempts (job_id, number, worker, pool, started_at, finished_at, outcome, duration)
+                    VALUES (10, 1, 'w1', 'primer', 1, 1.5, 'succeeded', 0.5);
+                INSERT INTO cache_entries (key, provider, fingerprint, provider_ref, state, created_at, updated_at)
+                    VALUES ('k', 'prov', 'fp', 'ref-1', 'ready', 0, 0);
+                INSERT INTO events (at, type, group_id, job_id) VALUES (1, 'job_succeeded', 1, 10);
+                """)
+        }
+    }
+
+    /// Runs `body` with a store that opened (and so upgraded) the file of ``writeVersion1File(_:)``.
+    static func withUpgradedVersion1Store(_ body: (Store) async throws -> Void) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/v1.db"
+            try writeVersion1File(path)
+            let store = try Store(.file(path))
+            defer { try? store.close() }
+            try await body(store)
+        }
+    }
+
+    @Test func version1FileIsUpgradedWithEveryRowKept() async throws {
+        try await Self.withUpgradedVersion1Store { store in
+            #expect(try await store.appliedSchemaVersion() == 2)
+            let (counts, payload, attempt, cacheRef, integrity, foreignKeys) = try store.database.read { db in
+                (
+                    try ["lanes", "groups", "jobs", "attempts", "cache_entries", "events"].map {
+                        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)")!
+                    },
+                    try String.fetchOne(db, sql: "SELECT payload FROM jobs WHERE id = 10"),
+                    try Row.fetchOne(db, sql: "SELECT worker, outcome, duration FROM attempts WHERE job_id = 10 AND number = 1"),
+                    try String.fetchOne(db, sql: "SELECT provider_ref FROM cache_entries WHERE key = 'k'"),
+                    try String.fetchOne(db, sql: "PRAGMA integrity_check"),
+                    try Bool.fetchOne(db, sql: "PRAGMA foreign_keys")
+                )
+            }
+            #expect(counts == [1, 2, 4, 1, 1, 1])
+            #expect(payload == #"{"p":1}"#)
+            #expect(attempt?["worker"] == "w1")
+            #expect(attempt?["outcome"] == "succeeded")
+            #expect(cacheRef == "ref-1")
+            #expect(integrity == "ok")
+            #expect(foreignKeys == true)
+
+            // The upgraded file works: the waiting group's primer is claimable and its follower still blocked.
+            let group = try await store.group(key: "live")
+            #expect(group?.state == .closed)
+            let jobs = try await store.jobs(inGroup: GroupID(2))
+            #expect(jobs.map(\.state) == [.ready, .blocked])
+        }
+    }
+
+    @Test func upgradedTablesKeepTheirConstraintsAndCascades() async throws {
+        try await Self.withUpgradedVersion1Store { store in
+            try await store.database.writeWithoutTransaction { db in
+                #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE jobs SET state = 'paused' WHERE id = 20") }
+                #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE groups SET primer_state = 'maybe' WHERE id = 2") }
+                #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE attempts SET outcome = 'lost'") }
+                #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE cache_entries SET state = 'stale'") }
+                #expect(throws: DatabaseError.self) {
+                    try db.execute(sql: "INSERT INTO jobs (group_id, role, executor, lane, state, payload, created_at) VALUES (99, 'primer', 'echo', 'default', 'ready', '{}', 0)")
+                }
+                try db.execute(sql: "DELETE FROM groups WHERE id = 1")
+                #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE group_id = 1") == 0)
+                #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts") == 0)
+            }
+        }
+    }
+
+    /// SQLite builds a temporary b-tree for `IN` lists of three or more constants each time a statement runs, and
+    /// every write of a row checks its table's constraints: CHECK lists must be written as equality tests.
+    @Test func checkConstraintsHaveNoInLists() async throws {
+        try await withStore { store, _ in
+            let tables = try store.database.read { db in
+                try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            }
+            #expect(tables.count == 8)
+            for table in tables {
+                let sql: String = table["sql"]
+                let lists = sql.matches(of: #/CHECK\s*\([^\n]*\bIN\s*\(([^)]*)\)/#).filter { $0.output.1.split(separator: ",").count > 2 }
+                #expect(lists.isEmpty, "table \(table["name"] as String): \(lists.map { String($0.output.0) })")
+            }
         }
     }
 
