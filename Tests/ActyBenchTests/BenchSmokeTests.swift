@@ -79,21 +79,16 @@ enum BenchBinary {
 
     /// Runs the binary to its end; standard error goes through a file so neither stream can fill a pipe.
     static func run(_ arguments: [String]) throws -> Run {
-        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-smoke-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: errorPath.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorPath) }
-        let process = Process()
-        process.executableURL = try url()
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errorPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = (try? String(contentsOf: errorPath, encoding: .utf8)) ?? ""
-        return Run(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: errors)
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-smoke-\(UUID().uuidString)").path
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        let exit = try ChildProcess(try url().path, arguments, standardOutput: base + ".out", standardError: base + ".err").waitUntilExit()
+        let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        guard case .status(let status) = exit else { return Run(status: -1, stdout: output, stderr: errors + "\n(\(exit))") }
+        return Run(status: status, stdout: output, stderr: errors)
     }
 
     static func url() throws -> URL {

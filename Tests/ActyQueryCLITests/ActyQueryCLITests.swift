@@ -1,5 +1,6 @@
 import Acty
 import ActyStore
+import ActyTestSupport
 import Foundation
 import GRDB
 import Synchronization
@@ -92,20 +93,12 @@ struct ActyQueryCLITests {
         let tool = try QueryTool.url().path
         let command = "\(tool) lanes '\(database.path)'"
         func onTerminal(_ environment: [String: String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-            process.arguments = ["-qc", command, "/dev/null"]
             var merged = ProcessInfo.processInfo.environment
             merged.removeValue(forKey: "NO_COLOR")
             merged["TERM"] = "xterm"
             merged.merge(environment) { $1 }
-            process.environment = merged
             let out = folder.file(UUID().uuidString)
-            _ = FileManager.default.createFile(atPath: out, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
+            try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], environment: merged, standardOutput: out).waitUntilExit()
             return try String(contentsOfFile: out, encoding: .utf8)
         }
         let coloured = try onTerminal([:])
@@ -230,15 +223,15 @@ struct ActyQueryCLITests {
         let first = try await engine.submitGroup("first", primer: ["n": 1])
         _ = try await first.primer?.result()
         let child = try QueryTool.Child(["events", path, "--follow", "--format", "jsonl"], in: folder)
-        defer { if child.process.isRunning { child.process.terminate() } }
+        defer { child.process.send(SIGTERM) }
         try await waitFor { child.stdout.contains(#""group_key": "first""#) }
         let later = try await engine.submitGroup("later", primer: ["n": 2])
         _ = try await later.primer?.result()
         try await waitFor {
             child.stdout.split(separator: "\n").contains { $0.contains(#""type": "job_succeeded""#) && $0.contains(#""group_key": "later""#) }
         }
-        #expect(child.process.isRunning)
-        child.process.terminate()
+        #expect(child.process.ended == nil)
+        child.process.send(SIGTERM)
         child.process.waitUntilExit()
         let seqs = child.stdout.split(separator: "\n").compactMap { try? JSONValue(jsonString: String($0))["seq"]?.intValue }
         #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count)

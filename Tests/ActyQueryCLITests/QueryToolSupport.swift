@@ -45,16 +45,15 @@ enum QueryTool {
         let folder = TemporaryFolder()
         let child = try Child(arguments, in: folder, environment: environment)
         let deadline = ContinuousClock.now + timeout
-        while child.process.isRunning {
+        while child.process.ended == nil {
             if ContinuousClock.now > deadline {
-                child.process.terminate()
+                child.process.send(SIGTERM)
                 struct TimedOut: Error {}
                 throw TimedOut()
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        child.process.waitUntilExit()
-        return ToolRun(status: child.process.terminationStatus, stdout: child.stdout, stderr: child.stderr)
+        return ToolRun(status: child.status, stdout: child.stdout, stderr: child.stderr)
     }
 
     /// Runs `acty-query arguments` to its end, blocking the caller (for polling conditions).
@@ -62,13 +61,12 @@ enum QueryTool {
         let folder = TemporaryFolder()
         guard let child = try? Child(arguments, in: folder) else { return ToolRun(status: -1, stdout: "", stderr: "") }
         child.process.waitUntilExit()
-        return ToolRun(status: child.process.terminationStatus, stdout: child.stdout, stderr: child.stderr)
+        return ToolRun(status: child.status, stdout: child.stdout, stderr: child.stderr)
     }
 
     /// A running `acty-query`, with standard output and error in files.
-    final class Child: @unchecked Sendable {
-        // @unchecked: `process` is configured in init before sharing and only queried afterwards.
-        let process = Process()
+    final class Child: Sendable {
+        let process: ChildProcess
         let stdoutPath: String
         let stderrPath: String
 
@@ -76,18 +74,18 @@ enum QueryTool {
             let id = UUID().uuidString
             stdoutPath = folder.file("\(id).out")
             stderrPath = folder.file("\(id).err")
-            _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.executableURL = try QueryTool.url()
-            process.arguments = arguments
             var merged = ProcessInfo.processInfo.environment
             merged.removeValue(forKey: "COLUMNS")
             merged.merge(environment) { $1 }
-            process.environment = merged
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
+            process = try ChildProcess(
+                try QueryTool.url().path, arguments, environment: merged, standardOutput: stdoutPath, standardError: stderrPath
+            )
+        }
+
+        /// The exit status, or -1 when the tool was killed by a signal (or still runs).
+        var status: Int32 {
+            if case .status(let code) = process.ended { return code }
+            return -1
         }
 
         var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }

@@ -1,3 +1,4 @@
+import ActyTestSupport
 import Foundation
 import Testing
 

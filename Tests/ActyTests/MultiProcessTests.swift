@@ -1,5 +1,6 @@
 import Acty
 @testable import ActyStore
+import ActyTestSupport
 import Foundation
 import GRDB
 import Testing

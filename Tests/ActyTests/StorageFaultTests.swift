@@ -1,4 +1,5 @@
 import Acty
+import ActyTestSupport
 import Foundation
 import Testing
 
@@ -39,17 +40,7 @@ final class ScratchMount: Sendable {
     }
 
     private static func run(_ tool: String, _ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        } catch {
-            return false
-        }
+        (try? ChildProcess(tool, arguments).waitUntilExit()) == .status(0)
     }
 }
 

@@ -3,20 +3,11 @@ import ActyTestSupport
 import Foundation
 import GRDB
 
-#if canImport(Glibc)
-import Glibc
-private let sendSignal = Glibc.kill
-#elseif canImport(Darwin)
-import Darwin
-private let sendSignal = Darwin.kill
-#endif
-
 /// An `acty-test-worker` process (see `Sources/acty-test-worker`), started by a test with its output in files.
-final class TestWorkerProcess: @unchecked Sendable {
-    // @unchecked: `process` is set up in `init` before the object is shared and not touched afterwards; its
-    // termination handler reports through `exits`, a Sendable recorder.
-    private let process: Process
-    private let exits = Recorder<Exit>()
+final class TestWorkerProcess: Sendable {
+    typealias Exit = ChildProcess.Exit
+
+    private let child: ChildProcess
     private let kills = Recorder<Date>()
     /// The child's process id.
     let pid: Int32
@@ -26,38 +17,13 @@ final class TestWorkerProcess: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
-    /// How a child ended.
-    enum Exit: Equatable, CustomStringConvertible {
-        case status(Int32)
-        case signal(Int32)
-
-        var description: String {
-            switch self {
-            case .status(let code): "exit status \(code)"
-            case .signal(let signal): "signal \(signal)"
-            }
-        }
-    }
-
     /// Starts `acty-test-worker` with `arguments`; its output goes to `<name>.out` and `<name>.err` in `dir`.
     init(_ arguments: [String], in dir: TemporaryDirectory, name: String) throws {
         stdoutPath = dir.file(name + ".out")
         stderrPath = dir.file(name + ".err")
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process = Process()
-        process.executableURL = try TestWorkerBinary.url()
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        process.standardInput = FileHandle.nullDevice
-        let exits = exits
-        process.terminationHandler = { process in
-            exits.append(process.terminationReason == .uncaughtSignal ? .signal(process.terminationStatus) : .status(process.terminationStatus))
-        }
         launchedAt = Date()
-        try process.run()
-        pid = process.processIdentifier
+        child = try ChildProcess(try TestWorkerBinary.url().path, arguments, standardOutput: stdoutPath, standardError: stderrPath)
+        pid = child.pid
     }
 
     /// Runs `acty-test-worker` to its end and returns its standard output; throws unless it exits with status 0.
@@ -69,7 +35,7 @@ final class TestWorkerProcess: @unchecked Sendable {
     }
 
     /// The child's exit, once the child has ended and been reaped (so its pid is free and `kill(pid, 0)` fails).
-    var ended: Exit? { exits.values.first }
+    var ended: Exit? { child.ended }
 
     /// When the test first sent SIGKILL, if it did.
     var killedAt: Date? { kills.values.first }
@@ -77,7 +43,7 @@ final class TestWorkerProcess: @unchecked Sendable {
     /// Kills the child with SIGKILL: it gets no chance to clean up.
     func kill() {
         kills.append(Date())
-        _ = sendSignal(pid, SIGKILL)
+        child.send(SIGKILL)
     }
 
     /// Waits until the child has ended; kills it and throws ``WaitTimedOut`` when it takes longer than `timeout`.
