@@ -167,7 +167,7 @@ struct CancellationTests {
     @Test func cancellingAJobWaitingForItsRetryKeepsItFromRunningAgain() async throws {
         let dir = TemporaryDirectory()
         // A backoff long enough that the cancel surely comes first, even on a loaded machine.
-        let policy = RetryPolicy(maxAttempts: 3, initialDelay: .seconds(2), jitter: .none)
+        let policy = RetryPolicy(maxAttempts: 3, initialDelay: .seconds(5), jitter: .none)
         let engine = try await makeEngine(dir, EngineConfiguration(retryPolicy: policy), executors: [failingOnRequest()])
         let job = try await engine.submitGroup("backing-off", primer: nil, followers: [["fail": true]]).followers[0]
         #expect(try await waitUntil { try await engine.store.job(job.id)?.state == .scheduled })

@@ -252,7 +252,8 @@ struct RetryTests {
 
     @Test func aRetryScheduledBeforeARestartRunsAfterItAtItsTime() async throws {
         let dir = TemporaryDirectory()
-        let backoff = 1.5
+        // Long enough that the first engine surely shuts down before the retry is due, even on a loaded machine.
+        let backoff = 4.0
         let policy = RetryPolicy(maxAttempts: 2, initialDelay: .seconds(backoff), jitter: .none)
         let first = try await makeEngine(dir, EngineConfiguration(retryPolicy: policy), executors: [Self.failingFirstAttempts()])
         let submission = try await first.submitGroup("across-restart", primer: ["failures": 1])
@@ -271,7 +272,7 @@ struct RetryTests {
         #expect(abs(runAt - (failedAttempt.finishedAt! + backoff)) < 0.001)
 
         let second = try await makeEngine(dir, executors: [Self.failingFirstAttempts()])
-        let result = try await second.handle(for: id).boundedResult(timeout: .seconds(15))
+        let result = try await second.handle(for: id).boundedResult(timeout: .seconds(30))
         #expect(result.status == .succeeded)
         #expect(result.attempts == 2)
         let attempts = try await second.store.attempts(of: id)
