@@ -1,0 +1,57 @@
+@testable import ActyStore
+import Foundation
+import GRDB
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct BackgroundCheckpointerTests {
+    /// A WAL database with a table of page-sized rows, and the checkpointer installed on its writer.
+    static func withDatabase(
+        threshold: Int32, limit: Int32, _ body: (DatabasePool, _ path: String) async throws -> Void
+    ) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/wal.db"
+            let pool = try DatabasePool(path: path)
+            try await pool.write { try $0.execute(sql: "CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+            let checkpointer = try BackgroundCheckpointer(path: path, threshold: threshold, limit: limit)
+            try await pool.writeWithoutTransaction { checkpointer.install(on: $0) }
+            try await body(pool, path)
+            try await pool.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
+            try checkpointer.close()
+            try pool.close()
+        }
+    }
+
+    /// Commits one transaction that adds a page or so.
+    static func writePage(_ pool: DatabasePool) throws {
+        try pool.write { try $0.execute(sql: "INSERT INTO pages (body) VALUES (zeroblob(3000))") }
+    }
+
+    static func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+    }
+
+    @Test func pagesReachTheDatabaseFileWithoutTheWriterCheckpointing() async throws {
+        // The writer's own limit is never reached: only a background checkpoint can copy pages into the file.
+        try await Self.withDatabase(threshold: 50, limit: 1_000_000) { pool, path in
+            let before = Self.size(path)
+            for _ in 0..<300 { try Self.writePage(pool) }
+            try await waitUntil(timeout: .seconds(20), "the database file to grow") { Self.size(path) > before + 100 * 4096 }
+        }
+    }
+
+    @Test func theLogStaysBoundedUnderSteadyWrites() async throws {
+        // Without checkpoints, 5,000 one-page commits would leave a log of 5,000+ frames. With them it restarts
+        // around `limit`, later when a background checkpoint is slow to finish on a loaded machine.
+        try await Self.withDatabase(threshold: 50, limit: 200) { pool, path in
+            var largest = 0
+            for _ in 0..<5_000 {
+                try Self.writePage(pool)
+                largest = max(largest, Self.size(path + "-wal"))
+            }
+            let frame = 4096 + 24
+            #expect(largest < 2_500 * frame, "the log reached \(largest / frame) frames")
+            #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM pages") } == 5_000)
+        }
+    }
+}
