@@ -1,5 +1,22 @@
 public import ActyCore
 
+/// What one dispatch transaction records and claims.
+public struct DispatchWork: Sendable {
+    /// Finished attempts to record.
+    public var completions: [Completion]
+    /// Running jobs a shutting-down engine gives back without using up an attempt.
+    public var releases: [ClaimedJob]
+    /// Idle workers to fill, if any.
+    public var claim: ClaimRequest?
+
+    /// Creates the work of a dispatch transaction.
+    public init(completions: [Completion] = [], releases: [ClaimedJob] = [], claim: ClaimRequest? = nil) {
+        self.completions = completions
+        self.releases = releases
+        self.claim = claim
+    }
+}
+
 /// A request to fill idle workers with ready jobs.
 public struct ClaimRequest: Sendable {
     /// Fair-share state shared by the engine's claims.

@@ -43,14 +43,29 @@ extension Store {
     public func completeAndClaim(
         _ completions: [Completion], releases: [ClaimedJob] = [], claim: ClaimRequest?, worker: String
     ) async throws -> ([ClaimedJob], WriteEffects) {
+        try await completeAndClaim(worker: worker) { DispatchWork(completions: completions, releases: releases, claim: claim) }
+    }
+
+    /// Like ``completeAndClaim(_:releases:claim:worker:)``, with the work decided when the transaction begins.
+    ///
+    /// A dispatcher's transaction waits at the writer while the one before it commits; collecting its completions
+    /// and idle workers only when it starts lets it carry everything that arrived meanwhile, so there are fewer,
+    /// larger commits under load without waiting for a batch to fill.
+    ///
+    /// - Parameter collect: runs on the writer thread inside the transaction, each time its body runs (again after
+    ///   a rollback caused by another request of the batch): it must return the same work every time.
+    public func completeAndClaim(
+        worker: String, collecting collect: @escaping @Sendable () -> DispatchWork
+    ) async throws -> ([ClaimedJob], WriteEffects) {
         try await write(worker: worker) { context in
-            if !completions.isEmpty { try context.complete(completions, worker: worker) }
-            if !releases.isEmpty { try context.release(releases, worker: worker) }
-            return try claim.map { try context.claim($0) } ?? []
+            let work = collect()
+            if !work.completions.isEmpty { try context.complete(work.completions, worker: worker) }
+            if !work.releases.isEmpty { try context.release(work.releases, worker: worker) }
+            return try work.claim.map { try context.claim($0) } ?? []
         } undo: { _ in
             // The claim's lane bookkeeping must roll back with its transaction, or lanes it found dry would stay
             // marked empty while their jobs are back in `ready`.
-            claim?.state.rollBackLastClaim()
+            collect().claim?.state.rollBackLastClaim()
         }
     }
 

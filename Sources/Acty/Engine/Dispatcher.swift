@@ -7,7 +7,9 @@ import Logging
 /// A dispatch cycle takes every completion reported since the previous cycle and claims as many jobs as there are
 /// idle workers, in one write (which the store's writer may in turn share with concurrent submissions). Up to two
 /// cycles are in flight: while the writer commits one, workers run the jobs of the other and report back, so the
-/// writer always has the next transaction waiting and the engine's own work overlaps SQLite's.
+/// writer always has the next transaction waiting and the engine's own work overlaps SQLite's. A cycle takes its
+/// completions and idle workers from the ``DispatchInbox`` when its transaction begins, so the waiting one carries
+/// everything reported while the other committed.
 ///
 /// Fair sharing between lanes is decided inside the claim (see ``ClaimPlanner``); the dispatcher only tells the
 /// shared ``ClaimState`` which lanes got new work.
@@ -34,9 +36,8 @@ actor Dispatcher {
     private let running: RunningJobs
 
     private var idle: [JobRole: [CheckedContinuation<ClaimedJob?, Never>]] = [.primer: [], .follower: []]
-    /// Idle workers promised to a cycle in flight.
-    private var reserved: [JobRole: Int] = [.primer: 0, .follower: 0]
-    private var finished: [Finished] = []
+    /// Finished jobs and idle workers (their number, and those reserved by cycles in flight) for the next cycle.
+    private let inbox = DispatchInbox()
     private var liveWorkers: Int
     private var cyclesInFlight = 0
     private var isStopping = false
@@ -70,7 +71,7 @@ actor Dispatcher {
     /// Reports a worker's finished job (if any) and waits for its next one; `nil` tells the worker to exit.
     func nextJob(pool: JobRole, after done: Finished?) async -> ClaimedJob? {
         if let done {
-            finished.append(done)
+            inbox.add(done)
             awaitsNews = false
             signal()
         }
@@ -81,6 +82,7 @@ actor Dispatcher {
         }
         return await withCheckedContinuation { continuation in
             idle[pool]!.append(continuation)
+            inbox.workerIdle(pool)
             signal()
         }
     }
@@ -118,14 +120,15 @@ actor Dispatcher {
     /// their current job.
     func stop() {
         isStopping = true
+        inbox.stopReserving()
         releaseIdleWorkers()
         signal()
     }
 
     /// Lets idle workers that no cycle in flight is counting on exit.
     private func releaseIdleWorkers() {
-        for pool in [JobRole.primer, .follower] {
-            while idle[pool]!.count > reserved[pool]! {
+        for (pool, count) in inbox.takeUnreserved() {
+            for _ in 0..<count {
                 liveWorkers -= 1
                 idle[pool]!.removeLast().resume(returning: nil)
             }
@@ -141,7 +144,7 @@ actor Dispatcher {
     }
 
     private func free(_ pool: JobRole) -> Int {
-        idle[pool]!.count - reserved[pool]!
+        inbox.free(pool)
     }
 
     // MARK: The loop
@@ -154,7 +157,7 @@ actor Dispatcher {
                     await withCheckedContinuation { wakeUp = $0 }
                 }
                 signalled = false
-                if isStopping, liveWorkers == 0, finished.isEmpty, cyclesInFlight == 0 { return }
+                if isStopping, liveWorkers == 0, !inbox.hasFinished, cyclesInFlight == 0 { return }
                 guard cyclesInFlight < Self.maximumCyclesInFlight, let cycle = nextCycle() else { continue }
                 cyclesInFlight += 1
                 cycles.addTask { await self.run(cycle) }
@@ -162,61 +165,64 @@ actor Dispatcher {
         }
     }
 
-    /// The work of one cycle: completions to record and idle workers to fill.
+    /// A cycle as decided when it is queued: whether it fills idle workers. What it records and how many workers it
+    /// fills are taken from the inbox when its transaction begins.
     private struct Cycle: Sendable {
-        var finished: [Finished]
-        var claim: ClaimRequest?
+        var fillsWorkers: Bool
         var wasPollDue: Bool
     }
 
     private func nextCycle() -> Cycle? {
         let freePrimer = isStopping ? 0 : free(.primer)
         let freeFollower = isStopping ? 0 : free(.follower)
-        var claim: ClaimRequest?
-        if freePrimer + freeFollower > 0, !awaitsNews || pollDue,
-            pollDue || claims.mayHaveWork(freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower)
-        {
-            claim = ClaimRequest(
-                state: claims, freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower, worker: workerID,
-                leaseDuration: leaseDuration, executors: executors
-            )
-            reserved[.primer]! += freePrimer
-            reserved[.follower]! += freeFollower
-        }
-        guard claim != nil || !finished.isEmpty else { return nil }
-        let cycle = Cycle(finished: finished, claim: claim, wasPollDue: pollDue)
-        finished = []
+        let fillsWorkers =
+            freePrimer + freeFollower > 0 && (!awaitsNews || pollDue)
+            && (pollDue || claims.mayHaveWork(freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower))
+        guard fillsWorkers || inbox.hasFinished else { return nil }
+        let cycle = Cycle(fillsWorkers: fillsWorkers, wasPollDue: pollDue)
         pollDue = false
         return cycle
     }
 
     private func run(_ cycle: Cycle) async {
+        let taken = TakenOnce()
         let outcome: ([ClaimedJob], WriteEffects)?
         do {
-            outcome = try await store.completeAndClaim(
-                cycle.finished.filter { !$0.released }.map(\.completion),
-                releases: cycle.finished.filter(\.released).map(\.completion.job),
-                claim: cycle.claim, worker: workerID
-            )
+            let (inbox, state, worker, leaseDuration, executors) = (inbox, claims, workerID, leaseDuration, executors)
+            outcome = try await store.completeAndClaim(worker: workerID) {
+                let work = taken { inbox.take(claiming: cycle.fillsWorkers) }
+                let claim =
+                    work.primerWorkers + work.followerWorkers == 0
+                    ? nil
+                    : ClaimRequest(
+                        state: state, freePrimerWorkers: work.primerWorkers, freeFollowerWorkers: work.followerWorkers,
+                        worker: worker, leaseDuration: leaseDuration, executors: executors
+                    )
+                return DispatchWork(
+                    completions: work.finished.filter { !$0.released }.map(\.completion),
+                    releases: work.finished.filter(\.released).map(\.completion.job),
+                    claim: claim
+                )
+            }
         } catch {
             // Nothing of the transaction was kept: keep the completions for the next try, after a pause so a full
             // disk or a long lock does not turn into a busy loop.
             logger.error("recording completions and claiming failed; retrying", metadata: ["error": "\(error)"])
             outcome = nil
         }
-        if let claim = cycle.claim {
-            reserved[.primer]! -= claim.freePrimerWorkers
-            reserved[.follower]! -= claim.freeFollowerWorkers
-        }
+        let work = taken.taken ?? DispatchInbox.Taken()
         if let (jobs, effects) = outcome {
-            if let claim = cycle.claim, jobs.count < claim.freePrimerWorkers + claim.freeFollowerWorkers, effects.readyWork.isEmpty {
+            if work.primerWorkers + work.followerWorkers > 0, jobs.count < work.primerWorkers + work.followerWorkers,
+                effects.readyWork.isEmpty
+            {
                 awaitsNews = true
             }
-            assign(jobs)
-            apply(effects, outputs: cycle.finished)
-            watchUnfinished(cycle.finished, effects: effects)
+            assign(jobs, reservedBy: work)
+            apply(effects, outputs: work.finished)
+            watchUnfinished(work.finished, effects: effects)
         } else {
-            finished = cycle.finished + finished
+            inbox.release(work, assigned: [:])
+            inbox.putBack(work.finished)
             pollDue = pollDue || cycle.wasPollDue
             try? await Task.sleep(for: pollInterval)
         }
@@ -235,13 +241,19 @@ actor Dispatcher {
         registry.watchRegistered(batch.lazy.filter { !$0.released }.map(\.completion.job.id).filter { !finished.contains($0) })
     }
 
-    private func assign(_ jobs: [ClaimedJob]) {
+    /// Hands claimed jobs to the idle workers `work` reserved and ends the reservation.
+    private func assign(_ jobs: [ClaimedJob], reservedBy work: DispatchInbox.Taken) {
+        var assigned: [JobRole: Int] = [:]
+        var workers: [(CheckedContinuation<ClaimedJob?, Never>, ClaimedJob)] = []
         for job in jobs {
             guard let worker = idle[job.pool]!.popLast() else {
                 preconditionFailure("claimed more jobs than idle workers of the \(job.pool) pool")
             }
-            worker.resume(returning: job)
+            assigned[job.pool, default: 0] += 1
+            workers.append((worker, job))
         }
+        inbox.release(work, assigned: assigned)
+        for (worker, job) in workers { worker.resume(returning: job) }
     }
 
     /// Acts on what a write changed: lanes with new work, handles to resolve, executors to cancel.
