@@ -27,6 +27,47 @@ struct Fanout: AsyncParsableCommand {
         guard (0..<1).contains(failureRate), maxAttempts >= 1 else {
             throw ValidationError("--failure-rate must be at least 0 and below 1, and --max-attempts at least 1")
         }
+        let measured = try await Self.measure(
+            groups: groups, followers: followers, primerWorkers: primerWorkers, followerWorkers: followerWorkers,
+            durability: durability, submitters: submitters, database: database, failureRate: failureRate, maxAttempts: maxAttempts
+        )
+        let seconds = measured.elapsed.seconds
+        let result: JSONValue = [
+            "workload": "fanout",
+            "groups": .number(Double(groups)),
+            "followers": .number(Double(followers)),
+            "jobs": .number(Double(measured.jobs)),
+            "succeeded": .number(Double(measured.succeeded)),
+            "primer_workers": .number(Double(primerWorkers)),
+            "follower_workers": .number(Double(followerWorkers)),
+            "durability": .string(durability.rawValue),
+            "sqlite": sqliteSettings(durability),
+            "failure_rate": .number(failureRate),
+            "seconds": .number(seconds),
+            "submit_seconds": .number(measured.submitted.seconds),
+            "jobs_per_second": .number(measured.jobsPerSecond),
+            "peak_rss_mb": .number(Double(peakRSSBytes()) / 1_048_576),
+        ]
+        print(result.jsonString)
+    }
+}
+
+extension Fanout {
+    /// One fan-out run: jobs submitted and succeeded, time to the last result, and time to submit.
+    struct Measurement {
+        var jobs: Int
+        var succeeded: Int
+        var elapsed: Duration
+        var submitted: Duration
+
+        var jobsPerSecond: Double { Double(jobs) / elapsed.seconds }
+    }
+
+    /// Runs G groups × (1 + F) no-op jobs through a new engine on a new file and waits for every result.
+    static func measure(
+        groups: Int, followers: Int, primerWorkers: Int, followerWorkers: Int, durability: Durability, submitters: Int = 16,
+        database: String? = nil, failureRate: Double = 0, maxAttempts: Int = 10
+    ) async throws -> Measurement {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -43,8 +84,6 @@ struct Fanout: AsyncParsableCommand {
         let followerPayloads: [JSONValue] = (0..<followers).map { ["agent": .string("specialist:\($0)")] }
         let clock = ContinuousClock()
         let start = clock.now
-        let groups = groups
-        let submitters = submitters
         let handles = try await withThrowingTaskGroup(of: [JobHandle].self) { group in
             for submitter in 0..<submitters {
                 group.addTask {
@@ -67,26 +106,7 @@ struct Fanout: AsyncParsableCommand {
         for handle in handles where try await handle.result().status == .succeeded { succeeded += 1 }
         let elapsed = clock.now - start
         try await engine.shutdown()
-
-        let seconds = elapsed.seconds
-        let submitSeconds = submitted.seconds
-        let result: JSONValue = [
-            "workload": "fanout",
-            "groups": .number(Double(groups)),
-            "followers": .number(Double(followers)),
-            "jobs": .number(Double(handles.count)),
-            "succeeded": .number(Double(succeeded)),
-            "primer_workers": .number(Double(primerWorkers)),
-            "follower_workers": .number(Double(followerWorkers)),
-            "durability": .string(durability.rawValue),
-            "sqlite": sqliteSettings(durability),
-            "failure_rate": .number(failureRate),
-            "seconds": .number(seconds),
-            "submit_seconds": .number(submitSeconds),
-            "jobs_per_second": .number(Double(handles.count) / seconds),
-            "peak_rss_mb": .number(Double(peakRSSBytes()) / 1_048_576),
-        ]
-        print(result.jsonString)
+        return Measurement(jobs: handles.count, succeeded: succeeded, elapsed: elapsed, submitted: submitted)
     }
 }
 

@@ -10,19 +10,20 @@ struct Latency: AsyncParsableCommand {
         discussion: """
             A submitter follows a fixed schedule (one job every 1/rate s, sent in bursts once a millisecond so it \
             keeps up), whatever the engine does; each job's start is recorded by its executor. Latency is measured \
-            from when submitGroup returned (enqueue) and from when it was called. \
-            Example: acty-bench latency --rate 5000 --seconds 10 --primer-workers 8 --follower-workers 32
+            from when submitGroup returned (enqueue) and from when it was called. Without --rate, a fan-out run \
+            (2,000 × (1 + 9), same workers and durability) is measured first and the rate is half its jobs/s. \
+            Example: acty-bench latency --rate 2000 --seconds 10 --primer-workers 8 --follower-workers 32
             """
     )
 
-    @Option(help: "Arrivals per second.") var rate = 5000
+    @Option(help: "Arrivals per second (default: half the jobs/s of a fan-out run measured first).") var rate: Int?
     @Option(help: "Length of the arrival schedule, in seconds.") var seconds = 10.0
     @Option(help: "Primer pool size (every job is a primer).") var primerWorkers = 8
     @Option(help: "Follower pool size.") var followerWorkers = 32
     @Option(help: "Durability: process or power.") var durability = "process"
 
     func validate() throws {
-        guard rate >= 1 else { throw ValidationError("--rate must be at least 1 job per second.") }
+        if let rate, rate < 1 { throw ValidationError("--rate must be at least 1 job per second.") }
         guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be a number greater than 0.") }
         guard primerWorkers >= 1, followerWorkers >= 0 else {
             throw ValidationError("--primer-workers must be at least 1 and --follower-workers 0 or more.")
@@ -37,6 +38,13 @@ struct Latency: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("latency.db").path
 
+        var calibration: Fanout.Measurement?
+        if rate == nil {
+            calibration = try await Fanout.measure(
+                groups: 2000, followers: 9, primerWorkers: primerWorkers, followerWorkers: followerWorkers, durability: durability
+            )
+        }
+        let rate = rate ?? max(1, Int(calibration!.jobsPerSecond / 2))
         let total = max(1, Int((Double(rate) * seconds).rounded()))
         let clock = ContinuousClock()
         let origin = clock.now
@@ -93,6 +101,7 @@ struct Latency: AsyncParsableCommand {
         let result: JSONValue = [
             "workload": "latency",
             "rate": .number(Double(rate)),
+            "rate_source": .string(calibration.map { "half of a measured fan-out run (\(Int($0.jobsPerSecond)) jobs/s)" } ?? "--rate"),
             "seconds": .number(seconds),
             "jobs": .number(Double(total)),
             "achieved_rate": .number(Double(total) / scheduleSeconds),

@@ -47,6 +47,16 @@ struct BenchSmokeTests {
         #expect(object["workload"] as? String == testCase.arguments[0])
     }
 
+    /// Without `--rate`, latency runs at half the jobs/s of a fan-out run it measures first.
+    @Test func latencyDefaultsToHalfTheMeasuredFanoutRate() throws {
+        let run = try BenchBinary.run(["latency", "--seconds", "0.2"])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let source = try #require(object["rate_source"] as? String)
+        let measured = try #require(source.firstMatch(of: #/\((\d+) jobs/s\)/#).flatMap { Int($0.output.1) }, "\(source)")
+        #expect(object["rate"] as? Int == max(1, measured / 2))
+    }
+
     @Test(arguments: [
         ["scale", "--checkpoints", "ten"], ["latency", "--rate", "0"], ["fairness", "--weights", "3"],
         ["fairness", "--weights", "3:0"], ["scale", "--durability", "disk"],
