@@ -101,19 +101,19 @@ public struct StrideScheduler: Sendable, Hashable {
     ///   - slots: how many jobs to allocate.
     ///   - capacity: how many more jobs a lane may take in this allocation (`nil` for no limit); a lane at its
     ///     capacity is skipped.
-    /// - Returns: lanes with their job counts, in the order of each lane's first pick.
-    public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [(lane: String, count: Int)] {
+    /// - Returns: the lane of each pick, in pick order (one entry per job).
+    public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [String] {
         var counts: [String: Int] = [:]
-        var order: [String] = []
+        var picks: [String] = []
         for _ in 0..<max(0, slots) {
             let lane = next { name in
                 guard let limit = capacity(name) else { return true }
                 return counts[name, default: 0] < limit
             }
             guard let lane else { break }
-            if counts[lane] == nil { order.append(lane) }
             counts[lane, default: 0] += 1
+            picks.append(lane)
         }
-        return order.map { ($0, counts[$0]!) }
+        return picks
     }
 }
