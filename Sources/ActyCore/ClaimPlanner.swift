@@ -54,6 +54,7 @@ public struct ClaimPlanner: Sendable, Hashable {
     ///   - claim: claims up to `count` ready jobs of kind `work` in `lane` for a worker of `pool`, and returns them
     ///     (at most `count`) in the lane's own order.
     /// - Returns: the claimed jobs in pick order.
+    @inlinable  // Generic over the claimed job: specialized into the claim, which is the hot path.
     public mutating func fill<Job>(
         freePrimerWorkers: Int,
         freeFollowerWorkers: Int,
@@ -66,19 +67,29 @@ public struct ClaimPlanner: Sendable, Hashable {
         if workStealing { steps += [(.primer, .follower), (.follower, .primer)] }
 
         var jobs: [Job] = []
+        jobs.reserveCapacity(freePrimerWorkers + freeFollowerWorkers)
         for (pool, work) in steps {
             while free[pool]! > 0 {
                 let picks = self[work].allocate(free[pool]!) { capacity[$0] }
                 if picks.isEmpty { break }
-                var counts: [String: Int] = [:]
-                var lanes: [String] = []
+                // The lanes in order of their first pick, and each pick's position in that list.
+                var lanes: [(name: String, count: Int)] = []
+                var laneOfPick: [Int] = []
+                laneOfPick.reserveCapacity(picks.count)
+                var position: [String: Int] = [:]
                 for lane in picks {
-                    if counts[lane] == nil { lanes.append(lane) }
-                    counts[lane, default: 0] += 1
+                    if let index = position[lane] {
+                        lanes[index].count += 1
+                        laneOfPick.append(index)
+                    } else {
+                        position[lane] = lanes.count
+                        laneOfPick.append(lanes.count)
+                        lanes.append((lane, 1))
+                    }
                 }
-                var claimed: [String: IndexingIterator<[Job]>] = [:]
-                for lane in lanes {
-                    let count = counts[lane]!
+                var claimed: [[Job]] = []
+                claimed.reserveCapacity(lanes.count)
+                for (lane, count) in lanes {
                     let got = try claim(pool, work, lane, count)
                     precondition(got.count <= count, "claimed more jobs than asked")
                     if got.count < count {
@@ -87,11 +98,17 @@ public struct ClaimPlanner: Sendable, Hashable {
                     }
                     free[pool]! -= got.count
                     if let left = capacity[lane] { capacity[lane] = left - got.count }
-                    claimed[lane] = got.makeIterator()
+                    claimed.append(got)
+                }
+                if claimed.count == 1 {
+                    jobs += claimed[0]
+                    continue
                 }
                 // A lane that ran dry has fewer jobs than picks: its last picks are the ones refunded.
-                for lane in picks {
-                    if let job = claimed[lane]!.next() { jobs.append(job) }
+                var taken = [Int](repeating: 0, count: claimed.count)
+                for index in laneOfPick where taken[index] < claimed[index].count {
+                    jobs.append(claimed[index][taken[index]])
+                    taken[index] += 1
                 }
             }
         }

@@ -129,6 +129,7 @@ public struct StrideScheduler: Sendable, Hashable {
     public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [String] {
         var counts: [String: Int] = [:]
         var picks: [String] = []
+        picks.reserveCapacity(max(0, slots))
         for _ in 0..<max(0, slots) {
             let lane = next { name in
                 guard let limit = capacity(name) else { return true }
