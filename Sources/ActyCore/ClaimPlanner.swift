@@ -42,40 +42,76 @@ public struct ClaimPlanner: Sendable, Hashable {
 
     /// Fills free worker slots.
     ///
+    /// Each lane is claimed once per allocation round, for all its picks together; the jobs come back in the order
+    /// the scheduler picked them, so the order in which they are recorded and handed to workers is the order that
+    /// was decided, not lane by lane.
+    ///
     /// - Parameters:
     ///   - freePrimerWorkers: idle workers of the primer pool.
     ///   - freeFollowerWorkers: idle workers of the follower pool.
     ///   - laneCapacity: for lanes with a limit (a `max_inflight` cap, or 0 for a paused lane), how many more jobs
     ///     may start in that lane; lanes not listed have no limit.
-    ///   - claim: claims up to `count` ready jobs of kind `work` in `lane` for a worker of `pool`, and returns how
-    ///     many it got.
-    /// - Returns: how many jobs each pool received.
-    public mutating func fill(
+    ///   - claim: claims up to `count` ready jobs of kind `work` in `lane` for a worker of `pool`, and returns them
+    ///     (at most `count`) in the lane's own order.
+    /// - Returns: the claimed jobs in pick order.
+    @inlinable  // Generic over the claimed job: specialized into the claim, which is the hot path.
+    public mutating func fill<Job>(
         freePrimerWorkers: Int,
         freeFollowerWorkers: Int,
         laneCapacity: [String: Int] = [:],
-        claim: (_ pool: JobRole, _ work: JobRole, _ lane: String, _ count: Int) throws -> Int
-    ) rethrows -> (primerPool: Int, followerPool: Int) {
+        claim: (_ pool: JobRole, _ work: JobRole, _ lane: String, _ count: Int) throws -> [Job]
+    ) rethrows -> [Job] {
         var free: [JobRole: Int] = [.primer: freePrimerWorkers, .follower: freeFollowerWorkers]
         var capacity = laneCapacity
         var steps: [(pool: JobRole, work: JobRole)] = [(.primer, .primer), (.follower, .follower)]
         if workStealing { steps += [(.primer, .follower), (.follower, .primer)] }
 
+        var jobs: [Job] = []
+        jobs.reserveCapacity(freePrimerWorkers + freeFollowerWorkers)
         for (pool, work) in steps {
             while free[pool]! > 0 {
-                let allocation = self[work].allocate(free[pool]!) { capacity[$0] }
-                if allocation.isEmpty { break }
-                for (lane, count) in allocation {
+                let picks = self[work].allocate(free[pool]!) { capacity[$0] }
+                if picks.isEmpty { break }
+                // The lanes in order of their first pick, and each pick's position in that list.
+                var lanes: [(name: String, count: Int)] = []
+                var laneOfPick: [Int] = []
+                laneOfPick.reserveCapacity(picks.count)
+                var position: [String: Int] = [:]
+                for lane in picks {
+                    if let index = position[lane] {
+                        lanes[index].count += 1
+                        laneOfPick.append(index)
+                    } else {
+                        position[lane] = lanes.count
+                        laneOfPick.append(lanes.count)
+                        lanes.append((lane, 1))
+                    }
+                }
+                var claimed: [[Job]] = []
+                claimed.reserveCapacity(lanes.count)
+                for (lane, count) in lanes {
                     let got = try claim(pool, work, lane, count)
-                    if got < count {
-                        self[work].refund(lane, count: count - got)
+                    precondition(got.count <= count, "claimed more jobs than asked")
+                    if got.count < count {
+                        self[work].refund(lane, count: count - got.count)
                         self[work].deactivate(lane)
                     }
-                    free[pool]! -= got
-                    if let left = capacity[lane] { capacity[lane] = left - got }
+                    free[pool]! -= got.count
+                    if let left = capacity[lane] { capacity[lane] = left - got.count }
+                    claimed.append(got)
+                }
+                if claimed.count == 1 {
+                    jobs += claimed[0]
+                    continue
+                }
+                // A lane that ran dry has fewer jobs than picks: its last picks are the ones refunded.
+                var taken = [Int](repeating: 0, count: claimed.count)
+                for index in laneOfPick where taken[index] < claimed[index].count {
+                    jobs.append(claimed[index][taken[index]])
+                    taken[index] += 1
                 }
             }
         }
-        return (freePrimerWorkers - free[.primer]!, freeFollowerWorkers - free[.follower]!)
+        return jobs
     }
 }

@@ -7,15 +7,37 @@
 /// current virtual time, so it banks no credit for the time it was idle.
 ///
 /// Ties are broken by lane name so that decisions are deterministic.
+///
+/// A pass is kept as a starting point plus a count of picks, and computed as `start + picks / weight`: adding
+/// `1 / weight` once per pick would accumulate rounding (after six picks of weight 3 the pass is
+/// 1.9999999999999998, not 2), and passes that should tie would then break the tie the wrong way, shifting a
+/// lane's turns off the exact stride sequence.
 public struct StrideScheduler: Sendable, Hashable {
     /// One lane's scheduling state.
     public struct Lane: Sendable, Hashable {
         /// The lane's relative share: a lane of weight 2 gets twice the work of a lane of weight 1.
-        public var weight: Double
-        /// The lane's virtual time: smallest goes next.
-        public var pass: Double
+        public internal(set) var weight: Double
+        /// The pass when the lane was added, reactivated or reweighted.
+        var start: Double
+        /// Picks charged to the lane since `start`, less refunds.
+        var picks: Int = 0
         /// Whether the lane may have ready work.
-        public var isActive: Bool
+        public internal(set) var isActive: Bool
+
+        /// The lane's virtual time: smallest goes next.
+        public var pass: Double { start + Double(picks) / weight }
+
+        init(weight: Double, pass: Double, isActive: Bool) {
+            self.weight = weight
+            self.start = pass
+            self.isActive = isActive
+        }
+
+        /// Starts counting picks afresh from the current pass (or from `pass`).
+        mutating func restart(at pass: Double? = nil) {
+            start = pass ?? self.pass
+            picks = 0
+        }
     }
 
     /// Every lane the scheduler knows, active or not.
@@ -33,7 +55,8 @@ public struct StrideScheduler: Sendable, Hashable {
         precondition(weight.isFinite && weight > 0, "lane weight must be finite and greater than zero")
         if lanes[lane] == nil {
             lanes[lane] = Lane(weight: weight, pass: virtualTime, isActive: false)
-        } else {
+        } else if lanes[lane]!.weight != weight {
+            lanes[lane]!.restart()
             lanes[lane]!.weight = weight
         }
     }
@@ -48,7 +71,7 @@ public struct StrideScheduler: Sendable, Hashable {
         }
         if !state.isActive {
             lanes[lane]!.isActive = true
-            lanes[lane]!.pass = max(state.pass, virtualTime)
+            if state.pass < virtualTime { lanes[lane]!.restart(at: virtualTime) }
         }
     }
 
@@ -78,21 +101,22 @@ public struct StrideScheduler: Sendable, Hashable {
     public mutating func next(where isEligible: (String) -> Bool = { _ in true }) -> String? {
         var best: (name: String, pass: Double)?
         for (name, lane) in lanes where lane.isActive && isEligible(name) {
-            if let current = best, current.pass < lane.pass || (current.pass == lane.pass && current.name < name) {
+            let pass = lane.pass
+            if let current = best, current.pass < pass || (current.pass == pass && current.name < name) {
                 continue
             }
-            best = (name, lane.pass)
+            best = (name, pass)
         }
         guard let best else { return nil }
         virtualTime = max(virtualTime, best.pass)
-        lanes[best.name]!.pass += 1 / lanes[best.name]!.weight
+        lanes[best.name]!.picks += 1
         return best.name
     }
 
     /// Gives back `count` picks of a lane that could not be used (the lane had less work than was allocated).
     public mutating func refund(_ lane: String, count: Int) {
-        guard let state = lanes[lane], count > 0 else { return }
-        lanes[lane]!.pass = state.pass - Double(count) / state.weight
+        guard lanes[lane] != nil, count > 0 else { return }
+        lanes[lane]!.picks -= count
     }
 
     /// Allocates up to `slots` jobs among the active lanes, one pick at a time.
@@ -101,19 +125,20 @@ public struct StrideScheduler: Sendable, Hashable {
     ///   - slots: how many jobs to allocate.
     ///   - capacity: how many more jobs a lane may take in this allocation (`nil` for no limit); a lane at its
     ///     capacity is skipped.
-    /// - Returns: lanes with their job counts, in the order of each lane's first pick.
-    public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [(lane: String, count: Int)] {
+    /// - Returns: the lane of each pick, in pick order (one entry per job).
+    public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [String] {
         var counts: [String: Int] = [:]
-        var order: [String] = []
+        var picks: [String] = []
+        picks.reserveCapacity(max(0, slots))
         for _ in 0..<max(0, slots) {
             let lane = next { name in
                 guard let limit = capacity(name) else { return true }
                 return counts[name, default: 0] < limit
             }
             guard let lane else { break }
-            if counts[lane] == nil { order.append(lane) }
             counts[lane, default: 0] += 1
+            picks.append(lane)
         }
-        return order.map { ($0, counts[$0]!) }
+        return picks
     }
 }

@@ -32,24 +32,27 @@ extension WriteContext {
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
         // database's write lock, so no other process can claim the same rows in between.
+        // The planner returns the jobs in the order it picked them, so `job_started` events and the hand-out to
+        // workers follow the decided order rather than lane by lane.
         var jobs: [ClaimedJob] = []
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
             let select = try db.cachedStatement(sql: Self.claimSQL(executorCount: request.executors.count))
             let lease = try db.cachedStatement(sql: Self.leaseSQL)
-            _ = try planner.fill(
+            jobs = try planner.fill(
                 freePrimerWorkers: request.freePrimerWorkers,
                 freeFollowerWorkers: request.freeFollowerWorkers,
                 laneCapacity: capacity
             ) { pool, work, lane, count in
-                let before = jobs.count
+                var claimed: [ClaimedJob] = []
+                claimed.reserveCapacity(count)
                 try select.forEachRow { arguments in
                     arguments.add(work.rawValue)
                     arguments.add(lane)
                     for executor in request.executors { arguments.add(executor) }
                     arguments.add(count)
                 } _: { row in
-                    jobs.append(
+                    claimed.append(
                         ClaimedJob(
                             id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
                             followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
@@ -59,7 +62,7 @@ extension WriteContext {
                         )
                     )
                 }
-                for job in jobs[before...] {
+                for job in claimed {
                     try lease.run {
                         $0.add(job.attempt)
                         $0.add(request.worker)
@@ -69,7 +72,7 @@ extension WriteContext {
                         $0.add(job.id.rawValue)
                     }
                 }
-                return jobs.count - before
+                return claimed
             }
         }
 

@@ -9,9 +9,10 @@ struct Fairness: AsyncParsableCommand {
         abstract: "Deviation of each lane's share of job starts from its weight share, with every lane saturated.",
         discussion: """
             Lanes l0, l1, … get the given weights and --jobs-per-lane ready jobs each, all queued before the engine \
-            starts; the executor sleeps about --sleep-ms. Attempts are read back ordered by start, and over every \
-            sliding window of --window starts taken while all lanes still had ready work, each lane's share is \
-            compared with its weight share. Example: acty-bench fairness --weights 5:3:1 --jobs-per-lane 4000
+            starts; the executor sleeps about --sleep-ms. Starts are read back in the order they were recorded (the \
+            job_started events), and over every sliding window of --window starts taken while all lanes still had \
+            ready work, each lane's share is compared with its weight share. \
+            Example: acty-bench fairness --weights 5:3:1 --jobs-per-lane 4000
             """
     )
 
@@ -90,12 +91,21 @@ struct Fairness: AsyncParsableCommand {
         let elapsed = clock.now - start
         try await engine.shutdown()
 
-        // Lane of each start, in start order (first attempts only: nothing fails).
-        let attempts = try await store.attempts()
-            .filter { $0.number == 1 }
-            .sorted { ($0.startedAt, $0.jobID.rawValue) < ($1.startedAt, $1.jobID.rawValue) }
+        // Lane of each start, in start order: the `job_started` events in `seq` order (first starts only; nothing
+        // fails). Not `started_at`: every job of one claim has the claim's time, and ordering those ties by job id
+        // would put them lane by lane (lanes were queued one after the other) instead of in the order decided.
+        var order: [Int] = []
+        var seen = Set<JobID>()
+        var after: Int64 = 0
+        while true {
+            let events = try await store.events(after: after, limit: 10_000)
+            guard let last = events.last else { break }
+            for event in events where event.type == EventType.jobStarted.rawValue {
+                if let job = event.jobID, let lane = laneOfJob[job], seen.insert(job).inserted { order.append(lane) }
+            }
+            after = last.seq
+        }
         try store.close()
-        let order = attempts.compactMap { laneOfJob[$0.jobID] }
 
         // Starts while every lane still had ready work: up to the first start that empties a lane.
         var started = [Int](repeating: 0, count: lanes.count)

@@ -19,7 +19,18 @@ struct ClaimPlannerTests {
             var description: String { "\(pool)<-\(work)/\(lane) asked \(asked) got \(got)" }
         }
 
+        /// A claimed job: who took it, and its lane's own order (`index` counts up per kind of work and lane).
+        struct Job: Equatable, CustomStringConvertible {
+            var pool: JobRole
+            var work: JobRole
+            var lane: String
+            var index: Int
+
+            var description: String { "\(pool)<-\(work)/\(lane)#\(index)" }
+        }
+
         var ready: [Key: Int]
+        var taken: [Key: Int] = [:]
         var calls: [Call] = []
 
         init(primers: [String: Int] = [:], followers: [String: Int] = [:]) {
@@ -28,12 +39,14 @@ struct ClaimPlannerTests {
             for (lane, count) in followers { ready[Key(role: .follower, lane: lane)] = count }
         }
 
-        mutating func claim(pool: JobRole, work: JobRole, lane: String, count: Int) -> Int {
+        mutating func claim(pool: JobRole, work: JobRole, lane: String, count: Int) -> [Job] {
             let key = Key(role: work, lane: lane)
             let got = min(count, ready[key, default: 0])
             ready[key, default: 0] -= got
             calls.append(Call(pool: pool, work: work, lane: lane, asked: count, got: got))
-            return got
+            let first = taken[key, default: 0]
+            taken[key] = first + got
+            return (first..<first + got).map { Job(pool: pool, work: work, lane: lane, index: $0) }
         }
 
         func taken(by pool: JobRole, of work: JobRole? = nil, lane: String? = nil) -> Int {
@@ -53,10 +66,20 @@ struct ClaimPlannerTests {
         return planner
     }
 
+    /// Fills and returns how many jobs each pool received.
     static func fill(
         _ planner: inout ClaimPlanner, _ queue: inout FakeQueue, primerWorkers: Int, followerWorkers: Int,
         capacity: [String: Int] = [:]
     ) -> (primerPool: Int, followerPool: Int) {
+        let jobs = fillJobs(&planner, &queue, primerWorkers: primerWorkers, followerWorkers: followerWorkers, capacity: capacity)
+        return (jobs.filter { $0.pool == .primer }.count, jobs.filter { $0.pool == .follower }.count)
+    }
+
+    /// Fills and returns the claimed jobs in the order the planner returns them.
+    static func fillJobs(
+        _ planner: inout ClaimPlanner, _ queue: inout FakeQueue, primerWorkers: Int, followerWorkers: Int,
+        capacity: [String: Int] = [:]
+    ) -> [FakeQueue.Job] {
         planner.fill(freePrimerWorkers: primerWorkers, freeFollowerWorkers: followerWorkers, laneCapacity: capacity) {
             queue.claim(pool: $0, work: $1, lane: $2, count: $3)
         }
@@ -191,6 +214,64 @@ struct ClaimPlannerTests {
         #expect(queue.taken(by: .follower, lane: "b") == 10)
     }
 
+    // MARK: - Order of the claimed jobs
+
+    /// The claim asks each lane once, but the jobs come back in the order the scheduler picked them: a batch that
+    /// is recorded and started lane by lane misplaces up to a batch's worth of starts relative to the decided order.
+    static let pickOrderCases: [([String: Double], Int, String)] = [
+        (["a": 3, "b": 1], 8, "abaaabaa"),
+        (["a": 5, "b": 3, "c": 1], 9, "abcabaaba"),
+        (["a": 1, "b": 1], 6, "ababab"),
+    ]
+
+    @Test(arguments: pickOrderCases)
+    func jobsComeBackInPickOrder(weights: [String: Double], workers: Int, expected: String) {
+        var planner = Self.planner(weights)
+        var queue = FakeQueue(followers: weights.mapValues { _ in 100 })
+        let jobs = Self.fillJobs(&planner, &queue, primerWorkers: 0, followerWorkers: workers)
+        #expect(jobs.map(\.lane).joined() == expected)
+        // One claim per lane, and each lane's jobs keep the lane's own order.
+        #expect(queue.calls.count == weights.count)
+        for lane in weights.keys {
+            #expect(jobs.filter { $0.lane == lane }.map(\.index) == Array(0..<jobs.filter { $0.lane == lane }.count))
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 5, 7, 8])
+    func batchesOfAnySizeConcatenateToTheStrideSequence(batch: Int) {
+        // However the workers free up, the starts in recorded order are the stride sequence.
+        let weights: [String: Double] = ["a": 5, "b": 3, "c": 1]
+        var planner = Self.planner(weights)
+        var queue = FakeQueue(followers: weights.mapValues { _ in 1_000 })
+        var order = ""
+        while order.count < 900 {
+            order += Self.fillJobs(&planner, &queue, primerWorkers: 0, followerWorkers: batch).map(\.lane).joined()
+        }
+        var reference = Self.planner(weights).followers
+        let expected = (0..<order.count).map { _ in reference.next()! }.joined()
+        #expect(order == expected)
+    }
+
+    @Test func laneRunningDryDropsItsLastPicksFromTheOrder() {
+        var planner = Self.planner(["a": 1, "b": 1])
+        var queue = FakeQueue(followers: ["a": 1, "b": 10])
+        let jobs = Self.fillJobs(&planner, &queue, primerWorkers: 0, followerWorkers: 6)
+        // Picks a b a b a b: a gave one job, so its second and third picks are dropped; b's slots are re-shared.
+        #expect(jobs.map(\.lane).joined() == "abbbbb")
+        #expect(jobs.map(\.index) == [0, 0, 1, 2, 3, 4])
+    }
+
+    @Test func stolenJobsFollowTheOwnPoolsJobs() {
+        var planner = Self.planner(["a": 1, "b": 1])
+        var queue = FakeQueue(primers: ["a": 1], followers: ["a": 10, "b": 10])
+        let jobs = Self.fillJobs(&planner, &queue, primerWorkers: 3, followerWorkers: 2)
+        #expect(jobs.map(\.description) == [
+            "primer<-primer/a#0",
+            "follower<-follower/a#0", "follower<-follower/b#0",
+            "primer<-follower/a#1", "primer<-follower/b#1",
+        ])
+    }
+
     // MARK: - Lane capacity
 
     @Test func laneCapacityCapsClaims() {
@@ -227,7 +308,7 @@ struct ClaimPlannerTests {
         struct Boom: Error {}
         var planner = Self.planner(["a": 1])
         #expect(throws: Boom.self) {
-            try planner.fill(freePrimerWorkers: 1, freeFollowerWorkers: 0) { _, _, _, _ in throw Boom() }
+            try planner.fill(freePrimerWorkers: 1, freeFollowerWorkers: 0) { _, _, _, _ -> [Int] in throw Boom() }
         }
     }
 
