@@ -150,6 +150,16 @@ public final class Store: Sendable {
         }, undo: undoPair)
     }
 
+    /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and
+    /// reads are done, and blocking the concurrency pool's few threads could leave those reads none to finish on.
+    public func close() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try self.close() })
+            }
+        }
+    }
+
     /// Closes the database connections. Pending writes finish first.
     public func close() throws {
         if let checkpointer = checkpointer.withLock({ $0.take() }) {

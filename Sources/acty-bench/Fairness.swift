@@ -105,7 +105,7 @@ struct Fairness: AsyncParsableCommand {
             }
             after = last.seq
         }
-        try store.close()
+        try await store.close()
 
         // Starts while every lane still had ready work: up to the first start that empties a lane.
         var started = [Int](repeating: 0, count: lanes.count)

@@ -57,7 +57,7 @@ struct Recovery: AsyncParsableCommand {
         }
         kill(victim.processIdentifier, SIGKILL)
         victim.waitUntilExit()
-        try store.close()
+        try await store.close()
 
         // The new process: time to its first job, and to the last.
         let clock = ContinuousClock()
@@ -85,7 +85,7 @@ struct Recovery: AsyncParsableCommand {
         let counts = try await check.jobCountsByState()
         let doubled = try await check.jobsSucceededMoreThanOnce()
         let rescued = try await check.attempts().filter { $0.outcome == "abandoned" }.count
-        try check.close()
+        try await check.close()
 
         let result: JSONValue = [
             "workload": "recovery",

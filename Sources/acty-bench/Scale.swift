@@ -112,7 +112,7 @@ struct Scale: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
-        try store.close()
+        try await store.close()
         let queueSeconds = (clock.now - queueStart).seconds
 
         let jobs = groupCount * (1 + followers)

@@ -47,7 +47,7 @@ struct Submit: AsyncParsableCommand {
             }
             try await tasks.waitForAll()
         }
-        try store.close()
+        try await store.close()
         say("submitted groups=\(groups) jobs=\(groups * (followers + 1))")
     }
 }

@@ -86,7 +86,7 @@ struct Work: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        try monitor.close()
+        try await monitor.close()
         try await engine.shutdown()
         say("done executions=\(state.executions) finished=\(finished)")
         if !finished {

@@ -96,7 +96,7 @@ struct AdminCommandTests {
         let lane = try #require(try await store.lanes().first { $0.name == "fast" })
         #expect(lane.weight == 5)
         #expect(lane.maxInflight == 3)
-        try store.close()
+        try await store.close()
         let bad = try await QueryTool.run(["set-weight", database.path, "fast", "0"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("greater than 0"))

@@ -207,7 +207,7 @@ struct MigrationTests {
     @Test func databaseOfNewerSchemaIsRefusedUnchanged() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/acty.db"
-            try Store(.file(path)).close()
+            try await Store(.file(path)).close()
             let queue = try DatabaseQueue(path: path)
             try await queue.write { db in
                 try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
@@ -227,7 +227,7 @@ struct MigrationTests {
     @Test func refusalOfNewerSchemaSaysToUpgrade() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/acty.db"
-            try Store(.file(path)).close()
+            try await Store(.file(path)).close()
             let queue = try DatabaseQueue(path: path)
             try await queue.write { try $0.execute(sql: "INSERT INTO schema_migrations VALUES (999, 'future', 0)") }
             try queue.close()

@@ -100,7 +100,7 @@ struct CancellationTests {
         #expect(try events.ofType(.jobCancelled).map { try Self.data($0)["phase"] } == ["running"])
         #expect(events.ofType(.jobFailed).isEmpty)
         #expect(events.ofType(.jobRetrying).isEmpty)
-        try store.close()
+        try await store.close()
     }
 
     @Test func cancellingAPrimerCancelsItsGroup() async throws {
@@ -246,6 +246,6 @@ struct CancellationTests {
         #expect(try await store.job(job.id)?.state == .cancelled)
         #expect(try await store.attempts(of: job.id).map(\.outcome) == ["cancelled"])
         #expect(try await store.group(key: "remote-cancel")?.finishedAt != nil)
-        try store.close()
+        try await store.close()
     }
 }

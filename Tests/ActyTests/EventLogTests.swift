@@ -86,7 +86,7 @@ struct EventLogTests {
             try Double.fetchOne(db, sql: "SELECT stopped_at FROM workers WHERE id = ?", arguments: [engine.workerID])
         }
         #expect(stoppedAt != nil)
-        try store.close()
+        try await store.close()
     }
 
     @Test func eventDataIsAlwaysAJSONObject() async throws {
@@ -104,7 +104,7 @@ struct EventLogTests {
 
         let store = try Store(.file(dir.file()))
         let events = try await store.events()
-        try store.close()
+        try await store.close()
         let types = Set(events.map(\.type))
         for type in ["job_started", "job_failed", "primer_failed", "group_failed", "job_cancelled", "lane_configs_updated"] {
             #expect(types.contains(type), "no \(type) event")
@@ -178,7 +178,7 @@ struct EventLogTests {
 
         let store = try Store(.file(dir.file()))
         let events = try await store.events()
-        try store.close()
+        try await store.close()
         #expect(seqs == events.map { Int($0.seq) })
         #expect(parsed.compactMap { $0["type"]?.stringValue } == events.map(\.type))
         #expect(parsed.allSatisfy { $0["schema_version"] == 1 && $0["run_id"]?.stringValue == engine.workerID })

@@ -142,7 +142,7 @@ struct GroupLifecycleTests {
         let jobs = try await reader.jobs(inGroup: submission.groupID)
         #expect(jobs.count == 26)
         #expect(Set(jobs.map(\.id)) == Set(submission.jobs.map(\.id)))
-        try reader.close()
+        try await reader.close()
         for job in submission.jobs { _ = try await job.boundedResult() }
         try await engine.boundedShutdown()
     }

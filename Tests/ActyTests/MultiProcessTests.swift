@@ -53,7 +53,7 @@ struct MultiProcessTests {
     @Test func openingTheFileWaitsForAnotherConnectionsLockInsteadOfFailing() async throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
-        try Store(.file(path)).close()
+        try await Store(.file(path)).close()
         var configuration = Configuration()
         configuration.prepareDatabase { try $0.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
         let holder = try DatabaseQueue(path: path, configuration: configuration)

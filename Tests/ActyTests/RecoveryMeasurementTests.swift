@@ -18,7 +18,7 @@ struct RecoveryMeasurementTests {
         let dir = TemporaryDirectory()
         let setupStart = ContinuousClock.now
         for name in ["engine.db", "store.db"] {
-            try Store(.file(dir.file(name))).close()  // creates the schema
+            try await Store(.file(dir.file(name))).close()  // creates the schema
             try executeSQL(dir.file(name), Self.setupSQL(now: Date().timeIntervalSince1970))
         }
         let setup = ContinuousClock.now - setupStart
@@ -28,7 +28,7 @@ struct RecoveryMeasurementTests {
         let rescueStart = ContinuousClock.now
         let (rescued, _) = try await store.rescue(silentSince: Date().timeIntervalSince1970 - 30, deadWorkers: [], worker: nil)
         let rescueTime = ContinuousClock.now - rescueStart
-        try store.close()
+        try await store.close()
         #expect(rescued == Self.expiredJobs)
 
         // The engine: from `init` to the first job running, and to the rescue being committed.

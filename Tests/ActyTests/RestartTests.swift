@@ -47,7 +47,7 @@ struct RestartTests {
         let jobs = try await store.jobs(inGroup: queued.groupID)
         #expect(jobs.map(\.state) == [.ready, .blocked, .blocked])
         #expect(jobs.allSatisfy { $0.attempts == 0 && $0.leaseOwner == nil })
-        try store.close()
+        try await store.close()
         let error = await #expect(throws: ActyError.self) { try await waiter.value }
         #expect(error?.code == .engineStopped)
 
@@ -78,7 +78,7 @@ struct RestartTests {
         #expect(later?.code == .engineStopped)
         let store = try Store(.file(dir.file()))
         #expect(try await store.job(submission.primer!.id)?.state == .ready)
-        try store.close()
+        try await store.close()
     }
 
     @Test func engineClaimsOnlyJobsOfItsRegisteredExecutors() async throws {

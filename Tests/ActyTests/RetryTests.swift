@@ -265,7 +265,7 @@ struct RetryTests {
         let store = try Store(.file(dir.file()))
         let row = try #require(try await store.job(id))
         let failedAttempt = try #require(try await store.attempts(of: id).first)
-        try store.close()
+        try await store.close()
         #expect(row.state == .scheduled)
         #expect(row.attempts == 1)
         let runAt = try #require(row.runAt)

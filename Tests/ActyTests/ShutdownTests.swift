@@ -39,7 +39,7 @@ struct ShutdownTests {
         #expect(row.result == #"{"sleep_ms":400}"#)
         #expect(try await store.attempts(of: job.id).map(\.outcome) == ["succeeded"])
         #expect(try await store.events(after: 0, limit: 10_000).ofType(.jobReleased).isEmpty)
-        try store.close()
+        try await store.close()
     }
 
     @Test func aJobRunningPastTheGracePeriodIsHandedBackWithoutUsingAnAttempt() async throws {
@@ -77,7 +77,7 @@ struct ShutdownTests {
         #expect(try JSONValue(jsonString: released.first?.data ?? "")["attempt"] == 2)
         #expect(events.last?.type == EventType.jobReleased.rawValue)
         #expect(events.ofType(.jobFailed).isEmpty)
-        try store.close()
+        try await store.close()
 
         // The next engine runs it, as attempt 2 again.
         let next = try await makeEngine(dir, executors: [failingOnRequest(name: "work")])
@@ -116,7 +116,7 @@ struct ShutdownTests {
         #expect(row.state == .ready)
         #expect(row.attempts == 0)
         #expect(try await store.attempts(of: job.id).isEmpty)
-        try store.close()
+        try await store.close()
     }
 
     @Test func shuttingDownTwiceIsSafe() async throws {
@@ -136,7 +136,7 @@ struct ShutdownTests {
         let events = try await store.events(after: 0, limit: 10_000)
         #expect(events.ofType(.workerStopped).count == 1)
         #expect(events.ofType(.runFinished).count == 1)
-        try store.close()
+        try await store.close()
     }
 
     @Test func aServiceGroupGracefulShutdownShutsTheEngineDown() async throws {
@@ -171,7 +171,7 @@ struct ShutdownTests {
         let store = try Store(.file(dir.file()))
         #expect(try await store.activeWorkers().isEmpty)
         #expect(try await store.job(finishing.id)?.state == .succeeded)
-        try store.close()
+        try await store.close()
     }
 
     @Test func cancellingTheServiceGroupShutsTheEngineDown() async throws {
@@ -192,6 +192,6 @@ struct ShutdownTests {
         try await engine.boundedShutdown()
         let store = try Store(.file(dir.file()))
         #expect(try await store.activeWorkers().isEmpty)
-        try store.close()
+        try await store.close()
     }
 }

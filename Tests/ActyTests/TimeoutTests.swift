@@ -150,6 +150,6 @@ struct TimeoutTests {
         #expect(row.state == .failed)
         #expect(row.result == nil)
         #expect(try await store.attempts(of: a.id).count == 1)
-        try store.close()
+        try await store.close()
     }
 }

@@ -127,7 +127,7 @@ public final class ActyEngine: Sendable {
             // Nothing runs yet: release the sinks and the database before reporting the failure.
             events?.finish()
             await delivery?.value
-            try? store.close()
+            try? await store.close()
             throw error
         }
         // The pools run on their own task so that the engine works as soon as it is created, as its API promises;
@@ -181,7 +181,7 @@ public final class ActyEngine: Sendable {
         registry.failAll(
             ActyError(.engineStopped, "the engine shut down before the job finished; it stays queued in the database for the next engine")
         )
-        try store.close()
+        try await store.close()
     }
 
     /// Waits until the engine has shut down.
