@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
     check(sqlite3_open(argv[2], &db), "open");
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-32768;"
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-8192;"
              "PRAGMA wal_autocheckpoint=8000;", synchronous);
     check(sqlite3_exec(db, pragmas, NULL, NULL, NULL), "pragmas");
     /* Like the engine's migrator: the schema with foreign keys off (migrations rebuild tables), then on. */

@@ -17,6 +17,11 @@ import Synchronization
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/wal.html#ckpt>, <https://www.sqlite.org/c3ref/wal_hook.html>
 final class BackgroundCheckpointer: Sendable {
+    /// The default ``threshold``: 16 MiB of 4 KiB pages.
+    static let defaultThreshold: Int32 = 4_000
+    /// The default ``limit``: 64 MiB of 4 KiB pages.
+    static let defaultLimit: Int32 = 16_000
+
     /// Log size (frames, i.e. pages) from which a background checkpoint starts.
     let threshold: Int32
     /// Log size at which the writer checkpoints in its own commit.
@@ -26,9 +31,7 @@ final class BackgroundCheckpointer: Sendable {
     private let isCheckpointing = Atomic<Bool>(false)
 
     /// Opens the checkpointer's connection to a database file in WAL mode.
-    ///
-    /// The defaults start a checkpoint at 16 MiB of log (4 KiB pages) and let the writer take over at 64 MiB.
-    init(path: String, threshold: Int32 = 4_000, limit: Int32 = 16_000) throws {
+    init(path: String, threshold: Int32 = defaultThreshold, limit: Int32 = defaultLimit) throws {
         var configuration = Configuration()
         configuration.label = "acty.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: configuration)

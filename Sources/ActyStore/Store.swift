@@ -53,8 +53,10 @@ public final class Store: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.label = "acty"
         configuration.prepareDatabase { db in
-            // Checkpoints are the BackgroundCheckpointer's, off the writer's thread.
-            try db.execute(sql: "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY")
+            // Checkpoints are the BackgroundCheckpointer's, off the writer's thread. An 8 MiB page cache holds the
+            // hot pages (the ends of the tables and indexes the queue works on); a larger one costs time at every
+            // commit, where SQLite walks the cache's whole hash table (measured: 32 MiB cost 4% of fan-out jobs/s).
+            try db.execute(sql: "PRAGMA cache_size = -\(Store.pageCacheKiB); PRAGMA temp_store = MEMORY")
         }
         let database: any DatabaseWriter
         let path: String?
@@ -125,6 +127,14 @@ public final class Store: Sendable {
 
     /// The newest schema version this build knows.
     public static var schemaVersion: Int { SchemaMigrator.latestVersion }
+
+    /// The SQLite page cache of each connection, in KiB.
+    public static let pageCacheKiB = 8192
+
+    /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
+    public static var checkpointFrames: (background: Int, writer: Int) {
+        (Int(BackgroundCheckpointer.defaultThreshold), Int(BackgroundCheckpointer.defaultLimit))
+    }
 
     /// Runs a state change in the next group-commit transaction and returns once it has committed.
     func write<T: Sendable>(
