@@ -20,7 +20,8 @@ extension WriteContext {
     }
 
     private mutating func claim(_ request: ClaimRequest, planner: inout ClaimPlanner, lastDataVersion: inout Int?) throws -> [ClaimedJob] {
-        let dataVersion = try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+        var dataVersion = 0
+        try db.cachedStatement(sql: "PRAGMA data_version").forEachRow { _ in } _: { dataVersion = $0.int(0) }
         let capacity = try loadLanes(into: &planner)
         if dataVersion != lastDataVersion {
             planner.primers.activateAll()
@@ -135,19 +136,23 @@ extension WriteContext {
     /// Applies the `lanes` table to the planner and returns the remaining capacity of paused and capped lanes.
     private func loadLanes(into planner: inout ClaimPlanner) throws -> [String: Int] {
         var capacity: [String: Int] = [:]
-        let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT name, weight, max_inflight, paused FROM lanes"))
+        var limits: [(lane: String, limit: Int)] = []
+        try db.cachedStatement(sql: "SELECT name, weight, max_inflight, paused FROM lanes").forEachRow { _ in } _: { row in
+            let name = row.string(0)
+            planner.setWeight(row.double(1), for: name)
+            if row.int(3) != 0 {
+                capacity[name] = 0
+            } else if let limit = row.optionalInt(2) {
+                limits.append((name, limit))
+            }
+        }
         // Few jobs run at once (no more than the workers of all processes), so counting them through the
         // `jobs_running` index is cheap.
         let running = try db.cachedStatement(sql: Self.runningInLaneSQL)
-        for row in rows {
-            let name: String = row[0]
-            planner.setWeight(row[1], for: name)
-            if (row[3] as Int) != 0 {
-                capacity[name] = 0
-            } else if let limit = row[2] as Int? {
-                let inflight = try Int.fetchOne(running, arguments: [name]) ?? 0
-                capacity[name] = max(0, limit - inflight)
-            }
+        for (lane, limit) in limits {
+            var inflight = 0
+            try running.forEachRow { $0.add(lane) } _: { inflight = $0.int(0) }
+            capacity[lane] = max(0, limit - inflight)
         }
         return capacity
     }

@@ -76,7 +76,7 @@ extension WriteContext {
         }
 
         for groupID in succeededPrimers {
-            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'succeeded' WHERE id = ?").execute(arguments: [groupID.rawValue])
+            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'succeeded' WHERE id = ?").run { $0.add(groupID.rawValue) }
             try releaseFollowers(of: groupRow(groupID), primerSucceeded: true)
         }
         for (job, error) in failures {

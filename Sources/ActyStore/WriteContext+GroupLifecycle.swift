@@ -54,7 +54,7 @@ extension WriteContext {
     /// Adds `count` terminal jobs to a group's tally.
     mutating func countFinishedJobs(_ count: Int, in group: GroupID) throws {
         try db.cachedStatement(sql: "UPDATE groups SET jobs_finished = jobs_finished + ? WHERE id = ?")
-            .execute(arguments: [count, group.rawValue])
+            .run { $0.add(count); $0.add(group.rawValue) }
     }
 
     /// Finishes a group whose jobs are all terminal: a closed group succeeds (or fails, when a policy recorded an
@@ -67,7 +67,7 @@ extension WriteContext {
             if group.state == .failed { try record(.groupFailed, group, data: group.error) }
         }
         try db.cachedStatement(sql: "UPDATE groups SET state = ?, finished_at = ? WHERE id = ?")
-            .execute(arguments: [group.state.rawValue, now, id.rawValue])
+            .run { [now] in $0.add(group.state.rawValue); $0.add(now); $0.add(id.rawValue) }
         var primerState = "none"
         var followers: (succeeded: Int, failed: Int, cancelled: Int) = (0, 0, 0)
         try db.cachedStatement(sql: Self.groupJobCountsSQL).forEachRow { $0.add(id.rawValue) } _: { row in

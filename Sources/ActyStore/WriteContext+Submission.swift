@@ -7,10 +7,9 @@ extension WriteContext {
     /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group already has the key.
     mutating func insertGroup(_ group: NewGroup) throws -> SubmittedGroup {
         // Checked before writing anything: a failing request makes the writer roll back its whole batch.
-        let live = try db.cachedStatement(sql: Self.liveKeySQL)
-        if try Bool.fetchOne(live, arguments: [group.key]) != nil {
-            throw Self.keyInUse(group.key)
-        }
+        var keyInUse = false
+        try db.cachedStatement(sql: Self.liveKeySQL).forEachRow { $0.add(group.key) } _: { _ in keyInUse = true }
+        if keyInUse { throw Self.keyInUse(group.key) }
         try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
         var group = group
         let skipsPrimer = try primerSkippedOnCacheHit(group)
@@ -26,11 +25,24 @@ extension WriteContext {
                     created_at, closed_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
                 """)
-            try statement.execute(arguments: [
-                group.key, group.lane, state.rawValue, primerState.rawValue, group.primerPolicy.rawValue,
-                group.followerPolicy.rawValue, group.retryPolicy.jsonValue.jsonString, group.jobTimeout, group.cacheKey,
-                group.cacheContext, group.groupContext, group.followers.count, jobsTotal, now, group.isClosed ? now : nil,
-            ])
+            let retryPolicy = group.retryPolicy.jsonValue.jsonString
+            try statement.run { [now = self.now] in
+                $0.add(group.key)
+                $0.add(group.lane)
+                $0.add(state.rawValue)
+                $0.add(primerState.rawValue)
+                $0.add(group.primerPolicy.rawValue)
+                $0.add(group.followerPolicy.rawValue)
+                $0.add(retryPolicy)
+                $0.add(group.jobTimeout)
+                $0.add(group.cacheKey)
+                $0.add(group.cacheContext)
+                $0.add(group.groupContext)
+                $0.add(group.followers.count)
+                $0.add(jobsTotal)
+                $0.add(now)
+                $0.add(group.isClosed ? now : nil)
+            }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             throw Self.keyInUse(group.key)
         }

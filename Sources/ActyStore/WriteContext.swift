@@ -95,7 +95,7 @@ struct WriteContext {
             INSERT INTO lanes (name, weight, max_inflight, paused, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
             ON CONFLICT (name) DO NOTHING
             """)
-        try statement.execute(arguments: [name, weight, maxInflight, now, now])
+        try statement.run { [now] in $0.add(name); $0.add(weight); $0.add(maxInflight); $0.add(now); $0.add(now) }
     }
 }
 
