@@ -44,7 +44,7 @@ public final class Store: Sendable {
         busyTimeout: Duration = .seconds(10),
         eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil
     ) throws {
-        _ = Self.tuneMallocOnce
+        _ = Self.configureSQLiteOnce
         self.location = location
         self.durability = durability
         self.eventObserver = eventObserver
@@ -101,10 +101,8 @@ public final class Store: Sendable {
         }
     }
 
-    private static let tuneMallocOnce: Void = {
-        acty_tune_malloc()
-        acty_configure_sqlite()
-    }()
+    /// Process-wide SQLite settings, made once before the first connection opens.
+    private static let configureSQLiteOnce: Void = acty_configure_sqlite()
 
     /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
     /// (or a file that is not an Acty database) is refused before the writer touches it.
