@@ -15,6 +15,11 @@ import Synchronization
 /// Transactions begin with `BEGIN IMMEDIATE`, so another process's writer waits for the busy timeout instead of
 /// failing halfway through.
 ///
+/// One request at a time may wait on *standby*: it does not start a transaction of its own but runs at the end of
+/// the next batch, whatever else that batch holds (or when ``releaseStandby()`` sends it). The dispatcher parks its
+/// claim there while it has idle workers and nothing to give them, so a job submitted then is claimed in the very
+/// transaction that enqueues it, instead of in the next one.
+///
 /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
 final class GroupCommitWriter: Sendable {
     /// A request that ran inside the batch transaction, waiting for the batch's outcome.
@@ -36,6 +41,9 @@ final class GroupCommitWriter: Sendable {
     private struct State {
         var queue: [Request] = []
         var isDraining = false
+        var standby: Request?
+        /// ``releaseStandby()`` came before the standby request it meant: that request does not wait.
+        var releasesNextStandby = false
     }
 
     private let database: any DatabaseWriter
@@ -65,9 +73,12 @@ final class GroupCommitWriter: Sendable {
     ///   again).
     /// - Throws: the error `body` threw, or the error that made the whole transaction fail (then nothing of the
     ///   batch was kept).
+    /// - Parameter standby: wait for another request (or ``releaseStandby()``) and run at the end of its batch. At
+    ///   most one request may be on standby.
     func write<T: Sendable>(
         _ body: @escaping @Sendable (Database) throws -> T,
-        undo: (@Sendable (T) -> Void)? = nil
+        undo: (@Sendable (T) -> Void)? = nil,
+        standby: Bool = false
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             enqueue(
@@ -80,19 +91,48 @@ final class GroupCommitWriter: Sendable {
                         )
                     },
                     fail: { continuation.resume(throwing: $0) }
-                )
+                ),
+                standby: standby
             )
         }
     }
 
-    private func enqueue(_ request: Request) {
+    /// Whether a request waits on standby.
+    var hasStandby: Bool { state.withLock { $0.standby != nil } }
+
+    /// Runs the standby request without waiting for another one; if none waits yet, the next one sent runs at
+    /// once (its sender may be on its way here).
+    func releaseStandby() {
         let startDraining = state.withLock { state in
-            state.queue.append(request)
-            if state.isDraining { return false }
-            state.isDraining = true
-            return true
+            guard let standby = state.standby else {
+                state.releasesNextStandby = true
+                return false
+            }
+            state.standby = nil
+            return Self.append(standby, to: &state)
         }
         if startDraining { scheduleBatch() }
+    }
+
+    private func enqueue(_ request: Request, standby: Bool) {
+        let startDraining = state.withLock { state in
+            if standby, !state.releasesNextStandby {
+                precondition(state.standby == nil, "only one write request may wait on standby")
+                state.standby = request
+                return false
+            }
+            if standby { state.releasesNextStandby = false }
+            return Self.append(request, to: &state)
+        }
+        if startDraining { scheduleBatch() }
+    }
+
+    /// Queues a request; returns whether the caller must start draining the queue.
+    private static func append(_ request: Request, to state: inout State) -> Bool {
+        state.queue.append(request)
+        if state.isDraining { return false }
+        state.isDraining = true
+        return true
     }
 
     /// Runs one batch per block on GRDB's writer queue, so that other work queued there (reads of an in-memory
@@ -100,9 +140,14 @@ final class GroupCommitWriter: Sendable {
     private func scheduleBatch() {
         database.asyncWriteWithoutTransaction { db in
             let batch = self.state.withLock { state in
-                let batch = state.queue
+                var batch = state.queue
                 state.queue.removeAll(keepingCapacity: true)
-                if batch.isEmpty { state.isDraining = false }
+                if batch.isEmpty {
+                    state.isDraining = false
+                } else if let standby = state.standby {
+                    state.standby = nil
+                    batch.append(standby)
+                }
                 return batch
             }
             guard !batch.isEmpty else { return }

@@ -52,12 +52,16 @@ extension Store {
     /// and idle workers only when it starts lets it carry everything that arrived meanwhile, so there are fewer,
     /// larger commits under load without waiting for a batch to fill.
     ///
-    /// - Parameter collect: runs on the writer thread inside the transaction, each time its body runs (again after
-    ///   a rollback caused by another request of the batch): it must return the same work every time.
+    /// - Parameters:
+    ///   - standby: wait for another write (or ``runStandbyClaim()``) and run in its transaction, after it: a
+    ///     dispatcher with idle workers and nothing to give them parks its claim so, and a job submitted meanwhile
+    ///     is claimed in the transaction that enqueues it. At most one write may wait on standby.
+    ///   - collect: runs on the writer thread inside the transaction, each time its body runs (again after a
+    ///     rollback caused by another request of the batch): it must return the same work every time.
     public func completeAndClaim(
-        worker: String, collecting collect: @escaping @Sendable () -> DispatchWork
+        worker: String, standby: Bool = false, collecting collect: @escaping @Sendable () -> DispatchWork
     ) async throws -> ([ClaimedJob], WriteEffects) {
-        try await write(worker: worker) { context in
+        try await write(worker: worker, standby: standby) { context in
             let work = collect()
             if !work.completions.isEmpty { try context.complete(work.completions, worker: worker) }
             if !work.releases.isEmpty { try context.release(work.releases, worker: worker) }
@@ -67,6 +71,11 @@ extension Store {
             // marked empty while their jobs are back in `ready`.
             collect().claim?.state.rollBackLastClaim()
         }
+    }
+
+    /// Runs a claim waiting on standby now (the engine is stopping, or the dispatcher needs it back).
+    public func runStandbyClaim() {
+        releaseStandbyWrite()
     }
 
     /// Sets lane rows to the given settings, creating missing ones; records `lane_configs_updated` when any changed.

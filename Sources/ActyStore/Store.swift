@@ -29,6 +29,8 @@ public final class Store: Sendable {
     private let checkpointer: Mutex<BackgroundCheckpointer?>
     private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
     private let pendingEvents = EventBuffer()
+    /// Kinds of work made ready by the requests of the running batch, for claims later in the same batch.
+    private let readyInBatch = ReadyWorkBuffer()
 
     /// Opens (creating if needed) and migrates a database.
     ///
@@ -93,7 +95,9 @@ public final class Store: Sendable {
         self.database = database
         self.checkpointer = Mutex(checkpointer)
         let pending = pendingEvents
+        let readyInBatch = readyInBatch
         self.writer = GroupCommitWriter(database: database, path: path) { committed in
+            readyInBatch.clear()
             guard let eventObserver else { return }
             let events = pending.take()
             guard committed else { return }
@@ -135,8 +139,11 @@ public final class Store: Sendable {
     }
 
     /// Runs a state change in the next group-commit transaction and returns once it has committed.
+    ///
+    /// - Parameter standby: wait for another write and run in its batch, after it (see ``GroupCommitWriter``).
     func write<T: Sendable>(
         worker: String?,
+        standby: Bool = false,
         _ body: @escaping @Sendable (inout WriteContext) throws -> T,
         undo: (@Sendable (T) -> Void)? = nil
     ) async throws -> (T, WriteEffects) {
@@ -146,16 +153,26 @@ public final class Store: Sendable {
         if let undo {
             undoPair = { @Sendable pair in undo(pair.0) }
         }
+        let readyInBatch = readyInBatch
         return try await writer.write({ db in
             var context = WriteContext(db: db, worker: worker, keepsEvents: keepsEvents)
+            context.readyEarlierInBatch = readyInBatch.kinds
             let value = try body(&context)
+            if !context.effects.readyWork.isEmpty {
+                readyInBatch.add(context.effects.readyWork)
+            }
             try context.flushEvents()
             if keepsEvents, !context.events.isEmpty {
                 let events = context.events
                 pending.append(events)
             }
             return (value, context.effects)
-        }, undo: undoPair)
+        }, undo: undoPair, standby: standby)
+    }
+
+    /// Runs a write waiting on standby now, if there is one.
+    func releaseStandbyWrite() {
+        writer.releaseStandby()
     }
 
     /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and
@@ -195,5 +212,20 @@ private final class EventBuffer: Sendable {
             defer { events.removeAll(keepingCapacity: true) }
             return events
         }
+    }
+}
+
+/// Kinds of work the requests of the running batch made ready, until the batch ends.
+private final class ReadyWorkBuffer: Sendable {
+    private let storage = Mutex<Set<WorkKind>>([])
+
+    var kinds: Set<WorkKind> { storage.withLock { $0 } }
+
+    func add(_ more: Set<WorkKind>) {
+        storage.withLock { $0.formUnion(more) }
+    }
+
+    func clear() {
+        storage.withLock { $0.removeAll() }
     }
 }

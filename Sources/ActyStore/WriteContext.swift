@@ -16,6 +16,9 @@ struct WriteContext {
     let keepsEvents: Bool
 
     var effects = WriteEffects()
+    /// Kinds of work that requests earlier in the same batch made ready: a claim considers their lanes, which the
+    /// engine only hears about once the batch has committed.
+    var readyEarlierInBatch: Set<WorkKind> = []
     /// Committed events for sinks (with their `seq`), when ``keepsEvents`` is on.
     var events: [EventRecord] = []
     /// Events recorded but not inserted yet.

@@ -104,6 +104,58 @@ struct GroupCommitWriterTests {
         }
     }
 
+    // MARK: - Standby
+
+    @Test func aStandbyRequestRunsAfterTheNextWriteInItsTransaction() async throws {
+        try await Self.withWriter { writer, pool, counter, _ in
+            let order = Shared<[String]>([])
+            async let standby: Int = writer.write({ db in
+                order.update { $0.append("standby") }
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") ?? -1
+            }, standby: true)
+            try await waitUntil("the standby request to park") { writer.hasStandby }
+            let before = counter.commits
+            _ = try await writer.write { db in
+                order.update { $0.append("write") }
+                return try Self.insert("later", db)
+            }
+            // It ran after the write, saw its row, and both committed together.
+            #expect(try await standby == 1)
+            #expect(order.value == ["write", "standby"])
+            #expect(counter.commits == before + 1)
+            #expect(!writer.hasStandby)
+            #expect(try await Self.names(pool) == ["later"])
+        }
+    }
+
+    @Test func releasingRunsTheStandbyRequestAlone() async throws {
+        try await Self.withWriter { writer, pool, counter, _ in
+            async let standby: Int64 = writer.write({ try Self.insert("parked", $0) }, standby: true)
+            try await waitUntil("the standby request to park") { writer.hasStandby }
+            #expect(counter.commits == 0)
+            writer.releaseStandby()
+            #expect(try await standby > 0)
+            #expect(counter.commits == 1)
+            #expect(try await Self.names(pool) == ["parked"])
+        }
+    }
+
+    /// The dispatcher may release its standby claim (shutting down) just before the claim reaches the writer.
+    @Test func aReleaseBeforeTheStandbyRequestLetsItRunAtOnce() async throws {
+        try await Self.withWriter { writer, pool, _, _ in
+            writer.releaseStandby()
+            let id = try await writer.write({ try Self.insert("late", $0) }, standby: true)
+            #expect(id > 0)
+            #expect(!writer.hasStandby)
+            // The release was used up: the next standby request waits again.
+            async let next: Int64 = writer.write({ try Self.insert("next", $0) }, standby: true)
+            try await waitUntil("the next standby request to park") { writer.hasStandby }
+            writer.releaseStandby()
+            #expect(try await next > id)
+            #expect(try await Self.names(pool) == ["late", "next"])
+        }
+    }
+
     @Test func sequentialWritesEachCommit() async throws {
         try await Self.withWriter { writer, pool, counter, _ in
             for index in 0..<5 {

@@ -11,6 +11,10 @@ import Logging
 /// completions and idle workers from the ``DispatchInbox`` when its transaction begins, so the waiting one carries
 /// everything reported while the other committed.
 ///
+/// With idle workers and nothing to give them, the dispatcher parks a cycle on the writer's standby: it runs in the
+/// next transaction anyone writes, after the rest of it, so a job submitted then is claimed in the transaction that
+/// enqueues it and starts as soon as that commits.
+///
 /// Fair sharing between lanes is decided inside the claim (see ``ClaimPlanner``); the dispatcher only tells the
 /// shared ``ClaimState`` which lanes got new work.
 actor Dispatcher {
@@ -40,6 +44,8 @@ actor Dispatcher {
     private let inbox = DispatchInbox()
     private var liveWorkers: Int
     private var cyclesInFlight = 0
+    /// Whether a cycle waits on the writer's standby (it counts as in flight).
+    private var isStandbyParked = false
     private var isStopping = false
     private var pollDue = true
     /// Set when a claim left workers idle: claiming again before something changes (a finished job, new work, the
@@ -122,6 +128,7 @@ actor Dispatcher {
         isStopping = true
         inbox.stopReserving()
         releaseIdleWorkers()
+        if isStandbyParked { store.runStandbyClaim() }
         signal()
     }
 
@@ -161,7 +168,7 @@ actor Dispatcher {
                 }
                 signalled = false
                 if isStopping, liveWorkers == 0, !inbox.hasFinished, cyclesInFlight == 0 { return }
-                guard cyclesInFlight < Self.maximumCyclesInFlight, let cycle = nextCycle() else { continue }
+                guard cyclesInFlight < Self.maximumCyclesInFlight, let cycle = nextCycle() ?? standbyCycle() else { continue }
                 cyclesInFlight += 1
                 cycles.addTask { await self.run(cycle) }
             }
@@ -173,6 +180,8 @@ actor Dispatcher {
     private struct Cycle: Sendable {
         var fillsWorkers: Bool
         var wasPollDue: Bool
+        /// Waits on the writer's standby for another write to ride along with.
+        var isStandby = false
     }
 
     private func nextCycle() -> Cycle? {
@@ -187,12 +196,19 @@ actor Dispatcher {
         return cycle
     }
 
+    /// A cycle to park on the writer's standby: idle workers wait while every lane looked dry.
+    private func standbyCycle() -> Cycle? {
+        guard !isStopping, !isStandbyParked, awaitsNews, !pollDue, free(.primer) + free(.follower) > 0 else { return nil }
+        isStandbyParked = true
+        return Cycle(fillsWorkers: true, wasPollDue: false, isStandby: true)
+    }
+
     private func run(_ cycle: Cycle) async {
         let taken = TakenOnce()
         let outcome: ([ClaimedJob], WriteEffects)?
         do {
             let (inbox, state, worker, leaseDuration, executors) = (inbox, claims, workerID, leaseDuration, executors)
-            outcome = try await store.completeAndClaim(worker: workerID) {
+            outcome = try await store.completeAndClaim(worker: workerID, standby: cycle.isStandby) {
                 let work = taken { inbox.take(claiming: cycle.fillsWorkers) }
                 let claim =
                     work.primerWorkers + work.followerWorkers == 0
@@ -213,6 +229,7 @@ actor Dispatcher {
             logger.error("recording completions and claiming failed; retrying", metadata: ["error": "\(error)"])
             outcome = nil
         }
+        if cycle.isStandby { isStandbyParked = false }
         let work = taken.taken ?? DispatchInbox.Taken()
         if let (jobs, effects) = outcome {
             if work.primerWorkers + work.followerWorkers > 0, jobs.count < work.primerWorkers + work.followerWorkers,
