@@ -73,11 +73,6 @@ extension Store {
         }
     }
 
-    /// Runs a claim waiting on standby now (the engine is stopping, or the dispatcher needs it back).
-    public func runStandbyClaim() {
-        releaseStandbyWrite()
-    }
-
     /// Sets lane rows to the given settings, creating missing ones; records `lane_configs_updated` when any changed.
     public func configureLanes(_ lanes: [String: (weight: Double, maxInflight: Int?)], worker: String?) async throws {
         guard !lanes.isEmpty else { return }

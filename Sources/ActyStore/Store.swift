@@ -170,8 +170,9 @@ public final class Store: Sendable {
         }, undo: undoPair, standby: standby)
     }
 
-    /// Runs a write waiting on standby now, if there is one.
-    func releaseStandbyWrite() {
+    /// Runs the claim waiting on standby now (the engine is stopping); if it is still on its way to the writer, it
+    /// will not wait when it arrives.
+    public func runStandbyClaim() {
         writer.releaseStandby()
     }
 
