@@ -71,14 +71,17 @@ final class GroupCommitWriter: Sendable {
     /// - Parameter undo: called on the writer thread with `body`'s value when its transaction is rolled back after
     ///   `body` succeeded, before any later transaction runs (row ids of a rolled-back transaction are given out
     ///   again).
-    /// - Throws: the error `body` threw, or the error that made the whole transaction fail (then nothing of the
-    ///   batch was kept).
     /// - Parameter standby: wait for another request (or ``releaseStandby()``) and run at the end of its batch. At
     ///   most one request may be on standby.
+    /// - Parameter committed: called on the writer thread with `body`'s value once its transaction has committed,
+    ///   before the caller resumes (the dispatcher hands claimed jobs to its workers there, without a hop).
+    /// - Throws: the error `body` threw, or the error that made the whole transaction fail (then nothing of the
+    ///   batch was kept).
     func write<T: Sendable>(
         _ body: @escaping @Sendable (Database) throws -> T,
         undo: (@Sendable (T) -> Void)? = nil,
-        standby: Bool = false
+        standby: Bool = false,
+        committed: (@Sendable (T) -> Void)? = nil
     ) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             enqueue(
@@ -86,7 +89,10 @@ final class GroupCommitWriter: Sendable {
                     run: { db in
                         let value = try body(db)
                         return Applied(
-                            acknowledge: { continuation.resume(returning: value) },
+                            acknowledge: {
+                                committed?(value)
+                                continuation.resume(returning: value)
+                            },
                             undo: { undo?(value) }
                         )
                     },

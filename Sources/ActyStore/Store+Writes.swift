@@ -58,8 +58,11 @@ extension Store {
     ///     is claimed in the transaction that enqueues it. At most one write may wait on standby.
     ///   - collect: runs on the writer thread inside the transaction, each time its body runs (again after a
     ///     rollback caused by another request of the batch): it must return the same work every time.
+    ///   - handOut: runs on the writer thread with the claimed jobs once the transaction has committed, before this
+    ///     function returns.
     public func completeAndClaim(
-        worker: String, standby: Bool = false, collecting collect: @escaping @Sendable () -> DispatchWork
+        worker: String, standby: Bool = false, collecting collect: @escaping @Sendable () -> DispatchWork,
+        handOut: (@Sendable ([ClaimedJob]) -> Void)? = nil
     ) async throws -> ([ClaimedJob], WriteEffects) {
         try await write(worker: worker, standby: standby) { context in
             let work = collect()
@@ -70,6 +73,8 @@ extension Store {
             // The claim's lane bookkeeping must roll back with its transaction, or lanes it found dry would stay
             // marked empty while their jobs are back in `ready`.
             collect().claim?.state.rollBackLastClaim()
+        } committed: { jobs in
+            handOut?(jobs)
         }
     }
 

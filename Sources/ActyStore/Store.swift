@@ -140,12 +140,15 @@ public final class Store: Sendable {
 
     /// Runs a state change in the next group-commit transaction and returns once it has committed.
     ///
-    /// - Parameter standby: wait for another write and run in its batch, after it (see ``GroupCommitWriter``).
+    /// - Parameters:
+    ///   - standby: wait for another write and run in its batch, after it (see ``GroupCommitWriter``).
+    ///   - committed: called on the writer thread with the value once the transaction has committed.
     func write<T: Sendable>(
         worker: String?,
         standby: Bool = false,
         _ body: @escaping @Sendable (inout WriteContext) throws -> T,
-        undo: (@Sendable (T) -> Void)? = nil
+        undo: (@Sendable (T) -> Void)? = nil,
+        committed: (@Sendable (T) -> Void)? = nil
     ) async throws -> (T, WriteEffects) {
         let keepsEvents = eventObserver != nil
         let pending = pendingEvents
@@ -167,7 +170,7 @@ public final class Store: Sendable {
                 pending.append(events)
             }
             return (value, context.effects)
-        }, undo: undoPair, standby: standby)
+        }, undo: undoPair, standby: standby, committed: committed.map { committed in { @Sendable pair in committed(pair.0) } })
     }
 
     /// Runs the claim waiting on standby now (the engine is stopping); if it is still on its way to the writer, it

@@ -8,20 +8,25 @@ import Synchronization
 /// not when the transaction was queued. While one transaction commits, everything workers report accumulates here
 /// and goes into the next one, so under load commits grow instead of multiplying.
 ///
-/// Idle workers taken by a transaction are *reserved* for it until the dispatcher has handed out its jobs: they
-/// cannot be taken twice, nor sent home by a stopping engine while their jobs are on the way.
+/// Idle workers are kept as the continuations they wait on. A transaction that takes them *reserves* them: once it
+/// has committed, ``handOut(_:from:)`` gives each claimed job to one of them, on the writer thread, and puts the
+/// rest back; nothing else can take or send home a reserved worker meanwhile.
 final class DispatchInbox: Sendable {
+    /// A worker waiting for its next job (`nil` tells it to exit).
+    typealias IdleWorker = CheckedContinuation<ClaimedJob?, Never>
+
     /// What one transaction took.
     struct Taken: Sendable {
         var finished: [Dispatcher.Finished] = []
-        var primerWorkers = 0
-        var followerWorkers = 0
+        var workers: [JobRole: [IdleWorker]] = [:]
+
+        var primerWorkers: Int { workers[.primer]?.count ?? 0 }
+        var followerWorkers: Int { workers[.follower]?.count ?? 0 }
     }
 
     private struct State {
         var finished: [Dispatcher.Finished] = []
-        var idle: [JobRole: Int] = [.primer: 0, .follower: 0]
-        var reserved: [JobRole: Int] = [.primer: 0, .follower: 0]
+        var idle: [JobRole: [IdleWorker]] = [.primer: [], .follower: []]
         var isStopping = false
     }
 
@@ -41,13 +46,13 @@ final class DispatchInbox: Sendable {
     var hasFinished: Bool { state.withLock { !$0.finished.isEmpty } }
 
     /// A worker of `pool` waits for a job.
-    func workerIdle(_ pool: JobRole) {
-        state.withLock { $0.idle[pool]! += 1 }
+    func workerIdle(_ pool: JobRole, _ worker: IdleWorker) {
+        state.withLock { $0.idle[pool]!.append(worker) }
     }
 
     /// Idle workers of `pool` no transaction has reserved.
     func free(_ pool: JobRole) -> Int {
-        state.withLock { $0.idle[pool]! - $0.reserved[pool]! }
+        state.withLock { $0.idle[pool]!.count }
     }
 
     /// Reserves no more workers: the engine is stopping.
@@ -56,39 +61,46 @@ final class DispatchInbox: Sendable {
     }
 
     /// Takes the idle workers no transaction counts on, for the caller to send home.
-    func takeUnreserved() -> [JobRole: Int] {
+    func takeUnreserved() -> [IdleWorker] {
         state.withLock { state in
-            var taken: [JobRole: Int] = [:]
-            for pool in [JobRole.primer, .follower] {
-                taken[pool] = state.idle[pool]! - state.reserved[pool]!
-                state.idle[pool]! = state.reserved[pool]!
-            }
-            return taken
+            defer { state.idle = [.primer: [], .follower: []] }
+            return state.idle[.primer]! + state.idle[.follower]!
         }
     }
 
-    /// Empties the inbox for a transaction that begins now; with `claiming`, also reserves every free worker.
+    /// Empties the inbox for a transaction that begins now; with `claiming`, also reserves every idle worker.
     func take(claiming: Bool) -> Taken {
         state.withLock { state in
             var taken = Taken(finished: state.finished)
             state.finished = []
             if claiming, !state.isStopping {
-                taken.primerWorkers = state.idle[.primer]! - state.reserved[.primer]!
-                taken.followerWorkers = state.idle[.follower]! - state.reserved[.follower]!
-                state.reserved[.primer]! += taken.primerWorkers
-                state.reserved[.follower]! += taken.followerWorkers
+                taken.workers = state.idle
+                state.idle = [.primer: [], .follower: []]
             }
             return taken
         }
     }
 
-    /// Ends a transaction's reservation, `assigned` of its workers now having jobs (and no longer idle).
-    func release(_ taken: Taken, assigned: [JobRole: Int]) {
+    /// Gives each job a worker `taken` reserved for its pool and puts the other reserved workers back.
+    func handOut(_ jobs: [ClaimedJob], from taken: Taken) {
+        var workers = taken.workers
+        var assignments: [(IdleWorker, ClaimedJob)] = []
+        assignments.reserveCapacity(jobs.count)
+        for job in jobs {
+            guard let worker = workers[job.pool]?.popLast() else {
+                preconditionFailure("claimed more jobs than idle workers of the \(job.pool) pool")
+            }
+            assignments.append((worker, job))
+        }
+        release(Taken(workers: workers))
+        for (worker, job) in assignments { worker.resume(returning: job) }
+    }
+
+    /// Puts reserved workers back (their transaction failed, or claimed fewer jobs than workers).
+    func release(_ taken: Taken) {
+        guard taken.primerWorkers + taken.followerWorkers > 0 else { return }
         state.withLock { state in
-            state.reserved[.primer]! -= taken.primerWorkers
-            state.reserved[.follower]! -= taken.followerWorkers
-            state.idle[.primer]! -= assigned[.primer, default: 0]
-            state.idle[.follower]! -= assigned[.follower, default: 0]
+            for (pool, workers) in taken.workers { state.idle[pool]! += workers }
         }
     }
 }

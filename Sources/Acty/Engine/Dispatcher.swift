@@ -39,8 +39,7 @@ actor Dispatcher {
     private let claims: ClaimState
     private let running: RunningJobs
 
-    private var idle: [JobRole: [CheckedContinuation<ClaimedJob?, Never>]] = [.primer: [], .follower: []]
-    /// Finished jobs and idle workers (their number, and those reserved by cycles in flight) for the next cycle.
+    /// Finished jobs and idle workers for the next cycle.
     private let inbox = DispatchInbox()
     private var liveWorkers: Int
     private var cyclesInFlight = 0
@@ -87,8 +86,7 @@ actor Dispatcher {
             return nil
         }
         return await withCheckedContinuation { continuation in
-            idle[pool]!.append(continuation)
-            inbox.workerIdle(pool)
+            inbox.workerIdle(pool, continuation)
             signal()
         }
     }
@@ -134,11 +132,9 @@ actor Dispatcher {
 
     /// Lets idle workers that no cycle in flight is counting on exit.
     private func releaseIdleWorkers() {
-        for (pool, count) in inbox.takeUnreserved() {
-            for _ in 0..<count {
-                liveWorkers -= 1
-                idle[pool]!.removeLast().resume(returning: nil)
-            }
+        for worker in inbox.takeUnreserved() {
+            liveWorkers -= 1
+            worker.resume(returning: nil)
         }
     }
 
@@ -222,6 +218,9 @@ actor Dispatcher {
                     releases: work.finished.filter(\.released).map(\.completion.job),
                     claim: claim
                 )
+            } handOut: { jobs in
+                // On the writer thread, right after the commit: the workers start without waiting for this actor.
+                inbox.handOut(jobs, from: taken.taken ?? DispatchInbox.Taken())
             }
         } catch {
             // Nothing of the transaction was kept: keep the completions for the next try, after a pause so a full
@@ -237,11 +236,10 @@ actor Dispatcher {
             {
                 awaitsNews = true
             }
-            assign(jobs, reservedBy: work)
             apply(effects, outputs: work.finished)
             watchUnfinished(work.finished, effects: effects)
         } else {
-            inbox.release(work, assigned: [:])
+            inbox.release(work)
             inbox.putBack(work.finished)
             pollDue = pollDue || cycle.wasPollDue
             try? await Task.sleep(for: pollInterval)
@@ -259,21 +257,6 @@ actor Dispatcher {
         guard !batch.isEmpty else { return }
         let finished = Set(effects.finishedJobs.map(\.id))
         registry.watchRegistered(batch.lazy.filter { !$0.released }.map(\.completion.job.id).filter { !finished.contains($0) })
-    }
-
-    /// Hands claimed jobs to the idle workers `work` reserved and ends the reservation.
-    private func assign(_ jobs: [ClaimedJob], reservedBy work: DispatchInbox.Taken) {
-        var assigned: [JobRole: Int] = [:]
-        var workers: [(CheckedContinuation<ClaimedJob?, Never>, ClaimedJob)] = []
-        for job in jobs {
-            guard let worker = idle[job.pool]!.popLast() else {
-                preconditionFailure("claimed more jobs than idle workers of the \(job.pool) pool")
-            }
-            assigned[job.pool, default: 0] += 1
-            workers.append((worker, job))
-        }
-        inbox.release(work, assigned: assigned)
-        for (worker, job) in workers { worker.resume(returning: job) }
     }
 
     /// Acts on what a write changed: lanes with new work, handles to resolve, executors to cancel.
