@@ -10,7 +10,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ActyQueryCLITests {
     @Test func summaryCountsTheEnginesJobsGroupsAndWorkers() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let run = try await QueryTool.run(["summary", database.path, "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -34,7 +34,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func summaryOfARunningEngineShowsItsWorkerAndTheOldestReadyJob() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let path = folder.file()
         let gate = Gate()
         let engine = try await ActyEngine(
@@ -61,7 +61,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func groupsListsNewestFirstAndFiltersByState() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let all = try await QueryTool.run(["groups", database.path, "--format", "json"]).json()
         #expect(all.arrayValue?.map { $0["key"]?.stringValue } == ["doomed", "ok"])
@@ -74,7 +74,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func tablesFitTheWidthAndTruncateWithAnEllipsis() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let run = try await QueryTool.run(["jobs", database.path], environment: ["COLUMNS": "70"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -88,7 +88,7 @@ struct ActyQueryCLITests {
     /// `script` runs the tool on a pseudo-terminal, so stdout is a TTY.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func colourOnlyOnATerminalAndNeverWithNoColor() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let tool = try QueryTool.url().path
         let command = "\(tool) lanes '\(database.path)'"
@@ -110,7 +110,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func groupShowsItsRowAndEveryJob() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let json = try await QueryTool.run(["group", database.path, "ok", "--format", "json"]).json()
         #expect(json["group"]?["state"]?.stringValue == "succeeded")
@@ -126,7 +126,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func jobsFilterByRoleGroupAndState() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let csv = try await QueryTool.run(["jobs", database.path, "--role", "follower", "--group", "ok", "--format", "csv"])
         let lines = csv.stdout.split(separator: "\n")
@@ -138,7 +138,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func jobShowsPayloadResultErrorAndAttempts() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let follower = database.ok.followers[0]
         let json = try await QueryTool.run(["job", database.path, "\(follower.id.rawValue)", "--format", "json"]).json()
@@ -153,7 +153,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func attemptsListsFinishedAttemptsOfAJob() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let all = try await QueryTool.run(["attempts", database.path, "--format", "json"]).json()
         #expect(all.arrayValue?.count == 4)
@@ -163,7 +163,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func lanesShowSettingsCountsAndShareOfStarts() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let lanes = try await QueryTool.run(["lanes", database.path, "--format", "json"]).json().arrayValue ?? []
         let fast = try #require(lanes.first { $0["name"]?.stringValue == "fast" })
@@ -174,7 +174,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func cacheAndWorkersListTheirRows() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let cache = try await QueryTool.run(["cache", database.path, "--format", "json"])
         #expect(cache.status == 0)
@@ -189,7 +189,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func eventsFilterByGroupTypeJobAndSeq() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let succeeded = try await QueryTool.run(["events", database.path, "--group", "ok", "--type", "job_succeeded", "--format", "json"]).json()
         #expect(succeeded.arrayValue?.count == 3)
@@ -203,7 +203,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func exportWritesEveryEventInTheJSONLEnvelope() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let out = folder.file("events.jsonl")
         let run = try await QueryTool.run(["export-jsonl", database.path, out])
@@ -217,7 +217,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func followPrintsEventsWrittenAfterItStarted() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let path = folder.file()
         let engine = try await ActyEngine(database: .file(path), executors: [failingOnRequest()])
         let first = try await engine.submitGroup("first", primer: ["n": 1])
@@ -239,7 +239,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func sqlRunsReadOnlyQueries() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let json = try await QueryTool.run(["sql", database.path, "SELECT lane, COUNT(*) AS n FROM jobs GROUP BY lane ORDER BY lane", "--format", "json"]).json()
         #expect(json == [["lane": "fast", "n": 3], ["lane": "slow", "n": 2]])
@@ -251,7 +251,7 @@ struct ActyQueryCLITests {
         "ATTACH '/tmp/acty-query-attached.db' AS other", "SELECT 1; DELETE FROM jobs",
     ])
     func sqlRefusesWritesAndLeavesTheFileUnchanged(statement: String) async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let before = fileBytes(database.path)
         let run = try await QueryTool.run(["sql", database.path, statement])
@@ -262,7 +262,7 @@ struct ActyQueryCLITests {
     }
 
     @Test func badInputsPrintOneLineAndExitNonZeroWithoutChangingTheFile() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let notSQLite = folder.file("notes.txt")
         try Data(String(repeating: "not a database\n", count: 200).utf8).write(to: URL(fileURLWithPath: notSQLite))

@@ -1,5 +1,6 @@
 @testable import Acty
 import ActyStore
+import ActyTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -8,7 +9,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct AdminCommandTests {
     @Test func retryQueuesAFailedGroupAgainAndAnEngineRunsIt() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let run = try await QueryTool.run(["retry", database.path, "--group", "doomed"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -27,7 +28,7 @@ struct AdminCommandTests {
     }
 
     @Test func cancelStopsAGroupARunningEngineIsWorkingOn() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let path = folder.file()
         let cancelled = Mutex(0)
         let slow = ClosureExecutor(name: "work") { job in
@@ -64,7 +65,7 @@ struct AdminCommandTests {
     }
 
     @Test func aPausedLaneWaitsInARunningEngineUntilResumed() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let path = folder.file()
         let engine = try await ActyEngine(
             database: .file(path), configuration: EngineConfiguration(lanes: ["held": LaneConfiguration()], pollInterval: .milliseconds(20)),
@@ -88,7 +89,7 @@ struct AdminCommandTests {
     }
 
     @Test func setWeightChangesTheLaneRow() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let run = try await QueryTool.run(["set-weight", database.path, "fast", "5", "--max-inflight", "3"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -103,7 +104,7 @@ struct AdminCommandTests {
     }
 
     @Test func pruneRemovesFinishedGroupsAndRefusesMalformedDurations() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let keep = try await QueryTool.run(["prune", database.path, "--older-than", "1h"])
         #expect(keep.stdout.contains("removed 0 groups"))
@@ -118,7 +119,7 @@ struct AdminCommandTests {
     }
 
     @Test func checkpointAndAMissingFile() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let run = try await QueryTool.run(["checkpoint", database.path])
         #expect(run.status == 0, "\(run.stderr)")
@@ -134,7 +135,7 @@ struct AdminCommandTests {
 @Suite(.timeLimit(.minutes(1)))
 struct LaneFilterTests {
     @Test func anUnknownLaneFilterIsAnErrorNotAnEmptyList() async throws {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         for subcommand in ["groups", "jobs"] {
             let run = try await QueryTool.run([subcommand, database.path, "--lane", "nope"])

@@ -8,20 +8,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A temporary folder for one test's files, removed when the test ends.
-final class TemporaryFolder: Sendable {
-    let path: String
-
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("acty-query-tests-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String = "acty.db") -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// What a finished `acty-query` run printed.
 struct ToolRun {
     var status: Int32
@@ -42,7 +28,7 @@ enum QueryTool {
 
     /// Runs `acty-query arguments` to its end (at most `timeout`), with its output in files.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) async throws -> ToolRun {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         let child = try Child(arguments, in: folder, environment: environment)
         let deadline = ContinuousClock.now + timeout
         while child.process.ended == nil {
@@ -58,7 +44,7 @@ enum QueryTool {
 
     /// Runs `acty-query arguments` to its end, blocking the caller (for polling conditions).
     static func runSync(_ arguments: [String]) -> ToolRun {
-        let folder = TemporaryFolder()
+        let folder = TemporaryDirectory()
         guard let child = try? Child(arguments, in: folder) else { return ToolRun(status: -1, stdout: "", stderr: "") }
         child.process.waitUntilExit()
         return ToolRun(status: child.status, stdout: child.stdout, stderr: child.stderr)
@@ -70,7 +56,7 @@ enum QueryTool {
         let stdoutPath: String
         let stderrPath: String
 
-        init(_ arguments: [String], in folder: TemporaryFolder, environment: [String: String] = [:]) throws {
+        init(_ arguments: [String], in folder: TemporaryDirectory, environment: [String: String] = [:]) throws {
             let id = UUID().uuidString
             stdoutPath = folder.file("\(id).out")
             stderrPath = folder.file("\(id).err")
@@ -120,7 +106,7 @@ struct EngineDatabase {
     let doomed: GroupSubmission
     var results: [JobID: JobResult]
 
-    static func make(in folder: TemporaryFolder) async throws -> EngineDatabase {
+    static func make(in folder: TemporaryDirectory) async throws -> EngineDatabase {
         let path = folder.file()
         let engine = try await ActyEngine(
             database: .file(path),

@@ -1,3 +1,4 @@
+import ActyTestSupport
 @testable import Acty
 import ActyStore
 import Foundation
