@@ -26,6 +26,12 @@ public final class ChildProcess: Sendable {
             case .signal(let signal): "signal \(signal)"
             }
         }
+
+        /// The exit status, or -1 for a child killed by a signal.
+        public var status: Int32 {
+            if case .status(let code) = self { return code }
+            return -1
+        }
     }
 
     /// The child could not be started.

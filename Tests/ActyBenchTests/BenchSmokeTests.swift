@@ -97,8 +97,7 @@ enum BenchBinary {
         let exit = try ChildProcess(try url().path, arguments, standardOutput: base + ".out", standardError: base + ".err").waitUntilExit()
         let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-        guard case .status(let status) = exit else { return Run(status: -1, stdout: output, stderr: errors + "\n(\(exit))") }
-        return Run(status: status, stdout: output, stderr: errors)
+        return Run(status: exit.status, stdout: output, stderr: errors + "\n(\(exit))")
     }
 
     static func url() throws -> URL {

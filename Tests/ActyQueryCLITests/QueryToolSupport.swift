@@ -69,10 +69,7 @@ enum QueryTool {
         }
 
         /// The exit status, or -1 when the tool was killed by a signal (or still runs).
-        var status: Int32 {
-            if case .status(let code) = process.ended { return code }
-            return -1
-        }
+        var status: Int32 { process.ended?.status ?? -1 }
 
         var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }

@@ -204,15 +204,20 @@ struct MigrationTests {
 
     // MARK: - Refused files
 
+    /// An Acty database whose `schema_migrations` says a newer build (version 999) wrote it.
+    static func writeFutureSchemaFile(_ path: String) async throws {
+        try await Store(.file(path)).close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+        }
+        try queue.close()
+    }
+
     @Test func databaseOfNewerSchemaIsRefusedUnchanged() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/acty.db"
-            try await Store(.file(path)).close()
-            let queue = try DatabaseQueue(path: path)
-            try await queue.write { db in
-                try db.execute(sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
-            }
-            try queue.close()
+            try await Self.writeFutureSchemaFile(path)
             let before = try Self.bytes(path)
 
             Self.expectRefused(path, code: .incompatibleSchema)
@@ -227,10 +232,7 @@ struct MigrationTests {
     @Test func refusalOfNewerSchemaSaysToUpgrade() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/acty.db"
-            try await Store(.file(path)).close()
-            let queue = try DatabaseQueue(path: path)
-            try await queue.write { try $0.execute(sql: "INSERT INTO schema_migrations VALUES (999, 'future', 0)") }
-            try queue.close()
+            try await Self.writeFutureSchemaFile(path)
             let error = try #require(throws: ActyError.self) { try Store(.file(path)) }
             #expect(error.message.contains("999"))
             #expect(error.message.contains("newer"))
