@@ -158,8 +158,7 @@ public final class Store: Sendable {
         }
         let readyInBatch = readyInBatch
         return try await writer.write({ db in
-            var context = WriteContext(db: db, worker: worker, keepsEvents: keepsEvents)
-            context.readyEarlierInBatch = readyInBatch.kinds
+            var context = WriteContext(db: db, worker: worker, keepsEvents: keepsEvents, readyInBatch: readyInBatch)
             let value = try body(&context)
             if !context.effects.readyWork.isEmpty {
                 readyInBatch.add(context.effects.readyWork)
@@ -220,7 +219,7 @@ private final class EventBuffer: Sendable {
 }
 
 /// Kinds of work the requests of the running batch made ready, until the batch ends.
-private final class ReadyWorkBuffer: Sendable {
+final class ReadyWorkBuffer: Sendable {
     private let storage = Mutex<Set<WorkKind>>([])
 
     var kinds: Set<WorkKind> { storage.withLock { $0 } }

@@ -28,7 +28,7 @@ extension WriteContext {
             planner.followers.activateAll()
             lastDataVersion = dataVersion
         }
-        for kind in try promoteDueRetries().union(readyEarlierInBatch) { planner[kind.role].activate(kind.lane) }
+        for kind in try promoteDueRetries().union(readyInBatch?.kinds ?? []) { planner[kind.role].activate(kind.lane) }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the

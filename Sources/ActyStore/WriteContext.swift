@@ -18,14 +18,15 @@ struct WriteContext {
     var effects = WriteEffects()
     /// Kinds of work that requests earlier in the same batch made ready: a claim considers their lanes, which the
     /// engine only hears about once the batch has committed.
-    var readyEarlierInBatch: Set<WorkKind> = []
+    let readyInBatch: ReadyWorkBuffer?
     /// Committed events for sinks (with their `seq`), when ``keepsEvents`` is on.
     var events: [EventRecord] = []
     /// Events recorded but not inserted yet.
     private var pendingEvents: [EventRecord] = []
 
-    init(db: Database, worker: String?, keepsEvents: Bool) {
+    init(db: Database, worker: String?, keepsEvents: Bool, readyInBatch: ReadyWorkBuffer? = nil) {
         self.db = db
+        self.readyInBatch = readyInBatch
         self.now = Clock.now
         self.worker = worker
         self.keepsEvents = keepsEvents
