@@ -195,7 +195,11 @@ public final class Store: Sendable {
             try checkpointer.close()
         }
         switch database {
-        case let pool as DatabasePool: try pool.close()
+        case let pool as DatabasePool:
+            // GRDB closes the writer before the readers, and SQLite folds the WAL into the file and deletes it only
+            // when the last connection closes: closing the readers first leaves one file behind instead of a WAL.
+            pool.releaseMemory()
+            try pool.close()
         case let queue as DatabaseQueue: try queue.close()
         default: break
         }

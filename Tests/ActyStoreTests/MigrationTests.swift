@@ -87,6 +87,20 @@ struct MigrationTests {
         }
     }
 
+    @Test func closingAStoreThatWasReadLeavesNoWriteAheadLog() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/acty.db"
+            let store = try Store(.file(path))
+            _ = try await store.submitGroup(.closed("g"), worker: "w")
+            _ = try await store.summary()
+            try await store.close()
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+            let check = try DatabaseQueue(path: path)
+            defer { try? check.close() }
+            #expect(try await check.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM groups") } == 1)
+        }
+    }
+
     @Test func emptyFileIsMigrated() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/empty.db"
