@@ -71,7 +71,7 @@ public final class Store: Sendable {
             path = file
             do {
                 try Self.checkExistingFile(file, busyTimeout: busyTimeout)
-                database = try DatabasePool(path: file, configuration: configuration)
+                database = try Self.openPool(file, configuration: configuration, busyTimeout: busyTimeout)
             } catch {
                 throw StoreErrors.map(error, path: file)
             }
@@ -107,6 +107,22 @@ public final class Store: Sendable {
 
     /// Process-wide SQLite settings, made once before the first connection opens.
     private static let configureSQLiteOnce: Void = acty_configure_sqlite()
+
+    /// Opens the connection pool, retrying while another process holds the file exclusively.
+    ///
+    /// A process whose last connection closes folds the WAL into the file and deletes it under an exclusive lock;
+    /// the `PRAGMA journal_mode = WAL` GRDB runs on opening fails at once with SQLITE_BUSY meanwhile, without
+    /// SQLite's busy handler, so the wait is here, up to the busy timeout.
+    private static func openPool(_ path: String, configuration: Configuration, busyTimeout: Duration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + busyTimeout
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+        }
+    }
 
     /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
     /// (or a file that is not an Acty database) is refused before the writer touches it.
