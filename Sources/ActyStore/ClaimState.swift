@@ -1,5 +1,4 @@
 import ActyCore
-import Synchronization
 
 /// The fair-share state of one engine's claims, shared by its dispatcher and the writer.
 ///
@@ -16,11 +15,11 @@ public final class ClaimState: Sendable {
         var beforeLastClaim: (planner: ClaimPlanner, dataVersion: Int?)?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates the state of an engine's claims.
     public init(workStealing: Bool) {
-        state = Mutex(State(planner: ClaimPlanner(workStealing: workStealing)))
+        state = Locked(State(planner: ClaimPlanner(workStealing: workStealing)))
     }
 
     /// Marks kinds of work as possibly ready.

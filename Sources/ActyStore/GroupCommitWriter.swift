@@ -1,6 +1,5 @@
 import ActyCore
 import GRDB
-import Synchronization
 
 /// The single writer: runs concurrent write requests together in one transaction (group commit) and
 /// acknowledges each only after that transaction committed.
@@ -47,7 +46,7 @@ final class GroupCommitWriter: Sendable {
     }
 
     private let database: any DatabaseWriter
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let afterBatch: @Sendable (_ committed: Bool) -> Void
     private let path: String?
 

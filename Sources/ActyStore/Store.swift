@@ -2,7 +2,6 @@ public import ActyCore
 import CActyShims
 import Foundation
 import GRDB
-import Synchronization
 
 /// An Acty database: the schema, the single writer with group commit, and the state rules of jobs and groups.
 ///
@@ -26,7 +25,7 @@ public final class Store: Sendable {
     let database: any DatabaseWriter
     private let writer: GroupCommitWriter
     /// Checkpoints a file database's WAL in the background, until `close()`.
-    private let checkpointer: Mutex<BackgroundCheckpointer?>
+    private let checkpointer: Locked<BackgroundCheckpointer?>
     private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
     private let pendingEvents = EventBuffer()
     /// Kinds of work made ready by the requests of the running batch, for claims later in the same batch.
@@ -93,7 +92,7 @@ public final class Store: Sendable {
             throw StoreErrors.map(error, path: path)
         }
         self.database = database
-        self.checkpointer = Mutex(checkpointer)
+        self.checkpointer = Locked(checkpointer)
         let pending = pendingEvents
         let readyInBatch = readyInBatch
         self.writer = GroupCommitWriter(database: database, path: path) { committed in
@@ -224,7 +223,7 @@ public final class Store: Sendable {
 
 /// Events of the running batch, held until it commits: a batch that fails takes its events with it.
 private final class EventBuffer: Sendable {
-    private let events = Mutex<[EventRecord]>([])
+    private let events = Locked<[EventRecord]>([])
 
     func append(_ more: [EventRecord]) {
         events.withLock { $0 += more }
@@ -240,7 +239,7 @@ private final class EventBuffer: Sendable {
 
 /// Kinds of work the requests of the running batch made ready, until the batch ends.
 final class ReadyWorkBuffer: Sendable {
-    private let storage = Mutex<Set<WorkKind>>([])
+    private let storage = Locked<Set<WorkKind>>([])
 
     var kinds: Set<WorkKind> { storage.withLock { $0 } }
 

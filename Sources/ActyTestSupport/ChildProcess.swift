@@ -1,5 +1,5 @@
 public import Foundation
-import Synchronization
+import ActyCore
 
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +43,7 @@ public final class ChildProcess: Sendable {
 
     /// The child's process id.
     public let pid: pid_t
-    private let exit = Mutex<Exit?>(nil)
+    private let exit = Locked<Exit?>(nil)
 
     /// Starts `executable` with `arguments`; standard input is `/dev/null`, standard output and error go to the
     /// given files (created or truncated), or to `/dev/null` when `nil`.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A temporary folder for one test's files, removed when the last reference to it goes.
 public final class TemporaryDirectory: Sendable {

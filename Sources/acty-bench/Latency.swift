@@ -1,7 +1,6 @@
 import Acty
 import ArgumentParser
 import Foundation
-import Synchronization
 
 /// Open-loop arrivals of single-job groups at a fixed rate; enqueue→start latency percentiles.
 struct Latency: AsyncParsableCommand {
@@ -120,15 +119,15 @@ struct Latency: AsyncParsableCommand {
 
 /// Seconds since the run's origin, per job: submitGroup called, submitGroup returned, executor started.
 final class Times: Sendable {
-    let called: Mutex<[Double]>
-    let returned: Mutex<[Double]>
-    let started: Mutex<[Double]>
-    let startedCount = Mutex(0)
+    let called: Locked<[Double]>
+    let returned: Locked<[Double]>
+    let started: Locked<[Double]>
+    let startedCount = Locked(0)
 
     init(count: Int) {
-        called = Mutex([Double](repeating: .nan, count: count))
-        returned = Mutex([Double](repeating: .nan, count: count))
-        started = Mutex([Double](repeating: .nan, count: count))
+        called = Locked([Double](repeating: .nan, count: count))
+        returned = Locked([Double](repeating: .nan, count: count))
+        started = Locked([Double](repeating: .nan, count: count))
     }
 }
 

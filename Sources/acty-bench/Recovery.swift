@@ -2,7 +2,6 @@ import Acty
 import ActyStore
 import ArgumentParser
 import Foundation
-import Synchronization
 
 /// Crash recovery: a process holding many running jobs is killed with SIGKILL; a new one takes over.
 struct Recovery: AsyncParsableCommand {
@@ -62,8 +61,8 @@ struct Recovery: AsyncParsableCommand {
         // The new process: time to its first job, and to the last.
         let clock = ContinuousClock()
         let start = clock.now
-        let firstJob = Mutex<Duration?>(nil)
-        let executed = Mutex(0)
+        let firstJob = Locked<Duration?>(nil)
+        let executed = Locked(0)
         let executor = ClosureExecutor(name: "noop") { _ in
             firstJob.withLock { $0 = $0 ?? (clock.now - start) }
             executed.withLock { $0 += 1 }

@@ -2,7 +2,6 @@ import Acty
 import ActyStore
 import ArgumentParser
 import Foundation
-import Synchronization
 
 /// Throughput of a large queue: a full run of G groups × (1 + F), and the rate at several queue depths.
 struct Scale: AsyncParsableCommand {
@@ -118,7 +117,7 @@ struct Scale: AsyncParsableCommand {
         let jobs = groupCount * (1 + followers)
         let target = min(jobs, window)
         // Execution count, the first execution's time and the target-th execution's time.
-        let progress = Mutex<(count: Int, first: ContinuousClock.Instant?, reached: ContinuousClock.Instant?, all: Bool)>((0, nil, nil, false))
+        let progress = Locked<(count: Int, first: ContinuousClock.Instant?, reached: ContinuousClock.Instant?, all: Bool)>((0, nil, nil, false))
         let executor = ClosureExecutor(name: "noop") { _ in
             let now = clock.now
             progress.withLock { state in

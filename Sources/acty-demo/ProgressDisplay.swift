@@ -1,6 +1,5 @@
 import Acty
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +22,7 @@ final class RunProgress: Sendable {
 
     /// The jobs the plan submits if none is refused.
     let planned: Int
-    private let counts = Mutex(Counts())
+    private let counts = Locked(Counts())
 
     init(planned: Int) {
         self.planned = planned

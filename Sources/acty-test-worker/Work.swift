@@ -3,7 +3,6 @@ import ActyStore
 import ArgumentParser
 import Foundation
 import Logging
-import Synchronization
 
 /// Runs an engine on the database until every job in it is terminal, then shuts down and exits 0.
 ///
@@ -102,9 +101,9 @@ struct Work: AsyncParsableCommand {
 
 /// What the executor runs and the monitoring loop share.
 private final class RunState: Sendable {
-    private let state: Mutex<(peersReady: Bool, executions: Int)>
+    private let state: Locked<(peersReady: Bool, executions: Int)>
 
-    init(peersReady: Bool) { state = Mutex((peersReady, 0)) }
+    init(peersReady: Bool) { state = Locked((peersReady, 0)) }
 
     /// Whether enough engine processes are registered for executor runs to start.
     var peersReady: Bool {

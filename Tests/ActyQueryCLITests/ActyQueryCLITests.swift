@@ -3,7 +3,6 @@ import ActyStore
 import ActyTestSupport
 import Foundation
 import GRDB
-import Synchronization
 import Testing
 
 /// The `acty-query` executable, run as a child process against databases written by a real engine.
@@ -313,7 +312,7 @@ struct ActyQueryCLITests {
 
 /// A flag a test opens to let its executor finish.
 final class Gate: Sendable {
-    private let state = Mutex(false)
+    private let state = Locked(false)
     var isOpen: Bool { state.withLock { $0 } }
     func open() { state.withLock { $0 = true } }
 }

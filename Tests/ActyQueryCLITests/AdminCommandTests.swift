@@ -2,7 +2,6 @@
 import ActyStore
 import ActyTestSupport
 import Foundation
-import Synchronization
 import Testing
 
 /// The admin subcommands against databases written by real engines, also while an engine is running on them.
@@ -30,7 +29,7 @@ struct AdminCommandTests {
     @Test func cancelStopsAGroupARunningEngineIsWorkingOn() async throws {
         let folder = TemporaryDirectory()
         let path = folder.file()
-        let cancelled = Mutex(0)
+        let cancelled = Locked(0)
         let slow = ClosureExecutor(name: "work") { job in
             do {
                 try await Task.sleep(for: .seconds(30))

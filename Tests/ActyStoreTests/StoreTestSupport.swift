@@ -2,7 +2,6 @@ import ActyCore
 @testable import ActyStore
 import Foundation
 import GRDB
-import Synchronization
 import Testing
 
 /// Runs `body` with a fresh temporary folder, removed afterwards: every test gets its own database file.
@@ -41,9 +40,9 @@ func waitUntil(
 
 /// A thread-safe value for tests to share between tasks and the writer thread.
 final class Shared<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
+    private let storage: Locked<Value>
 
-    init(_ value: Value) { storage = Mutex(value) }
+    init(_ value: Value) { storage = Locked(value) }
 
     var value: Value { storage.withLock { $0 } }
 

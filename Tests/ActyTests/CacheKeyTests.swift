@@ -1,7 +1,6 @@
 import ActyTestSupport
 @testable import Acty
 import ActyStore
-import Synchronization
 import Testing
 
 /// Groups carry their cache key and context to every job, ahead of the cache registry.
@@ -9,7 +8,7 @@ import Testing
 struct CacheKeyTests {
     @Test func everyJobOfAGroupSeesItsCacheKeyAndTheContextIsStored() async throws {
         let dir = TemporaryDirectory()
-        let seen = Mutex<[String?]>([])
+        let seen = Locked<[String?]>([])
         let executor = ClosureExecutor(name: "cache-aware") { job in
             seen.withLock { $0.append(job.cache?.key) }
             return .null

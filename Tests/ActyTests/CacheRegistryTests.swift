@@ -1,13 +1,12 @@
 import ActyTestSupport
 @testable import Acty
 import ActyStore
-import Synchronization
 import Testing
 
 /// The seed README's prefix-cache provider, counting its calls.
 final class DemoPrefixCacheProvider: CacheProvider {
     let name = "demo-prefix"
-    private let calls = Mutex<(create: Int, invalidate: [String])>((0, []))
+    private let calls = Locked<(create: Int, invalidate: [String])>((0, []))
     private let createDelay: Duration
 
     init(createDelay: Duration = .zero) {

@@ -2,7 +2,6 @@
 @testable import ActyStore
 import Foundation
 import GRDB
-import Synchronization
 
 /// A cache provider whose `create` runs a hook first (to fail, or to wait for a gate), counting its calls.
 ///
@@ -10,7 +9,7 @@ import Synchronization
 /// `<name>:<fingerprint>:<n>`, or `nil` when it caches implicitly (`returnsReference: false`).
 final class ScriptedCacheProvider: CacheProvider {
     let name: String
-    private let calls = Mutex<(create: Int, invalidate: [String])>((0, []))
+    private let calls = Locked<(create: Int, invalidate: [String])>((0, []))
     private let returnsReference: Bool
     private let beforeCreate: @Sendable (_ number: Int) async throws -> Void
 

@@ -2,7 +2,6 @@ import ActyTestSupport
 @testable import Acty
 import ActyStore
 import Foundation
-import Synchronization
 import Testing
 
 /// Retrying failed jobs by hand: `retry(job:)` and `retryFailedJobs(inGroup:)`.
@@ -10,8 +9,8 @@ import Testing
 struct ManualRetryTests {
     /// A switch the test flips to mend a broken dependency.
     final class Switch: Sendable {
-        private let state: Mutex<Bool>
-        init(_ on: Bool) { state = Mutex(on) }
+        private let state: Locked<Bool>
+        init(_ on: Bool) { state = Locked(on) }
         var isOn: Bool { state.withLock { $0 } }
         func set(_ on: Bool) { state.withLock { $0 = on } }
     }

@@ -3,7 +3,6 @@ import ActyTestSupport
 @testable import ActyStore
 import Foundation
 import GRDB
-import Synchronization
 
 /// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
 func waitUntil(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
@@ -28,7 +27,7 @@ func require(_ what: String, timeout: Duration = .seconds(20), _ condition: () a
 
 /// A one-way latch that executors wait on, so a test decides when a job may finish.
 final class Gate: Sendable {
-    private let isOpenState = Mutex(false)
+    private let isOpenState = Locked(false)
 
     var isOpen: Bool { isOpenState.withLock { $0 } }
 
@@ -50,7 +49,7 @@ func gated(by gate: Gate) -> ClosureExecutor {
 
 /// Counts how many executions of each key (a lane, a role) run at once, and the most that ever did.
 final class ConcurrencyGauge: Sendable {
-    private let state = Mutex<(current: [String: Int], peak: [String: Int])>(([:], [:]))
+    private let state = Locked<(current: [String: Int], peak: [String: Int])>(([:], [:]))
 
     func current(_ key: String) -> Int { state.withLock { $0.current[key, default: 0] } }
     func peak(_ key: String) -> Int { state.withLock { $0.peak[key, default: 0] } }
@@ -68,7 +67,7 @@ final class ConcurrencyGauge: Sendable {
 
 /// A thread-safe list of values that executors append to.
 final class Recorder<Value: Sendable>: Sendable {
-    private let items = Mutex<[Value]>([])
+    private let items = Locked<[Value]>([])
 
     func append(_ value: Value) { items.withLock { $0.append(value) } }
     var values: [Value] { items.withLock { $0 } }
@@ -77,7 +76,7 @@ final class Recorder<Value: Sendable>: Sendable {
 
 /// Lets an executor reach the engine it runs in, which exists only after the executor was created.
 final class EngineBox: Sendable {
-    private let box = Mutex<ActyEngine?>(nil)
+    private let box = Locked<ActyEngine?>(nil)
     var engine: ActyEngine? {
         get { box.withLock { $0 } }
         set { box.withLock { $0 = newValue } }

@@ -1,5 +1,4 @@
 import ActyStore
-import Synchronization
 
 extension ActyEngine {
     /// Submits a whole group: its primer and followers in one transaction. Returns once all of it is committed.
@@ -213,7 +212,7 @@ extension ActyEngine {
 
 /// Carries the slots registered inside the writer's transaction back to the submitting task.
 private final class SlotHandoff: Sendable {
-    private let slots = Mutex<[ResultSlot]>([])
+    private let slots = Locked<[ResultSlot]>([])
 
     func set(_ value: [ResultSlot]) { slots.withLock { $0 = value } }
     func take() -> [ResultSlot] { slots.withLock { $0 } }

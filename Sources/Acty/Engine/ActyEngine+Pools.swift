@@ -1,7 +1,6 @@
 import ActyStore
 import Foundation
 import Logging
-import Synchronization
 
 extension ActyEngine {
     /// Runs the worker pools and the engine's housekeeping until the dispatcher has stopped:

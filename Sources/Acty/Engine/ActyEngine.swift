@@ -1,7 +1,6 @@
 import ActyStore
 import Foundation
 import Logging
-import Synchronization
 
 /// The Acty engine: runs groups of jobs durably from a SQLite file.
 ///
@@ -40,13 +39,13 @@ public final class ActyEngine: Sendable {
     let cacheRegistry: CacheRegistry?
     private let finished = ShutdownSignal()
     /// Whether another engine has been seen working on the database: handles are then also resolved from it.
-    let sawPeers = Mutex(false)
+    let sawPeers = Locked(false)
     /// When this engine started, in Unix epoch seconds.
     let startedAt = Date().timeIntervalSince1970
     private let events: AsyncStream<[EventRecord]>.Continuation?
-    private let running: Mutex<Task<Void, Never>?>
+    private let running: Locked<Task<Void, Never>?>
     private let delivery: Task<Void, Never>?
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
 
     /// Opens the database and starts the worker pools.
     ///
@@ -95,7 +94,7 @@ public final class ActyEngine: Sendable {
             leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, registry: registry,
             running: runningJobs, logger: configuration.logger
         )
-        running = Mutex(nil)
+        running = Locked(nil)
         if let cacheProvider {
             cacheRegistry = CacheRegistry(
                 provider: cacheProvider, store: store, workerID: workerID, leaseDuration: configuration.leaseDuration,

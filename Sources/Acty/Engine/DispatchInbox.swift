@@ -1,6 +1,5 @@
 import ActyCore
 import ActyStore
-import Synchronization
 
 /// What the next dispatch transaction will carry: finished jobs to record and idle workers to fill.
 ///
@@ -30,7 +29,7 @@ final class DispatchInbox: Sendable {
         var isStopping = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// A worker finished a job.
     func add(_ finished: Dispatcher.Finished) {
@@ -107,7 +106,7 @@ final class DispatchInbox: Sendable {
 
 /// The inbox contents one transaction took, taken at most once however often the transaction body runs.
 final class TakenOnce: Sendable {
-    private let value = Mutex<DispatchInbox.Taken?>(nil)
+    private let value = Locked<DispatchInbox.Taken?>(nil)
 
     /// What was taken, taking it with `take` the first time.
     func callAsFunction(_ take: () -> DispatchInbox.Taken) -> DispatchInbox.Taken {

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Where one job's result arrives: waiters suspend here until the engine resolves it.
 final class ResultSlot: Sendable {
@@ -7,11 +6,11 @@ final class ResultSlot: Sendable {
         case done(Result<JobResult, any Error>)
     }
 
-    private let state = Mutex(State.waiting([:], nextToken: 0))
+    private let state = Locked(State.waiting([:], nextToken: 0))
 
     /// The result, once resolved; otherwise waits for it. A cancelled waiter throws `CancellationError`.
     func value() async throws -> JobResult {
-        let token = Mutex<Int?>(nil)
+        let token = Locked<Int?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let immediate: Result<JobResult, any Error>? = state.withLock { state in
@@ -61,7 +60,7 @@ final class ResultRegistry: Sendable {
         var awaited: Set<JobID> = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Creates slots for new jobs.
     func register(_ ids: some Sequence<JobID>) -> [ResultSlot] {

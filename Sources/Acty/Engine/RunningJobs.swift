@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The executor tasks running in this process, by job and attempt, so a cancelled job's task can be cancelled.
 ///
@@ -10,7 +9,7 @@ final class RunningJobs: Sendable {
         var number: Int
     }
 
-    private let tasks = Mutex<[Attempt: Task<JSONValue, any Error>]>([:])
+    private let tasks = Locked<[Attempt: Task<JSONValue, any Error>]>([:])
 
     func insert(_ id: JobID, attempt: Int, _ task: Task<JSONValue, any Error>) {
         tasks.withLock { $0[Attempt(job: id, number: attempt)] = task }

@@ -1,8 +1,7 @@
-import Synchronization
 
 /// A one-time signal: waiters suspend until it fires, and return at once after.
 final class ShutdownSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Locked<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func wait() async {
         await withCheckedContinuation { continuation in

@@ -1,6 +1,5 @@
 import ActyStore
 import Foundation
-import Synchronization
 
 /// One worker of a pool: runs the jobs the dispatcher hands it, one at a time, until told to exit.
 struct Worker {
@@ -152,7 +151,7 @@ private final class OutcomeRace: Sendable {
         var waiter: CheckedContinuation<Worker.Outcome, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Records `outcome` if none was yet; returns whether it was the first.
     @discardableResult

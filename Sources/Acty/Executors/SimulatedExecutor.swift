@@ -1,4 +1,3 @@
-import Synchronization
 
 /// An executor that stands in for a real model or API call: it waits a random delay and fails at a given rate.
 ///
@@ -47,10 +46,10 @@ public struct SimulatedExecutor: Executor {
 
     /// A shared SplitMix64 generator.
     private final class Generator: Sendable {
-        private let state: Mutex<UInt64>
+        private let state: Locked<UInt64>
 
         init(seed: UInt64) {
-            state = Mutex(seed)
+            state = Locked(seed)
         }
 
         /// Two uniform numbers in [0, 1): the delay fraction and the failure roll.
