@@ -7,8 +7,9 @@ struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Queue a failed job, a group's failed jobs, or every failed job again, with one more attempt.",
         discussion: """
-            A finished group becomes live again; retrying a primer brings back the followers its failure cancelled.
-            A running engine picks the jobs up at its next claim.
+            A finished group becomes live again. Retrying a primer brings back the followers cancelled because of it
+            (its failure, or its group's cancellation), blocked until it succeeds; a follower whose primer failed or
+            was cancelled cannot be retried alone. A running engine picks the jobs up at its next claim.
 
             Examples:
               acty-query retry acty.db --job 42
