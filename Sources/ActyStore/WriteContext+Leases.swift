@@ -83,7 +83,7 @@ extension WriteContext {
                 try requeue.run { $0.add(attemptError.jsonString); $0.add(job.id.rawValue); $0.add(job.attempts) }
                 effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane))
             } else {
-                let error = JobError.abandonedTooOften(abandoned, lastWorker: owner)
+                let error = JobError.abandonedTooOften(abandoned, bound: job.maxAbandoned, lastWorker: owner)
                 let errorJSON = error.jsonString
                 try fail.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue); $0.add(job.attempts) }
                 try record(.jobFailed, ref, pool: job.pool, data: #"{"attempt":\#(job.attempts),"outcome":"abandoned","error":\#(errorJSON)}"#)
@@ -147,13 +147,15 @@ extension WriteContext {
 }
 
 extension JobError {
-    /// The error of a job whose attempts were abandoned `count` times, the bound, the last by `lastWorker`'s process.
-    static func abandonedTooOften(_ count: Int, lastWorker: String) -> JobError {
+    /// The error of a job whose attempts were abandoned `count` times, reaching its `bound`, the last by `lastWorker`'s
+    /// process.
+    static func abandonedTooOften(_ count: Int, bound: Int, lastWorker: String) -> JobError {
         JobError(
             type: "abandoned",
             message: """
-                the job was abandoned \(count) times (maxAbandonedAttempts is \(count)): the process running it stopped during \
-                each attempt, the last time worker \(lastWorker), so the job may be crashing its process; it is not run again
+                the job was abandoned \(count) times (maxAbandonedAttempts is \(bound)): the process running it stopped during \
+                \(count) of its attempts, the last one worker \(lastWorker)'s, so the job may be crashing its process; it is not \
+                run again
                 """
         )
     }
