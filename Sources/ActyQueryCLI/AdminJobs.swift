@@ -34,8 +34,10 @@ struct Retry: AsyncParsableCommand {
             let store = try options.open()
             defer { try? store.close() }
             if let job {
-                _ = try await store.retryJob(JobID(job), worker: adminWorker)
-                confirm("queued job \(job) again")
+                let (count, _) = try await store.retryJob(JobID(job), worker: adminWorker)
+                let followers = count - 1
+                let revived = followers > 0 ? " with the \(followers) follower\(followers == 1 ? "" : "s") cancelled because of it" : ""
+                confirm("queued job \(job) again" + revived)
             } else if let group {
                 guard let record = try await store.group(key: group) else {
                     throw ActyError(.unknownGroup, "no group with key '\(group)' exists in this database")

@@ -46,6 +46,8 @@ struct AdminCommandTests {
         #expect(follower.stderr.contains("retry the primer"), "\(follower.stderr)")
         let run = try await QueryTool.run(["retry", path, "--job", String(submission.primer!.id.rawValue)])
         #expect(run.status == 0, "\(run.stderr)")
+        let primer = submission.primer!.id.rawValue
+        #expect(run.stdout.contains("queued job \(primer) again with the 2 followers cancelled because of it"), "\(run.stdout)")
 
         let engine = try await ActyEngine(database: .file(path), executors: [ClosureExecutor(name: "work") { $0.payload }])
         #expect(try await engine.waitForGroup("called-off") == .succeeded)

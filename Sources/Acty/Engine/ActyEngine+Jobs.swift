@@ -77,7 +77,7 @@ extension ActyEngine {
     ///   newer live group took the key.
     public func retry(job id: JobID) async throws {
         try checkRunning()
-        await apply(try await store.retryJob(id, worker: workerID))
+        await apply(try await store.retryJob(id, worker: workerID).1)
     }
 
     /// Retries every failed job of the most recent group with this key, and brings back the jobs its failure

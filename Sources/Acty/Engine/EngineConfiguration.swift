@@ -130,7 +130,9 @@ public struct EngineConfiguration: Sendable {
         }
         try retryPolicy.validate()
         guard maxAbandonedAttempts >= 1 else {
-            throw ActyError(.invalidArgument, "maxAbandonedAttempts must be at least 1 (1 fails a job the first time its process dies), not \(maxAbandonedAttempts)")
+            throw ActyError(
+                .invalidArgument, "maxAbandonedAttempts must be at least 1 (1 fails a job the first time its process dies), not \(maxAbandonedAttempts)"
+            )
         }
         if let cacheTimeToLive, cacheTimeToLive <= .zero {
             throw ActyError(.invalidArgument, "cacheTimeToLive must be positive, or nil for no limit")
