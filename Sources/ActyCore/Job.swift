@@ -12,7 +12,8 @@ public struct Job: Sendable, Hashable {
     public var followerIndex: Int?
     /// The lane whose share of the workers this job uses.
     public var lane: String
-    /// The attempt number, starting at 1.
+    /// The attempt number, starting at 1. It counts every attempt started, also those abandoned because the process
+    /// running them died; only the others use up the retry policy's `maxAttempts`.
     public var attempt: Int
     /// The job's input, as submitted.
     public var payload: JSONValue

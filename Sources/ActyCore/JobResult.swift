@@ -22,7 +22,7 @@ public struct JobResult: Sendable, Hashable {
     public var output: JSONValue?
     /// Why the job failed or was cancelled.
     public var error: JobError?
-    /// How many attempts were started.
+    /// How many attempts were started, abandoned ones included (their rows in `attempts` say which).
     public var attempts: Int
 
     /// Creates a result.

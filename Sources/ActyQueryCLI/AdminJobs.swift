@@ -7,8 +7,9 @@ struct Retry: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Queue a failed job, a group's failed jobs, or every failed job again, with one more attempt.",
         discussion: """
-            A finished group becomes live again; retrying a primer brings back the followers its failure cancelled.
-            A running engine picks the jobs up at its next claim.
+            A finished group becomes live again. Retrying a primer brings back the followers cancelled because of it
+            (its failure, or its group's cancellation), blocked until it succeeds; a follower whose primer failed or
+            was cancelled cannot be retried alone. A running engine picks the jobs up at its next claim.
 
             Examples:
               acty-query retry acty.db --job 42
@@ -33,8 +34,10 @@ struct Retry: AsyncParsableCommand {
             let store = try options.open()
             defer { try? store.close() }
             if let job {
-                _ = try await store.retryJob(JobID(job), worker: adminWorker)
-                confirm("queued job \(job) again")
+                let (count, _) = try await store.retryJob(JobID(job), worker: adminWorker)
+                let followers = count - 1
+                let revived = followers > 0 ? " with the \(followers) follower\(followers == 1 ? "" : "s") cancelled because of it" : ""
+                confirm("queued job \(job) again" + revived)
             } else if let group {
                 guard let record = try await store.group(key: group) else {
                     throw ActyError(.unknownGroup, "no group with key '\(group)' exists in this database")

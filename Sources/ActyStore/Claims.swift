@@ -62,10 +62,12 @@ public struct ClaimedJob: Sendable {
     public var lane: String
     /// The executor to run it.
     public var executor: String
-    /// The attempt number (1-based).
+    /// The attempt number (1-based), counting every attempt started, abandoned ones included.
     public var attempt: Int
-    /// Attempts the job may have in all.
+    /// Attempts the job may have in all, not counting abandoned ones (the retry budget).
     public var maxAttempts: Int
+    /// Earlier attempts abandoned by a process that died: they do not use up the retry budget.
+    public var abandonedAttempts: Int
     /// The group's retry policy (backoff and jitter between attempts).
     public var retryPolicy: RetryPolicy
     /// The group's job timeout in seconds, if it has one.
@@ -84,6 +86,12 @@ public struct ClaimedJob: Sendable {
     public var pool: JobRole
     /// When the attempt started.
     public var startedAt: Double
+
+    /// This attempt's number in the retry budget: abandoned attempts do not count.
+    public var countedAttempt: Int { attempt - abandonedAttempts }
+
+    /// Whether a failure of this attempt may be retried: the retry budget has attempts left.
+    public var hasAttemptsLeft: Bool { countedAttempt < maxAttempts }
 }
 
 /// The outcome of an attempt, to record.

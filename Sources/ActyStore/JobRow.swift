@@ -9,9 +9,13 @@ struct JobRow {
     var followerIndex: Int?
     var lane: String
     var state: JobState
-    /// Attempts started; for a running job, the number of the running attempt.
+    /// Attempts started, abandoned ones included; for a running job, the number of the running attempt.
     var attempts: Int
     var maxAttempts: Int
+    /// Attempts abandoned by a process that died: they do not count against ``maxAttempts``.
+    var abandoned: Int
+    /// Abandoned attempts after which the job fails rather than running again.
+    var maxAbandoned: Int
     var leaseOwner: String?
     var startedAt: Double?
     var pool: JobRole?
@@ -19,7 +23,8 @@ struct JobRow {
 
     /// The columns ``init(_:)`` reads, in order.
     static let columns = """
-        id, group_id, role, follower_index, lane, state, attempts, max_attempts, lease_owner, started_at, pool, error
+        id, group_id, role, follower_index, lane, state, attempts, max_attempts, lease_owner, started_at, pool, error,
+        abandoned, max_abandoned
         """
 
     init(_ row: Statement.Columns) {
@@ -35,7 +40,12 @@ struct JobRow {
         startedAt = row.optionalDouble(9)
         pool = row.optionalString(10).flatMap(JobRole.init(rawValue:))
         error = row.optionalString(11)
+        abandoned = row.int(12)
+        maxAbandoned = row.int(13)
     }
+
+    /// Attempts that count against ``maxAttempts``: every attempt started but the abandoned ones.
+    var countedAttempts: Int { attempts - abandoned }
 
     /// The job as the state rules see it.
     func ref(in group: GroupRow) -> JobRef {

@@ -51,6 +51,9 @@ extension MultiRowInsert {
     /// Rows of the `jobs` table, as inserted at submission.
     static let jobs = MultiRowInsert(
         table: "jobs",
-        columns: ["group_id", "role", "follower_index", "executor", "lane", "state", "priority", "payload", "max_attempts", "created_at"]
+        columns: [
+            "group_id", "role", "follower_index", "executor", "lane", "state", "priority", "payload", "max_attempts", "max_abandoned",
+            "created_at",
+        ]
     )
 }

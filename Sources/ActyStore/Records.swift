@@ -23,10 +23,14 @@ public struct JobRecord: Sendable, Hashable {
     public var priority: Int
     /// The payload as JSON text.
     public var payload: String
-    /// Attempts started so far.
+    /// Attempts started so far, abandoned ones included.
     public var attempts: Int
-    /// Attempts allowed.
+    /// Attempts allowed, not counting abandoned ones.
     public var maxAttempts: Int
+    /// Attempts abandoned because the process running them died.
+    public var abandonedAttempts: Int
+    /// Abandoned attempts after which the job fails instead of running again.
+    public var maxAbandonedAttempts: Int
     /// When a scheduled job becomes ready.
     public var runAt: Double?
     /// The worker that holds the running job.
@@ -47,7 +51,8 @@ public struct JobRecord: Sendable, Hashable {
     static let selection = """
         SELECT jobs.id, jobs.group_id, groups.key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
             jobs.priority, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.run_at, jobs.lease_owner,
-            jobs.lease_until, jobs.result, jobs.error, jobs.created_at, jobs.started_at, jobs.finished_at
+            jobs.lease_until, jobs.result, jobs.error, jobs.created_at, jobs.started_at, jobs.finished_at, jobs.abandoned,
+            jobs.max_abandoned
         FROM jobs JOIN groups ON groups.id = jobs.group_id
         """
 
@@ -72,6 +77,8 @@ public struct JobRecord: Sendable, Hashable {
         createdAt = row[17]
         startedAt = row[18]
         finishedAt = row[19]
+        abandonedAttempts = row[20]
+        maxAbandonedAttempts = row[21]
     }
 }
 

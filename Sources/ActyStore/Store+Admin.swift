@@ -27,11 +27,12 @@ extension Store {
         try await write(worker: worker) { try $0.cancelGroup(id) }
     }
 
-    /// Queues a failed or cancelled job again, with one more attempt.
+    /// Queues a failed or cancelled job again, with one more attempt. Returns how many jobs were queued: the job,
+    /// and for a primer the followers its failure or its group's cancellation had cancelled.
     ///
     /// - Throws: ``ActyError/Code/unknownJob``, ``ActyError/Code/invalidArgument``, ``ActyError/Code/groupKeyInUse``.
-    public func retryJob(_ id: JobID, worker: String?) async throws -> WriteEffects {
-        try await write(worker: worker) { try $0.retryJob(id) }.1
+    public func retryJob(_ id: JobID, worker: String?) async throws -> (Int, WriteEffects) {
+        try await write(worker: worker) { try $0.retryJob(id) }
     }
 
     /// Retries a group's failed jobs and brings back the jobs its failure cancelled. Returns how many were queued.

@@ -175,12 +175,14 @@ public final class ReadOnlyStore: Sendable {
 
     static let jobColumns = """
         jobs.id, groups.key AS group_key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
-        jobs.priority, jobs.attempts, jobs.max_attempts, jobs.lease_owner, jobs.created_at, jobs.started_at,
+        jobs.priority, jobs.attempts, jobs.abandoned, jobs.max_attempts, jobs.lease_owner, jobs.created_at, jobs.started_at,
         jobs.finished_at, jobs.error
         """
 
     /// Jobs, newest first. Columns: `id, group_key, role, follower_index, executor, lane, state, priority, attempts,
-    /// max_attempts, lease_owner, created_at, started_at, finished_at, error` (error: JSON text or null).
+    /// abandoned, max_attempts, lease_owner, created_at, started_at, finished_at, error` (error: JSON text or null).
+    /// `attempts` counts every attempt started; the `abandoned` ones (their process died) do not count against
+    /// `max_attempts`.
     ///
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
     public func jobs(

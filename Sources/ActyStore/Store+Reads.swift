@@ -102,6 +102,17 @@ extension Store {
         }
     }
 
+    /// Whether the file holds groups and every one of them has finished, through the `groups_state` index: cheap
+    /// at any size, for a process that runs until the work in the file is done.
+    public func allGroupsFinished() async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM groups) AND NOT EXISTS (SELECT 1 FROM groups WHERE state IN ('open', 'closed'))"
+            ) ?? false
+        }
+    }
+
     /// How many jobs are in each state.
     public func jobCountsByState() async throws -> [JobState: Int] {
         try await read { db in

@@ -8,15 +8,19 @@ public struct NewJob: Sendable, Hashable {
     public var payload: String
     /// Higher runs first within a lane.
     public var priority: Int
-    /// How many attempts the job may have.
+    /// How many attempts the job may have, not counting those abandoned by a process that died.
     public var maxAttempts: Int
+    /// How many of its attempts may be abandoned by a process that died before the job fails instead of running
+    /// again (see `EngineConfiguration.maxAbandonedAttempts`).
+    public var maxAbandonedAttempts: Int
 
     /// Creates a job to insert.
-    public init(executor: String, payload: String, priority: Int = 0, maxAttempts: Int = 1) {
+    public init(executor: String, payload: String, priority: Int = 0, maxAttempts: Int = 1, maxAbandonedAttempts: Int = 3) {
         self.executor = executor
         self.payload = payload
         self.priority = priority
         self.maxAttempts = maxAttempts
+        self.maxAbandonedAttempts = maxAbandonedAttempts
     }
 }
 

@@ -65,11 +65,14 @@ extension WriteContext {
 
     /// Queues a failed or cancelled job again with one more attempt; its group, if it had finished, is live again.
     ///
-    /// Retrying a primer also brings back the followers its failure cancelled.
+    /// Retrying a primer also brings back, as blocked until it succeeds, the followers that were cancelled because
+    /// of it or of its group: by its failure (the group failed, or skipped its followers) or by the group's
+    /// cancellation (cancelling a primer cancels its group). Followers cancelled one by one stay cancelled. So a
+    /// cancelled group whose primer is retried runs again as a whole, and ends by the usual rules.
     ///
     /// - Throws: ``ActyError/Code/unknownJob``; ``ActyError/Code/invalidArgument`` for a job that is not failed or
-    ///   cancelled, or a follower whose primer failed (retry the primer); ``ActyError/Code/groupKeyInUse`` when a
-    ///   newer live group has taken the key.
+    ///   cancelled, or a follower whose primer failed or was cancelled (retry the primer);
+    ///   ``ActyError/Code/groupKeyInUse`` when a newer live group has taken the key.
     /// - Returns: how many jobs were queued again (the job, and the followers a primer brings back).
     @discardableResult
     mutating func retryJob(_ id: JobID) throws -> Int {
@@ -86,7 +89,14 @@ extension WriteContext {
             switch group.primerState {
             case .succeeded, .skipped: state = .ready
             case .none: state = group.state == .open ? .blocked : .ready
-            case .pending: state = .blocked
+            case .pending:
+                // A primer cancelled with its group leaves the primer state pending: the follower would wait forever.
+                if try primerJobState(of: group.id) == .cancelled {
+                    throw ActyError(
+                        .invalidArgument, "the primer of group '\(group.key)' was cancelled: retry the primer, which brings back its followers"
+                    )
+                }
+                state = .blocked
             case .failed:
                 guard group.primerPolicy == .runFollowers else {
                     throw ActyError(.invalidArgument, "the primer of group '\(group.key)' failed: retry the primer, or the whole group")
@@ -99,7 +109,7 @@ extension WriteContext {
         guard job.role == .primer else { return 1 }
         try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'pending' WHERE id = ?").run { $0.add(group.id.rawValue) }
         group.primerState = .pending
-        return 1 + (try reviveCancelledByFailure(in: &group, as: .blocked))
+        return 1 + (try reviveCancelled(in: &group, as: .blocked, reasons: Self.primerCancellationReasons))
     }
 
     /// Retries every failed job of a group, and brings back the jobs its failure cancelled.
@@ -114,7 +124,8 @@ extension WriteContext {
             queued += try retryJob(job.id)
         }
         var group = try groupRow(id)
-        return queued + (try reviveCancelledByFailure(in: &group, as: group.primerState == .succeeded ? .ready : .blocked))
+        let state: JobState = group.primerState == .succeeded ? .ready : .blocked
+        return queued + (try reviveCancelled(in: &group, as: state, reasons: Self.failureCancellationReasons))
     }
 
     /// Retries every failed job of every group.
@@ -151,11 +162,11 @@ extension WriteContext {
         if state == .ready { effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane)) }
     }
 
-    /// Brings back the jobs a group's failure cancelled.
+    /// Brings back the jobs of a group that were cancelled for one of `reasons`.
     @discardableResult
-    private mutating func reviveCancelledByFailure(in group: inout GroupRow, as state: JobState) throws -> Int {
+    private mutating func reviveCancelled(in group: inout GroupRow, as state: JobState, reasons: [String]) throws -> Int {
         var cancelled: [JobRow] = []
-        let reasons = Self.failureCancellationReasons.map { JobError(type: "cancelled", message: $0).jsonString }
+        let reasons = reasons.map { JobError(type: "cancelled", message: $0).jsonString }
         try db.cachedStatement(sql: Self.cancelledJobsSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
             let job = JobRow(row)
             if let error = job.error, reasons.contains(error) { cancelled.append(job) }
@@ -172,6 +183,13 @@ extension WriteContext {
         return closedAt
     }
 
+    /// The state of a group's primer job, if it has one.
+    private func primerJobState(of group: GroupID) throws -> JobState? {
+        var state: JobState?
+        try db.cachedStatement(sql: Self.primerJobStateSQL).forEachRow { $0.add(group.rawValue) } _: { state = JobState(rawValue: $0.string(0)) }
+        return state
+    }
+
     private func adminJob(_ id: JobID) throws -> JobRow {
         var job: JobRow?
         try db.cachedStatement(sql: Self.adminJobSQL).forEachRow { $0.add(id.rawValue) } _: { job = JobRow($0) }
@@ -181,10 +199,15 @@ extension WriteContext {
 
     /// Why a group's failure cancelled its waiting jobs (see ``cancelNotStartedJobs(of:reason:)``).
     static let failureCancellationReasons = ["group_failed", "primer_failed_skip_followers"]
+
+    /// Why jobs were cancelled because of their primer: its failure, or the cancellation of its group (which
+    /// cancelling the primer does). A retried primer brings these back.
+    static let primerCancellationReasons = failureCancellationReasons + ["group_cancelled"]
 }
 
 extension WriteContext {
     static let adminJobSQL = "SELECT \(JobRow.columns) FROM jobs WHERE id = ?"
+    static let primerJobStateSQL = "SELECT state FROM jobs WHERE group_id = ? AND role = 'primer'"
     static let unfinishedJobsSQL = """
         SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled', 'running')
         """
@@ -196,9 +219,12 @@ extension WriteContext {
             lease_until = NULL, pool = NULL
         WHERE id = ?
         """
+    /// Queues a job again with one more attempt in its retry budget (abandoned attempts do not count in it), and
+    /// room for that attempt in its abandoned bound: a job that failed because it was abandoned too often runs once
+    /// more, and fails again if that attempt is abandoned too.
     static let requeueJobSQL = """
-        UPDATE jobs SET state = ?, max_attempts = MAX(max_attempts, attempts + 1), error = NULL, result = NULL,
-            finished_at = NULL, run_at = NULL
+        UPDATE jobs SET state = ?, max_attempts = MAX(max_attempts, attempts - abandoned + 1),
+            max_abandoned = MAX(max_abandoned, abandoned + 1), error = NULL, result = NULL, finished_at = NULL, run_at = NULL
         WHERE id = ?
         """
     static let reopenGroupSQL = "UPDATE groups SET state = ?, error = NULL, finished_at = NULL WHERE id = ?"

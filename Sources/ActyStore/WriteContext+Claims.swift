@@ -57,9 +57,8 @@ extension WriteContext {
                         ClaimedJob(
                             id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
                             followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
-                            maxAttempts: row.int(6), retryPolicy: .none, timeout: nil, providerRef: nil, cacheContext: nil,
-                            payload: row.string(5),
-                            groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
+                            maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
+                            cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
                         )
                     )
                 }
@@ -164,7 +163,7 @@ extension WriteContext {
     static func claimSQL(executorCount: Int) -> String {
         let placeholders = Array(repeating: "?", count: executorCount).joined(separator: ", ")
         return """
-            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts FROM jobs
+            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned FROM jobs
             WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
             ORDER BY priority DESC, id LIMIT ?
             """

@@ -90,7 +90,8 @@ extension WriteContext {
 
     /// Records a success, if the job is still leased to the worker (`lease_owner = ?`) for that attempt.
     static let succeedSQL = """
-        UPDATE jobs SET state = 'succeeded', result = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
+        UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, finished_at = ?, lease_owner = NULL, lease_until = NULL,
+            pool = NULL
         WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
         """
 

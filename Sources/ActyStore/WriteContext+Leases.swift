@@ -27,8 +27,10 @@ extension WriteContext {
 
     /// Takes back jobs whose lease expired or whose worker is known to be dead, and marks silent workers lost.
     ///
-    /// Each rescued attempt is recorded as `abandoned` with a `job_rescued` event. A job with attempts left goes
-    /// back to `ready` at once; one without fails, and its group's failure policy applies.
+    /// Each rescued attempt is recorded as `abandoned` with a `job_rescued` event. The process dying is not the
+    /// job's failure, so an abandoned attempt does not use up the job's retry budget: the job goes back to `ready` at
+    /// once. Only a job abandoned `max_abandoned` times fails (error type `abandoned`), since it may be what crashes
+    /// its processes; its group's failure policy then applies.
     ///
     /// - Parameters:
     ///   - silentSince: workers whose last heartbeat is older than this are marked lost.
@@ -73,14 +75,16 @@ extension WriteContext {
             let group = groups[job.groupID]!
             let ref = job.ref(in: group)
             let owner = job.leaseOwner ?? "unknown"
-            let error = JobError(type: "abandoned", message: "worker \(owner) stopped renewing its lease while the attempt ran")
-            let errorJSON = error.jsonString
-            attempts.append((job, errorJSON))
+            let attemptError = JobError(type: "abandoned", message: "worker \(owner) stopped renewing its lease while the attempt ran")
+            attempts.append((job, attemptError.jsonString))
             try record(.jobRescued, ref, pool: job.pool, data: #"{"attempt":\#(job.attempts),"worker":\#(JSONValue.string(owner).jsonString)}"#)
-            if job.attempts < job.maxAttempts {
-                try requeue.run { $0.add(errorJSON); $0.add(job.id.rawValue); $0.add(job.attempts) }
+            let abandoned = job.abandoned + 1
+            if abandoned < job.maxAbandoned {
+                try requeue.run { $0.add(attemptError.jsonString); $0.add(job.id.rawValue); $0.add(job.attempts) }
                 effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane))
             } else {
+                let error = JobError.abandonedTooOften(abandoned, bound: job.maxAbandoned, lastWorker: owner)
+                let errorJSON = error.jsonString
                 try fail.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue); $0.add(job.attempts) }
                 try record(.jobFailed, ref, pool: job.pool, data: #"{"attempt":\#(job.attempts),"outcome":"abandoned","error":\#(errorJSON)}"#)
                 effects.finishedJobs.append(
@@ -128,15 +132,31 @@ extension WriteContext {
     /// Every running job: few, since no more run than the workers of all processes.
     static let runningJobsSQL = "SELECT \(JobRow.columns) FROM jobs INDEXED BY jobs_running WHERE state = 'running'"
 
-    /// Puts a rescued job with attempts left back in the queue.
+    /// Puts a rescued job back in the queue, counting its abandoned attempt.
     static let requeueRescuedSQL = """
-        UPDATE jobs SET state = 'ready', error = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
+        UPDATE jobs SET state = 'ready', error = ?, abandoned = abandoned + 1, lease_owner = NULL, lease_until = NULL, pool = NULL
         WHERE id = ? AND state = 'running' AND attempts = ?
         """
 
-    /// Fails a rescued job that has no attempts left.
+    /// Fails a rescued job that was abandoned too often.
     static let failRescuedSQL = """
-        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
+        UPDATE jobs SET state = 'failed', error = ?, abandoned = abandoned + 1, finished_at = ?, lease_owner = NULL,
+            lease_until = NULL, pool = NULL
         WHERE id = ? AND state = 'running' AND attempts = ?
         """
+}
+
+extension JobError {
+    /// The error of a job whose attempts were abandoned `count` times, reaching its `bound`, the last by `lastWorker`'s
+    /// process.
+    static func abandonedTooOften(_ count: Int, bound: Int, lastWorker: String) -> JobError {
+        JobError(
+            type: "abandoned",
+            message: """
+                the job was abandoned \(count) times (maxAbandonedAttempts is \(bound)): the process running it stopped during \
+                \(count) of its attempts, the last one worker \(lastWorker)'s, so the job may be crashing its process; it is not \
+                run again
+                """
+        )
+    }
 }

@@ -79,6 +79,7 @@ extension WriteContext {
             arguments.add(new.job.priority)
             arguments.add(new.job.payload)
             arguments.add(new.job.maxAttempts)
+            arguments.add(new.job.maxAbandonedAttempts)
             arguments.add(now)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(JobID(firstID + Int64(offset))) }
@@ -180,8 +181,9 @@ extension WriteContext {
     /// Inserts one job row and its `job_queued` event.
     private mutating func insertJob(_ job: NewJob, role: JobRole, followerIndex: Int?, state: JobState, in group: GroupRow) throws -> JobRef {
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO jobs (group_id, role, follower_index, executor, lane, state, priority, payload, max_attempts, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO jobs (group_id, role, follower_index, executor, lane, state, priority, payload, max_attempts, max_abandoned,
+                created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try statement.run {
             $0.add(group.id.rawValue)
@@ -193,6 +195,7 @@ extension WriteContext {
             $0.add(job.priority)
             $0.add(job.payload)
             $0.add(job.maxAttempts)
+            $0.add(job.maxAbandonedAttempts)
             $0.add(now)
         }
         let ref = JobRef(

@@ -16,8 +16,9 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "The database file (created when missing).") var database: String
     @Option(help: "Number of groups.") var groups = 40
     @Option(help: "Followers per group.") var followers = 4
-    @Option(help: "Attempts each job may have: a job is abandoned once per kill that catches it running.")
+    @Option(help: "Attempts each job may have, not counting those abandoned by a killed process.")
     var maxAttempts = 50
+    @Option(help: "Makes follower 0 of this group a poison pill: running it kills the process.") var poisonGroup: Int?
 
     func validate() throws {
         guard groups > 0, followers >= 0, maxAttempts >= 1 else {
@@ -28,7 +29,7 @@ struct Submit: AsyncParsableCommand {
     func run() async throws {
         let store = try Store(.file(database))
         let policy = RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
-        let (groups, followers, maxAttempts) = (groups, followers, maxAttempts)
+        let (groups, followers, maxAttempts, poisonGroup) = (groups, followers, maxAttempts, poisonGroup)
         let job = { @Sendable (payload: String) in NewJob(executor: Work.executorName, payload: payload, maxAttempts: maxAttempts) }
         // Concurrent submissions share the writer's transactions.
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -38,7 +39,10 @@ struct Submit: AsyncParsableCommand {
                         let group = NewGroup(
                             key: "crash-\(index)", lane: "default",
                             primer: job(#"{"group":\#(index),"role":"primer"}"#),
-                            followers: (0..<followers).map { job(#"{"group":\#(index),"follower":\#($0)}"#) },
+                            followers: (0..<followers).map { follower in
+                                let poison = index == poisonGroup && follower == 0 ? #","poison":true"# : ""
+                                return job(#"{"group":\#(index),"follower":\#(follower)\#(poison)}"#)
+                            },
                             isClosed: true, retryPolicy: policy
                         )
                         _ = try await store.submitGroup(group, worker: nil)

@@ -32,6 +32,9 @@ struct Work: AsyncParsableCommand {
     @Option(help: "Hold every executor run until this many engine processes are registered and running.") var awaitPeers = 0
     @Option(help: "Give up (exit status 2) after this many seconds.") var timeout = 60.0
     @Flag(help: "fsync the execution log after every line (only matters for power loss, not for SIGKILL).") var fsyncLog = false
+    @Flag(help: "Run with EngineConfiguration's defaults but for the pool sizes (ignores --lease-ms and --poll-ms).")
+    var defaultConfiguration = false
+    @Option(help: "The share of executor runs that throw a retryable error, from 0 to 1.") var failureRate = 0.0
 
     func validate() throws {
         guard minSleepMs >= 0, maxSleepMs >= minSleepMs else {
@@ -40,13 +43,16 @@ struct Work: AsyncParsableCommand {
         guard leaseMs > 0, pollMs > 0, timeout > 0 else {
             throw ValidationError("--lease-ms, --poll-ms and --timeout must be positive")
         }
+        guard (0...1).contains(failureRate) else {
+            throw ValidationError("--failure-rate must be between 0 and 1, not \(failureRate)")
+        }
     }
 
     func run() async throws {
         let pid = getpid()
         let executions = try ExecutionLog(path: log, fsync: fsyncLog)
         let state = RunState(peersReady: awaitPeers <= 1)
-        let (minSleep, maxSleep) = (minSleepMs, maxSleepMs)
+        let (minSleep, maxSleep, failureRate) = (minSleepMs, maxSleepMs, failureRate)
         let executor = ClosureExecutor(name: Self.executorName) { job in
             if !state.peersReady {
                 let deadline = ContinuousClock.now + .seconds(20)
@@ -54,20 +60,23 @@ struct Work: AsyncParsableCommand {
             }
             executions.record(job: job.id.rawValue, attempt: job.attempt)
             state.countExecution()
-            try await Task.sleep(for: .milliseconds(Int.random(in: minSleep...maxSleep)))
+            // A poison pill: the job crashes the process running it, every time.
+            if job.payload["poison"] == true { kill(getpid(), SIGKILL) }
+            if maxSleep > 0 { try await Task.sleep(for: .milliseconds(Int.random(in: minSleep...maxSleep))) }
+            if failureRate > 0, Double.random(in: 0..<1) < failureRate { throw PlannedFailure(attempt: job.attempt) }
             return job.payload
         }
         var logger = Logger(label: "acty-test-worker") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
         let started = ContinuousClock.now
-        let engine = try await ActyEngine(
-            database: .file(database),
-            configuration: EngineConfiguration(
+        let configuration =
+            defaultConfiguration
+            ? EngineConfiguration(primerWorkers: primerWorkers, followerWorkers: followerWorkers, logger: logger)
+            : EngineConfiguration(
                 primerWorkers: primerWorkers, followerWorkers: followerWorkers, leaseDuration: .milliseconds(leaseMs),
                 gracefulShutdownTimeout: .seconds(10), pollInterval: .milliseconds(pollMs), logger: logger
-            ),
-            executors: [executor]
-        )
+            )
+        let engine = try await ActyEngine(database: .file(database), configuration: configuration, executors: [executor])
         say("engine worker=\(engine.workerID) pid=\(pid) init_ms=\(Self.milliseconds(ContinuousClock.now - started))")
 
         // A second connection watches the file: the engine reports on the jobs it submitted, and these it did not.
@@ -75,8 +84,8 @@ struct Work: AsyncParsableCommand {
         let deadline = ContinuousClock.now + .seconds(timeout)
         var finished = false
         while ContinuousClock.now < deadline {
-            let summary = try await monitor.summary()
-            if summary.totalJobs > 0, summary.jobsByState.keys.allSatisfy(\.isTerminal) {
+            // A group finishes once all its jobs are terminal.
+            if try await monitor.allGroupsFinished() {
                 finished = true
                 break
             }
@@ -97,6 +106,12 @@ struct Work: AsyncParsableCommand {
     private static func milliseconds(_ duration: Duration) -> Int {
         Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
+}
+
+/// The error of an executor run that `--failure-rate` picked to fail.
+struct PlannedFailure: Error, CustomStringConvertible {
+    var attempt: Int
+    var description: String { "attempt \(attempt) failed as planned" }
 }
 
 /// What the executor runs and the monitoring loop share.

@@ -26,6 +26,34 @@ struct AdminCommandTests {
         #expect(refused.stderr.hasPrefix("error: job"))
     }
 
+    @Test func retryingTheCancelledPrimerOfACancelledGroupBringsBackItsFollowers() async throws {
+        let folder = TemporaryDirectory()
+        let path = folder.file()
+        // The primer runs until it is cancelled, which cancels the group; the tool then retries the primer.
+        let slow = ClosureExecutor(name: "work") { job in
+            try await Task.sleep(for: .seconds(30))
+            return job.payload
+        }
+        let first = try await ActyEngine(database: .file(path), executors: [slow])
+        let submission = try await first.submitGroup("called-off", primer: "p", followers: ["a", "b"])
+        #expect(try await first.cancel(job: submission.primer!.id))
+        #expect(try await first.waitForGroup("called-off") == .cancelled)
+        try await first.shutdown()
+
+        let follower = try await QueryTool.run(["retry", path, "--job", String(submission.followers[0].id.rawValue)])
+        #expect(follower.status == 1)
+        #expect(follower.stderr.contains("retry the primer"), "\(follower.stderr)")
+        let run = try await QueryTool.run(["retry", path, "--job", String(submission.primer!.id.rawValue)])
+        #expect(run.status == 0, "\(run.stderr)")
+        let primer = submission.primer!.id.rawValue
+        #expect(run.stdout.contains("queued job \(primer) again with the 2 followers cancelled because of it"), "\(run.stdout)")
+
+        let engine = try await ActyEngine(database: .file(path), executors: [ClosureExecutor(name: "work") { $0.payload }])
+        #expect(try await engine.waitForGroup("called-off") == .succeeded)
+        for job in submission.jobs { #expect(try await engine.handle(for: job.id).result().status == .succeeded) }
+        try await engine.shutdown()
+    }
+
     @Test func cancelStopsAGroupARunningEngineIsWorkingOn() async throws {
         let folder = TemporaryDirectory()
         let path = folder.file()

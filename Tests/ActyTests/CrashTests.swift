@@ -119,7 +119,7 @@ struct CrashTests {
     /// the worker of the process that logged it, no attempt ran twice and every success was logged, so a job's
     /// extra runs are exactly its abandoned attempts that got to run; followers started after their primer
     /// succeeded; and each killed process that registered is recorded as lost.
-    private static func expectEachJobSucceededOnce(_ audit: RunAudit, killed: [TestWorkerProcess]) {
+    static func expectEachJobSucceededOnce(_ audit: RunAudit, killed: [TestWorkerProcess]) {
         #expect(audit.unfinishedJobs.isEmpty, "jobs not succeeded: \(audit.unfinishedJobs.prefix(10))")
         #expect(audit.groups.allSatisfy { $0.state == .succeeded && $0.jobsFinished == $0.jobsTotal })
         #expect(audit.jobsWithBadAttempts.isEmpty, "attempts not 1…n, abandoned then one success: \(audit.jobsWithBadAttempts.prefix(10))")

@@ -21,10 +21,12 @@ struct LeaseTests {
         EngineConfiguration(primerWorkers: primerWorkers, lanes: ["held": LaneConfiguration()], leaseDuration: leaseDuration)
     }
 
-    /// Submits a group in the paused lane `held`, then makes its primer look like attempt 1 of `maxAttempts`, run
-    /// by `owner` since 20 s with its lease ending at `leaseUntil`, and unpauses the lane, all in one transaction.
+    /// Submits a group in the paused lane `held`, then makes its primer look like attempt `abandoned + 1` of
+    /// `maxAttempts`, after `abandoned` abandoned ones, run by `owner` since 20 s with its lease ending at `leaseUntil`,
+    /// and unpauses the lane, all in one transaction.
     static func submitAbandoned(
-        _ engine: ActyEngine, key: String, followers: [JSONValue] = [], owner: String, leaseUntil: Double, maxAttempts: Int = 1
+        _ engine: ActyEngine, key: String, followers: [JSONValue] = [], owner: String, leaseUntil: Double, maxAttempts: Int = 1,
+        abandoned: Int = 0
     ) async throws -> GroupSubmission {
         try await write(engine, "UPDATE lanes SET paused = 1 WHERE name = 'held'")
         let submission = try await engine.submitGroup(key, primer: "p", followers: followers, lane: "held")
@@ -32,12 +34,12 @@ struct LeaseTests {
         try await write(
             engine,
             """
-            UPDATE jobs SET state = 'running', attempts = 1, max_attempts = ?, lease_owner = ?, lease_until = ?, started_at = ?,
-                pool = 'primer'
+            UPDATE jobs SET state = 'running', attempts = ?, abandoned = ?, max_attempts = ?, lease_owner = ?, lease_until = ?,
+                started_at = ?, pool = 'primer'
             WHERE id = ?;
             UPDATE lanes SET paused = 0 WHERE name = 'held';
             """,
-            [maxAttempts, owner, leaseUntil, started, submission.primer!.id.rawValue]
+            [abandoned + 1, abandoned, maxAttempts, owner, leaseUntil, started, submission.primer!.id.rawValue]
         )
         return submission
     }
@@ -121,22 +123,26 @@ struct LeaseTests {
         try await engine.boundedShutdown()
     }
 
-    @Test func aRescuedJobWithoutAttemptsLeftFailsAndTheGroupPolicyApplies() async throws {
+    @Test func aRescuedJobAbandonedMaxAbandonedTimesFailsAndTheGroupPolicyApplies() async throws {
         let dir = TemporaryDirectory()
         let engine = try await makeEngine(dir, Self.heldLane(leaseDuration: .seconds(1)), executors: [failingOnRequest()])
+        // Abandoned twice already (no attempt rows needed for the bound): the third abandonment is the last.
         let submission = try await Self.submitAbandoned(
-            engine, key: "exhausted", followers: ["a", "b"], owner: "w-gone", leaseUntil: Self.now - 5
+            engine, key: "exhausted", followers: ["a", "b"], owner: "w-gone", leaseUntil: Self.now - 5, maxAttempts: 5, abandoned: 2
         )
         let primer = submission.primer!
 
         let result = try await engine.handle(for: primer.id).boundedResult(timeout: .seconds(10))
         #expect(result.status == .failed)
-        #expect(result.attempts == 1)
+        #expect(result.attempts == 3)
         #expect(result.error?.type == "abandoned")
+        #expect(result.error?.message.contains("abandoned 3 times") == true)
+        #expect(result.error?.message.contains("may be crashing its process") == true)
         for follower in submission.followers {
             #expect(try await follower.boundedResult().status == .cancelled)
         }
         #expect(try await engine.store.attempts(of: primer.id).map(\.outcome) == ["abandoned"])
+        #expect(try await engine.store.job(primer.id)?.abandonedAttempts == 3)
         let group = try #require(try await engine.store.group(key: "exhausted"))
         #expect(group.state == .failed)
         #expect(group.primerState == .failed)
@@ -169,10 +175,11 @@ struct LeaseTests {
         // The lease would last an hour, and the worker heartbeat a second ago: only its missing process gives it away.
         let engine = try await makeEngine(dir, EngineConfiguration(leaseDuration: .seconds(30)), executors: [failingOnRequest()])
         let result = try await engine.handle(for: submission.primer!.id).boundedResult(timeout: .seconds(10))
-        #expect(result.status == .failed, "one attempt allowed, and the ghost used it")
-        #expect(result.error?.type == "abandoned")
+        #expect(result.status == .succeeded, "one attempt allowed, and the ghost's abandoned attempt did not use it")
+        #expect(result.attempts == 2)
+        #expect(result.error == nil)
         let attempts = try await engine.store.attempts(of: submission.primer!.id)
-        #expect(attempts.map(\.outcome) == ["abandoned"])
+        #expect(attempts.map(\.outcome) == ["abandoned", "succeeded"])
         #expect(attempts.first?.worker == "w-ghost")
 
         let ghost = try engine.store.database.read { db in
@@ -206,6 +213,32 @@ struct LeaseTests {
         #expect(result.attempts == 2)
         #expect(ContinuousClock.now - started < .seconds(60), "no waiting for the hour-long lease")
         #expect(try await engine.store.attempts(of: submission.primer!.id).map(\.outcome) == ["abandoned", "succeeded"])
+        try await engine.boundedShutdown()
+    }
+
+    @Test func aFailureAfterAnAbandonedAttemptIsRetriedWithinTheRetryBudget() async throws {
+        let dir = TemporaryDirectory()
+        // Attempt 2 fails, attempt 3 succeeds: with the abandoned attempt 1 counted, two attempts allowed would
+        // have failed the job at attempt 2.
+        let executor = ClosureExecutor(name: "work") { job in
+            if job.attempt == 2 { throw PlannedFailure("attempt 2 fails") }
+            return .number(Double(job.attempt))
+        }
+        var configuration = Self.heldLane(leaseDuration: .seconds(1))
+        configuration.retryPolicy = RetryPolicy(maxAttempts: 2, initialDelay: .zero)
+        let engine = try await makeEngine(dir, configuration, executors: [executor])
+        let submission = try await Self.submitAbandoned(engine, key: "budget", owner: "w-gone", leaseUntil: Self.now - 5, maxAttempts: 2)
+        let primer = submission.primer!
+
+        let result = try await engine.handle(for: primer.id).boundedResult(timeout: .seconds(10))
+        #expect(result.status == .succeeded)
+        #expect(result.attempts == 3)
+        #expect(result.output == 3)
+        #expect(result.error == nil, "the failed attempt's error stays in its attempt row")
+        #expect(try await engine.store.attempts(of: primer.id).map(\.outcome) == ["abandoned", "failed", "succeeded"])
+        let row = try #require(try await engine.store.job(primer.id))
+        #expect(row.error == nil)
+        #expect(row.abandonedAttempts == 1)
         try await engine.boundedShutdown()
     }
 

@@ -197,4 +197,84 @@ struct ManualRetryTests {
         #expect(again.status == .failed)
         try await engine.boundedShutdown()
     }
+
+    @Test func theOldHandleOfARetriedJobReturnsTheOutcomeOfItsNewRun() async throws {
+        let dir = TemporaryDirectory()
+        let broken = Switch(true)
+        let engine = try await makeEngine(dir, executors: [Self.executor(broken: broken)])
+        let job = try await engine.submitGroup("rerun", primer: nil, followers: ["flaky"]).followers[0]
+        let failed = try await job.boundedResult()
+        #expect(failed.status == .failed)
+
+        broken.set(false)
+        try await engine.retry(job: job.id)
+        // The handle resolved with the failure; it now waits for the rerun and returns its success.
+        let result = try await job.boundedResult()
+        #expect(result.status == .succeeded)
+        #expect(result.attempts == 2)
+        #expect(result.output == "flaky")
+        #expect(result.error == nil, "the first attempt's error belongs to its attempt row, not to the new outcome")
+        #expect(try await job.boundedResult() == result, "and keeps returning it")
+        try await engine.boundedShutdown()
+    }
+
+    @Test func aHandleWaitsForAJobAnotherWriterQueuedAgain() async throws {
+        let dir = TemporaryDirectory()
+        let gate = Gate()
+        let configuration = EngineConfiguration(primerWorkers: 0, followerWorkers: 1, pollInterval: .milliseconds(20))
+        let engine = try await makeEngine(dir, configuration, executors: [Self.executor(broken: Switch(false), gate: gate)])
+        let submission = try await engine.submitGroup("elsewhere", primer: nil, followers: ["gated", "queued"])
+        let queued = submission.followers[1]
+        #expect(try await waitUntil { try await engine.store.job(submission.followers[0].id)?.state == .running })
+        #expect(try await engine.cancel(job: queued.id))
+        #expect(try await queued.boundedResult().status == .cancelled)
+
+        // Another writer (as `acty-query retry` is) queues the job again; the engine learns it only from the file.
+        let other = try Store(.file(dir.file()))
+        _ = try await other.retryJob(queued.id, worker: nil)
+        try await other.close()
+        let waiting = Task { try await queued.boundedResult() }
+        gate.open()
+        let result = try await waiting.value
+        #expect(result.status == .succeeded, "not the stale cancelled result")
+        #expect(result.output == "queued")
+        try await engine.boundedShutdown()
+    }
+
+    @Test func retryingTheCancelledPrimerOfACancelledGroupRunsTheWholeGroupAgain() async throws {
+        let dir = TemporaryDirectory()
+        let gate = Gate()
+        let engine = try await makeEngine(dir, executors: [Self.executor(broken: Switch(false), gate: gate)])
+        let submission = try await engine.submitGroup("called-off", primer: "gated", followers: ["a", "b", "c"])
+        let primer = try #require(submission.primer)
+        #expect(try await waitUntil { try await engine.store.job(primer.id)?.state == .running })
+        // Follower c is cancelled on its own first; then cancelling the primer cancels the group.
+        #expect(try await engine.cancel(job: submission.followers[2].id))
+        #expect(try await engine.cancel(job: primer.id))
+        #expect(try await engine.waitForGroup("called-off", state: .cancelled))
+        for job in submission.jobs { #expect(try await job.boundedResult().status == .cancelled) }
+
+        // A follower cannot be retried alone: it would wait for a primer that never runs.
+        let refused = await #expect(throws: ActyError.self) { try await engine.retry(job: submission.followers[0].id) }
+        #expect(refused?.code == .invalidArgument)
+        #expect(refused?.message.contains("retry the primer") == true)
+
+        try await engine.retry(job: primer.id)
+        let group = try #require(try await engine.store.group(key: "called-off"))
+        #expect(group.state == .closed, "the group is live again")
+        let states = try await engine.store.jobs(inGroup: group.id).map(\.state)
+        #expect(states[1...] == [.blocked, .blocked, .cancelled], "the followers the group's cancellation took wait for the primer")
+
+        gate.open()
+        for job in submission.jobs.prefix(3) { #expect(try await job.boundedResult().status == .succeeded) }
+        #expect(try await submission.followers[2].boundedResult().status == .cancelled, "cancelled on its own: stays cancelled")
+        // Done with one follower cancelled by hand: the group succeeds, as a group with a cancelled follower does.
+        #expect(try await engine.waitForGroup("called-off", state: .succeeded))
+        let events = try await engine.allEvents().filter { $0.groupID == group.id }
+        let primerSucceeded = try #require(events.forJob(primer.id).ofType(.jobSucceeded).first)
+        for follower in submission.followers.prefix(2) {
+            #expect(try #require(events.forJob(follower.id).ofType(.jobStarted).first).seq > primerSucceeded.seq)
+        }
+        try await engine.boundedShutdown()
+    }
 }

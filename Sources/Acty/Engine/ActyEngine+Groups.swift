@@ -159,7 +159,10 @@ extension ActyEngine {
         guard maxAttempts >= 1 else {
             throw ActyError(.invalidArgument, "\(what) needs maxAttempts of at least 1, not \(maxAttempts)")
         }
-        return NewJob(executor: executor, payload: try encode(payload, what: what), maxAttempts: maxAttempts)
+        return NewJob(
+            executor: executor, payload: try encode(payload, what: what), maxAttempts: maxAttempts,
+            maxAbandonedAttempts: configuration.maxAbandonedAttempts
+        )
     }
 
     private func encode(_ value: JSONValue, what: String) throws -> String {

@@ -63,14 +63,21 @@ extension ActyEngine {
         return cancelled
     }
 
-    /// Queues a failed or cancelled job again with one more attempt. Retrying a primer brings back the followers
-    /// its failure cancelled; a finished group becomes live again.
+    /// Queues a failed or cancelled job again with one more attempt; a finished group becomes live again.
+    ///
+    /// Retrying a primer brings back, blocked until it succeeds, the followers that were cancelled because of it:
+    /// by its failure, or by the cancellation of its group (cancelling a primer cancels its group). Followers
+    /// cancelled one by one stay cancelled. So retrying the cancelled primer of a cancelled group runs the group
+    /// again, and the group ends by the usual rules once its jobs are done. A follower whose primer failed or was
+    /// cancelled cannot be retried alone (it would wait forever): retry the primer. Handles of the retried jobs,
+    /// old ones included, return the outcome of the new run (see ``JobHandle/result()``).
     ///
     /// - Throws: ``ActyError/Code/unknownJob``; ``ActyError/Code/invalidArgument`` for a job that is not failed or
-    ///   cancelled; ``ActyError/Code/groupKeyInUse`` when a newer live group took the key.
+    ///   cancelled, or a follower whose primer failed or was cancelled; ``ActyError/Code/groupKeyInUse`` when a
+    ///   newer live group took the key.
     public func retry(job id: JobID) async throws {
         try checkRunning()
-        await apply(try await store.retryJob(id, worker: workerID))
+        await apply(try await store.retryJob(id, worker: workerID).1)
     }
 
     /// Retries every failed job of the most recent group with this key, and brings back the jobs its failure

@@ -31,7 +31,7 @@ public final class ActyEngine: Sendable {
     public let defaultExecutor: String
 
     let store: Store
-    let registry = ResultRegistry()
+    let registry: ResultRegistry
     let executors: [String: any Executor]
     let dispatcher: Dispatcher
     let runningJobs = RunningJobs()
@@ -88,6 +88,7 @@ public final class ActyEngine: Sendable {
             events = nil
         }
         store = try Store(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
+        registry = ResultRegistry(store: store)
         dispatcher = Dispatcher(
             store: store, workerID: workerID, executors: byName.keys.sorted(),
             workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,

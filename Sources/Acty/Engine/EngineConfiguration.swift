@@ -26,6 +26,17 @@ public struct EngineConfiguration: Sendable {
     /// How often a failed job is tried again and how long it waits in between (a group can override it). The
     /// default, ``RetryPolicy/none``, fails a job on its first failed attempt, as Python acty does.
     public var retryPolicy: RetryPolicy
+    /// How many times a job's attempt may be abandoned, because the process running it died (SIGKILL, a crash, a
+    /// lost machine) and another process rescued the job, before the job fails instead of running again. The default
+    /// is 3.
+    ///
+    /// An abandoned attempt is not the job's failure: it does not use up ``retryPolicy``'s attempts, so a crashed run
+    /// that is resumed finishes its jobs. This bound stops a job that crashes its process each time (a "poison pill")
+    /// from being run forever: the rescue that abandons it for the `maxAbandonedAttempts`-th time fails it with error
+    /// type `abandoned`, and its group's failure policy applies. The bound is stored with each job when it is
+    /// submitted, like its retry budget, so whichever process rescues the job applies the submitter's bound.
+    /// ``Job/attempt`` counts every attempt, abandoned ones included.
+    public var maxAbandonedAttempts: Int
     /// How long one attempt may run before its executor task is cancelled and the attempt recorded `timed_out`
     /// (a group can override it); `nil`, the default, for no limit.
     public var jobTimeout: Duration?
@@ -65,6 +76,7 @@ public struct EngineConfiguration: Sendable {
         durability: Durability = .process,
         retryPolicy: RetryPolicy = .none,
         jobTimeout: Duration? = nil,
+        maxAbandonedAttempts: Int = 3,
         isRetryable: @escaping @Sendable (any Error) -> Bool = { _ in true },
         leaseDuration: Duration = .seconds(30),
         gracefulShutdownTimeout: Duration = .seconds(30),
@@ -85,6 +97,7 @@ public struct EngineConfiguration: Sendable {
         self.durability = durability
         self.retryPolicy = retryPolicy
         self.jobTimeout = jobTimeout
+        self.maxAbandonedAttempts = maxAbandonedAttempts
         self.isRetryable = isRetryable
         self.leaseDuration = leaseDuration
         self.gracefulShutdownTimeout = gracefulShutdownTimeout
@@ -116,6 +129,11 @@ public struct EngineConfiguration: Sendable {
             )
         }
         try retryPolicy.validate()
+        guard maxAbandonedAttempts >= 1 else {
+            throw ActyError(
+                .invalidArgument, "maxAbandonedAttempts must be at least 1 (1 fails a job the first time its process dies), not \(maxAbandonedAttempts)"
+            )
+        }
         if let cacheTimeToLive, cacheTimeToLive <= .zero {
             throw ActyError(.invalidArgument, "cacheTimeToLive must be positive, or nil for no limit")
         }

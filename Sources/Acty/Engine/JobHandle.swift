@@ -17,16 +17,18 @@ public struct JobHandle: Sendable, Hashable {
         self.registry = registry
     }
 
-    /// Waits until the job is terminal and returns how it ended.
+    /// Waits until the job is terminal and returns how its latest run ended.
     ///
-    /// A job that fails or is cancelled is a result too (see ``JobResult/status``), not an error.
+    /// A job that fails or is cancelled is a result too (see ``JobResult/status``), not an error. A failed or
+    /// cancelled job that was retried since (``ActyEngine/retry(job:)``, `acty-query retry`, another engine) is
+    /// waited for again: the handle returns the outcome of the new run, never the stale one. A success is final.
     ///
     /// - Throws: ``ActyError/Code/engineStopped`` when the engine shuts down before the job finished (the job stays
     ///   in the database for the next process), or `CancellationError` when the waiting task is cancelled.
     public func result() async throws -> JobResult {
         // Another engine on the database may run the job: the poll timer then looks for its outcome.
         registry.markAwaited(id)
-        return try await slot.value()
+        return try await registry.latestResult(of: id, slot: slot)
     }
 
     public static func == (lhs: JobHandle, rhs: JobHandle) -> Bool { lhs.id == rhs.id }

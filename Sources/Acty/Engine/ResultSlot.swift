@@ -1,3 +1,4 @@
+import ActyStore
 
 /// Where one job's result arrives: waiters suspend here until the engine resolves it.
 final class ResultSlot: Sendable {
@@ -51,6 +52,10 @@ final class ResultSlot: Sendable {
 
 /// The result slots of jobs this process waits for: the ones it submitted, and the ones it watches for a handle
 /// obtained by id (see ``ActyEngine/handle(for:)``), which may run in another process.
+///
+/// A resolved slot keeps its result for the handles that hold it, but only a success is final: a failed or cancelled
+/// job can be retried (``ActyEngine/retry(job:)``, `acty-query retry`, another engine), so ``latestResult(of:slot:)``
+/// checks such a result against the job's row and waits again for a job that was queued again.
 final class ResultRegistry: Sendable {
     private struct State {
         var slots: [JobID: ResultSlot] = [:]
@@ -61,6 +66,25 @@ final class ResultRegistry: Sendable {
     }
 
     private let state = Locked(State())
+    private let store: Store
+
+    init(store: Store) {
+        self.store = store
+    }
+
+    /// The outcome of the job's latest run: waits on `slot` while the job runs, and again while a retry reruns it.
+    func latestResult(of id: JobID, slot: ResultSlot) async throws -> JobResult {
+        var slot = slot
+        while true {
+            let result = try await slot.value()
+            // Only a failed or cancelled job can be queued again. A read that fails (the engine has shut down and
+            // closed its store) leaves the outcome this engine knew.
+            guard result.status != .succeeded, let record = try? await store.job(id) else { return result }
+            if record.state.isTerminal { return JobResult(record: record) }
+            // Queued again: wait for the new run, wherever it runs (watched slots are resolved from the database too).
+            slot = watch(id)
+        }
+    }
 
     /// Creates slots for new jobs.
     func register(_ ids: some Sequence<JobID>) -> [ResultSlot] {

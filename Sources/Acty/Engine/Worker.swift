@@ -111,10 +111,11 @@ struct Worker {
     }
 
     /// A failed attempt: retried after the policy's backoff while attempts are left and the error allows it.
+    /// Attempts abandoned by a process that died count neither against the budget nor in the backoff.
     private func failed(_ claimed: ClaimedJob, _ error: JobError, retryable: Bool, timedOut: Bool = false) -> Dispatcher.Finished {
         var retryAfter: Double?
-        if retryable, claimed.attempt < claimed.maxAttempts {
-            retryAfter = claimed.retryPolicy.delay(afterAttempt: claimed.attempt, random: Double.random(in: 0..<1)).seconds
+        if retryable, claimed.hasAttemptsLeft {
+            retryAfter = claimed.retryPolicy.delay(afterAttempt: claimed.countedAttempt, random: Double.random(in: 0..<1)).seconds
         }
         let failure = Completion.Failure(error: error, timedOut: timedOut, retryAfter: retryAfter)
         return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(failure), finishedAt: Self.now), output: nil)
