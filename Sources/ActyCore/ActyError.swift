@@ -9,6 +9,7 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
             case databaseUnavailable = "database unavailable"
             case databaseReadOnly = "database read-only"
             case databaseFull = "database full"
+            case databaseBusy = "database busy"
             case incompatibleSchema = "incompatible schema"
             case invalidArgument = "invalid argument"
             case unknownExecutor = "unknown executor"
@@ -19,6 +20,7 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
             case groupClosed = "group closed"
             case encodingFailed = "encoding failed"
             case engineStopped = "engine stopped"
+            case outcomeNotRecorded = "outcome not recorded"
             case storage = "storage error"
         }
 
@@ -31,6 +33,9 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
         public static let databaseReadOnly = Code(.databaseReadOnly)
         /// The disk or the database is full; nothing of the failed write was kept.
         public static let databaseFull = Code(.databaseFull)
+        /// Another connection held the database's write lock for longer than the busy timeout; nothing of the
+        /// failed write was kept.
+        public static let databaseBusy = Code(.databaseBusy)
         /// The database was written by a newer version of Acty, or is not an Acty database.
         public static let incompatibleSchema = Code(.incompatibleSchema)
         /// An argument is out of range or malformed.
@@ -51,6 +56,10 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
         public static let encodingFailed = Code(.encodingFailed)
         /// The engine has shut down.
         public static let engineStopped = Code(.engineStopped)
+        /// The engine cannot write the job's outcome to the database (full disk, read-only file system, I/O error,
+        /// a lock held too long; see ``ActyError/cause``). The engine keeps retrying: the job is not lost, and
+        /// ``JobHandle/result()`` called again returns its outcome once it is recorded.
+        public static let outcomeNotRecorded = Code(.outcomeNotRecorded)
         /// SQLite reported an unexpected error.
         public static let storage = Code(.storage)
 

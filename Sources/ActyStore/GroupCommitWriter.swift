@@ -167,8 +167,7 @@ final class GroupCommitWriter: Sendable {
             do {
                 try db.beginTransaction(.immediate)
             } catch {
-                let mapped = StoreErrors.map(error, path: path)
-                for request in pending { request.fail(mapped) }
+                fail(pending, error)
                 return
             }
             var applied: [Applied] = []
@@ -183,8 +182,14 @@ final class GroupCommitWriter: Sendable {
                 }
             }
             if let failure {
-                // Roll back everything and run the others again without the failed request.
+                // Roll back everything and run the others again without the failed request, unless the database
+                // itself cannot be written (a full disk, an I/O error, a lock): then every other request would
+                // meet the same error, one batch after another.
                 rollBack(applied, in: db)
+                if StoreErrors.isWriteFault(failure.error) {
+                    fail(pending, failure.error)
+                    return
+                }
                 pending[failure.index].fail(StoreErrors.map(failure.error, path: path))
                 pending.remove(at: failure.index)
                 continue
@@ -193,14 +198,19 @@ final class GroupCommitWriter: Sendable {
                 try db.commit()
             } catch {
                 rollBack(applied, in: db)
-                let mapped = StoreErrors.map(error, path: path)
-                for request in pending { request.fail(mapped) }
+                fail(pending, error)
                 return
             }
             afterBatch(true)
             for request in applied { request.acknowledge() }
             return
         }
+    }
+
+    /// Fails every request of a batch with the error that stopped its transaction.
+    private func fail(_ requests: [Request], _ error: any Error) {
+        let mapped = StoreErrors.map(error, path: path)
+        for request in requests { request.fail(mapped) }
     }
 
     private func rollBack(_ applied: [Applied], in db: Database) {

@@ -1,4 +1,5 @@
 import ActyCore
+import Foundation
 import GRDB
 
 /// Turns SQLite errors into ``ActyError``s that say what happened and what to do, keeping the original as `cause`.
@@ -18,11 +19,48 @@ enum StoreErrors {
         case .SQLITE_CORRUPT:
             return ActyError(.databaseUnavailable, "the database\(file) is corrupt", cause: error)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return ActyError(.storage, "the database\(file) stayed locked by another connection for longer than the busy timeout", cause: error)
+            return ActyError(
+                .databaseBusy, "the database\(file) stayed locked by another connection for longer than the busy timeout; the write was not saved",
+                cause: error
+            )
+        case .SQLITE_IOERR where path.map(isOnReadOnlyFileSystem) == true:
+            // A file system remounted read-only under open files fails their writes with EROFS, which SQLite
+            // reports as an I/O error.
+            return ActyError(.databaseReadOnly, "the file system holding the database\(file) is read-only; the write was not saved", cause: error)
         case .SQLITE_IOERR:
             return ActyError(.storage, "an I/O error occurred on the database\(file); the write was not saved", cause: error)
         default:
             return ActyError(.storage, error.message ?? "SQLite error \(error.resultCode.rawValue)", cause: error)
         }
+    }
+
+    /// Whether the file system holding `path` is mounted read-only.
+    static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+        var info = statvfs()
+        let folder = (path as NSString).deletingLastPathComponent
+        return statvfs(folder.isEmpty ? "." : folder, &info) == 0 && info.f_flag & UInt(ST_RDONLY) != 0
+    }
+
+    /// Whether an error means the database cannot be written at the moment, whatever is written: a full disk, an
+    /// I/O error, a read-only file, a lock held by another connection. Such an error is not the fault of the
+    /// request that met it.
+    static func isWriteFault(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        switch error.resultCode {
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_NOMEM,
+            .SQLITE_PROTOCOL, .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+extension Store {
+    /// Whether an error the store threw means the database could not be written at the time (a full disk, a
+    /// read-only file system, an I/O error, a lock held past the busy timeout), rather than anything about the
+    /// request: writing the same thing later may well succeed.
+    package static func isWriteFault(_ error: any Error) -> Bool {
+        StoreErrors.isWriteFault((error as? ActyError)?.cause ?? error)
     }
 }

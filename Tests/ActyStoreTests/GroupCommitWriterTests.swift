@@ -215,6 +215,46 @@ struct GroupCommitWriterTests {
         }
     }
 
+    @Test func aWriteFaultMetByOneRequestFailsTheWholeBatchAtOnce() async throws {
+        try await Self.withWriter { writer, pool, counter, _ in
+            let gate = Gate()
+            let sent = Shared(0)
+            let runs = Shared([String: Int]())
+            let errors = Shared([any Error]())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try await writer.write { db in gate.hold(); return try Self.insert("first", db) } }
+                try await waitUntil("the first request to hold the writer") { gate.entered.value }
+                // A full disk met by any request means no request of the batch can be written: rerunning the
+                // others one failure at a time would only meet it again.
+                for index in 0..<10 {
+                    let name = "item-\(index)"
+                    group.addTask {
+                        sent.update { $0 += 1 }
+                        do {
+                            _ = try await writer.write { db -> Int64 in
+                                runs.update { $0[name, default: 0] += 1 }
+                                if index == 0 { throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full") }
+                                return try Self.insert(name, db)
+                            }
+                        } catch {
+                            errors.update { $0.append(error) }
+                        }
+                    }
+                }
+                try await waitUntil("every request to be sent") { sent.value == 10 }
+                gate.open()
+                try await group.waitForAll()
+            }
+            #expect(errors.value.count == 10)
+            for error in errors.value {
+                #expect((error as? ActyError)?.code == .databaseFull)
+            }
+            #expect(runs.value.values.allSatisfy { $0 == 1 }, "no request ran twice")
+            #expect(counter.rollbacks == 1)
+            #expect(try await Self.names(pool) == ["first"])
+        }
+    }
+
     @Test func databaseErrorOfOneRequestIsMappedAndOthersCommit() async throws {
         try await Self.withWriter { writer, pool, _, _ in
             _ = try await writer.write { try Self.insert("taken", $0) }

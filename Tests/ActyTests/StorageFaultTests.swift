@@ -1,6 +1,8 @@
-import Acty
+@testable import Acty
+@testable import ActyStore
 import ActyTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// A small tmpfs mounted for one test: a real full disk, or a real read-only file system.
@@ -31,6 +33,19 @@ final class ScratchMount: Sendable {
     deinit {
         _ = Self.run("/bin/umount", ["-l", path])
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Fills what is left of the mount with a file; returns its path (remove it to give the space back).
+    func fill() throws -> String {
+        let filler = path + "/filler-\(UUID().uuidString)"
+        guard FileManager.default.createFile(atPath: filler, contents: nil) else { throw CocoaError(.fileWriteOutOfSpace) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
+        defer { try? handle.close() }
+        for chunk in [65_536, 4_096, 512, 1] {
+            let bytes = Data(repeating: 0x78, count: chunk)
+            while (try? handle.write(contentsOf: bytes)) != nil {}
+        }
+        return filler
     }
 
     static var isAvailable: Bool {
@@ -101,5 +116,94 @@ struct StorageFaultTests {
             #expect(error.message.contains(path))
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    /// An engine on the mount with one gated primer running per group.
+    static func engineWithRunningPrimers(_ path: String, groups: Int, gate: Gate) async throws -> (ActyEngine, [GroupSubmission]) {
+        // Two attempts: a job whose outcome was not recorded is rescued as an abandoned attempt, which (until
+        // abandoned attempts have a budget of their own) uses one. A short lease: the next engine of these tests
+        // runs in this same process, so it finds the jobs by their expired leases.
+        let configuration = EngineConfiguration(
+            primerWorkers: groups, followerWorkers: 1, retryPolicy: RetryPolicy(maxAttempts: 2), leaseDuration: .seconds(1),
+            gracefulShutdownTimeout: .milliseconds(500), pollInterval: .milliseconds(20), busyTimeout: .milliseconds(500)
+        )
+        let engine = try await ActyEngine(database: .file(path), configuration: configuration, executors: [gated(by: gate)])
+        return try await shuttingDownOnError(engine) {
+            let submissions = try await (0..<groups).asyncMap {
+                try await engine.submitGroup("g\($0)", primer: ["n": .number(Double($0))], followers: [["follower": .number(Double($0))]])
+            }
+            try await require("every primer to run") {
+                try await submissions.asyncMap { try await engine.store.job($0.primer!.id)?.state }.allSatisfy { $0 == .running }
+            }
+            return (engine, submissions)
+        }
+    }
+
+    @Test func jobsFinishingOnAFullDiskReportItAndAreRecordedWhenSpaceReturns() async throws {
+        let mount = try #require(ScratchMount(sizeKB: 2048))
+        let gate = Gate()
+        let (engine, submissions) = try await Self.engineWithRunningPrimers(mount.path + "/acty.db", groups: 2, gate: gate)
+        try await shuttingDownOnError(engine) {
+            let filler = try mount.fill()
+            let refused = await #expect(throws: ActyError.self) { try await engine.submitGroup("refused", primer: ["n": 9]) }
+            #expect(refused?.code == .databaseFull)
+
+            gate.open()
+            for primer in submissions.map({ $0.primer! }) {
+                let error = await #expect(throws: ActyError.self) { try await primer.boundedResult(timeout: .seconds(10)) }
+                #expect(error?.code == .outcomeNotRecorded)
+                #expect((error?.cause as? ActyError)?.code == .databaseFull, "\(String(describing: error))")
+            }
+
+            try FileManager.default.removeItem(atPath: filler)
+            for job in submissions.flatMap(\.jobs) {
+                #expect(try await job.boundedResult().status == .succeeded)
+                #expect(try await engine.store.attempts(of: job.id).map(\.outcome) == ["succeeded"])
+            }
+            try await engine.boundedShutdown()
+        }
+    }
+
+    @Test func shutdownOnAFullDiskReturnsAndTheNextEngineFinishesTheWork() async throws {
+        let mount = try #require(ScratchMount(sizeKB: 2048))
+        let path = mount.path + "/acty.db"
+        let gate = Gate()
+        let (engine, submissions) = try await Self.engineWithRunningPrimers(path, groups: 3, gate: gate)
+        try await shuttingDownOnError(engine) {
+            let filler = try mount.fill()
+            gate.open()
+            await #expect(throws: ActyError.self) { try await submissions[0].primer!.boundedResult(timeout: .seconds(10)) }
+            let error = await #expect(throws: ActyError.self) { try await engine.boundedShutdown(timeout: .seconds(15)) }
+            #expect(error?.code == .outcomeNotRecorded, "\(String(describing: error))")
+            #expect(error?.message.contains("3 finished attempts") == true, "\(String(describing: error))")
+            try FileManager.default.removeItem(atPath: filler)
+        }
+
+        let next = try await ActyEngine(database: .file(path), configuration: EngineConfiguration(pollInterval: .milliseconds(20)), executors: [gated(by: gate)])
+        try await shuttingDownOnError(next) {
+            for submission in submissions {
+                #expect(try await next.waitForGroup(submission.groupKey, state: .succeeded))
+            }
+            for job in submissions.flatMap(\.jobs) {
+                let outcomes = try await next.store.attempts(of: job.id).map(\.outcome)
+                #expect(outcomes.filter { $0 == "succeeded" }.count == 1, "\(outcomes)")
+            }
+            #expect(try await next.store.jobsSucceededMoreThanOnce() == 0)
+            try await next.boundedShutdown()
+        }
+    }
+
+    /// Linux refuses a read-only remount while SQLite holds files open for writing, so the engine cannot meet one
+    /// mid-run here; what such a file system gives its writes (EROFS, an I/O error to SQLite) is reported as
+    /// read-only.
+    @Test func ioErrorOnAReadOnlyFileSystemIsReportedAsReadOnly() throws {
+        let mount = try #require(ScratchMount(sizeKB: 64))
+        let path = mount.path + "/acty.db"
+        let ioError = DatabaseError(resultCode: .SQLITE_IOERR_WRITE, message: "disk I/O error")
+        #expect((StoreErrors.map(ioError, path: path) as? ActyError)?.code == .storage)
+        #expect(mount.remount("ro"))
+        let error = StoreErrors.map(ioError, path: path) as? ActyError
+        #expect(error?.code == .databaseReadOnly)
+        #expect(error?.message.contains(path) == true)
     }
 }

@@ -92,7 +92,7 @@ public final class ActyEngine: Sendable {
         dispatcher = Dispatcher(
             store: store, workerID: workerID, executors: byName.keys.sorted(),
             workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,
-            leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, registry: registry,
+            leaseDuration: configuration.leaseDuration, stopRetryLimit: configuration.busyTimeout, registry: registry,
             running: runningJobs, logger: configuration.logger
         )
         running = Locked(nil)
@@ -154,6 +154,15 @@ public final class ActyEngine: Sendable {
     ///
     /// Waiting ``JobHandle/result()`` calls for jobs that did not finish throw ``ActyError/Code/engineStopped``.
     /// Calling `shutdown()` again waits for the first call to finish.
+    ///
+    /// When the database cannot be written (a full disk, a read-only file system, an I/O error, a lock held by
+    /// another process), the engine keeps trying to record its last completions for
+    /// ``EngineConfiguration/busyTimeout``, then shuts down anyway and throws: the jobs it could not record stay
+    /// `running` under its lease in the database, and the next engine that opens it rescues and runs them again.
+    ///
+    /// - Throws: ``ActyError/Code/outcomeNotRecorded`` with the number of outcomes that were not recorded, and the
+    ///   write error as ``ActyError/cause``; or the error that kept the engine from recording that it stopped, or
+    ///   from closing the database. The engine is shut down in every case.
     public func shutdown() async throws {
         let first = stopped.withLock { stopped in
             defer { stopped = true }
@@ -175,13 +184,38 @@ public final class ActyEngine: Sendable {
             }
             await pools.value
         }
-        try await store.unregisterWorker(workerID)
+        // Every step runs even when an earlier one failed; the first failure is reported at the end.
+        var failures: [any Error] = []
+        let unrecorded = await dispatcher.unrecorded
+        if unrecorded.isEmpty {
+            do { try await store.unregisterWorker(workerID) } catch { failures.append(error) }
+        } else {
+            // Still registered, this engine's jobs are rescued as soon as the next engine on this host sees that its
+            // process is gone, instead of when their leases expire.
+            failures.append(Self.notRecordedError(unrecorded))
+        }
         events?.finish()
         await delivery?.value
         registry.failAll(
             ActyError(.engineStopped, "the engine shut down before the job finished; it stays queued in the database for the next engine")
         )
-        try await store.close()
+        do { try await store.close() } catch { failures.append(error) }
+        for failure in failures.dropFirst() {
+            configuration.logger.error("shutting down failed", metadata: ["error": "\(failure)"])
+        }
+        if let first = failures.first { throw first }
+    }
+
+    private static func notRecordedError(_ unrecorded: Dispatcher.Unrecorded) -> ActyError {
+        var parts = ["\(unrecorded.completions) finished attempt\(unrecorded.completions == 1 ? "" : "s")"]
+        if unrecorded.releases > 0 { parts.append("\(unrecorded.releases) interrupted job\(unrecorded.releases == 1 ? "" : "s")") }
+        let reason = unrecorded.lastError.map { " (\(ResultRegistry.reason($0)))" } ?? ""
+        return ActyError(
+            .outcomeNotRecorded,
+            "the engine shut down without recording \(parts.joined(separator: " and "))\(reason): they stay running in the database "
+                + "under this engine's lease, and the next engine that opens it rescues and runs them again",
+            cause: unrecorded.lastError
+        )
     }
 
     /// Waits until the engine has shut down.

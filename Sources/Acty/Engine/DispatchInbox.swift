@@ -44,6 +44,11 @@ final class DispatchInbox: Sendable {
 
     var hasFinished: Bool { state.withLock { !$0.finished.isEmpty } }
 
+    /// Jobs whose finished attempt waits to be recorded (not the ones handed back unfinished).
+    var finishedJobs: Set<JobID> {
+        state.withLock { Set($0.finished.lazy.filter { !$0.released }.map(\.completion.job.id)) }
+    }
+
     /// A worker of `pool` waits for a job.
     func workerIdle(_ pool: JobRole, _ worker: IdleWorker) {
         state.withLock { $0.idle[pool]!.append(worker) }

@@ -26,6 +26,19 @@ actor Dispatcher {
         var released = false
     }
 
+    /// What a stopping engine could not record because the database could not be written: the jobs stay
+    /// `running` under this engine's lease in the database, and the next engine rescues them.
+    struct Unrecorded: Sendable {
+        /// Finished attempts whose outcome was not recorded.
+        var completions = 0
+        /// Jobs the shutdown handed back that stayed `running`.
+        var releases = 0
+        /// The error the last try failed with.
+        var lastError: (any Error)?
+
+        var isEmpty: Bool { completions + releases == 0 }
+    }
+
     /// How many dispatch cycles may wait at the writer at once.
     private static let maximumCyclesInFlight = 2
 
@@ -33,7 +46,8 @@ actor Dispatcher {
     private let workerID: String
     private let executors: [String]
     private let leaseDuration: Double
-    private let pollInterval: Duration
+    /// How long a stopping engine keeps trying to record its last completions while the database cannot be written.
+    private let stopRetryLimit: Duration
     private let registry: ResultRegistry
     private let logger: Logger
     private let claims: ClaimState
@@ -53,12 +67,17 @@ actor Dispatcher {
     private var signalled = false
     /// When an armed timer will look for due retries.
     private var retryWakeAt: Double?
+    /// Paces dispatch writes while they fail.
+    private var backoff = WriteBackoff()
+    /// What the engine gave up recording while it stopped.
+    private(set) var unrecorded = Unrecorded()
     private var wakeUp: CheckedContinuation<Void, Never>?
 
     init(
         store: Store, workerID: String, executors: [String], workers: Int, workStealing: Bool, leaseDuration: Duration,
-        pollInterval: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
+        stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
     ) {
+        self.stopRetryLimit = stopRetryLimit
         self.running = running
         self.store = store
         self.workerID = workerID
@@ -66,7 +85,6 @@ actor Dispatcher {
         self.liveWorkers = workers
         self.claims = ClaimState(workStealing: workStealing)
         self.leaseDuration = leaseDuration.seconds
-        self.pollInterval = pollInterval
         self.registry = registry
         self.logger = logger
     }
@@ -164,11 +182,18 @@ actor Dispatcher {
                 }
                 signalled = false
                 if isStopping, liveWorkers == 0, !inbox.hasFinished, cyclesInFlight == 0 { return }
-                guard cyclesInFlight < Self.maximumCyclesInFlight, let cycle = nextCycle() ?? standbyCycle() else { continue }
+                guard mayStartCycle, let cycle = nextCycle() ?? standbyCycle() else { continue }
                 cyclesInFlight += 1
                 cycles.addTask { await self.run(cycle) }
             }
         }
+    }
+
+    /// Whether another cycle may go to the writer. While writes fail, only one at a time (besides one parked on
+    /// standby) does, so that the backoff paces every try.
+    private var mayStartCycle: Bool {
+        if backoff.failures > 0 { return cyclesInFlight - (isStandbyParked ? 1 : 0) < 1 }
+        return cyclesInFlight < Self.maximumCyclesInFlight
     }
 
     /// A cycle as decided when it is queued: whether it fills idle workers. What it records and how many workers it
@@ -201,10 +226,11 @@ actor Dispatcher {
 
     private func run(_ cycle: Cycle) async {
         let taken = TakenOnce()
-        let outcome: ([ClaimedJob], WriteEffects)?
+        let started = ContinuousClock.now
+        let outcome: Result<([ClaimedJob], WriteEffects), any Error>
         do {
             let (inbox, state, worker, leaseDuration, executors) = (inbox, claims, workerID, leaseDuration, executors)
-            outcome = try await store.completeAndClaim(worker: workerID, standby: cycle.isStandby) {
+            outcome = .success(try await store.completeAndClaim(worker: workerID, standby: cycle.isStandby) {
                 let work = taken { inbox.take(claiming: cycle.fillsWorkers) }
                 let claim =
                     work.primerWorkers + work.followerWorkers == 0
@@ -221,16 +247,18 @@ actor Dispatcher {
             } handOut: { jobs in
                 // On the writer thread, right after the commit: the workers start without waiting for this actor.
                 inbox.handOut(jobs, from: taken.taken ?? DispatchInbox.Taken())
-            }
+            })
         } catch {
-            // Nothing of the transaction was kept: keep the completions for the next try, after a pause so a full
-            // disk or a long lock does not turn into a busy loop.
-            logger.error("recording completions and claiming failed; retrying", metadata: ["error": "\(error)"])
-            outcome = nil
+            outcome = .failure(error)
         }
         if cycle.isStandby { isStandbyParked = false }
         let work = taken.taken ?? DispatchInbox.Taken()
-        if let (jobs, effects) = outcome {
+        switch outcome {
+        case .success(let (jobs, effects)):
+            let failedBefore = backoff.succeeded()
+            if failedBefore > 0 {
+                logger.info("writing to the database works again", metadata: ["failed.tries": "\(failedBefore)"])
+            }
             if work.primerWorkers + work.followerWorkers > 0, jobs.count < work.primerWorkers + work.followerWorkers,
                 effects.readyWork.isEmpty
             {
@@ -238,16 +266,43 @@ actor Dispatcher {
             }
             apply(effects, outputs: work.finished)
             watchUnfinished(work.finished, effects: effects)
-        } else {
+        case .failure(let error):
             inbox.release(work)
-            inbox.putBack(work.finished)
             pollDue = pollDue || cycle.wasPollDue
-            try? await Task.sleep(for: pollInterval)
+            await writeFailed(error, work: work.finished, triedAt: started)
         }
         if isStopping { releaseIdleWorkers() }
         cyclesInFlight -= 1
         // Workers that went idle meanwhile, or lanes that still have work, need another cycle.
         signal()
+    }
+
+    /// Nothing of the cycle's transaction was kept. The completions are tried again, after a pause that grows while
+    /// writes keep failing, so that a full disk or a long lock is not a busy loop; whoever waits for a result
+    /// learns why it does not come.
+    ///
+    /// A stopping engine gives up once writes have failed for the stop retry limit, or at once when its grace period
+    /// is over (the pools are cancelled): what it could not record stays `running` under its lease in the database,
+    /// for the next engine to rescue, and ``unrecorded`` counts it.
+    private func writeFailed(_ error: any Error, work finished: [Finished], triedAt: ContinuousClock.Instant) async {
+        let delay = backoff.failed(triedAt: triedAt)
+        if backoff.failures == 1 {
+            logger.error("recording completions and claiming failed; retrying with backoff", metadata: ["error": "\(error)"])
+        } else {
+            logger.debug("recording completions and claiming failed again", metadata: ["error": "\(error)", "failed.tries": "\(backoff.failures)"])
+        }
+        inbox.putBack(finished)
+        if isStopping, Task.isCancelled || backoff.hasFailed(for: stopRetryLimit) {
+            // Everything still to record, also what a transaction that never began did not take.
+            let dropped = inbox.take(claiming: false).finished
+            unrecorded.completions += dropped.count(where: { !$0.released })
+            unrecorded.releases += dropped.count(where: \.released)
+            unrecorded.lastError = error
+            return
+        }
+        registry.interruptWaiters(cannotWrite: error, finished: inbox.finishedJobs)
+        // Cancellation ends the sleep early: the grace period is over, and the next failed try gives up.
+        try? await Task.sleep(for: delay)
     }
 
     /// Completions that finished no job: a retry now scheduled, or a job whose outcome another writer decided

@@ -39,6 +39,17 @@ final class ResultSlot: Sendable {
         }
     }
 
+    /// Gives the callers waiting now an error instead of the result, which is still to come: later waiters wait
+    /// for the result again.
+    func interrupt(_ error: any Error) {
+        let waiters: [CheckedContinuation<JobResult, any Error>] = state.withLock { state in
+            guard case .waiting(let waiters, let next) = state, !waiters.isEmpty else { return [] }
+            state = .waiting([:], nextToken: next)
+            return Array(waiters.values)
+        }
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
     /// Delivers the result to every waiter, now and later. Only the first resolution counts.
     func resolve(_ result: Result<JobResult, any Error>) {
         let waiters: [CheckedContinuation<JobResult, any Error>] = state.withLock { state in
@@ -160,6 +171,30 @@ final class ResultRegistry: Sendable {
             }
         }
         for (slot, result) in resolved { slot.resolve(.success(result)) }
+    }
+
+    /// Tells everyone waiting for a result now that the engine cannot write to the database: the outcomes of the
+    /// `finished` jobs cannot be recorded, and no other job can make progress meanwhile. The slots stay: a later
+    /// ``JobHandle/result()`` waits for the outcome again.
+    func interruptWaiters(cannotWrite cause: any Error, finished: Set<JobID>) {
+        let slots = state.withLock { Array($0.slots) }
+        for (id, slot) in slots {
+            let message =
+                finished.contains(id)
+                ? "job \(id) finished an attempt, but its outcome cannot be recorded in the database"
+                : "job \(id) cannot make progress while the engine cannot write to the database"
+            slot.interrupt(
+                ActyError(
+                    .outcomeNotRecorded, "\(message) (\(Self.reason(cause))); the engine keeps retrying, call result() again to wait for the outcome",
+                    cause: cause
+                )
+            )
+        }
+    }
+
+    /// The short reason of a write failure: the ``ActyError`` code, such as "database full".
+    static func reason(_ error: any Error) -> String {
+        (error as? ActyError).map { "\($0.code)" } ?? "\(error)"
     }
 
     /// Fails every waiting slot, when the engine stops before their jobs finished.

@@ -32,8 +32,9 @@ struct Worker {
                     let context = try claimed.cacheContext.map { try JSONValue(jsonString: $0) }
                     providerRef = try await cache.providerRef(forPrimer: job.payload, key: key, context: context, group: claimed.groupID, job: claimed.id)
                 } catch {
-                    if Task.isCancelled {
-                        // Shut down past the grace period while creating or waiting for the entry: hand the job back.
+                    // Shut down past the grace period while creating or waiting for the entry, or the cache entry
+                    // could not be written (a full disk, say): not the job's failure, so hand the job back.
+                    if Task.isCancelled || Store.isWriteFault(error) {
                         return Dispatcher.Finished(
                             completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true
                         )
