@@ -124,7 +124,7 @@ struct StorageFaultTests {
         // abandoned attempts have a budget of their own) uses one. A short lease: the next engine of these tests
         // runs in this same process, so it finds the jobs by their expired leases.
         let configuration = EngineConfiguration(
-            primerWorkers: groups, followerWorkers: 1, retryPolicy: RetryPolicy(maxAttempts: 2), leaseDuration: .seconds(1),
+            primerWorkers: groups, followerWorkers: 1, leaseDuration: .seconds(1),
             gracefulShutdownTimeout: .milliseconds(500), pollInterval: .milliseconds(20), busyTimeout: .milliseconds(500)
         )
         let engine = try await ActyEngine(database: .file(path), configuration: configuration, executors: [gated(by: gate)])

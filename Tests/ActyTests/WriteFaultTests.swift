@@ -3,7 +3,6 @@ import ActyTestSupport
 @testable import ActyStore
 import Foundation
 import GRDB
-import Synchronization
 import Testing
 
 /// A way the database stops taking the engine's writes for a while.
@@ -56,9 +55,9 @@ enum Outage: Sendable, CustomTestStringConvertible {
 
 /// An outage in progress; ends at most once, and at the latest when dropped, so a failing test leaves none behind.
 final class OngoingOutage: Sendable {
-    private let stop: Mutex<(@Sendable () -> Void)?>
+    private let stop: Locked<(@Sendable () -> Void)?>
 
-    init(end: @escaping @Sendable () -> Void) { stop = Mutex(end) }
+    init(end: @escaping @Sendable () -> Void) { stop = Locked(end) }
 
     func end() { stop.withLock { $0.take() }?() }
 
@@ -78,7 +77,7 @@ struct WriteFaultTests {
         // Two attempts: a job whose outcome was not recorded is rescued as an abandoned attempt, which (until
         // abandoned attempts have a budget of their own) uses one.
         let configuration = EngineConfiguration(
-            primerWorkers: groups, followerWorkers: 1, retryPolicy: RetryPolicy(maxAttempts: 2), leaseDuration: leaseDuration,
+            primerWorkers: groups, followerWorkers: 1, leaseDuration: leaseDuration,
             gracefulShutdownTimeout: .milliseconds(500), pollInterval: .milliseconds(20), busyTimeout: .milliseconds(500)
         )
         let engine = try await makeEngine(dir, configuration, executors: [gated(by: gate)])
