@@ -133,6 +133,7 @@ extension ActyEngine {
         }
         let lane = lane ?? "default"
         try LaneConfiguration.validateName(lane)
+        try await checkLane(lane)
         let laneConfiguration = configuration.lanes[lane] ?? configuration.defaultLane
         let executor = try executorName(executor)
         let retryPolicy = options.retryPolicy ?? configuration.retryPolicy
