@@ -51,7 +51,9 @@ public struct EngineConfiguration: Sendable {
     public var cacheTimeToLive: Duration?
     /// Whether a group's primer runs when its cache entry is already ready. With `false` (Python acty's
     /// `run_primer_on_cache_hit=False`) the primer is skipped and the followers start at once on the existing
-    /// entry; the group's ``GroupSubmission/primer`` is then `nil`. The default is `true`.
+    /// entry: a closed group's ``GroupSubmission/primer`` is then `nil`, and an open group's
+    /// ``OpenGroup/submitPrimer(_:maxAttempts:)`` returns a handle whose result is `succeeded` with 0 attempts and
+    /// the output `{"skipped": "cache_hit", "cache_key": …}`. The default is `true`.
     public var runPrimerOnCacheHit: Bool
     /// Receivers of every committed event, in commit order, such as a ``JSONLEventSink``. None by default.
     public var eventSinks: [any EventSink]

@@ -21,6 +21,10 @@ public struct JobHandle: Sendable, Hashable {
     ///
     /// A job that fails or is cancelled is a result too (see ``JobResult/status``), not an error.
     ///
+    /// A job whose executor no live engine has registered (renamed since it was submitted, say) keeps waiting until
+    /// an engine that has it runs the job; meanwhile the engine logs a warning and records an `executor_missing`
+    /// event, `acty-query summary` counts such jobs, and ``ActyEngine/drain()`` throws instead of waiting.
+    ///
     /// - Throws: ``ActyError/Code/engineStopped`` when the engine shuts down before the job finished (the job stays
     ///   in the database for the next process), or `CancellationError` when the waiting task is cancelled.
     public func result() async throws -> JobResult {
