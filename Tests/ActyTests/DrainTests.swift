@@ -94,6 +94,40 @@ struct DrainTests {
         try await engine.boundedShutdown()
     }
 
+    @Test func drainWaitsForAPausedLaneWithAWarning() async throws {
+        let dir = TemporaryDirectory()
+        let log = LogCapture()
+        let engine = try await makeEngine(
+            dir, EngineConfiguration(lanes: ["frozen": LaneConfiguration()], pollInterval: .milliseconds(20), logger: log.logger)
+        )
+        _ = try await engine.store.setLanePaused("frozen", paused: true, worker: nil)
+        let frozen = try await engine.submitGroup("frozen", primer: "p", lane: "frozen")
+        let drain = Task { try await engine.boundedDrain() }
+        try await require("drain to warn about the paused lane") { log.warnings.contains { $0.message.contains("paused lanes") } }
+        #expect(try await engine.store.job(frozen.primer!.id)?.state == .ready)
+
+        _ = try await engine.store.setLanePaused("frozen", paused: false, worker: nil)
+        try await drain.value
+        #expect(try await engine.store.job(frozen.primer!.id)?.state == .succeeded)
+        #expect(log.warnings.filter { $0.message.contains("paused lanes") }.count == 1)
+        try await engine.boundedShutdown()
+    }
+
+    @Test func drainEndsWithEngineStoppedWhenTheEngineShutsDown() async throws {
+        let dir = TemporaryDirectory()
+        let log = LogCapture()
+        let engine = try await makeEngine(
+            dir, EngineConfiguration(lanes: ["frozen": LaneConfiguration()], pollInterval: .milliseconds(20), logger: log.logger)
+        )
+        _ = try await engine.store.setLanePaused("frozen", paused: true, worker: nil)
+        try await engine.submitGroup("frozen", primer: "p", lane: "frozen")
+        let drain = Task { try await engine.boundedDrain() }
+        try await require("drain to wait") { log.warnings.contains { $0.message.contains("paused lanes") } }
+        try await engine.boundedShutdown()
+        let error = await #expect(throws: ActyError.self) { try await drain.value }
+        #expect(error?.code == .engineStopped)
+    }
+
     @Test func groupsListsOpenGroupsForAResumedProcessToReattach() async throws {
         let dir = TemporaryDirectory()
         let first = try await makeEngine(dir)

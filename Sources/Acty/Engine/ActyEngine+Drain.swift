@@ -31,16 +31,22 @@ extension ActyEngine {
         var warnedPaused = false
         while true {
             try checkRunning()
-            let live = try await liveExecutors()
-            let work = try await store.unfinishedWork(executors: live)
-            if work.isDone { return }
-            if !work.isRunning, !work.isRunnable {
-                let missing = try await store.jobsWaitingForExecutors(notIn: live)
-                if !missing.isEmpty { throw Self.cannotDrain(missing, registered: live) }
-                if !warnedPaused {
-                    warnedPaused = true
-                    configuration.logger.warning("drain waits for ready jobs of paused lanes: resume the lanes to let them run")
+            do {
+                let live = try await liveExecutors()
+                let work = try await store.unfinishedWork(executors: live)
+                if work.isDone { return }
+                if !work.isRunning, !work.isRunnable {
+                    let missing = try await store.jobsWaitingForExecutors(notIn: live)
+                    if !missing.isEmpty { throw Self.cannotDrain(missing, registered: live) }
+                    if !warnedPaused {
+                        warnedPaused = true
+                        configuration.logger.warning("drain waits for ready jobs of paused lanes: resume the lanes to let them run")
+                    }
                 }
+            } catch let error as ActyError where error.code != .unknownExecutor {
+                // A read that failed because the engine shut down meanwhile (its store closed) says so.
+                try checkRunning()
+                throw error
             }
             try await Task.sleep(for: configuration.pollInterval)
         }
