@@ -94,8 +94,8 @@ struct DrainTests {
         try await engine.boundedShutdown()
     }
 
-    @Test func drainWaitsForAPausedLaneWithAWarning() async throws {
-        let dir = TemporaryDirectory()
+    /// An engine whose only job waits in the paused lane `frozen`, and a drain that has started waiting for it.
+    private static func drainingAPausedLane(_ dir: TemporaryDirectory) async throws -> (ActyEngine, LogCapture, JobHandle, Task<Void, any Error>) {
         let log = LogCapture()
         let engine = try await makeEngine(
             dir, EngineConfiguration(lanes: ["frozen": LaneConfiguration()], pollInterval: .milliseconds(20), logger: log.logger)
@@ -104,25 +104,23 @@ struct DrainTests {
         let frozen = try await engine.submitGroup("frozen", primer: "p", lane: "frozen")
         let drain = Task { try await engine.boundedDrain() }
         try await require("drain to warn about the paused lane") { log.warnings.contains { $0.message.contains("paused lanes") } }
-        #expect(try await engine.store.job(frozen.primer!.id)?.state == .ready)
+        return (engine, log, frozen.primer!, drain)
+    }
 
+    @Test func drainWaitsForAPausedLaneWithAWarning() async throws {
+        let dir = TemporaryDirectory()
+        let (engine, log, primer, drain) = try await Self.drainingAPausedLane(dir)
+        #expect(try await engine.store.job(primer.id)?.state == .ready)
         _ = try await engine.store.setLanePaused("frozen", paused: false, worker: nil)
         try await drain.value
-        #expect(try await engine.store.job(frozen.primer!.id)?.state == .succeeded)
+        #expect(try await engine.store.job(primer.id)?.state == .succeeded)
         #expect(log.warnings.filter { $0.message.contains("paused lanes") }.count == 1)
         try await engine.boundedShutdown()
     }
 
     @Test func drainEndsWithEngineStoppedWhenTheEngineShutsDown() async throws {
         let dir = TemporaryDirectory()
-        let log = LogCapture()
-        let engine = try await makeEngine(
-            dir, EngineConfiguration(lanes: ["frozen": LaneConfiguration()], pollInterval: .milliseconds(20), logger: log.logger)
-        )
-        _ = try await engine.store.setLanePaused("frozen", paused: true, worker: nil)
-        try await engine.submitGroup("frozen", primer: "p", lane: "frozen")
-        let drain = Task { try await engine.boundedDrain() }
-        try await require("drain to wait") { log.warnings.contains { $0.message.contains("paused lanes") } }
+        let (engine, _, _, drain) = try await Self.drainingAPausedLane(dir)
         try await engine.boundedShutdown()
         let error = await #expect(throws: ActyError.self) { try await drain.value }
         #expect(error?.code == .engineStopped)
