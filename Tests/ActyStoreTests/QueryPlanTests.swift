@@ -67,7 +67,10 @@ struct QueryPlanTests {
             name: "scheduled by executor", sql: Store.waitingForExecutorsSQL(state: .scheduled, excludedCount: 0), arguments: [],
             indexes: ["jobs_scheduled"]
         ),
-        Case(name: "summary: jobs missing an executor", sql: ReadOnlyStore.jobsMissingExecutorSQL, arguments: [], indexes: ["jobs_ready", "jobs_scheduled"]),
+        Case(
+            name: "summary: jobs missing an executor", sql: ReadOnlyStore.jobsMissingExecutorSQL, arguments: [],
+            indexes: ["jobs_ready", "jobs_scheduled"]
+        ),
     ]
 
     /// A store with 4,000 jobs in lanes `a` and `b`: mostly ready followers, some primers, running, finished.
