@@ -116,6 +116,9 @@ struct CacheRegistryTests {
         #expect(second.primer == nil)
         let follower = try await second.followers[0].boundedResult()
         #expect(follower.output?["provider_ref"]?.stringValue == "prefix-cache:default:p:1")
+        #expect(try await engine.waitForGroup("second", state: .succeeded))
+        let done = try #require(try await engine.allEvents().ofType(.groupDone).first { $0.groupID == second.groupID })
+        #expect(try JSONValue(jsonString: done.data ?? "")["primer"] == "skipped")
         #expect(provider.createCount == 1)
         try await engine.boundedShutdown()
     }
@@ -172,6 +175,8 @@ struct CacheRegistryTests {
         #expect(hits.count == 1)
         #expect(hits.first?.data?.contains("primer_skipped") == true)
         #expect(events.forJob(second.primer.id).map(\.type) == ["job_queued", "job_succeeded"])
+        let done = try #require(events.ofType(.groupDone).first { $0.groupID == group.id })
+        #expect(try JSONValue(jsonString: done.data ?? "")["primer"] == "skipped")
         try await engine.boundedShutdown()
     }
 
