@@ -84,7 +84,7 @@ let package = Package(
             name: "ActyTests",
             dependencies: [
                 "Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcomingFeatures
         ),

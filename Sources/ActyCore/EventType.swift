@@ -43,6 +43,10 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case jobReleased = "job_released"
     /// A job was cancelled before or while running.
     case jobCancelled = "job_cancelled"
+    /// Ready or scheduled jobs need an executor that no live engine has registered, so they wait (data: the
+    /// executor, how many jobs need it, the executors the recording engine has). Recorded once per executor name by
+    /// each engine that notices it.
+    case executorMissing = "executor_missing"
     /// Lane weights or caps changed.
     case laneConfigsUpdated = "lane_configs_updated"
     /// A cache entry was created for a group (data: key, provider).

@@ -110,6 +110,8 @@ public final class ReadOnlyStore: Sendable {
     ///   `workers_alive` (`stopped_at` NULL) and `workers_gone`.
     /// - `jobs_by_state` (`state`, `count`), `jobs_by_lane` (`lane`, `count`), `jobs_by_role` (`role`, `count`),
     ///   `groups_by_state` (`state`, `count`).
+    /// - `jobs_missing_executor` (`executor`, `jobs`): ready and scheduled jobs whose executor no live engine (a
+    ///   `workers` row with `stopped_at` NULL) has registered, so they wait until one does; empty when none.
     public func summary(now: Double? = nil) throws -> [(String, QueryTable)] {
         try read { db in
             let overview = try Self.table(db, """
@@ -127,9 +129,20 @@ public final class ReadOnlyStore: Sendable {
                 ("jobs_by_lane", try Self.table(db, "SELECT lane, COUNT(*) AS count FROM jobs GROUP BY lane ORDER BY lane")),
                 ("jobs_by_role", try Self.table(db, "SELECT role, COUNT(*) AS count FROM jobs GROUP BY role ORDER BY role")),
                 ("groups_by_state", try Self.table(db, "SELECT state, COUNT(*) AS count FROM groups GROUP BY state ORDER BY state")),
+                ("jobs_missing_executor", try Self.table(db, Self.jobsMissingExecutorSQL)),
             ]
         }
     }
+
+    /// Ready and scheduled jobs by executor, for executors no live engine has; read through the two states' partial
+    /// indexes (see QueryPlanTests).
+    static let jobsMissingExecutorSQL = """
+        SELECT executor, COUNT(*) AS jobs
+        FROM (SELECT executor FROM jobs INDEXED BY jobs_ready WHERE state = 'ready'
+            UNION ALL SELECT executor FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled')
+        WHERE executor NOT IN (SELECT json_each.value FROM workers, json_each(workers.executors) WHERE workers.stopped_at IS NULL)
+        GROUP BY executor ORDER BY executor
+        """
 
     // MARK: Groups
 

@@ -20,16 +20,28 @@ extension Store {
 
     /// Adds the primer or a follower to an open group.
     ///
-    /// - Parameter observer: as for ``submitGroup(_:worker:observer:)``.
+    /// - Parameters:
+    ///   - skipPrimerOnCacheHit: for a primer, the provider and fingerprint its cache entry must have for the primer
+    ///     to be skipped: when the group's entry is ready and matches, the primer is recorded `succeeded` at once
+    ///     with the output ``skippedPrimerOutput(cacheKey:)`` (it is in the effects' finished jobs) and the
+    ///     followers start.
+    ///   - observer: as for ``submitGroup(_:worker:observer:)``.
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
     public func addJob(
-        _ job: NewJob, role: JobRole, toGroup group: GroupID, worker: String?, observer: InsertObserver<JobID>? = nil
+        _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
+        worker: String?, observer: InsertObserver<JobID>? = nil
     ) async throws -> (JobID, WriteEffects) {
         try await write(worker: worker) { context in
-            let id = try context.addJob(job, role: role, toGroup: group)
+            let id = try context.addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
             observer?.inserted(id)
             return id
         } undo: { observer?.rolledBack($0) }
+    }
+
+    /// The output recorded for an open group's primer that was skipped because its cache entry was ready:
+    /// `{"skipped": "cache_hit", "cache_key": <key>}`.
+    public static func skippedPrimerOutput(cacheKey: String) -> JSONValue {
+        ["skipped": "cache_hit", "cache_key": .string(cacheKey)]
     }
 
     /// Closes an open group; does nothing for a group that is already closed or finished.

@@ -74,6 +74,8 @@ extension WriteContext {
             primerState = row.optionalString(0) ?? "none"
             followers = (row.int(1), row.int(2), row.int(3))
         }
+        // A primer skipped on a cache hit has no row in a closed group and a `succeeded` one in an open group.
+        if group.primerState == .skipped { primerState = PrimerState.skipped.rawValue }
         let data = JSONValue.object([
             "ok": .bool(group.state == .succeeded),
             "state": .string(group.state.rawValue),

@@ -139,9 +139,15 @@ extension WriteContext {
     /// under ``PrimerFailurePolicy/runFollowers``), and is recorded `cancelled` at once when the primer failed
     /// under ``PrimerFailurePolicy/skipFollowers``.
     ///
+    /// A primer given `skipPrimerOnCacheHit` whose group's cache entry is ready, made by that provider with that
+    /// fingerprint and not expired, is recorded as done without running, as a closed group's primer is skipped (see
+    /// ``addSkippedPrimer(_:to:cacheKey:provider:)``).
+    ///
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open; ``ActyError/Code/invalidArgument`` for a
     ///   second primer.
-    mutating func addJob(_ job: NewJob, role: JobRole, toGroup id: GroupID) throws -> JobID {
+    mutating func addJob(
+        _ job: NewJob, role: JobRole, toGroup id: GroupID, skipPrimerOnCacheHit cache: (provider: String, fingerprint: String)? = nil
+    ) throws -> JobID {
         var group = try groupRow(id)
         guard group.state == .open else {
             let reason = group.state == .closed ? "is closed" : "has already \(group.state.rawValue)"
@@ -153,6 +159,9 @@ extension WriteContext {
         case .primer:
             guard group.primerState == .none else {
                 throw ActyError(.invalidArgument, "group '\(group.key)' already has a primer")
+            }
+            if let cache, let key = try readyCacheKey(of: id, provider: cache.provider, fingerprint: cache.fingerprint) {
+                return try addSkippedPrimer(job, to: group, cacheKey: key, provider: cache.provider)
             }
             state = .ready
             followerIndex = nil
@@ -177,6 +186,46 @@ extension WriteContext {
         }
         return ref.id
     }
+
+    /// Records an open group's primer as succeeded without running it, because the group's cache entry is ready:
+    /// like a closed group's skipped primer, the group's `primer_state` becomes `skipped`, the entry counts a hit
+    /// (`cache_hit` with reason `primer_skipped`) and the followers start at once. Unlike there, the primer has a
+    /// row, since ``OpenGroup`` hands out a handle for it: `succeeded` with 0 attempts and the output
+    /// ``Store/skippedPrimerOutput(cacheKey:)``, recorded with `job_queued` and `job_succeeded` (data `skipped`).
+    private mutating func addSkippedPrimer(_ job: NewJob, to group: GroupRow, cacheKey: String, provider: String) throws -> JobID {
+        var group = group
+        group.primerState = .skipped
+        group.jobsTotal += 1
+        try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'skipped', jobs_total = jobs_total + 1 WHERE id = ?")
+            .execute(arguments: [group.id.rawValue])
+        try db.cachedStatement(sql: Self.cacheHitSQL).run { [now] in $0.add(now); $0.add(cacheKey) }
+        try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(cacheKey); $0.add(group.id.rawValue) }
+        try record(.cacheHit, group, data: Self.cacheData(key: cacheKey, provider: provider, reason: "primer_skipped"))
+        let ref = try insertJob(job, role: .primer, followerIndex: nil, state: .succeeded, in: group)
+        try db.cachedStatement(sql: "UPDATE jobs SET result = ?, finished_at = ? WHERE id = ?")
+            .execute(arguments: [Store.skippedPrimerOutput(cacheKey: cacheKey).jsonString, now, ref.id.rawValue])
+        try record(.jobSucceeded, ref, data: #"{"attempt":0,"skipped":"cache_hit"}"#)
+        effects.finishedJobs.append(FinishedJob(id: ref.id, groupKey: group.key, role: .primer, state: .succeeded, error: nil, attempts: 0))
+        try countFinishedJobs(1, in: group.id)
+        try releaseFollowers(of: group, primerSucceeded: false)
+        return ref.id
+    }
+
+    /// The cache key of a group whose entry is ready, from this provider with this fingerprint, and not expired.
+    private func readyCacheKey(of group: GroupID, provider: String, fingerprint: String) throws -> String? {
+        var key: String?
+        try db.cachedStatement(sql: Self.readyCacheOfGroupSQL).forEachRow {
+            $0.add(group.rawValue); $0.add(provider); $0.add(fingerprint); $0.add(now)
+        } _: { key = $0.string(0) }
+        return key
+    }
+
+    /// The ready, unexpired entry of a group's cache key, if it has this provider and fingerprint.
+    static let readyCacheOfGroupSQL = """
+        SELECT cache_entries.key FROM groups JOIN cache_entries ON cache_entries.key = groups.cache_key
+        WHERE groups.id = ? AND cache_entries.state = 'ready' AND cache_entries.provider = ? AND cache_entries.fingerprint = ?
+            AND (cache_entries.expires_at IS NULL OR cache_entries.expires_at > ?)
+        """
 
     /// Inserts one job row and its `job_queued` event.
     private mutating func insertJob(_ job: NewJob, role: JobRole, followerIndex: Int?, state: JobState, in group: GroupRow) throws -> JobRef {

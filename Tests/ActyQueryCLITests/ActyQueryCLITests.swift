@@ -59,6 +59,31 @@ struct ActyQueryCLITests {
         #expect(states == ["ready", "running"])
     }
 
+    @Test func summaryListsJobsWaitingForAnExecutorNoLiveEngineHas() async throws {
+        let folder = TemporaryDirectory()
+        let path = folder.file()
+        let engine = try await ActyEngine(database: .file(path), executors: [EchoExecutor()])
+        // Queued under an executor name no engine registers any more, as after a rename.
+        let store = try Store(.file(path))
+        for key in ["old-1", "old-2"] {
+            let group = NewGroup(
+                key: key, lane: "default", primer: NewJob(executor: "review-v1", payload: "1"),
+                followers: [NewJob(executor: "review-v1", payload: "2")], isClosed: true
+            )
+            _ = try await store.submitGroup(group, worker: nil)
+        }
+        try await store.close()
+        let echoed = try await engine.submitGroup("echoed", primer: "p", followers: ["f"])
+        for job in echoed.jobs { _ = try await job.result() }
+
+        let json = try await QueryTool.run(["summary", path, "--format", "json"]).json()
+        let table = try await QueryTool.run(["summary", path])
+        try await engine.shutdown()
+        // The ready primers count; their followers wait for them, not for an executor.
+        #expect(json["jobs_missing_executor"]?.arrayValue == [["executor": "review-v1", "jobs": 2]])
+        #expect(table.status == 0 && table.stdout.contains("jobs_missing_executor") && table.stdout.contains("review-v1"))
+    }
+
     @Test func groupsListsNewestFirstAndFiltersByState() async throws {
         let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)

@@ -50,6 +50,27 @@ struct QueryPlanTests {
             name: "running jobs of a lane", sql: WriteContext.runningInLaneSQL, arguments: ["a"],
             indexes: ["jobs_running"], allowsIndexScan: true
         ),
+        Case(name: "groups in a state", sql: Store.groupsInStateSQL, arguments: ["open", 100], indexes: ["groups_state"]),
+    ]
+
+    /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or
+    /// running jobs, or sort what they count, but never scan the whole `jobs` table.
+    static let waitingWorkStatements: [Case] = [
+        Case(name: "any running", sql: Store.anyRunningSQL, arguments: [], indexes: ["jobs_running"]),
+        Case(name: "any waiting", sql: Store.anyWaitingSQL, arguments: [], indexes: ["jobs_ready", "jobs_scheduled"]),
+        Case(name: "runnable scheduled", sql: Store.runnableScheduledSQL(executorCount: 2), arguments: ["echo", "x"], indexes: ["jobs_scheduled"]),
+        Case(
+            name: "ready by executor", sql: Store.waitingForExecutorsSQL(state: .ready, excludedCount: 2), arguments: ["echo", "x"],
+            indexes: ["jobs_ready"]
+        ),
+        Case(
+            name: "scheduled by executor", sql: Store.waitingForExecutorsSQL(state: .scheduled, excludedCount: 0), arguments: [],
+            indexes: ["jobs_scheduled"]
+        ),
+        Case(
+            name: "summary: jobs missing an executor", sql: ReadOnlyStore.jobsMissingExecutorSQL, arguments: [],
+            indexes: ["jobs_ready", "jobs_scheduled"]
+        ),
     ]
 
     /// A store with 4,000 jobs in lanes `a` and `b`: mostly ready followers, some primers, running, finished.
@@ -116,6 +137,24 @@ struct QueryPlanTests {
                 Self.check(plan, for: statement)
             }
         }
+    }
+
+    @Test(arguments: [false, true])
+    func waitingWorkIsReadThroughPartialIndexes(analyzed: Bool) async throws {
+        try await Self.withLoadedStore(analyzed: analyzed) { store in
+            for statement in Self.waitingWorkStatements {
+                Self.checkReadsOnlyIndexes(try await Self.plan(of: statement, in: store), for: statement)
+            }
+        }
+    }
+
+    /// No full scan of `jobs`, and every index of the case is used.
+    static func checkReadsOnlyIndexes(_ plan: [String], for statement: Case) {
+        let text = plan.joined(separator: "\n")
+        #expect(!plan.contains { $0.hasPrefix("SCAN jobs") && !$0.contains("INDEX") }, "\(statement.name) scans jobs:\n\(text)")
+        let indexes = statement.indexes ?? []
+        let used = indexes.allSatisfy { index in plan.contains { $0.contains("INDEX \(index)") } }
+        #expect(used, "\(statement.name) does not use all of \(indexes):\n\(text)")
     }
 
     @Test func claimWalksTheReadyIndexInClaimOrder() async throws {

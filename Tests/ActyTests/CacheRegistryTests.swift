@@ -115,7 +115,84 @@ struct CacheRegistryTests {
         #expect(second.primer == nil)
         let follower = try await second.followers[0].boundedResult()
         #expect(follower.output?["provider_ref"]?.stringValue == "prefix-cache:default:p:1")
+        #expect(try await engine.waitForGroup("second", state: .succeeded))
+        let done = try #require(try await engine.allEvents().ofType(.groupDone).first { $0.groupID == second.groupID })
+        #expect(try JSONValue(jsonString: done.data ?? "")["primer"] == "skipped")
         #expect(provider.createCount == 1)
+        try await engine.boundedShutdown()
+    }
+
+    /// The README's cache example uses an open group: its primer is skipped on a cache hit too, and its handle
+    /// reports the skip.
+    @Test func skipsAnOpenGroupsPrimerOnACacheHitWhenConfigured() async throws {
+        let dir = TemporaryDirectory()
+        let provider = DemoPrefixCacheProvider()
+        let primerRuns = Recorder<JobID>()
+        let executor = ClosureExecutor(name: "prefix-aware") { job in
+            if job.role == .primer { primerRuns.append(job.id) }
+            return ["agent": job.payload["agent"] ?? .null, "provider_ref": job.cache?.providerRef.map(JSONValue.string) ?? .null]
+        }
+        let engine = try await ActyEngine(
+            database: .file(dir.file()), configuration: EngineConfiguration(runPrimerOnCacheHit: false),
+            executors: [executor], cacheProvider: provider
+        )
+        let context: JSONValue = ["tenant": "acme"]
+        func review(_ key: String) async throws -> (primer: JobHandle, followers: [JobHandle]) {
+            try await engine.withOpenGroup(key, cacheKey: "tenant:acme:playbook", cacheContext: context) { group in
+                let early = try await group.addFollower(["agent": "early"])
+                let primer = try await group.submitPrimer(["agent": "coordinator", "prefix_id": "playbook"])
+                let late = try await group.addFollower(["agent": "late"])
+                return (primer, [early, late])
+            }
+        }
+        let first = try await review("first")
+        #expect(try await first.primer.boundedResult().attempts == 1)
+        for follower in first.followers { #expect(try await follower.boundedResult().status == .succeeded) }
+
+        let second = try await review("second")
+        let skipped = try await second.primer.boundedResult()
+        #expect(skipped.status == .succeeded)
+        #expect(skipped.attempts == 0)
+        #expect(skipped.output == ["skipped": "cache_hit", "cache_key": "tenant:acme:playbook"])
+        for follower in second.followers {
+            let result = try await follower.boundedResult()
+            #expect(result.output?["provider_ref"]?.stringValue == "prefix-cache:acme:playbook:1")
+        }
+        #expect(try await engine.waitForGroup("second", state: .succeeded))
+        #expect(primerRuns.values == [first.primer.id])
+        #expect(provider.createCount == 1)
+
+        // The row says the same as the handle, also to a handle made later from the id.
+        let row = try #require(try await engine.store.job(second.primer.id))
+        #expect(row.state == .succeeded)
+        #expect(try await engine.handle(for: second.primer.id).boundedResult().output == skipped.output)
+        let group = try #require(try await engine.store.group(key: "second"))
+        #expect(group.primerState == .skipped)
+        #expect(group.jobsFinished == group.jobsTotal)
+        let events = try await engine.allEvents()
+        let hits = events.ofType(.cacheHit).filter { $0.groupID == group.id }
+        #expect(hits.count == 1)
+        #expect(hits.first?.data?.contains("primer_skipped") == true)
+        #expect(events.forJob(second.primer.id).map(\.type) == ["job_queued", "job_succeeded"])
+        let done = try #require(events.ofType(.groupDone).first { $0.groupID == group.id })
+        #expect(try JSONValue(jsonString: done.data ?? "")["primer"] == "skipped")
+        try await engine.boundedShutdown()
+    }
+
+    @Test func runsAnOpenGroupsPrimerWhenItsFingerprintDiffers() async throws {
+        let dir = TemporaryDirectory()
+        let provider = DemoPrefixCacheProvider()
+        let engine = try await ActyEngine(
+            database: .file(dir.file()), configuration: EngineConfiguration(runPrimerOnCacheHit: false),
+            executors: [prefixAware], cacheProvider: provider
+        )
+        for (key, prefix) in [("v1", "playbook-v1"), ("v2", "playbook-v2")] {
+            let primer = try await engine.withOpenGroup(key, cacheKey: "playbook") { group in
+                try await group.submitPrimer(["prefix_id": .string(prefix)])
+            }
+            #expect(try await primer.boundedResult().attempts == 1)
+        }
+        #expect(provider.createCount == 2)
         try await engine.boundedShutdown()
     }
 }

@@ -107,18 +107,23 @@ func makeEngine(
     try await ActyEngine(database: .file(dir.file()), configuration: configuration, executors: executors)
 }
 
+/// Runs `body`, throwing ``WaitTimedOut`` (and cancelling it) when it does not return within `timeout`.
+func bounded<T: Sendable>(_ what: String, timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw WaitTimedOut(what: what)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
 extension JobHandle {
     /// ``JobHandle/result()``, throwing ``WaitTimedOut`` instead of hanging when the job does not finish in time.
     func boundedResult(timeout: Duration = .seconds(20)) async throws -> JobResult {
-        try await withThrowingTaskGroup(of: JobResult.self) { group in
-            group.addTask { try await self.result() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw WaitTimedOut(what: "the result of job \(self.id)")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        try await bounded("the result of job \(id)", timeout: timeout) { try await self.result() }
     }
 }
 

@@ -30,7 +30,7 @@ extension ActyEngine {
         cacheContext: JSONValue? = nil,
         options: GroupOptions = GroupOptions()
     ) async throws -> GroupSubmission {
-        let group = try makeGroup(
+        let group = try await makeGroup(
             key: key, lane: lane, executor: executor, primer: primer, followers: followers, isClosed: true,
             groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
         )
@@ -57,13 +57,16 @@ extension ActyEngine {
         try checkRunning()
         let executor = try executorName(executor)
         if let attached = try await attach(key, executor: executor) { return attached }
-        let group = try makeGroup(
+        let group = try await makeGroup(
             key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false,
             groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
         )
         do {
             let submission = try await insert(group)
-            return OpenGroup(engine: self, id: submission.groupID, key: key, executor: executor, maxAttempts: group.retryPolicy.maxAttempts)
+            return OpenGroup(
+                engine: self, id: submission.groupID, key: key, executor: executor, maxAttempts: group.retryPolicy.maxAttempts,
+                cacheKey: cacheKey, cacheContext: cacheContext
+            )
         } catch ActyError.Code.groupKeyInUse {
             // Another task or process opened the group in the meantime: join it.
             if let attached = try await attach(key, executor: executor) { return attached }
@@ -77,7 +80,11 @@ extension ActyEngine {
         guard live.state == .open else {
             throw ActyError(.groupClosed, "group '\(key)' is closed: no more followers can be added; use a new key")
         }
-        return OpenGroup(engine: self, id: live.id, key: key, executor: executor, maxAttempts: live.retryPolicy.maxAttempts)
+        // The stored cache key and context count, not this call's: the group was opened with them.
+        return OpenGroup(
+            engine: self, id: live.id, key: key, executor: executor, maxAttempts: live.retryPolicy.maxAttempts,
+            cacheKey: live.cacheKey, cacheContext: live.cacheContext.flatMap { try? JSONValue(jsonString: $0) }
+        )
     }
 
     /// Opens a group, runs `body` with it, and closes the group when `body` returns or throws.
@@ -118,13 +125,14 @@ extension ActyEngine {
     private func makeGroup(
         key: String, lane: String?, executor: String?, primer: JSONValue?, followers: [JSONValue], isClosed: Bool,
         groupContext: JSONValue?, cacheKey: String?, cacheContext: JSONValue?, options: GroupOptions
-    ) throws -> NewGroup {
+    ) async throws -> NewGroup {
         try checkRunning()
         guard !key.isEmpty, key.utf8.count <= 1024 else {
             throw ActyError(.invalidArgument, "a group key must have 1 to 1024 bytes")
         }
         let lane = lane ?? "default"
         try LaneConfiguration.validateName(lane)
+        try await checkLane(lane)
         let laneConfiguration = configuration.lanes[lane] ?? configuration.defaultLane
         let executor = try executorName(executor)
         let retryPolicy = options.retryPolicy ?? configuration.retryPolicy
@@ -149,11 +157,22 @@ extension ActyEngine {
             retryPolicy: retryPolicy,
             jobTimeout: timeout?.seconds
         )
-        if let provider = cacheRegistry?.provider, cacheKey != nil, let primer, !configuration.runPrimerOnCacheHit {
-            group.skipPrimerOnCacheHit = (provider.name, provider.fingerprint(primer: primer, context: cacheContext))
+        if let primer, let skip = primerSkip(primer, cacheKey: cacheKey, cacheContext: cacheContext) {
+            group.skipPrimerOnCacheHit = (skip.provider, skip.fingerprint)
         }
         return group
     }
+
+    /// The cache entry that lets a primer be skipped (its key, provider and fingerprint) when
+    /// ``EngineConfiguration/runPrimerOnCacheHit`` is off and the group has a cache key; `nil` when the primer
+    /// always runs.
+    func primerSkip(_ primer: JSONValue, cacheKey: String?, cacheContext: JSONValue?) -> PrimerSkip? {
+        guard let provider = cacheRegistry?.provider, let cacheKey, !configuration.runPrimerOnCacheHit else { return nil }
+        return (cacheKey, provider.name, provider.fingerprint(primer: primer, context: cacheContext))
+    }
+
+    /// The cache entry whose being ready lets a primer be skipped.
+    typealias PrimerSkip = (cacheKey: String, provider: String, fingerprint: String)
 
     func newJob(_ payload: JSONValue, executor: String, maxAttempts: Int, what: String) throws -> NewJob {
         guard maxAttempts >= 1 else {
@@ -193,7 +212,12 @@ extension ActyEngine {
     }
 
     /// Adds a job to an open group, registering its result slot before it can run.
-    func add(_ job: NewJob, role: JobRole, to group: GroupID, key: String) async throws -> JobHandle {
+    ///
+    /// - Parameter skip: for a primer, the cache entry that lets it be skipped (see ``primerSkip(_:cacheKey:cacheContext:)``).
+    func add(
+        _ job: NewJob, role: JobRole, to group: GroupID, key: String,
+        skipOnCacheHit skip: PrimerSkip? = nil
+    ) async throws -> JobHandle {
         try checkRunning()
         let registry = registry
         let slots = SlotHandoff()
@@ -201,7 +225,16 @@ extension ActyEngine {
             inserted: { slots.set(registry.register([$0])) },
             rolledBack: { registry.remove([$0]) }
         )
-        let (id, effects) = try await store.addJob(job, role: role, toGroup: group, worker: workerID, observer: observer)
+        let (id, effects) = try await store.addJob(
+            job, role: role, toGroup: group, skipPrimerOnCacheHit: skip.map { ($0.provider, $0.fingerprint) }, worker: workerID,
+            observer: observer
+        )
+        if let skip, effects.finishedJobs.contains(where: { $0.id == id }) {
+            // Skipped on a cache hit: resolve the handle with the recorded output before the effects resolve it
+            // without one.
+            let output = Store.skippedPrimerOutput(cacheKey: skip.cacheKey)
+            registry.resolve([JobResult(jobID: id, groupKey: key, role: role, status: .succeeded, output: output, attempts: 0)])
+        }
         await apply(effects)
         return JobHandle(id: id, role: role, groupKey: key, slot: slots.take()[0], registry: registry)
     }

@@ -22,6 +22,9 @@ extension ActyEngine {
 
     /// Waits until the most recent group with this key has finished, and returns its final state.
     ///
+    /// Like ``JobHandle/result()``, it keeps waiting while the group's jobs need an executor no live engine has
+    /// (reported in the log and as an `executor_missing` event).
+    ///
     /// - Throws: ``ActyError/Code/unknownGroup``; `CancellationError` when the waiting task is cancelled.
     public func waitForGroup(_ key: String) async throws -> GroupState {
         guard let first = try await store.group(key: key) else {

@@ -6,13 +6,15 @@ extension ActyEngine {
     /// Runs the worker pools and the engine's housekeeping until the dispatcher has stopped:
     /// - the poll timer, which looks for work other processes wrote and for handles of jobs run elsewhere;
     /// - the heartbeat, which renews the leases of running jobs and notices leases this process lost;
-    /// - the rescuer, which takes back jobs of workers that died or went silent, at start and periodically.
+    /// - the rescuer, which takes back jobs of workers that died or went silent, at start and periodically;
+    /// - the executor watch, which reports jobs waiting for an executor no live engine has.
     func runPools() async {
         await withTaskGroup(of: Void.self) { group in
             let housekeeping = [
                 Task { await self.poll() },
                 Task { await self.heartbeat() },
                 Task { await self.rescue() },
+                Task { await self.watchMissingExecutors() },
             ]
             for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
                 for _ in 0..<count {
@@ -109,7 +111,7 @@ extension ActyEngine {
 
     /// Whether a process exists and has not exited: a killed process whose parent has not reaped it yet is a
     /// zombie, which `kill(pid, 0)` still finds, so Linux's `/proc/<pid>/stat` is asked for its state too.
-    private static func processExists(_ pid: Int) -> Bool {
+    static func processExists(_ pid: Int) -> Bool {
         guard pid > 0, pid <= Int(Int32.max) else { return false }
         guard kill(pid_t(pid), 0) == 0 else { return errno != ESRCH }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -40,6 +40,11 @@ public final class ActyEngine: Sendable {
     private let finished = ShutdownSignal()
     /// Whether another engine has been seen working on the database: handles are then also resolved from it.
     let sawPeers = Locked(false)
+    /// Lanes known to exist: configured, found in the database, or created by this engine. A submit to any other
+    /// lane looks in the database first (see ``checkLane(_:)``).
+    let knownLanes = Locked<Set<String>>([])
+    /// Executors this engine has reported missing (see ``reportMissingExecutors()``): each is reported once.
+    let reportedMissingExecutors = Locked<Set<String>>([])
     /// When this engine started, in Unix epoch seconds.
     let startedAt = Date().timeIntervalSince1970
     private let events: AsyncStream<[EventRecord]>.Continuation?

@@ -15,6 +15,11 @@ public struct EngineConfiguration: Sendable {
     public var lanes: [String: LaneConfiguration]
     /// The settings a lane gets when a group first uses it without it being listed in ``lanes``. Weight 1, no cap.
     public var defaultLane: LaneConfiguration
+    /// Whether a submission may name only known lanes: `default`, those in ``lanes``, and those that exist in the
+    /// database (created by another process or by ``ActyEngine/setLane(_:_:)``). With `true`, any other lane is
+    /// refused with ``ActyError/Code/unknownLane``, listing the known ones; with `false`, the default, it is created
+    /// with ``defaultLane`` and a warning is logged once per name, since an unknown lane is most likely a typo.
+    public var strictLanes: Bool
     /// Whether an idle pool takes the other pool's work once its own is exhausted. The default is `true`.
     public var workStealing: Bool
     /// What a failed primer does to its group (a group can override it). The default fails the group.
@@ -57,7 +62,9 @@ public struct EngineConfiguration: Sendable {
     public var cacheTimeToLive: Duration?
     /// Whether a group's primer runs when its cache entry is already ready. With `false` (Python acty's
     /// `run_primer_on_cache_hit=False`) the primer is skipped and the followers start at once on the existing
-    /// entry; the group's ``GroupSubmission/primer`` is then `nil`. The default is `true`.
+    /// entry: a closed group's ``GroupSubmission/primer`` is then `nil`, and an open group's
+    /// ``OpenGroup/submitPrimer(_:maxAttempts:)`` returns a handle whose result is `succeeded` with 0 attempts and
+    /// the output `{"skipped": "cache_hit", "cache_key": …}`. The default is `true`.
     public var runPrimerOnCacheHit: Bool
     /// Receivers of every committed event, in commit order, such as a ``JSONLEventSink``. None by default.
     public var eventSinks: [any EventSink]
@@ -70,6 +77,7 @@ public struct EngineConfiguration: Sendable {
         followerWorkers: Int = 8,
         lanes: [String: LaneConfiguration] = [:],
         defaultLane: LaneConfiguration = LaneConfiguration(),
+        strictLanes: Bool = false,
         workStealing: Bool = true,
         primerFailurePolicy: PrimerFailurePolicy = .failGroup,
         followerFailurePolicy: FollowerFailurePolicy = .failGroup,
@@ -91,6 +99,7 @@ public struct EngineConfiguration: Sendable {
         self.followerWorkers = followerWorkers
         self.lanes = lanes
         self.defaultLane = defaultLane
+        self.strictLanes = strictLanes
         self.workStealing = workStealing
         self.primerFailurePolicy = primerFailurePolicy
         self.followerFailurePolicy = followerFailurePolicy

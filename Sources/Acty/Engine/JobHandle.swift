@@ -23,6 +23,10 @@ public struct JobHandle: Sendable, Hashable {
     /// cancelled job that was retried since (``ActyEngine/retry(job:)``, `acty-query retry`, another engine) is
     /// waited for again: the handle returns the outcome of the new run, never the stale one. A success is final.
     ///
+    /// A job whose executor no live engine has registered (renamed since it was submitted, say) keeps waiting until
+    /// an engine that has it runs the job; meanwhile the engine logs a warning and records an `executor_missing`
+    /// event, `acty-query summary` counts such jobs, and ``ActyEngine/drain()`` throws instead of waiting.
+    ///
     /// - Throws: ``ActyError/Code/engineStopped`` when the engine shuts down before the job finished (the job stays
     ///   in the database for the next process), or `CancellationError` when the waiting task is cancelled.
     public func result() async throws -> JobResult {

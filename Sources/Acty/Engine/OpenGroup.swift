@@ -13,16 +13,26 @@ public struct OpenGroup: Sendable {
     public let key: String
     private let executor: String
     private let maxAttempts: Int
+    private let cacheKey: String?
+    private let cacheContext: JSONValue?
 
-    init(engine: ActyEngine, id: GroupID, key: String, executor: String, maxAttempts: Int) {
+    init(engine: ActyEngine, id: GroupID, key: String, executor: String, maxAttempts: Int, cacheKey: String?, cacheContext: JSONValue?) {
         self.engine = engine
         self.id = id
         self.key = key
         self.executor = executor
         self.maxAttempts = maxAttempts
+        self.cacheKey = cacheKey
+        self.cacheContext = cacheContext
     }
 
     /// Submits the group's primer. Followers added before it start once it succeeded.
+    ///
+    /// With ``EngineConfiguration/runPrimerOnCacheHit`` off, a primer whose cache entry is already ready (same
+    /// provider and fingerprint, not expired) is skipped, as in a closed group: it never runs and the followers start
+    /// at once on the existing entry. The primer is still recorded, so the returned handle works like any other:
+    /// its ``JobHandle/result()`` is `succeeded` with 0 attempts and the output
+    /// `{"skipped": "cache_hit", "cache_key": <the group's cache key>}`, and the group's primer state is `skipped`.
     ///
     /// - Parameter maxAttempts: attempts this job may have, instead of the group's retry policy's.
     /// - Throws: ``ActyError`` with code `invalidArgument` when the group already has a primer, `groupClosed` when
@@ -30,7 +40,8 @@ public struct OpenGroup: Sendable {
     @discardableResult
     public func submitPrimer(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
         let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "the primer of group '\(key)'")
-        return try await engine.add(job, role: .primer, to: id, key: key)
+        let skip = engine.primerSkip(payload, cacheKey: cacheKey, cacheContext: cacheContext)
+        return try await engine.add(job, role: .primer, to: id, key: key, skipOnCacheHit: skip)
     }
 
     /// Adds a follower. It runs once the primer succeeded (at once if it already has).

@@ -1,0 +1,128 @@
+public import ActyCore
+import GRDB
+
+/// Where the unfinished work of a database stands, as ``Store/unfinishedWork(executors:)`` reads it: enough for
+/// `drain()` to know whether to keep waiting, with lookups that stop at the first matching row.
+public struct UnfinishedWork: Sendable, Hashable {
+    /// Some job is running (leased to an engine, live or not yet rescued).
+    public var isRunning: Bool
+    /// Some job is ready or scheduled.
+    public var isWaiting: Bool
+    /// Some ready job of a lane that is not paused, or some scheduled job, has one of the given executors: a live
+    /// engine can run it.
+    public var isRunnable: Bool
+
+    /// No job is ready, scheduled or running.
+    public var isDone: Bool { !isRunning && !isWaiting }
+}
+
+extension Store {
+    /// Reads where the unfinished work stands, in one read transaction.
+    ///
+    /// Blocked followers are not looked at: one whose primer is pending becomes ready when that primer (ready,
+    /// scheduled or running, so counted here) succeeds; the others wait for something only a user can do (an open
+    /// group's primer or `close()`, a retry).
+    ///
+    /// Cost: each answer is an indexed lookup that stops at its first row (`jobs_running`, `jobs_ready` by role and
+    /// lane, `jobs_scheduled`). Only ``UnfinishedWork/isRunnable`` may read past rows, the ready jobs whose executor
+    /// no live engine has, and only while nothing runs.
+    ///
+    /// - Parameter executors: the executors of the live engines.
+    public func unfinishedWork(executors: Set<String>) async throws -> UnfinishedWork {
+        try await read { db in
+            let isRunning = try Bool.fetchOne(db, sql: Self.anyRunningSQL) ?? false
+            let isWaiting = try Bool.fetchOne(db, sql: Self.anyWaitingSQL) ?? false
+            var work = UnfinishedWork(isRunning: isRunning, isWaiting: isWaiting, isRunnable: false)
+            guard isWaiting, !isRunning, !executors.isEmpty else { return work }
+            let names = Array(executors)
+            if try Bool.fetchOne(db, sql: Self.runnableScheduledSQL(executorCount: names.count), arguments: StatementArguments(names)) != nil {
+                work.isRunnable = true
+                return work
+            }
+            // Lane by lane and role by role, as a claim looks: the `jobs_ready` index finds each lane's jobs.
+            let ready = try db.makeStatement(sql: WriteContext.claimSQL(executorCount: names.count))
+            for lane in try String.fetchAll(db, sql: "SELECT name FROM lanes WHERE paused = 0") {
+                for role in JobRole.allCases {
+                    let arguments = StatementArguments([role.rawValue, lane]) + StatementArguments(names) + [1]
+                    if try Row.fetchOne(ready, arguments: arguments) != nil {
+                        work.isRunnable = true
+                        return work
+                    }
+                }
+            }
+            return work
+        }
+    }
+
+    /// Ready and scheduled jobs whose executor is not one of `executors`, counted by executor: work no live engine
+    /// can run. Reads every ready and scheduled job (through their partial indexes): for a warning now and then,
+    /// not for a hot path.
+    ///
+    /// - Parameter executors: the executors of the live engines.
+    public func jobsWaitingForExecutors(notIn executors: Set<String>) async throws -> [String: Int] {
+        try await read { db in
+            let names = Array(executors)
+            var counts: [String: Int] = [:]
+            for state in [JobState.ready, .scheduled] {
+                let sql = Self.waitingForExecutorsSQL(state: state, excludedCount: names.count)
+                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(names)) {
+                    counts[row[0], default: 0] += row[1] as Int
+                }
+            }
+            return counts
+        }
+    }
+
+    /// Groups in one state, at most `limit`: live groups (`open`, `closed`) newest first, finished ones most
+    /// recently finished first. Served by the `groups_state` index, whose order this is.
+    public func groups(state: GroupState, limit: Int) async throws -> [GroupRecord] {
+        try await read { db in
+            try db.fetchAll(GroupRecord.init, sql: Self.groupsInStateSQL, arguments: [state.rawValue, limit])
+        }
+    }
+
+    /// Records that jobs wait for an executor no live engine has: `executor_missing` with the executor's name, how
+    /// many ready or scheduled jobs need it and the executors the recording engine has.
+    public func recordExecutorMissing(_ executor: String, jobs: Int, registered: [String], worker: String) async throws {
+        _ = try await write(worker: worker) { context in
+            let data = JSONValue.object([
+                "executor": .string(executor), "jobs": .number(Double(jobs)), "registered": .array(registered.map { .string($0) }),
+            ])
+            try context.record(.executorMissing, data: data.jsonString)
+        }
+    }
+}
+
+extension Store {
+    // The partial indexes are named: with statistics saying most jobs are ready, SQLite would rather scan the
+    // table, which costs every finished job once none is ready.
+
+    /// Whether a job runs, from the `jobs_running` index.
+    static let anyRunningSQL = "SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_running WHERE state = 'running')"
+
+    /// Whether a job is ready or scheduled, from the `jobs_ready` and `jobs_scheduled` indexes.
+    static let anyWaitingSQL = """
+        SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready')
+            OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled')
+        """
+
+    /// A scheduled job with one of `executorCount` executors, walking the `jobs_scheduled` index.
+    static func runnableScheduledSQL(executorCount: Int) -> String {
+        "SELECT 1 FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled' AND executor IN (\(placeholders(executorCount))) LIMIT 1"
+    }
+
+    /// Jobs of one waiting state (ready or scheduled) by executor, leaving out `excludedCount` executors, through the
+    /// state's partial index.
+    static func waitingForExecutorsSQL(state: JobState, excludedCount: Int) -> String {
+        let filter = excludedCount == 0 ? "" : " AND executor NOT IN (\(placeholders(excludedCount)))"
+        let index = state == .ready ? "jobs_ready" : "jobs_scheduled"
+        return "SELECT executor, COUNT(*) FROM jobs INDEXED BY \(index) WHERE state = '\(state.rawValue)'\(filter) GROUP BY executor"
+    }
+
+    /// Groups in one state, served by `groups_state (state, finished_at)` in its order.
+    static let groupsInStateSQL = GroupRecord.selection + " WHERE state = ? ORDER BY finished_at DESC, id DESC LIMIT ?"
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+}
