@@ -72,7 +72,7 @@ let package = Package(
         // Build-time tool: turns migrations/*.sql into Swift string constants.
         .executableTarget(name: "embed-migrations", swiftSettings: upcomingFeatures),
         // Finds the executables tests run as child processes.
-        .target(name: "ActyTestSupport", swiftSettings: upcomingFeatures),
+        .target(name: "ActyTestSupport", dependencies: ["ActyCore"], swiftSettings: upcomingFeatures),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["embed-migrations"]),
         .testTarget(name: "ActyCoreTests", dependencies: ["ActyCore", "ActyTestSupport"], swiftSettings: upcomingFeatures),
         .testTarget(

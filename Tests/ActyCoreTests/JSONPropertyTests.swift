@@ -1,4 +1,5 @@
 import ActyCore
+import ActyTestSupport
 import Testing
 
 /// Seeded random values and texts: every value the generator makes (deep, wide, unicode, escapes, edge numbers)

@@ -18,7 +18,8 @@ extension ActyEngine {
     ///   - cacheContext: what a cache provider needs to build that entry.
     ///   - options: failure policies, retries and timeout for this group, overriding the engine's.
     /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
-    ///   name) or `encodingFailed` (a NaN or infinite number in a payload).
+    ///   name) or `encodingFailed` (a NaN or infinite number in a payload, or arrays and objects nested deeper than
+    ///   ``JSONValue/maximumParsingDepth``).
     @discardableResult
     public func submitGroup(
         _ key: String,
@@ -163,11 +164,14 @@ extension ActyEngine {
         return NewJob(executor: executor, payload: try encode(payload, what: what), maxAttempts: maxAttempts)
     }
 
+    /// The value's JSON text, refused unless it reads back as the same value: what submission accepts, the store,
+    /// the executor and `result()` give back unchanged.
     private func encode(_ value: JSONValue, what: String) throws -> String {
-        if let path = value.nonFiniteNumberPath {
-            throw ActyError(.encodingFailed, "\(what) has a number JSON cannot hold (NaN or infinity) at \(path)")
+        do {
+            return try value.storableJSONString()
+        } catch {
+            throw ActyError(.encodingFailed, "\(what) \(error.message)")
         }
-        return value.jsonString
     }
 
     /// Inserts a group, registering result slots for its jobs before they can run.

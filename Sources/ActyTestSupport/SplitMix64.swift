@@ -1,14 +1,16 @@
-import ActyCore
+public import ActyCore
 
 /// A small deterministic generator (SplitMix64), so random tests replay identically.
-struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -27,11 +29,12 @@ struct SplitMix64: RandomNumberGenerator {
 
     /// A random value: any mix of scalars, unicode and escaped characters, edge numbers, wide containers and
     /// chains of containers, nested at most `maxDepth` levels (``JSONValue/nestingDepth``).
-    mutating func jsonValue(maxDepth: Int = JSONValue.maximumParsingDepth) -> JSONValue {
+    public mutating func jsonValue(maxDepth: Int = JSONValue.maximumParsingDepth) -> JSONValue {
         jsonValue(depth: 0, maxDepth: maxDepth)
     }
 
-    mutating func jsonValue(depth: Int, maxDepth: Int = JSONValue.maximumParsingDepth) -> JSONValue {
+    /// A random value as it would be found `depth` levels down in a value nested at most `maxDepth` levels.
+    public mutating func jsonValue(depth: Int, maxDepth: Int = JSONValue.maximumParsingDepth) -> JSONValue {
         let canNest = depth < maxDepth
         let kind = Int.random(in: 0..<(canNest ? (depth < 4 ? 12 : 9) : 7), using: &self)
         switch kind {
@@ -60,7 +63,8 @@ struct SplitMix64: RandomNumberGenerator {
         }
     }
 
-    mutating func string() -> String {
+    /// A short random string of letters, escapes, control characters and multi-byte characters.
+    public mutating func string() -> String {
         String((0..<Int.random(in: 0...12, using: &self)).map { _ in Self.characters.randomElement(using: &self)! })
     }
 }
