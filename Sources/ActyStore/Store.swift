@@ -71,6 +71,9 @@ public final class Store: Sendable {
             path = file
             do {
                 try Self.checkExistingFile(file, busyTimeout: busyTimeout)
+                // SQLite gives the -wal and -shm files the database file's mode. When the folder is missing or
+                // read-only, SQLite's own open reports it.
+                _ = try? PrivateFile.createIfMissing(file)
                 database = try Self.openPool(file, configuration: configuration, busyTimeout: busyTimeout)
             } catch {
                 throw StoreErrors.map(error, path: file)
