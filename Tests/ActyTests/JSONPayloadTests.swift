@@ -84,6 +84,13 @@ struct JSONPayloadTests {
         try await engine.boundedShutdown()
     }
 
+    @Test func textLongerThanSQLiteStoresInOneValueIsRefusedWithItsSize() throws {
+        let value: JSONValue = ["text": "0123456789"]
+        #expect(try StoredJSON.text(value, limit: 21).get() == #"{"text":"0123456789"}"#)
+        let refusal = #expect(throws: StoredJSON.Refusal.self) { try StoredJSON.text(value, limit: 20).get() }
+        #expect(refusal?.message == "is 21 bytes of JSON text, more than the 20 bytes SQLite stores in one value")
+    }
+
     @Test(arguments: 0..<4)
     func randomPayloadsComeBackIdenticalFromTheExecutorAndTheStore(seed: Int) async throws {
         var random = SplitMix64(seed: UInt64(seed) &+ 0xEC40)

@@ -18,8 +18,8 @@ extension ActyEngine {
     ///   - cacheContext: what a cache provider needs to build that entry.
     ///   - options: failure policies, retries and timeout for this group, overriding the engine's.
     /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
-    ///   name) or `encodingFailed` (a NaN or infinite number in a payload, or arrays and objects nested deeper than
-    ///   ``JSONValue/maximumParsingDepth``).
+    ///   name) or `encodingFailed` (a NaN or infinite number in a payload, arrays and objects nested deeper than
+    ///   ``JSONValue/maximumParsingDepth``, or more JSON text than SQLite stores in one value).
     @discardableResult
     public func submitGroup(
         _ key: String,
@@ -164,11 +164,11 @@ extension ActyEngine {
         return NewJob(executor: executor, payload: try encode(payload, what: what), maxAttempts: maxAttempts)
     }
 
-    /// The value's JSON text, refused unless it reads back as the same value: what submission accepts, the store,
-    /// the executor and `result()` give back unchanged.
+    /// The value's JSON text, refused unless it reads back as the same value and fits in the store: what submission
+    /// accepts, the store, the executor and `result()` give back unchanged.
     private func encode(_ value: JSONValue, what: String) throws -> String {
         do {
-            return try value.storableJSONString()
+            return try StoredJSON.text(value).get()
         } catch {
             throw ActyError(.encodingFailed, "\(what) \(error.message)")
         }

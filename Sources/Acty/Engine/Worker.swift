@@ -85,10 +85,10 @@ struct Worker {
         case .finished(.success(let output)):
             // An output the store cannot give back unchanged fails the attempt rather than being lost on reading.
             let text: String
-            do {
-                text = try output.storableJSONString()
-            } catch {
-                return failed(claimed, JobError(type: "InvalidOutput", message: "the output \(error.message)"), retryable: false)
+            switch StoredJSON.text(output) {
+            case .success(let stored): text = stored
+            case .failure(let refusal):
+                return failed(claimed, JobError(type: "InvalidOutput", message: "the output \(refusal.message)"), retryable: false)
             }
             return Dispatcher.Finished(
                 completion: Completion(job: claimed, outcome: .succeeded(output: text), finishedAt: Self.now),
