@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Removes credentials from error messages before they are stored or logged.
 ///
 /// Executors often report provider errors verbatim, and those can carry an API key or a bearer token. The event
@@ -23,27 +25,29 @@ public enum SecretRedactor {
         let lowered = Array(text.utf8.lazy.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
         var result = text
         if lowered.contains("bearer") {
-            result.replace(bearer) { "\($0.output.1)\(placeholder)" }
+            bearer.withLock { result.replace($0) { "\($0.output.1)\(placeholder)" } }
         }
         if lowered.contains("authorization") {
-            result.replace(authorization) { "\($0.output.1)\(placeholder)" }
+            authorization.withLock { result.replace($0) { "\($0.output.1)\(placeholder)" } }
         }
         if lowered.contains("://") {
-            result.replace(urlPassword) { "\($0.output.1)\(placeholder)@" }
+            urlPassword.withLock { result.replace($0) { "\($0.output.1)\(placeholder)@" } }
         }
         if providerKeyPrefixes.contains(where: lowered.contains) {
-            result.replace(providerKey, with: placeholder)
+            providerKey.withLock { result.replace($0, with: placeholder) }
         }
         if spacedAPIKeyWords.contains(where: lowered.contains) {
-            result.replace(spacedAPIKey) { "\($0.output.1)\(placeholder)" }
+            spacedAPIKey.withLock { result.replace($0) { "\($0.output.1)\(placeholder)" } }
         }
         if assignmentWords.contains(where: lowered.contains) {
-            result.replace(assignment) { match in
-                let (_, name, value) = match.output
-                if let quote = value.first, quote == "\"" || quote == "'" {
-                    return "\(name)\(quote)\(placeholder)\(quote)"
+            assignment.withLock {
+                result.replace($0) { match in
+                    let (_, name, value) = match.output
+                    if let quote = value.first, quote == "\"" || quote == "'" {
+                        return "\(name)\(quote)\(placeholder)\(quote)"
+                    }
+                    return "\(name)\(placeholder)"
                 }
-                return "\(name)\(placeholder)"
             }
         }
         return result
@@ -63,43 +67,43 @@ public enum SecretRedactor {
     private static let spacedAPIKeyWords: [StaticString] = ["apikey", "api key", "api-key", "api_key"]
     private static let assignmentWords: [StaticString] = ["key", "token", "secret", "passw", "pwd"]
 
-    // Swift's `Regex` is not `Sendable`, so the patterns are built per use through these computed properties.
-    // (Swift's `replace(_:with:)` takes the replacement literally, without `$1` templates: replacements that keep
-    // part of the match are closures.)
+    // Swift's `Regex` is not `Sendable`: each pattern lives behind a lock, so it is compiled once rather than on every
+    // use (building the patterns per call cost 1-2 ms a message). (Swift's `replace(_:with:)` takes the replacement
+    // literally, without `$1` templates: replacements that keep part of the match are closures.)
 
     /// `Bearer <token>`: the token has a digit or a symbol and 6+ characters, or is 16+ letters, so prose such as
     /// "the bearer of bad news" is left alone.
-    private static var bearer: Regex<(Substring, Substring)> {
+    private static let bearer = Mutex<Regex<(Substring, Substring)>>(
         #/(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{6,}|[A-Za-z]{16,})=*/#
-    }
+    )
 
     /// The value of an `Authorization` (or `Proxy-Authorization`) header, after its scheme (`Basic`, `Token`, …):
     /// `Authorization: Basic dXNlcjpwYXNz`, `'authorization': 'Basic …'`, `authorization=…`.
-    private static var authorization: Regex<(Substring, Substring)> {
+    private static let authorization = Mutex<Regex<(Substring, Substring)>>(
         #/(?i)(\bauthorization["']?\s*[:=]\s*["']?(?>(?:[A-Za-z][A-Za-z0-9\-]*\s+)?))(?!\[REDACTED\])[^\s"',;]+?(?=[)\]}>]*(?:[\s"',;]|$))/#
-    }
+    )
 
     /// `scheme://user:password@host`.
-    private static var urlPassword: Regex<(Substring, Substring)> {
+    private static let urlPassword = Mutex<Regex<(Substring, Substring)>>(
         #/(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]+:)[^\s/@]+@/#
-    }
+    )
 
     /// Provider keys, alone anywhere in the text: `sk-` and its kin need 6+ characters after the dash.
-    private static var providerKey: Regex<Substring> {
+    private static let providerKey = Mutex<Regex<Substring>>(
         #/\b(?:(?:sk|pk|rk|xox[abpr])-[A-Za-z0-9\-_]{6,}|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|AKIA[0-9A-Z]{16}\b|AIza[0-9A-Za-z\-_]{30,})/#
-    }
+    )
 
     /// `apikey <key>` (also `api key`, `api-key`) without `=` or `:`: the key has a digit and 8+ characters, or is
     /// 16+ letters and digits, so prose such as "apikey is missing" is left alone.
-    private static var spacedAPIKey: Regex<(Substring, Substring)> {
+    private static let spacedAPIKey = Mutex<Regex<(Substring, Substring)>>(
         #/(?i)(\bapi[_\-\s]?key\s+)(?:(?=[A-Za-z\-_.]*[0-9])[A-Za-z0-9\-_.]{8,}|[A-Za-z0-9]{16,})/#
-    }
+    )
 
     /// `name = value` where the name ends in a credential word, possibly after `prefix_` or `prefix-` parts. A bare
     /// value stops before closing brackets that end it (`{token=abc}` keeps its `}`).
-    private static var assignment: Regex<(Substring, Substring, Substring)> {
+    private static let assignment = Mutex<Regex<(Substring, Substring, Substring)>>(
         #/(?i)(\b(?:[A-Za-z0-9]+[_\-])*(?:api[_\-]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|secret|password|passwd|pwd)["']?\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?!\[REDACTED\])[^\s"'&,;]+?(?=[)\]}>]*(?:[\s"'&,;]|$)))/#
-    }
+    )
 }
 
 extension [UInt8] {

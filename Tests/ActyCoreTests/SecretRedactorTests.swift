@@ -153,4 +153,22 @@ struct SecretRedactorTests {
             #expect(SecretRedactor.mayHoldSecret(text), "\(text)")
         }
     }
+
+    /// The patterns are shared behind locks: tasks redacting at once each get their own text back.
+    @Test func concurrentRedactionsGiveEachCallersResult() async {
+        let cases = Self.secretCases
+        let results = await withTaskGroup(of: [Bool].self) { group in
+            for offset in 0..<8 {
+                group.addTask {
+                    (0..<40).map { index in
+                        let (text, expected) = cases[(index + offset) % cases.count]
+                        return SecretRedactor.redact(text) == expected
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(results.count == 320)
+        #expect(results.allSatisfy { $0 })
+    }
 }
