@@ -1,4 +1,4 @@
-import Synchronization
+import Foundation
 
 /// Removes credentials from error messages before they are stored or logged.
 ///
@@ -24,31 +24,14 @@ public enum SecretRedactor {
         // words each pattern needs before running it.
         let lowered = Array(text.utf8.lazy.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
         var result = text
-        if lowered.contains("bearer") {
-            bearer.withLock { result.replace($0) { "\($0.output.1)\(placeholder)" } }
-        }
-        if lowered.contains("authorization") {
-            authorization.withLock { result.replace($0) { "\($0.output.1)\(placeholder)" } }
-        }
-        if lowered.contains("://") {
-            urlPassword.withLock { result.replace($0) { "\($0.output.1)\(placeholder)@" } }
-        }
-        if providerKeyPrefixes.contains(where: lowered.contains) {
-            providerKey.withLock { result.replace($0, with: placeholder) }
-        }
-        if spacedAPIKeyWords.contains(where: lowered.contains) {
-            spacedAPIKey.withLock { result.replace($0) { "\($0.output.1)\(placeholder)" } }
-        }
+        if lowered.contains("bearer") { replace(bearer, in: &result, with: "$1\(placeholder)") }
+        if lowered.contains("authorization") { replace(authorization, in: &result, with: "$1\(placeholder)") }
+        if lowered.contains("://") { replace(urlPassword, in: &result, with: "$1\(placeholder)@") }
+        if providerKeyPrefixes.contains(where: lowered.contains) { replace(providerKey, in: &result, with: placeholder) }
+        if spacedAPIKeyWords.contains(where: lowered.contains) { replace(spacedAPIKey, in: &result, with: "$1\(placeholder)") }
         if assignmentWords.contains(where: lowered.contains) {
-            assignment.withLock {
-                result.replace($0) { match in
-                    let (_, name, value) = match.output
-                    if let quote = value.first, quote == "\"" || quote == "'" {
-                        return "\(name)\(quote)\(placeholder)\(quote)"
-                    }
-                    return "\(name)\(placeholder)"
-                }
-            }
+            // $2 and $3 are the quotes around a quoted value; a bare value has neither.
+            replace(assignment, in: &result, with: "$1$2$3\(placeholder)$2$3")
         }
         return result
     }
@@ -58,7 +41,8 @@ public enum SecretRedactor {
     static func mayHoldSecret(_ text: String) -> Bool {
         guard text.utf8.count >= 5 else { return false }
         let lowered = Array(text.utf8.lazy.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
-        return (["bearer", "authorization", "://"] as [StaticString] + providerKeyPrefixes + spacedAPIKeyWords + assignmentWords).contains(where: lowered.contains)
+        let words: [StaticString] = ["bearer", "authorization", "://"] + providerKeyPrefixes + spacedAPIKeyWords + assignmentWords
+        return words.contains(where: lowered.contains)
     }
 
     private static let providerKeyPrefixes: [StaticString] = [
@@ -67,43 +51,56 @@ public enum SecretRedactor {
     private static let spacedAPIKeyWords: [StaticString] = ["apikey", "api key", "api-key", "api_key"]
     private static let assignmentWords: [StaticString] = ["key", "token", "secret", "passw", "pwd"]
 
-    // Swift's `Regex` is not `Sendable`: each pattern lives behind a lock, so it is compiled once rather than on every
-    // use (building the patterns per call cost 1-2 ms a message). (Swift's `replace(_:with:)` takes the replacement
-    // literally, without `$1` templates: replacements that keep part of the match are closures.)
+    /// Replaces every match of `pattern` in `text` by `template` (`$1` is the first group, `$2` the second; a group
+    /// that took no part in the match is empty).
+    private static func replace(_ pattern: NSRegularExpression, in text: inout String, with template: String) {
+        text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+    }
+
+    // `NSRegularExpression` rather than Swift's `Regex`: it is `Sendable`, so each pattern is compiled once and shared
+    // by every thread without a lock (Swift's `Regex`, built per call, cost 0.7 ms a message). The patterns are
+    // constants: a typo in one fails every test of this type.
 
     /// `Bearer <token>`: the token has a digit or a symbol and 6+ characters, or is 16+ letters, so prose such as
     /// "the bearer of bad news" is left alone.
-    private static let bearer = Mutex<Regex<(Substring, Substring)>>(
-        #/(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{6,}|[A-Za-z]{16,})=*/#
+    private static let bearer = pattern(
+        #"(?i)(\bbearer\s+)(?:(?=[A-Za-z]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{6,}|[A-Za-z]{16,})=*"#
     )
 
     /// The value of an `Authorization` (or `Proxy-Authorization`) header, after its scheme (`Basic`, `Token`, …):
     /// `Authorization: Basic dXNlcjpwYXNz`, `'authorization': 'Basic …'`, `authorization=…`.
-    private static let authorization = Mutex<Regex<(Substring, Substring)>>(
-        #/(?i)(\bauthorization["']?\s*[:=]\s*["']?(?>(?:[A-Za-z][A-Za-z0-9\-]*\s+)?))(?!\[REDACTED\])[^\s"',;]+?(?=[)\]}>]*(?:[\s"',;]|$))/#
+    private static let authorization = pattern(
+        #"(?i)(\bauthorization["']?\s*[:=]\s*["']?(?>(?:[A-Za-z][A-Za-z0-9\-]*\s+)?))(?!\[REDACTED\])[^\s"',;]+?(?=[)\]}>]*(?:[\s"',;]|$))"#
     )
 
     /// `scheme://user:password@host`.
-    private static let urlPassword = Mutex<Regex<(Substring, Substring)>>(
-        #/(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]+:)[^\s/@]+@/#
+    private static let urlPassword = pattern(
+        #"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]+:)[^\s/@]+@"#
     )
 
     /// Provider keys, alone anywhere in the text: `sk-` and its kin need 6+ characters after the dash.
-    private static let providerKey = Mutex<Regex<Substring>>(
-        #/\b(?:(?:sk|pk|rk|xox[abpr])-[A-Za-z0-9\-_]{6,}|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|AKIA[0-9A-Z]{16}\b|AIza[0-9A-Za-z\-_]{30,})/#
+    private static let providerKey = pattern(
+        #"\b(?:(?:sk|pk|rk|xox[abpr])-[A-Za-z0-9\-_]{6,}|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|AKIA[0-9A-Z]{16}\b|AIza[0-9A-Za-z\-_]{30,})"#
     )
 
     /// `apikey <key>` (also `api key`, `api-key`) without `=` or `:`: the key has a digit and 8+ characters, or is
     /// 16+ letters and digits, so prose such as "apikey is missing" is left alone.
-    private static let spacedAPIKey = Mutex<Regex<(Substring, Substring)>>(
-        #/(?i)(\bapi[_\-\s]?key\s+)(?:(?=[A-Za-z\-_.]*[0-9])[A-Za-z0-9\-_.]{8,}|[A-Za-z0-9]{16,})/#
+    private static let spacedAPIKey = pattern(
+        #"(?i)(\bapi[_\-\s]?key\s+)(?:(?=[A-Za-z\-_.]*[0-9])[A-Za-z0-9\-_.]{8,}|[A-Za-z0-9]{16,})"#
     )
 
     /// `name = value` where the name ends in a credential word, possibly after `prefix_` or `prefix-` parts. A bare
     /// value stops before closing brackets that end it (`{token=abc}` keeps its `}`).
-    private static let assignment = Mutex<Regex<(Substring, Substring, Substring)>>(
-        #/(?i)(\b(?:[A-Za-z0-9]+[_\-])*(?:api[_\-]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|secret|password|passwd|pwd)["']?\s*[:=]\s*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?!\[REDACTED\])[^\s"'&,;]+?(?=[)\]}>]*(?:[\s"'&,;]|$)))/#
+    private static let assignment = pattern(
+        #"(?i)(\b(?:[A-Za-z0-9]+[_\-])*(?:api[_\-]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|secret|password|passwd|pwd)["']?\s*[:=]\s*)(?:(")(?:[^"\\\n]|\\.)*"|(')[^'\n]*'|(?!\[REDACTED\])[^\s"'&,;]+?(?=[)\]}>]*(?:[\s"'&,;]|$)))"#
     )
+}
+
+extension SecretRedactor {
+    private static func pattern(_ text: String) -> NSRegularExpression {
+        // The patterns are constants of this file, checked by its tests.
+        try! NSRegularExpression(pattern: text)
+    }
 }
 
 extension [UInt8] {

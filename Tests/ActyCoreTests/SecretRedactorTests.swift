@@ -154,7 +154,7 @@ struct SecretRedactorTests {
         }
     }
 
-    /// The patterns are shared behind locks: tasks redacting at once each get their own text back.
+    /// The compiled patterns are shared by every thread: tasks redacting at once each get their own text back.
     @Test func concurrentRedactionsGiveEachCallersResult() async {
         let cases = Self.secretCases
         let results = await withTaskGroup(of: [Bool].self) { group in
