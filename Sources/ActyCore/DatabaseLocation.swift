@@ -1,6 +1,8 @@
 /// Where an Acty database lives.
 public enum DatabaseLocation: Sendable, Hashable {
-    /// A SQLite file, created with its folder's permissions when missing. Other processes may open it too.
+    /// A SQLite file, created when missing with mode `0600` (its owner only; SQLite gives the `-wal` and `-shm`
+    /// files the same), whatever the umask. An existing file keeps its mode: `chmod` it to share the database with
+    /// other users. Other processes may open it too.
     case file(String)
     /// A private in-memory database that disappears with the engine: for tests and throwaway runs.
     case inMemory

@@ -7,7 +7,8 @@ extension JSONValue: Codable {
     /// Decodes any JSON-shaped value: `null`, booleans, numbers (from `Double` or `Int`), strings, arrays and
     /// objects with arbitrary keys.
     ///
-    /// - Throws: `DecodingError.dataCorrupted` when the decoder holds something that is none of these.
+    /// - Throws: `DecodingError.dataCorrupted` when the decoder holds something that is none of these, or arrays
+    ///   and objects nested deeper than ``maximumParsingDepth``.
     public init(from decoder: any Decoder) throws {
         if let container = try? decoder.singleValueContainer() {
             if container.decodeNil() {
@@ -30,6 +31,14 @@ extension JSONValue: Codable {
                 self = .string(value)
                 return
             }
+        }
+        // Each nested container is one more call of this initializer: stop before the stack runs out.
+        guard decoder.codingPath.count < Self.maximumParsingDepth else {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath, debugDescription: "Nesting is deeper than \(Self.maximumParsingDepth) levels"
+                )
+            )
         }
         if let container = try? decoder.container(keyedBy: JSONCodingKey.self) {
             var members: [String: JSONValue] = [:]
@@ -58,6 +67,9 @@ extension JSONValue: Codable {
 
     /// Encodes the value with the matching container. Object members are encoded in sorted key order, and non-finite
     /// numbers are encoded as `nil`, exactly as ``jsonString`` writes them.
+    ///
+    /// - Throws: `EncodingError.invalidValue` when arrays and objects nest deeper than ``maximumParsingDepth``,
+    ///   counting the containers of the types around this value.
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .null:
@@ -76,6 +88,13 @@ extension JSONValue: Codable {
         case .string(let value):
             var container = encoder.singleValueContainer()
             try container.encode(value)
+        case .array where encoder.codingPath.count >= Self.maximumParsingDepth,
+            .object where encoder.codingPath.count >= Self.maximumParsingDepth:
+            // Each nested container is one more call of this method: stop before the stack runs out.
+            throw EncodingError.invalidValue(
+                self,
+                EncodingError.Context(codingPath: encoder.codingPath, debugDescription: "Nesting is deeper than \(Self.maximumParsingDepth) levels")
+            )
         case .array(let elements):
             var container = encoder.unkeyedContainer()
             for element in elements {

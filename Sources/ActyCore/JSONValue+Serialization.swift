@@ -26,35 +26,49 @@ extension JSONValue {
     ///
     /// - Parameter buffer: The buffer to append to; its existing contents are kept.
     public func writeJSON(into buffer: inout [UInt8]) {
-        switch self {
-        case .null:
-            JSONWriter.appendASCII("null", to: &buffer)
-        case .bool(let value):
-            JSONWriter.appendASCII(value ? "true" : "false", to: &buffer)
-        case .number(let value):
-            JSONWriter.appendNumber(value, to: &buffer)
-        case .string(let value):
-            JSONWriter.appendString(value, to: &buffer)
-        case .array(let elements):
-            buffer.append(UInt8(ascii: "["))
-            var first = true
-            for element in elements {
-                if !first { buffer.append(UInt8(ascii: ",")) }
-                first = false
-                element.writeJSON(into: &buffer)
+        let start = buffer.count
+        if JSONWriter.appendShallow(self, to: &buffer, levelsLeft: JSONWriter.recursionLimit, finiteOnly: false) { return }
+        buffer.removeSubrange(start...)
+        var walker = JSONTreeWalker()
+        walker.walk(self) { token, _ in JSONWriter.append(token, to: &buffer) }
+    }
+
+    /// The compact JSON text of the value (the same as ``jsonString``) when JSON text can hold it exactly and the
+    /// parser reads it back; otherwise an error naming the first problem: a non-finite number, or nesting deeper
+    /// than ``maximumParsingDepth``.
+    ///
+    /// This is what a value must pass to be stored: what ``jsonString`` writes for such values (`null` for a NaN,
+    /// text too deep to parse) would not read back as the same value.
+    ///
+    /// - Throws: ``UnstorableJSONError``.
+    public func storableJSONString() throws(UnstorableJSONError) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128)
+        if !JSONWriter.appendShallow(self, to: &bytes, levelsLeft: JSONWriter.recursionLimit, finiteOnly: true) {
+            bytes.removeAll(keepingCapacity: true)
+            try writeStorableJSON(into: &bytes)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The slow path of ``storableJSONString()``: a walk that tracks depth and path.
+    private func writeStorableJSON(into bytes: inout [UInt8]) throws(UnstorableJSONError) {
+        var walker = JSONTreeWalker()
+        do {
+            try walker.walk(self) { token, walker throws(UnstorableJSONError) in
+                switch token {
+                case .open where walker.depth >= JSONValue.maximumParsingDepth:
+                    throw UnstorableJSONError(problem: .tooDeep(depth: walker.depth + 1))
+                case .scalar(.number(let number)) where !number.isFinite:
+                    throw UnstorableJSONError(problem: .nonFiniteNumber(path: walker.path))
+                default:
+                    JSONWriter.append(token, to: &bytes)
+                }
             }
-            buffer.append(UInt8(ascii: "]"))
-        case .object(let members):
-            buffer.append(UInt8(ascii: "{"))
-            var first = true
-            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
-                if !first { buffer.append(UInt8(ascii: ",")) }
-                first = false
-                JSONWriter.appendString(key, to: &buffer)
-                buffer.append(UInt8(ascii: ":"))
-                member.writeJSON(into: &buffer)
-            }
-            buffer.append(UInt8(ascii: "}"))
+        } catch {
+            // Report how deep the whole value goes, not where the walk stopped.
+            guard case .tooDeep = error.problem else { throw error }
+            throw UnstorableJSONError(problem: .tooDeep(depth: nestingDepth))
         }
     }
 
@@ -75,6 +89,64 @@ enum JSONWriter {
     private static let exactIntegerLimit: Double = 9_007_199_254_740_992
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// How many levels the recursive fast path writes before it leaves the value to a walk.
+    static let recursionLimit = 32
+
+    /// Writes the value by recursion, the fast path for the shallow values jobs carry. Returns `false`, having written
+    /// part of the value, when it nests more than `levelsLeft` levels or, with `finiteOnly`, holds a non-finite
+    /// number: the caller then starts over with a walk.
+    static func appendShallow(_ value: JSONValue, to buffer: inout [UInt8], levelsLeft: Int, finiteOnly: Bool) -> Bool {
+        switch value {
+        case .number(let number) where finiteOnly && !number.isFinite:
+            return false
+        case .null, .bool, .number, .string:
+            appendScalar(value, to: &buffer)
+        case .array(let elements):
+            guard levelsLeft > 0 else { return false }
+            buffer.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                guard appendShallow(element, to: &buffer, levelsLeft: levelsLeft - 1, finiteOnly: finiteOnly) else { return false }
+            }
+            buffer.append(UInt8(ascii: "]"))
+        case .object(let members):
+            guard levelsLeft > 0 else { return false }
+            buffer.append(UInt8(ascii: "{"))
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                appendString(member.key, to: &buffer)
+                buffer.append(UInt8(ascii: ":"))
+                guard appendShallow(member.value, to: &buffer, levelsLeft: levelsLeft - 1, finiteOnly: finiteOnly) else { return false }
+            }
+            buffer.append(UInt8(ascii: "}"))
+        }
+        return true
+    }
+
+    /// Writes one token of a walk.
+    static func append(_ token: JSONTreeWalker.Token, to buffer: inout [UInt8]) {
+        switch token {
+        case .scalar(let value): appendScalar(value, to: &buffer)
+        case .open(let isObject): buffer.append(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        case .comma: buffer.append(UInt8(ascii: ","))
+        case .key(let key):
+            appendString(key, to: &buffer)
+            buffer.append(UInt8(ascii: ":"))
+        case .close(let isObject): buffer.append(isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        }
+    }
+
+    /// Writes `null`, a boolean, a number or a string; containers are written token by token.
+    static func appendScalar(_ value: JSONValue, to buffer: inout [UInt8]) {
+        switch value {
+        case .array, .object: preconditionFailure("containers are written token by token")
+        case .null: appendASCII("null", to: &buffer)
+        case .bool(let value): appendASCII(value ? "true" : "false", to: &buffer)
+        case .number(let value): appendNumber(value, to: &buffer)
+        case .string(let value): appendString(value, to: &buffer)
+        }
+    }
 
     static func appendASCII(_ text: StaticString, to buffer: inout [UInt8]) {
         text.withUTF8Buffer { buffer.append(contentsOf: $0) }

@@ -15,6 +15,11 @@
 /// Numbers are stored as `Double`, as in JavaScript: integers are exact up to 2^53. Equality and hashing follow
 /// `Double` (`0` equals `-0`, `nan` equals nothing) and `String` (canonically equivalent strings are equal), and
 /// object equality ignores key order.
+///
+/// Arrays and objects may nest up to ``maximumParsingDepth`` levels in text that is parsed or stored. A deeper value
+/// built in code still serializes, compares and hashes (none of them recurse per level), but the engine refuses it.
+/// Swift frees nested arrays recursively, so a value tens of thousands of levels deep can overflow a thread's stack
+/// when it is freed, whatever reads it.
 public enum JSONValue: Sendable, Hashable {
     /// The JSON `null` literal.
     case null

@@ -70,6 +70,9 @@ public final class Store: Sendable {
             path = file
             do {
                 try Self.checkExistingFile(file, busyTimeout: busyTimeout)
+                // SQLite gives the -wal and -shm files the database file's mode. When the folder is missing or
+                // read-only, SQLite's own open reports it.
+                _ = try? PrivateFile.createIfMissing(file)
                 database = try Self.openPool(file, configuration: configuration, busyTimeout: busyTimeout)
             } catch {
                 throw StoreErrors.map(error, path: file)
@@ -147,6 +150,12 @@ public final class Store: Sendable {
 
     /// The SQLite page cache of each connection, in KiB.
     public static let pageCacheKiB = 8192
+
+    /// The most bytes one text value (a payload, an output) may have: SQLite's default `SQLITE_MAX_LENGTH`, past which
+    /// it refuses to store the row.
+    ///
+    /// Related SQLite documentation: <https://www.sqlite.org/limits.html#max_length>
+    public static let maximumTextBytes = 1_000_000_000
 
     /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
     public static var checkpointFrames: (background: Int, writer: Int) {

@@ -58,7 +58,7 @@ struct ActyDemo: AsyncParsableCommand {
     @Option(help: "Seed of the simulated delays and failures and of the workload's shape.")
     var seed: UInt64 = 7
 
-    @Option(help: ArgumentHelp("Also write every event as a JSON line to this file (replaced if it exists).", valueName: "path"))
+    @Option(help: ArgumentHelp("Also write every event as a JSON line to this file (appended to if it exists).", valueName: "path"))
     var events: String?
 
     func validate() throws {

@@ -1,4 +1,5 @@
 import ActyCore
+import ActyTestSupport
 import Testing
 
 struct JSONParsingTests {

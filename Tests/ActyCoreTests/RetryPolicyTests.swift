@@ -1,4 +1,5 @@
 import ActyCore
+import ActyTestSupport
 import Testing
 
 /// Backoff arithmetic, jitter, validation and the stored form of ``RetryPolicy``.

@@ -1,4 +1,4 @@
-import ActyCore
+@testable import ActyCore
 import Testing
 
 struct SecretRedactorTests {
@@ -40,6 +40,40 @@ struct SecretRedactorTests {
             "token=aaa111 and Bearer bbb222ccc and sk-cccccccccccccccc",
             "token=[REDACTED] and Bearer [REDACTED] and [REDACTED]"
         ),
+        (
+            "Authorization: Basic dXNlcjpwYXNz; token=deadbeef; sk-abc123",
+            "Authorization: Basic [REDACTED]; token=[REDACTED]; [REDACTED]"
+        ),
+        // Authorization headers of any scheme: the scheme stays.
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
+        ("curl -H 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l' https://x", "curl -H 'Authorization: Basic [REDACTED]' https://x"),
+        ("Proxy-Authorization: Basic Zm9vOmJhcg==", "Proxy-Authorization: Basic [REDACTED]"),
+        (#"{"authorization":"Token tok_abc123"}"#, #"{"authorization":"Token [REDACTED]"}"#),
+        ("authorization=abc123; retrying", "authorization=[REDACTED]; retrying"),
+        // Python reprs and keyword arguments.
+        ("{'Authorization': 'Basic dXNlcjpwYXNz', 'Accept': 'json'}", "{'Authorization': 'Basic [REDACTED]', 'Accept': 'json'}"),
+        ("Client(api_key='sk-abc123', timeout=30)", "Client(api_key='[REDACTED]', timeout=30)"),
+        ("{'password': 'hunter2'}", "{'password': '[REDACTED]'}"),
+        // API keys after a space, and bare provider keys.
+        ("apikey xyz123abc456 rejected", "apikey [REDACTED] rejected"),
+        ("invalid API key abcdefghijklmnopqrstu", "invalid API key [REDACTED]"),
+        ("sk-abc123", "[REDACTED]"),
+        ("key was sk-proj-x1y2z3 (bare)", "key was [REDACTED] (bare)"),
+        // NSError and Foundation descriptions keep their brackets.
+        (
+            #"Error Domain=NSURLErrorDomain Code=-1011 "(null)" UserInfo={token=abc123}"#,
+            #"Error Domain=NSURLErrorDomain Code=-1011 "(null)" UserInfo={token=[REDACTED]}"#
+        ),
+        (
+            #"Error Domain=Provider Code=401 "denied" UserInfo={NSLocalizedDescription=denied, apiKey=abc123}"#,
+            #"Error Domain=Provider Code=401 "denied" UserInfo={NSLocalizedDescription=denied, apiKey=[REDACTED]}"#
+        ),
+        (#"["api_key": "abc123", "model": "gpt"]"#, #"["api_key": "[REDACTED]", "model": "gpt"]"#),
+        ("request(token=abc123) failed", "request(token=[REDACTED]) failed"),
+        ("(password=abc)def)", "(password=[REDACTED])"),
+        // Query strings and URLs inside JSON.
+        ("GET /cb?code=1&access_token=abc123&state=x#frag", "GET /cb?code=1&access_token=[REDACTED]&state=x#frag"),
+        (#"{"url":"https://bob:hunter2@host/x"}"#, #"{"url":"https://bob:[REDACTED]@host/x"}"#),
     ]
 
     @Test(arguments: secretCases)
@@ -50,7 +84,11 @@ struct SecretRedactorTests {
     @Test(arguments: secretCases)
     func redactedTextKeepsNoPartOfTheSecret(text: String, expected: String) {
         let redacted = SecretRedactor.redact(text)
-        for secret in ["abc123", "hunter2", "deadbeef", "98765", "s3cr3t", "eyJ", "1234567890", "pa55", "wJalr", "bbb222"]
+        let secrets = [
+            "abc123", "hunter2", "deadbeef", "98765", "s3cr3t", "eyJ", "1234567890", "pa55", "wJalr", "bbb222", "dXNlcjpwYXNz",
+            "YWxhZGRpbj", "Zm9vOmJhcg", "xyz123", "abcdefghijklmnopqrstu", "x1y2z3", "def)",
+        ]
+        for secret in secrets
         where text.contains(secret) {
             #expect(!redacted.contains(secret), "\(secret) leaked in \(redacted)")
         }
@@ -76,6 +114,16 @@ struct SecretRedactorTests {
         "passwords must differ",
         "file /tmp/sk-1/out.txt not found",
         "a-b c=d e:f",
+        // Near misses: credential words in prose, and key-like text that is not a key.
+        "authorization failed for user bob",
+        "Basic Authentication required",
+        "the apikey is missing",
+        "api key rotation is due",
+        "task-abc123 finished, disk-usage1234 high",
+        "sk-1 too short",
+        "monkey=banana turkey: 3",
+        "passwordless login enabled",
+        #"Error Domain=NSCocoaErrorDomain Code=4 "missing" UserInfo={NSFilePath=/tmp/x}"#,
     ]
 
     @Test(arguments: ordinaryText)
@@ -88,5 +136,39 @@ struct SecretRedactorTests {
             let once = SecretRedactor.redact(text)
             #expect(SecretRedactor.redact(once) == once)
         }
+    }
+
+    static let textWithoutCredentialWords = [
+        "connection reset by peer", "HTTP 500: internal server error", "timeout after 30s: upstream did not answer",
+        "rate limited - retry in 20 seconds", "Unexpected end of input at line 1, column 12", "résumé: naïve café ✓ 😀",
+        "rapid capital therapist", #"Error Domain=NSCocoaErrorDomain Code=4 "missing" UserInfo={NSFilePath=/tmp/x}"#,
+    ]
+
+    /// The fast path: messages without a credential word skip every regular expression.
+    @Test func onlyTextWithACredentialWordIsScanned() {
+        for text in Self.textWithoutCredentialWords {
+            #expect(!SecretRedactor.mayHoldSecret(text), "\(text)")
+        }
+        for (text, _) in Self.secretCases {
+            #expect(SecretRedactor.mayHoldSecret(text), "\(text)")
+        }
+    }
+
+    /// The compiled patterns are shared by every thread: tasks redacting at once each get their own text back.
+    @Test func concurrentRedactionsGiveEachCallersResult() async {
+        let cases = Self.secretCases
+        let results = await withTaskGroup(of: [Bool].self) { group in
+            for offset in 0..<8 {
+                group.addTask {
+                    (0..<40).map { index in
+                        let (text, expected) = cases[(index + offset) % cases.count]
+                        return SecretRedactor.redact(text) == expected
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(results.count == 320)
+        #expect(results.allSatisfy { $0 })
     }
 }

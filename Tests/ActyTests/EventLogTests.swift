@@ -195,4 +195,47 @@ struct EventLogTests {
         let runLine = try #require(parsed.first { $0["type"] == "run_started" })
         #expect(runLine["job_id"] == .null && runLine["group_id"] == .null)
     }
+
+    @Test func jsonlSinkAppendsSoTwoRunsKeepBothRunsEvents() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("events.jsonl")
+        var runIDs: [String] = []
+        for run in 0..<2 {
+            let engine = try await makeEngine(dir, EngineConfiguration(eventSinks: [try JSONLEventSink(path: path)]))
+            runIDs.append(engine.workerID)
+            do {
+                let submission = try await engine.submitGroup("run-\(run)", primer: "p", followers: ["f"])
+                for job in submission.jobs { _ = try await job.boundedResult() }
+            } catch {
+                try? await engine.boundedShutdown()
+                throw error
+            }
+            try await engine.boundedShutdown()
+            // The first run dies in the middle of a write: the next one starts on a line of its own.
+            if run == 0 { try appendText(#"{"partial":"#, to: path) }
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        let parsed = lines.compactMap { try? JSONValue(jsonString: $0) }
+        #expect(parsed.count == lines.count - 1, "only the partial line is not JSON")
+        let store = try Store(.file(dir.file()))
+        let events = try await store.events()
+        try await store.close()
+        #expect(parsed.compactMap { $0["seq"]?.intValue } == events.map { Int($0.seq) })
+        #expect(Set(parsed.compactMap { $0["run_id"]?.stringValue }) == Set(runIDs))
+        #expect(parsed.filter { $0["type"] == "job_succeeded" }.count == 4)
+
+        let truncating = try JSONLEventSink(path: path, truncate: true)
+        try await truncating.close()
+        #expect(try String(contentsOfFile: path, encoding: .utf8).isEmpty)
+    }
+
+    private func appendText(_ text: String, to path: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.close()
+    }
 }

@@ -17,7 +17,8 @@ extension ActyEngine {
     ///   - cacheContext: what a cache provider needs to build that entry.
     ///   - options: failure policies, retries and timeout for this group, overriding the engine's.
     /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
-    ///   name) or `encodingFailed` (a NaN or infinite number in a payload).
+    ///   name) or `encodingFailed` (a NaN or infinite number in a payload, arrays and objects nested deeper than
+    ///   ``JSONValue/maximumParsingDepth``, or more JSON text than SQLite stores in one value).
     @discardableResult
     public func submitGroup(
         _ key: String,
@@ -184,11 +185,14 @@ extension ActyEngine {
         )
     }
 
+    /// The value's JSON text, refused unless it reads back as the same value and fits in the store: what submission
+    /// accepts, the store, the executor and `result()` give back unchanged.
     private func encode(_ value: JSONValue, what: String) throws -> String {
-        if let path = value.nonFiniteNumberPath {
-            throw ActyError(.encodingFailed, "\(what) has a number JSON cannot hold (NaN or infinity) at \(path)")
+        do {
+            return try StoredJSON.text(value).get()
+        } catch {
+            throw ActyError(.encodingFailed, "\(what) \(error.message)")
         }
-        return value.jsonString
     }
 
     /// Inserts a group, registering result slots for its jobs before they can run.

@@ -131,10 +131,19 @@ extension JobResult {
             case .cancelled: .cancelled
             default: .failed
             }
+        var output: JSONValue?
+        var error = record.error.map(JobError.init(stored:))
+        if let text = record.result {
+            // The engine stores only outputs that read back; say so if the row was changed since.
+            do {
+                output = try JSONValue(jsonString: text)
+            } catch let parseError {
+                error = JobError(type: "InvalidOutput", message: "the stored output cannot be read back: \(parseError)")
+            }
+        }
         self.init(
-            jobID: record.id, groupKey: record.groupKey, role: record.role, status: status,
-            output: record.result.flatMap { try? JSONValue(jsonString: $0) },
-            error: record.error.map(JobError.init(stored:)), attempts: record.attempts
+            jobID: record.id, groupKey: record.groupKey, role: record.role, status: status, output: output, error: error,
+            attempts: record.attempts
         )
     }
 }

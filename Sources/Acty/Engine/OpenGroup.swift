@@ -36,7 +36,8 @@ public struct OpenGroup: Sendable {
     ///
     /// - Parameter maxAttempts: attempts this job may have, instead of the group's retry policy's.
     /// - Throws: ``ActyError`` with code `invalidArgument` when the group already has a primer, `groupClosed` when
-    ///   the group is closed or finished, `encodingFailed` for a NaN or infinite number.
+    ///   the group is closed or finished, `encodingFailed` for a NaN or infinite number or nesting deeper than
+    ///   ``JSONValue/maximumParsingDepth``.
     @discardableResult
     public func submitPrimer(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
         let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "the primer of group '\(key)'")
@@ -48,7 +49,7 @@ public struct OpenGroup: Sendable {
     ///
     /// - Parameter maxAttempts: attempts this job may have, instead of the group's retry policy's.
     /// - Throws: ``ActyError`` with code `groupClosed` when the group is closed or finished, `encodingFailed` for a
-    ///   NaN or infinite number.
+    ///   NaN or infinite number or nesting deeper than ``JSONValue/maximumParsingDepth``.
     @discardableResult
     public func addFollower(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
         let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "a follower of group '\(key)'")

@@ -83,12 +83,15 @@ struct Worker {
             // The engine is shutting down past its grace period: hand the job back without using up an attempt.
             return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true)
         case .finished(.success(let output)):
-            if let problem = output.nonFiniteNumberPath {
-                let error = JobError(type: "InvalidOutput", message: "the output has a number that JSON cannot hold (NaN or infinity) at \(problem)")
-                return failed(claimed, error, retryable: false)
+            // An output the store cannot give back unchanged fails the attempt rather than being lost on reading.
+            let text: String
+            switch StoredJSON.text(output) {
+            case .success(let stored): text = stored
+            case .failure(let refusal):
+                return failed(claimed, JobError(type: "InvalidOutput", message: "the output \(refusal.message)"), retryable: false)
             }
             return Dispatcher.Finished(
-                completion: Completion(job: claimed, outcome: .succeeded(output: output.jsonString), finishedAt: Self.now),
+                completion: Completion(job: claimed, outcome: .succeeded(output: text), finishedAt: Self.now),
                 output: output
             )
         case .finished(.failure(let error)):
