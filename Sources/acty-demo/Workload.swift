@@ -23,7 +23,9 @@ struct Workload {
                     }
                 }
             }
-            try await tasks.waitForAll()
+            // The first error ends the run (the other groups' tasks are cancelled), instead of waiting for every
+            // group's planned arrivals as `waitForAll()` would.
+            for try await _ in tasks {}
         }
     }
 
