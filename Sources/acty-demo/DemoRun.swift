@@ -45,6 +45,8 @@ struct DemoRun {
         var failure: (any Error)?
         do {
             try await Workload(plan: plan, engine: engine, progress: progress).run()
+            // Work an earlier run left queued (a crashed one, say) runs to the end too.
+            try await engine.drain()
         } catch {
             failure = error
         }
