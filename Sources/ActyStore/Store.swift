@@ -58,7 +58,11 @@ public final class Store: Sendable {
             // Checkpoints are the BackgroundCheckpointer's, off the writer's thread. An 8 MiB page cache holds the
             // hot pages (the ends of the tables and indexes the queue works on); a larger one costs time at every
             // commit, where SQLite walks the cache's whole hash table (measured: 32 MiB cost 4% of fan-out jobs/s).
-            try db.execute(sql: "PRAGMA cache_size = -\(Store.pageCacheKiB); PRAGMA temp_store = MEMORY")
+            // Once a checkpoint has copied the whole log, the next commit starts it over and cuts the file to
+            // `journal_size_limit`, so a log that grew under load gives most of its space back.
+            try db.execute(
+                sql: "PRAGMA cache_size = -\(Store.pageCacheKiB); PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = \(Store.walSizeLimit)"
+            )
         }
         let database: any DatabaseWriter
         let path: String?
@@ -86,7 +90,11 @@ public final class Store: Sendable {
             }
             if let path {
                 let background = try BackgroundCheckpointer(path: path)
-                database.writeWithoutTransaction { background.install(on: $0) }
+                database.writeWithoutTransaction { db in
+                    // The schema goes into the file at once: a copy of the file alone is an Acty database.
+                    _ = try? db.checkpoint(.passive)
+                    background.install(on: db)
+                }
                 checkpointer = background
             }
         } catch {
@@ -148,6 +156,9 @@ public final class Store: Sendable {
 
     /// The SQLite page cache of each connection, in KiB.
     public static let pageCacheKiB = 8192
+
+    /// The size in bytes a WAL file is cut back to when the log starts over (`PRAGMA journal_size_limit`).
+    static let walSizeLimit = 16 * 1024 * 1024
 
     /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
     public static var checkpointFrames: (background: Int, writer: Int) {
