@@ -16,10 +16,11 @@ import Synchronization
 /// in it was copied. So under steady writes the log keeps growing until ``limit``, where the writer checkpoints
 /// itself as SQLite would, copying only what the background checkpoints had not, and the log restarts.
 ///
-/// Below the threshold the file must not lag far behind either: a copy of the database file alone (without its
-/// `-wal`), or a disk too small for the log, would otherwise miss everything since the store opened. So while
-/// commits come, a passive checkpoint runs at least every ``interval``; once the writer has been quiet for
-/// ``idleDelay``, a `TRUNCATE` checkpoint copies the rest and empties the log file.
+/// Neither the file nor the log may lag far behind for long: a copy of the database file alone (without its
+/// `-wal`) would miss everything since the last checkpoint, and a log that only restarts at ``limit`` can fill a
+/// small disk. So while commits come, every ``interval`` a background checkpoint copies the log and the writer
+/// then copies what came since, after its next commit, so that the log restarts; once the writer has been quiet
+/// for ``idleDelay``, a `TRUNCATE` checkpoint copies the rest and empties the log file.
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/wal.html#ckpt>, <https://www.sqlite.org/c3ref/wal_hook.html>
 final class BackgroundCheckpointer: Sendable {
@@ -39,6 +40,8 @@ final class BackgroundCheckpointer: Sendable {
 
     private let connection: DatabaseQueue
     private let isCheckpointing = Atomic<Bool>(false)
+    /// Whether the writer checkpoints after its next commit, as at ``limit``.
+    private let isWriterCheckpointDue = Atomic<Bool>(false)
     /// Whether a look at the writer's activity is scheduled (see `watch(after:)`).
     private let isWatching = Atomic<Bool>(false)
     private let isClosed = Atomic<Bool>(false)
@@ -91,9 +94,11 @@ final class BackgroundCheckpointer: Sendable {
         if !isWatching.load(ordering: .relaxed), !isWatching.exchange(true, ordering: .acquiringAndReleasing) {
             watch(after: min(idleDelay, interval))
         }
-        if frames >= limit {
+        if frames >= limit || isWriterCheckpointDue.load(ordering: .relaxed) {
             // Returns at once (SQLITE_BUSY) while a background checkpoint runs: the next commit tries again.
-            sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            if sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
+                isWriterCheckpointDue.store(false, ordering: .relaxed)
+            }
             return
         }
         // A failed checkpoint (a full disk, say) leaves the log to grow to `limit`, where the writer tries.
@@ -115,7 +120,10 @@ final class BackgroundCheckpointer: Sendable {
         let quiet = Duration.nanoseconds(now &- lastCommit.load(ordering: .relaxed))
         guard quiet >= idleDelay else {
             var sinceCheckpoint = Duration.nanoseconds(now &- lastCheckpoint.load(ordering: .relaxed))
-            if sinceCheckpoint >= interval, checkpoint(.passive) { sinceCheckpoint = .zero }
+            if sinceCheckpoint >= interval, checkpoint(.passive) {
+                isWriterCheckpointDue.store(true, ordering: .relaxed)
+                sinceCheckpoint = .zero
+            }
             watch(after: min(idleDelay - quiet, max(interval - sinceCheckpoint, .milliseconds(1))))
             return
         }
