@@ -24,7 +24,18 @@ struct DatabaseOptions: ParsableArguments {
     var format: OutputFormat = .table
 
     /// Opens the database read-only.
-    func open() throws -> ReadOnlyStore { try Store.openReadOnly(db) }
+    func open() throws -> ReadOnlyStore { try openReadOnly(db) }
+}
+
+/// Opens a database read-only; says on stderr when it is read as an immutable file (its folder is read-only).
+func openReadOnly(_ path: String) throws -> ReadOnlyStore {
+    let store = try Store.openReadOnly(path)
+    if store.isImmutable {
+        FileHandle.standardError.write(Data(
+            "note: \(path) is in a read-only folder: reading the file as it is, without its -shm; changes made after this are not seen\n".utf8
+        ))
+    }
+    return store
 }
 
 /// Runs a subcommand's body; a runtime failure prints one `error: <message>` line on stderr and exits with status 1.

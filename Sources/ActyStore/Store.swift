@@ -114,7 +114,7 @@ public final class Store: Sendable {
     }
 
     /// Process-wide SQLite settings, made once before the first connection opens.
-    private static let configureSQLiteOnce: Void = acty_configure_sqlite()
+    static let configureSQLiteOnce: Void = acty_configure_sqlite()
 
     /// Opens the connection pool, retrying while another process holds the file exclusively.
     ///

@@ -264,8 +264,7 @@ struct ActyQueryCLITests {
     @Test func badInputsPrintOneLineAndExitNonZeroWithoutChangingTheFile() async throws {
         let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
-        let notSQLite = folder.file("notes.txt")
-        try Data(String(repeating: "not a database\n", count: 200).utf8).write(to: URL(fileURLWithPath: notSQLite))
+        let notSQLite = try notADatabase(in: folder)
         let newer = folder.file("newer.db")
         try FileManager.default.copyItem(atPath: database.path, toPath: newer)
         if FileManager.default.fileExists(atPath: database.path + "-wal") {
@@ -303,7 +302,7 @@ struct ActyQueryCLITests {
         #expect(files.map(fileBytes) == before)
     }
 
-    @Test(arguments: ["summary", "groups", "group", "jobs", "job", "attempts", "lanes", "cache", "workers", "events", "export-jsonl", "sql"])
+    @Test(arguments: ["summary", "groups", "group", "jobs", "job", "attempts", "lanes", "cache", "workers", "events", "export-jsonl", "sql", "backup"])
     func everySubcommandHasHelpWithAnExample(subcommand: String) async throws {
         let run = try await QueryTool.run([subcommand, "--help"])
         #expect(run.status == 0)
