@@ -56,7 +56,8 @@ private func fail(_ message: String) throws -> Never {
     throw ExitCode(1)
 }
 
-/// Validates a `--limit` value.
+/// Validates a `--limit` value. Numeric options parse `.unconditional`ly, so that `--limit -5` gets here instead
+/// of argument-parser taking `-5` for an option and reporting a missing value.
 func validateLimit(_ limit: Int) throws {
     guard limit > 0 else { throw ValidationError("--limit must be a positive number of rows, for example --limit 50.") }
 }
