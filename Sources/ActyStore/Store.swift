@@ -59,7 +59,8 @@ public final class Store: Sendable {
             // hot pages (the ends of the tables and indexes the queue works on); a larger one costs time at every
             // commit, where SQLite walks the cache's whole hash table (measured: 32 MiB cost 4% of fan-out jobs/s).
             // Once a checkpoint has copied the whole log, the next commit starts it over and cuts the file to
-            // `journal_size_limit`, so a log that grew under load gives most of its space back.
+            // `journal_size_limit`, so a log that outgrew the writer's checkpoint limit (a reader held it back)
+            // gives the space back.
             try db.execute(
                 sql: "PRAGMA cache_size = -\(Store.pageCacheKiB); PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = \(Store.walSizeLimit)"
             )
@@ -157,8 +158,11 @@ public final class Store: Sendable {
     /// The SQLite page cache of each connection, in KiB.
     public static let pageCacheKiB = 8192
 
-    /// The size in bytes a WAL file is cut back to when the log starts over (`PRAGMA journal_size_limit`).
-    static let walSizeLimit = 16 * 1024 * 1024
+    /// The size in bytes a WAL file is cut back to when the log starts over (`PRAGMA journal_size_limit`): a little
+    /// more than the log holds at the writer's checkpoint limit (frames of 4 KiB + 24 bytes). A lower one cuts the
+    /// file at every restart under load and grows it again (16 MiB cost ~7% of fan-out jobs/s); an idle store
+    /// empties its log anyway (see ``BackgroundCheckpointer``).
+    static let walSizeLimit = Int(BackgroundCheckpointer.defaultLimit) * 5 * 1024
 
     /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
     public static var checkpointFrames: (background: Int, writer: Int) {
