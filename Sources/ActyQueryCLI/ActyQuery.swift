@@ -8,15 +8,17 @@ public struct ActyQuery: AsyncParsableCommand {
         discussion: """
             Every subcommand takes the database file first. The inspection subcommands open it read-only; the admin
             subcommands (retry, cancel, pause-lane, resume-lane, set-weight, prune, checkpoint) are the only ones that
-            write, each printing what it changed.
+            write, each printing what it changed. To copy a database while a run is using it, use backup: copying
+            the .db file alone misses what is still in its write-ahead log.
 
             Example:
               acty-query summary acty.db
               acty-query groups acty.db --state failed --format json
+              acty-query backup acty.db acty-copy.db
             """,
         subcommands: [
             Summary.self, Groups.self, Group.self, Jobs.self, Job.self, Attempts.self, Lanes.self, Cache.self,
-            Workers.self, Events.self, ExportJSONL.self, SQL.self,
+            Workers.self, Events.self, ExportJSONL.self, SQL.self, Backup.self,
             Retry.self, Cancel.self, PauseLane.self, ResumeLane.self, SetWeight.self, Prune.self, Checkpoint.self,
         ]
     )

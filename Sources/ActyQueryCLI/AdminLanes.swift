@@ -65,7 +65,7 @@ struct SetWeight: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
     @Argument(help: "The lane.") var lane: String
     @Argument(help: "The new weight: a number greater than 0.") var weight: Double
-    @Option(help: "Also cap the lane's running jobs, across every process, at this number.") var maxInflight: Int?
+    @Option(parsing: .unconditional, help: "Also cap the lane's running jobs, across every process, at this number.") var maxInflight: Int?
     @Flag(help: "Also remove the lane's cap on running jobs.") var noMaxInflight = false
 
     func validate() throws {

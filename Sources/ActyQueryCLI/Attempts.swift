@@ -16,7 +16,7 @@ struct Attempts: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
     @Option(help: "Only the attempts of this job id.")
     var job: Int64?
-    @Option(help: "At most this many attempts.")
+    @Option(parsing: .unconditional, help: "At most this many attempts.")
     var limit = 50
 
     func validate() throws { try validateLimit(limit) }

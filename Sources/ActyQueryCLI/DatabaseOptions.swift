@@ -24,7 +24,18 @@ struct DatabaseOptions: ParsableArguments {
     var format: OutputFormat = .table
 
     /// Opens the database read-only.
-    func open() throws -> ReadOnlyStore { try Store.openReadOnly(db) }
+    func open() throws -> ReadOnlyStore { try openReadOnly(db) }
+}
+
+/// Opens a database read-only; says on stderr when it is read as an immutable file (its folder is read-only).
+func openReadOnly(_ path: String) throws -> ReadOnlyStore {
+    let store = try Store.openReadOnly(path)
+    if store.isImmutable {
+        FileHandle.standardError.write(Data(
+            "note: \(path) is in a read-only folder: reading the file as it is, without its -shm; changes made after this are not seen\n".utf8
+        ))
+    }
+    return store
 }
 
 /// Runs a subcommand's body; a runtime failure prints one `error: <message>` line on stderr and exits with status 1.
@@ -45,7 +56,8 @@ private func fail(_ message: String) throws -> Never {
     throw ExitCode(1)
 }
 
-/// Validates a `--limit` value.
+/// Validates a `--limit` value. Numeric options parse `.unconditional`ly, so that `--limit -5` gets here instead
+/// of argument-parser taking `-5` for an option and reporting a missing value.
 func validateLimit(_ limit: Int) throws {
     guard limit > 0 else { throw ValidationError("--limit must be a positive number of rows, for example --limit 50.") }
 }

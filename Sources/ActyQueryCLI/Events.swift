@@ -23,9 +23,9 @@ struct Events: AsyncParsableCommand {
     var job: Int64?
     @Option(help: "Only events of this type, for example job_failed.")
     var type: String?
-    @Option(help: "Only events with a seq greater than this.")
+    @Option(parsing: .unconditional, help: "Only events with a seq greater than this.")
     var since: Int64 = 0
-    @Option(help: "At most this many events (per poll with --follow).")
+    @Option(parsing: .unconditional, help: "At most this many events (per poll with --follow).")
     var limit = 1000
     @Flag(help: "Keep polling for new events every 200 ms and print them until interrupted.")
     var follow = false

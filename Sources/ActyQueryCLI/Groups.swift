@@ -22,7 +22,7 @@ struct Groups: AsyncParsableCommand {
     var state: GroupStateArgument?
     @Option(help: "Only groups of this lane.")
     var lane: String?
-    @Option(help: "At most this many groups.")
+    @Option(parsing: .unconditional, help: "At most this many groups.")
     var limit = 50
 
     func validate() throws { try validateLimit(limit) }

@@ -32,7 +32,7 @@ struct Jobs: AsyncParsableCommand {
     var executor: String?
     @Option(help: "Only jobs of the groups with this key.")
     var group: String?
-    @Option(help: "At most this many jobs.")
+    @Option(parsing: .unconditional, help: "At most this many jobs.")
     var limit = 50
 
     func validate() throws { try validateLimit(limit) }

@@ -14,21 +14,26 @@ import Darwin
 /// columns holding JSON text (`payload`, `result`, `error`, `data`, `executors`) are embedded as JSON values.
 struct Output {
     var format: OutputFormat
-    /// The table width in characters.
+    /// The table width in characters (`Int.max`: no limit).
     var width: Int
     /// Whether to use ANSI colour (a TTY without `NO_COLOR`).
     var colour: Bool
 
-    /// The output for standard output: width from `COLUMNS`, else the terminal's when stdout is a TTY, else 120.
+    /// The output for standard output. On a TTY, tables fit its width (`COLUMNS`, else the terminal's, else 120);
+    /// piped, they keep every character, so that no column a script or a pager needs is cut.
     static func standard(_ format: OutputFormat) -> Output {
         let environment = ProcessInfo.processInfo.environment
         let tty = isatty(1) == 1
-        var width = 120
-        if let columns = environment["COLUMNS"].flatMap(Int.init), columns > 0 {
-            width = columns
-        } else if tty {
+        var width = Int.max
+        if tty {
             var size = winsize()
-            if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { width = Int(size.ws_col) }
+            if let columns = environment["COLUMNS"].flatMap(Int.init), columns > 0 {
+                width = columns
+            } else if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 {
+                width = Int(size.ws_col)
+            } else {
+                width = 120
+            }
         }
         let colour = tty && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
         return Output(format: format, width: width, colour: colour)

@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -15,6 +16,12 @@ import Synchronization
 /// in it was copied. So under steady writes the log keeps growing until ``limit``, where the writer checkpoints
 /// itself as SQLite would, copying only what the background checkpoints had not, and the log restarts.
 ///
+/// Neither the file nor the log may lag far behind for long: a copy of the database file alone (without its
+/// `-wal`) would miss everything since the last checkpoint, and a log that only restarts at ``limit`` can fill a
+/// small disk. So while commits come, every ``interval`` a background checkpoint copies the log and the writer
+/// then copies what came since, after its next commit, so that the log restarts; once the writer has been quiet
+/// for ``idleDelay``, a `TRUNCATE` checkpoint copies the rest and empties the log file.
+///
 /// Related SQLite documentation: <https://www.sqlite.org/wal.html#ckpt>, <https://www.sqlite.org/c3ref/wal_hook.html>
 final class BackgroundCheckpointer: Sendable {
     /// The default ``threshold``: 16 MiB of 4 KiB pages.
@@ -26,17 +33,35 @@ final class BackgroundCheckpointer: Sendable {
     let threshold: Int32
     /// Log size at which the writer checkpoints in its own commit.
     let limit: Int32
+    /// How long the writer stays quiet before the log is copied in full and truncated.
+    let idleDelay: Duration
+    /// The longest time between checkpoints while commits come.
+    let interval: Duration
 
     private let connection: DatabaseQueue
     private let isCheckpointing = Atomic<Bool>(false)
+    /// Whether the writer checkpoints after its next commit, as at ``limit``.
+    private let isWriterCheckpointDue = Atomic<Bool>(false)
+    /// Whether a look at the writer's activity is scheduled (see `watch(after:)`).
+    private let isWatching = Atomic<Bool>(false)
+    private let isClosed = Atomic<Bool>(false)
+    /// Uptime in nanoseconds of the last commit, and of the end of the last checkpoint.
+    private let lastCommit = Atomic<UInt64>(0)
+    private let lastCheckpoint = Atomic<UInt64>(0)
 
     /// Opens the checkpointer's connection to a database file in WAL mode.
-    init(path: String, threshold: Int32 = defaultThreshold, limit: Int32 = defaultLimit) throws {
+    init(
+        path: String, threshold: Int32 = defaultThreshold, limit: Int32 = defaultLimit,
+        idleDelay: Duration = .milliseconds(500), interval: Duration = .seconds(2)
+    ) throws {
         var configuration = Configuration()
         configuration.label = "acty.checkpointer"
         connection = try DatabaseQueue(path: path, configuration: configuration)
         self.threshold = threshold
         self.limit = limit
+        self.idleDelay = idleDelay
+        self.interval = interval
+        lastCheckpoint.store(Self.uptime, ordering: .relaxed)
     }
 
     /// Replaces SQLite's automatic checkpoints on the writer connection `db` with this checkpointer.
@@ -57,25 +82,84 @@ final class BackgroundCheckpointer: Sendable {
         if let previous { Unmanaged<HookContext>.fromOpaque(previous).release() }
     }
 
-    /// Closes the checkpointer's connection.
+    /// Closes the checkpointer's connection; checkpoints still scheduled do not run.
     func close() throws {
+        isClosed.store(true, ordering: .releasing)
         try connection.close()
     }
 
     /// Called on the writer thread after each commit, with the log's length in frames.
     private func logGrew(to frames: Int32, writer: OpaquePointer) {
-        if frames >= limit {
+        lastCommit.store(Self.uptime, ordering: .relaxed)
+        if !isWatching.load(ordering: .relaxed), !isWatching.exchange(true, ordering: .acquiringAndReleasing) {
+            watch(after: min(idleDelay, interval))
+        }
+        if frames >= limit || isWriterCheckpointDue.load(ordering: .relaxed) {
             // Returns at once (SQLITE_BUSY) while a background checkpoint runs: the next commit tries again.
-            sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            if sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
+                isWriterCheckpointDue.store(false, ordering: .relaxed)
+            }
             return
         }
-        guard frames >= threshold, !isCheckpointing.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        connection.asyncWriteWithoutTransaction { db in
-            // A failed checkpoint (a full disk, say) leaves the log to grow to `limit`, where the writer tries.
-            _ = try? db.checkpoint(.passive)
-            self.isCheckpointing.store(false, ordering: .releasing)
+        // A failed checkpoint (a full disk, say) leaves the log to grow to `limit`, where the writer tries.
+        if frames >= threshold { checkpoint(.passive) }
+    }
+
+    /// Looks at the writer's activity after `delay`: checkpoints when it went quiet or when the last checkpoint is
+    /// ``interval`` old, and looks again while commits come. Commits schedule the first look; one at a time.
+    private func watch(after delay: Duration) {
+        let nanoseconds = Int(clamping: delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak self] in
+            self?.look()
         }
     }
+
+    private func look() {
+        guard !isClosed.load(ordering: .acquiring) else { return }
+        let now = Self.uptime
+        let quiet = Duration.nanoseconds(now &- lastCommit.load(ordering: .relaxed))
+        guard quiet >= idleDelay else {
+            var sinceCheckpoint = Duration.nanoseconds(now &- lastCheckpoint.load(ordering: .relaxed))
+            if sinceCheckpoint >= interval, checkpoint(.passive) {
+                isWriterCheckpointDue.store(true, ordering: .relaxed)
+                sinceCheckpoint = .zero
+            }
+            watch(after: min(idleDelay - quiet, max(interval - sinceCheckpoint, .milliseconds(1))))
+            return
+        }
+        // The next commit schedules the next look. Until then, a checkpoint that could not run or finish (a reader
+        // of another process holds an old snapshot, say) is tried again.
+        isWatching.store(false, ordering: .releasing)
+        let started = checkpoint(.truncate) { emptied in
+            if !emptied { self.watchAgain() }
+        }
+        if !started { watchAgain() }
+    }
+
+    private func watchAgain() {
+        guard !isWatching.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        watch(after: interval)
+    }
+
+    /// Starts a checkpoint on the checkpointer's connection unless one runs; `completion` gets whether the log was
+    /// copied in full (for `TRUNCATE`: and emptied).
+    @discardableResult
+    private func checkpoint(_ mode: Database.CheckpointMode, completion: (@Sendable (Bool) -> Void)? = nil) -> Bool {
+        guard !isCheckpointing.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        connection.asyncWriteWithoutTransaction { db in
+            // Without a busy handler, a checkpoint that must wait for a writer or a reader returns SQLITE_BUSY.
+            var copied = false
+            if !self.isClosed.load(ordering: .acquiring), let result = try? db.checkpoint(mode) {
+                copied = result.checkpointedFrameCount == result.walFrameCount
+            }
+            self.lastCheckpoint.store(Self.uptime, ordering: .relaxed)
+            self.isCheckpointing.store(false, ordering: .releasing)
+            completion?(copied)
+        }
+        return true
+    }
+
+    private static var uptime: UInt64 { DispatchTime.now().uptimeNanoseconds }
 }
 
 /// What the writer's WAL hook points to.

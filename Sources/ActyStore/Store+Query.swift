@@ -30,6 +30,9 @@ public struct QueryTable: Sendable, Hashable {
 public final class ReadOnlyStore: Sendable {
     /// The database file.
     public let path: String
+    /// Whether the file was opened as immutable: its folder is read-only and its log empty (see `openPool`). Changes
+    /// an engine makes afterwards are not seen.
+    public let isImmutable: Bool
     let pool: DatabasePool
 
     /// Opens an existing Acty database read-only.
@@ -47,7 +50,7 @@ public final class ReadOnlyStore: Sendable {
         configuration.busyMode = .timeout(busyTimeout.seconds)
         configuration.label = "acty-query"
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            (pool, isImmutable) = try Self.openPool(path, configuration: configuration)
             let version = try pool.read { db in
                 try SchemaMigrator.checkCompatible(db)
                 return try SchemaMigrator.appliedVersion(db)

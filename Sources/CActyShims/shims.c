@@ -3,4 +3,5 @@
 
 void acty_configure_sqlite(void) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_URI, 1);
 }

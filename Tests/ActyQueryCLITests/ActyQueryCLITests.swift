@@ -97,16 +97,35 @@ struct ActyQueryCLITests {
         #expect(limited.arrayValue?.count == 1)
     }
 
-    @Test func tablesFitTheWidthAndTruncateWithAnEllipsis() async throws {
+    /// `script` runs the tool on a pseudo-terminal, so stdout is a TTY.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func tablesFitTheTerminalAndTruncateWithAnEllipsis() async throws {
+        let folder = TemporaryDirectory()
+        let database = try await EngineDatabase.make(in: folder)
+        var environment = ProcessInfo.processInfo.environment
+        environment["COLUMNS"] = "70"
+        environment["NO_COLOR"] = "1"
+        let out = folder.file("terminal.out")
+        let command = "\(try QueryTool.url().path) jobs '\(database.path)'"
+        try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], environment: environment, standardOutput: out).waitUntilExit()
+        let terminal = try String(contentsOfFile: out, encoding: .utf8)
+        let lines = terminal.split(whereSeparator: \.isNewline)
+        #expect(lines.count == 6, "\(terminal)")
+        #expect(lines.allSatisfy { $0.count <= 70 }, "\(terminal)")
+        #expect(terminal.contains("…"))
+        #expect(lines.first?.hasPrefix("id") == true)
+    }
+
+    @Test func pipedTablesKeepEveryColumnWhole() async throws {
         let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
         let run = try await QueryTool.run(["jobs", database.path], environment: ["COLUMNS": "70"])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 6)
-        #expect(lines.allSatisfy { $0.count <= 70 })
-        #expect(run.stdout.contains("…"))
-        #expect(lines[0].hasPrefix("id"))
+        #expect(!run.stdout.contains("…"))
+        #expect(lines[0].hasPrefix("id") && lines[0].hasSuffix("error"), "\(lines[0])")
+        #expect(run.stdout.contains("job \(database.doomed.primer!.id) was asked to fail"), "\(run.stdout)")
     }
 
     /// `script` runs the tool on a pseudo-terminal, so stdout is a TTY.
@@ -288,8 +307,7 @@ struct ActyQueryCLITests {
     @Test func badInputsPrintOneLineAndExitNonZeroWithoutChangingTheFile() async throws {
         let folder = TemporaryDirectory()
         let database = try await EngineDatabase.make(in: folder)
-        let notSQLite = folder.file("notes.txt")
-        try Data(String(repeating: "not a database\n", count: 200).utf8).write(to: URL(fileURLWithPath: notSQLite))
+        let notSQLite = try notADatabase(in: folder)
         let newer = folder.file("newer.db")
         try FileManager.default.copyItem(atPath: database.path, toPath: newer)
         if FileManager.default.fileExists(atPath: database.path + "-wal") {
@@ -310,6 +328,8 @@ struct ActyQueryCLITests {
             (["job", database.path, "4242"], "no job with id 4242", true),
             (["sql", database.path, "SELEKT 1"], "not valid", true),
             (["groups", database.path, "--limit", "0"], "--limit", false),
+            (["jobs", database.path, "--limit", "-5"], "--limit must be a positive number", false),
+            (["events", database.path, "--since", "-1"], "--since must be a seq of 0 or more", false),
             (["jobs", database.path, "--state", "sleeping"], "sleeping", false),
             (["job", database.path, "seventeen"], "seventeen", false),
             (["export-jsonl", database.path, database.path], "must not be the database", false),
@@ -327,7 +347,7 @@ struct ActyQueryCLITests {
         #expect(files.map(fileBytes) == before)
     }
 
-    @Test(arguments: ["summary", "groups", "group", "jobs", "job", "attempts", "lanes", "cache", "workers", "events", "export-jsonl", "sql"])
+    @Test(arguments: ["summary", "groups", "group", "jobs", "job", "attempts", "lanes", "cache", "workers", "events", "export-jsonl", "sql", "backup"])
     func everySubcommandHasHelpWithAnExample(subcommand: String) async throws {
         let run = try await QueryTool.run([subcommand, "--help"])
         #expect(run.status == 0)

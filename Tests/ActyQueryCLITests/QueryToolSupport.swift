@@ -123,3 +123,10 @@ struct EngineDatabase {
 }
 
 func fileBytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+/// A text file named `notes.txt` in `folder`, for the tools to refuse as a database.
+func notADatabase(in folder: TemporaryDirectory) throws -> String {
+    let path = folder.file("notes.txt")
+    try Data(String(repeating: "not a database\n", count: 200).utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}

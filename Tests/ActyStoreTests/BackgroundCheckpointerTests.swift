@@ -7,13 +7,19 @@ import Testing
 struct BackgroundCheckpointerTests {
     /// A WAL database with a table of page-sized rows, and the checkpointer installed on its writer.
     static func withDatabase(
-        threshold: Int32, limit: Int32, _ body: (DatabasePool, _ path: String) async throws -> Void
+        threshold: Int32, limit: Int32, idleDelay: Duration = .seconds(60), interval: Duration = .seconds(60),
+        _ body: (DatabasePool, _ path: String) async throws -> Void
     ) async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/wal.db"
-            let pool = try DatabasePool(path: path)
+            // The checkpoint of a quiet database takes the write lock: a commit then waits for it.
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            let pool = try DatabasePool(path: path, configuration: configuration)
             try await pool.write { try $0.execute(sql: "CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
-            let checkpointer = try BackgroundCheckpointer(path: path, threshold: threshold, limit: limit)
+            let checkpointer = try BackgroundCheckpointer(
+                path: path, threshold: threshold, limit: limit, idleDelay: idleDelay, interval: interval
+            )
             try await pool.writeWithoutTransaction { checkpointer.install(on: $0) }
             try await body(pool, path)
             try await pool.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
@@ -52,6 +58,30 @@ struct BackgroundCheckpointerTests {
             let frame = 4096 + 24
             #expect(largest < 2_500 * frame, "the log reached \(largest / frame) frames")
             #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM pages") } == 5_000)
+        }
+    }
+
+    @Test func pagesReachTheDatabaseFileOnATimerWhileCommitsKeepComing() async throws {
+        // Below the threshold and never quiet for the idle delay: only the timer copies pages into the file.
+        try await Self.withDatabase(threshold: 1_000_000, limit: 1_000_000, interval: .milliseconds(100)) { pool, path in
+            let before = Self.size(path)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while Self.size(path) < before + 20 * 4096 {
+                try #require(ContinuousClock.now < deadline, "the database file did not grow")
+                try Self.writePage(pool)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+    }
+
+    @Test func theLogIsCopiedAndTruncatedOnceTheWriterGoesQuiet() async throws {
+        try await Self.withDatabase(threshold: 1_000_000, limit: 1_000_000, idleDelay: .milliseconds(100)) { pool, path in
+            for _ in 0..<100 { try Self.writePage(pool) }
+            try await waitUntil(timeout: .seconds(20), "the log to be emptied") { Self.size(path + "-wal") == 0 }
+            #expect(Self.size(path) > 100 * 3000)
+            // Commits after the quiet time are folded in at the next one.
+            for _ in 0..<10 { try Self.writePage(pool) }
+            try await waitUntil(timeout: .seconds(20), "the log to be emptied again") { Self.size(path + "-wal") == 0 }
         }
     }
 }
