@@ -74,8 +74,6 @@ struct WriteFaultTests {
     static func engineWithRunningPrimers(
         _ dir: TemporaryDirectory, groups: Int, gate: Gate, leaseDuration: Duration = .seconds(30)
     ) async throws -> (ActyEngine, [GroupSubmission]) {
-        // Two attempts: a job whose outcome was not recorded is rescued as an abandoned attempt, which (until
-        // abandoned attempts have a budget of their own) uses one.
         let configuration = EngineConfiguration(
             primerWorkers: groups, followerWorkers: 1, leaseDuration: leaseDuration,
             gracefulShutdownTimeout: .milliseconds(500), pollInterval: .milliseconds(20), busyTimeout: .milliseconds(500)

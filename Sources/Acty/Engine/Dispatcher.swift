@@ -300,7 +300,7 @@ actor Dispatcher {
             unrecorded.lastError = error
             return
         }
-        registry.interruptWaiters(cannotWrite: error, finished: inbox.finishedJobs)
+        registry.interruptWaiters(cannotWrite: error, finished: inbox.finishedJobs, triedAt: triedAt)
         // Cancellation ends the sleep early: the grace period is over, and the next failed try gives up.
         try? await Task.sleep(for: delay)
     }

@@ -2,8 +2,14 @@ import ActyStore
 
 /// Where one job's result arrives: waiters suspend here until the engine resolves it.
 final class ResultSlot: Sendable {
+    /// A caller waiting for the result, and since when.
+    private struct Waiter {
+        var continuation: CheckedContinuation<JobResult, any Error>
+        var since: ContinuousClock.Instant
+    }
+
     private enum State {
-        case waiting([Int: CheckedContinuation<JobResult, any Error>], nextToken: Int)
+        case waiting([Int: Waiter], nextToken: Int)
         case done(Result<JobResult, any Error>)
     }
 
@@ -20,7 +26,7 @@ final class ResultSlot: Sendable {
                         return result
                     case .waiting(var waiters, let next):
                         if Task.isCancelled { return .failure(CancellationError()) }
-                        waiters[next] = continuation
+                        waiters[next] = Waiter(continuation: continuation, since: .now)
                         state = .waiting(waiters, nextToken: next + 1)
                         token.withLock { $0 = next }
                         return nil
@@ -31,33 +37,36 @@ final class ResultSlot: Sendable {
         } onCancel: {
             let continuation: CheckedContinuation<JobResult, any Error>? = state.withLock { state in
                 guard case .waiting(var waiters, let next) = state, let mine = token.withLock({ $0 }) else { return nil }
-                let continuation = waiters.removeValue(forKey: mine)
+                let waiter = waiters.removeValue(forKey: mine)
                 state = .waiting(waiters, nextToken: next)
-                return continuation
+                return waiter?.continuation
             }
             continuation?.resume(throwing: CancellationError())
         }
     }
 
-    /// Gives the callers waiting now an error instead of the result, which is still to come: later waiters wait
-    /// for the result again.
-    func interrupt(_ error: any Error) {
-        let waiters: [CheckedContinuation<JobResult, any Error>] = state.withLock { state in
-            guard case .waiting(let waiters, let next) = state, !waiters.isEmpty else { return [] }
-            state = .waiting([:], nextToken: next)
-            return Array(waiters.values)
+    /// Gives the callers that were already waiting at `instant` an error instead of the result, which is still to
+    /// come: later waiters wait for the result again. (A write that failed tells only those who waited when it
+    /// began: one that started before a fault was lifted must not fail a caller who asked after.)
+    func interrupt(_ error: any Error, waitingSince instant: ContinuousClock.Instant) {
+        let interrupted: [CheckedContinuation<JobResult, any Error>] = state.withLock { state in
+            guard case .waiting(var waiters, let next) = state, !waiters.isEmpty else { return [] }
+            let tokens = waiters.filter { $0.value.since <= instant }.keys
+            let interrupted = tokens.compactMap { waiters.removeValue(forKey: $0)?.continuation }
+            state = .waiting(waiters, nextToken: next)
+            return interrupted
         }
-        for waiter in waiters { waiter.resume(throwing: error) }
+        for waiter in interrupted { waiter.resume(throwing: error) }
     }
 
     /// Delivers the result to every waiter, now and later. Only the first resolution counts.
     func resolve(_ result: Result<JobResult, any Error>) {
-        let waiters: [CheckedContinuation<JobResult, any Error>] = state.withLock { state in
+        let waiters: [Waiter] = state.withLock { state in
             guard case .waiting(let waiters, _) = state else { return [] }
             state = .done(result)
             return Array(waiters.values)
         }
-        for waiter in waiters { waiter.resume(with: result) }
+        for waiter in waiters { waiter.continuation.resume(with: result) }
     }
 }
 
@@ -175,8 +184,9 @@ final class ResultRegistry: Sendable {
 
     /// Tells everyone waiting for a result now that the engine cannot write to the database: the outcomes of the
     /// `finished` jobs cannot be recorded, and no other job can make progress meanwhile. The slots stay: a later
-    /// ``JobHandle/result()`` waits for the outcome again.
-    func interruptWaiters(cannotWrite cause: any Error, finished: Set<JobID>) {
+    /// ``JobHandle/result()`` waits for the outcome again. Only callers waiting since before the failed write began
+    /// (`triedAt`) are told.
+    func interruptWaiters(cannotWrite cause: any Error, finished: Set<JobID>, triedAt: ContinuousClock.Instant) {
         let slots = state.withLock { Array($0.slots) }
         for (id, slot) in slots {
             let message =
@@ -187,7 +197,8 @@ final class ResultRegistry: Sendable {
                 ActyError(
                     .outcomeNotRecorded, "\(message) (\(Self.reason(cause))); the engine keeps retrying, call result() again to wait for the outcome",
                     cause: cause
-                )
+                ),
+                waitingSince: triedAt
             )
         }
     }
