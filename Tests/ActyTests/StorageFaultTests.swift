@@ -118,11 +118,13 @@ struct StorageFaultTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
-    /// An engine on the mount with one gated primer running per group.
-    static func engineWithRunningPrimers(_ path: String, groups: Int, gate: Gate) async throws -> (ActyEngine, [GroupSubmission]) {
-        // Two attempts: a job whose outcome was not recorded is rescued as an abandoned attempt, which (until
-        // abandoned attempts have a budget of their own) uses one. A short lease: the next engine of these tests
-        // runs in this same process, so it finds the jobs by their expired leases.
+    /// An engine on the mount with one gated primer running per group; each primer's output (its payload) has
+    /// `padding` more bytes.
+    static func engineWithRunningPrimers(
+        _ path: String, groups: Int, gate: Gate, padding: Int = 0
+    ) async throws -> (ActyEngine, [GroupSubmission]) {
+        // A short lease: the next engine of these tests runs in this same process, so it finds the jobs by their
+        // expired leases.
         let configuration = EngineConfiguration(
             primerWorkers: groups, followerWorkers: 1, leaseDuration: .seconds(1),
             gracefulShutdownTimeout: .milliseconds(500), pollInterval: .milliseconds(20), busyTimeout: .milliseconds(500)
@@ -130,7 +132,10 @@ struct StorageFaultTests {
         let engine = try await ActyEngine(database: .file(path), configuration: configuration, executors: [gated(by: gate)])
         return try await shuttingDownOnError(engine) {
             let submissions = try await (0..<groups).asyncMap {
-                try await engine.submitGroup("g\($0)", primer: ["n": .number(Double($0))], followers: [["follower": .number(Double($0))]])
+                try await engine.submitGroup(
+                    "g\($0)", primer: ["n": .number(Double($0)), "padding": .string(String(repeating: "x", count: padding))],
+                    followers: [["follower": .number(Double($0))]]
+                )
             }
             try await require("every primer to run") {
                 try await submissions.asyncMap { try await engine.store.job($0.primer!.id)?.state }.allSatisfy { $0 == .running }
@@ -165,10 +170,12 @@ struct StorageFaultTests {
     }
 
     @Test func shutdownOnAFullDiskReturnsAndTheNextEngineFinishesTheWork() async throws {
-        let mount = try #require(ScratchMount(sizeKB: 2048))
+        let mount = try #require(ScratchMount(sizeKB: 8192))
         let path = mount.path + "/acty.db"
         let gate = Gate()
-        let (engine, submissions) = try await Self.engineWithRunningPrimers(path, groups: 3, gate: gate)
+        // Outputs larger than the log: once a checkpoint lets the log start over, small writes fit in the space
+        // the log file already has, and a full disk would stop failing them.
+        let (engine, submissions) = try await Self.engineWithRunningPrimers(path, groups: 3, gate: gate, padding: 300_000)
         try await shuttingDownOnError(engine) {
             let filler = try mount.fill()
             gate.open()
