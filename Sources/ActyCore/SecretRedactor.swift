@@ -68,9 +68,10 @@ public enum SecretRedactor {
     )
 
     /// The value of an `Authorization` (or `Proxy-Authorization`) header, after its scheme (`Basic`, `Token`, …):
-    /// `Authorization: Basic dXNlcjpwYXNz`, `'authorization': 'Basic …'`, `authorization=…`.
+    /// `Authorization: Basic dXNlcjpwYXNz`, `'authorization': 'Basic …'`, `authorization=…`. A scheme is a word of
+    /// letters (or AWS's `AWS4-HMAC-SHA256`): a first word with digits is the credential itself.
     private static let authorization = pattern(
-        #"(?i)(\bauthorization["']?\s*[:=]\s*["']?(?>(?:[A-Za-z][A-Za-z0-9\-]*\s+)?))(?!\[REDACTED\])[^\s"',;]+?(?=[)\]}>]*(?:[\s"',;]|$))"#
+        #"(?i)(\bauthorization["']?\s*[:=]\s*["']?(?>(?:(?:[A-Za-z][A-Za-z\-]{0,19}|AWS4-HMAC-SHA256)\s+)?))(?!\[REDACTED\])[^\s"',;]+?(?=[)\]}>]*(?:[\s"',;]|$))"#
     )
 
     /// `scheme://user:password@host`.
@@ -92,7 +93,7 @@ public enum SecretRedactor {
     /// `name = value` where the name ends in a credential word, possibly after `prefix_` or `prefix-` parts. A bare
     /// value stops before closing brackets that end it (`{token=abc}` keeps its `}`).
     private static let assignment = pattern(
-        #"(?i)(\b(?:[A-Za-z0-9]+[_\-])*(?:api[_\-]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|secret|password|passwd|pwd)["']?\s*[:=]\s*)(?:(")(?:[^"\\\n]|\\.)*"|(')[^'\n]*'|(?!\[REDACTED\])[^\s"'&,;]+?(?=[)\]}>]*(?:[\s"'&,;]|$)))"#
+        #"(?i)(\b(?:[A-Za-z0-9]+[_\-])*(?:api[_\-\s]?key|access[_\-]?key|secret[_\-]?key|private[_\-]?key|access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|token|secret|password|passwd|pwd)["']?\s*[:=]\s*)(?:(")(?:[^"\\\n]|\\.)*"|(')[^'\n]*'|(?!\[REDACTED\])[^\s"'&,;]+?(?=[)\]}>]*(?:[\s"'&,;]|$)))"#
     )
 }
 

@@ -50,6 +50,12 @@ struct SecretRedactorTests {
         ("Proxy-Authorization: Basic Zm9vOmJhcg==", "Proxy-Authorization: Basic [REDACTED]"),
         (#"{"authorization":"Token tok_abc123"}"#, #"{"authorization":"Token [REDACTED]"}"#),
         ("authorization=abc123; retrying", "authorization=[REDACTED]; retrying"),
+        // A header value without a scheme: the value is the credential, whatever follows it stays.
+        ("Authorization: abc123def456 rejected", "Authorization: [REDACTED] rejected"),
+        ("Authorization: AWS4-HMAC-SHA256 Credential=AKID/20250101", "Authorization: AWS4-HMAC-SHA256 [REDACTED]"),
+        // `api key` with a space before its colon or equals sign.
+        ("api key: abc123 was rejected", "api key: [REDACTED] was rejected"),
+        ("API Key = 'k-123'", "API Key = '[REDACTED]'"),
         // Python reprs and keyword arguments.
         ("{'Authorization': 'Basic dXNlcjpwYXNz', 'Accept': 'json'}", "{'Authorization': 'Basic [REDACTED]', 'Accept': 'json'}"),
         ("Client(api_key='sk-abc123', timeout=30)", "Client(api_key='[REDACTED]', timeout=30)"),
