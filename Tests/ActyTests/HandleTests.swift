@@ -7,19 +7,6 @@ import Testing
 /// Handles by job id (`handle(for:)`) and waiting for groups (`waitForGroup(_:)`), across engines on one file.
 @Suite(.timeLimit(.minutes(1)))
 struct HandleTests {
-    /// `body`'s value, or ``WaitTimedOut`` after `timeout`.
-    static func within<T: Sendable>(_ what: String, timeout: Duration = .seconds(20), _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw WaitTimedOut(what: what)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
-    }
-
     @Test func aHandleForAJobOfAnotherEngineResolvesWhenThatEngineFinishesIt() async throws {
         let dir = TemporaryDirectory()
         let gate = Gate()
@@ -110,13 +97,13 @@ struct HandleTests {
         let engine = try await makeEngine(dir, executors: [failingOnRequest(delay: .milliseconds(50))])
         try await engine.submitGroup("will-succeed", primer: "p", followers: ["a", "b"])
         try await engine.submitGroup("will-fail", primer: "p", followers: [["fail": true]])
-        let succeeded = try await Self.within("will-succeed to finish") { try await engine.waitForGroup("will-succeed") }
+        let succeeded = try await bounded("will-succeed to finish", timeout: .seconds(20)) { try await engine.waitForGroup("will-succeed") }
         #expect(succeeded == .succeeded)
-        let failed = try await Self.within("will-fail to finish") { try await engine.waitForGroup("will-fail") }
+        let failed = try await bounded("will-fail to finish", timeout: .seconds(20)) { try await engine.waitForGroup("will-fail") }
         #expect(failed == .failed)
         #expect(try await engine.store.group(key: "will-succeed")?.finishedAt != nil)
         // A finished group answers at once.
-        #expect(try await Self.within("a finished group", timeout: .seconds(1)) { try await engine.waitForGroup("will-succeed") } == .succeeded)
+        #expect(try await bounded("a finished group", timeout: .seconds(1)) { try await engine.waitForGroup("will-succeed") } == .succeeded)
 
         let error = await #expect(throws: ActyError.self) { try await engine.waitForGroup("no-such-group") }
         #expect(error?.code == .unknownGroup)
@@ -128,7 +115,7 @@ struct HandleTests {
         let runner = try await makeEngine(dir, executors: [failingOnRequest(delay: .milliseconds(100))])
         try await runner.submitGroup("shared", primer: "p", followers: ["a"])
         let watcher = try await makeEngine(dir, executors: [NoopExecutor()])
-        let state = try await Self.within("the shared group to finish") { try await watcher.waitForGroup("shared") }
+        let state = try await bounded("the shared group to finish", timeout: .seconds(20)) { try await watcher.waitForGroup("shared") }
         #expect(state == .succeeded)
         try await watcher.boundedShutdown()
         try await runner.boundedShutdown()

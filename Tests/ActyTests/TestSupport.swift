@@ -3,6 +3,7 @@ import ActyTestSupport
 @testable import ActyStore
 import Foundation
 import GRDB
+import Testing
 
 /// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
 func waitUntil(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
@@ -105,6 +106,20 @@ func makeEngine(
     executors: [any Executor] = [EchoExecutor()]
 ) async throws -> ActyEngine {
     try await ActyEngine(database: .file(dir.file()), configuration: configuration, executors: executors)
+}
+
+/// Waits until every group of `submissions` has succeeded on `engine`, and checks that each job ended succeeded with
+/// exactly one succeeded attempt.
+func expectEveryJobSucceededOnce(_ submissions: [GroupSubmission], on engine: ActyEngine) async throws {
+    for submission in submissions {
+        #expect(try await engine.waitForGroup(submission.groupKey, state: .succeeded))
+    }
+    for job in submissions.flatMap(\.jobs) {
+        let outcomes = try await engine.store.attempts(of: job.id).map(\.outcome)
+        #expect(outcomes.filter { $0 == "succeeded" }.count == 1, "\(outcomes)")
+        #expect(try await engine.store.job(job.id)?.state == .succeeded)
+    }
+    #expect(try await engine.store.jobsSucceededMoreThanOnce() == 0)
 }
 
 /// Runs `body`, throwing ``WaitTimedOut`` (and cancelling it) when it does not return within `timeout`.

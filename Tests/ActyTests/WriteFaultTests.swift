@@ -154,15 +154,7 @@ struct WriteFaultTests {
 
         let next = try await makeEngine(dir, EngineConfiguration(pollInterval: .milliseconds(20)), executors: [gated(by: gate)])
         try await shuttingDownOnError(next) {
-            for submission in submissions {
-                #expect(try await next.waitForGroup(submission.groupKey, state: .succeeded))
-            }
-            for job in submissions.flatMap(\.jobs) {
-                let outcomes = try await next.store.attempts(of: job.id).map(\.outcome)
-                #expect(outcomes.filter { $0 == "succeeded" }.count == 1, "\(outcomes)")
-                #expect(try await next.store.job(job.id)?.state == .succeeded)
-            }
-            #expect(try await next.store.jobsSucceededMoreThanOnce() == 0)
+            try await expectEveryJobSucceededOnce(submissions, on: next)
             try await next.boundedShutdown()
         }
     }
