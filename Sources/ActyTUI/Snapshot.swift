@@ -1,0 +1,37 @@
+import ActyCore
+import ArgumentParser
+import Foundation
+
+/// `acty-tui snapshot <db | file.jsonl>`: one frame as plain text, for scripts, bug reports and CI.
+struct Snapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print one frame of the dashboard as plain text and exit.",
+        discussion: """
+            Reads every event of the file (an Acty database, or a JSONL log in acty's envelope: ours from
+            `acty-query export-jsonl` or Python acty's own) and renders the state after the last one.
+
+            Example:
+              acty-tui snapshot acty.db --width 120 --height 40
+            """
+    )
+
+    @Argument(help: "An Acty database file (opened read-only) or a JSONL event log.")
+    var path: String
+
+    func run() throws {
+        try reportingErrors {
+            let state = try RunLog.state(of: path)
+            print("jobs \(state.jobsTotal): " + DashboardState.Phase.allCases.map { "\($0.name) \(state.total($0))" }.joined(separator: " "))
+        }
+    }
+}
+
+/// Runs `body`, turning an error into one line on standard error and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ActyError {
+        FileHandle.standardError.write(Data("acty-tui: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
