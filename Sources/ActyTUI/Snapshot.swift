@@ -17,11 +17,37 @@ struct Snapshot: ParsableCommand {
 
     @Argument(help: "An Acty database file (opened read-only) or a JSONL event log.")
     var path: String
+    @Option(help: "Columns of the frame.")
+    var width = 80
+    @Option(help: "Lines of the frame.")
+    var height = 24
+    @Option(help: "The screen: dashboard, timeline, log or help.")
+    var screen: ScreenName = .dashboard
+
+    enum ScreenName: String, ExpressibleByArgument, CaseIterable {
+        case dashboard, timeline, log, help
+
+        var screen: ViewContext.Screen {
+            switch self {
+            case .dashboard: .dashboard
+            case .timeline: .timeline
+            case .log: .log
+            case .help: .help
+            }
+        }
+    }
+
+    func validate() throws {
+        guard (20...1000).contains(width), (5...1000).contains(height) else {
+            throw ValidationError("--width must be 20...1000 and --height 5...1000.")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
             let state = try RunLog.state(of: path)
-            print("jobs \(state.jobsTotal): " + DashboardState.Phase.allCases.map { "\($0.name) \(state.total($0))" }.joined(separator: " "))
+            let context = ViewContext(title: URL(fileURLWithPath: path).lastPathComponent, screen: screen.screen)
+            print(View.render(state, context, width: width, height: height).plainText, terminator: "")
         }
     }
 }
