@@ -129,8 +129,24 @@ extension DashboardState {
     /// caller puts it back while it is not finished.
     private mutating func takeJob(_ event: TUIEvent) -> Job? {
         guard let id = event.job else { return nil }
-        return jobs.removeValue(forKey: id)
-            ?? Job(id: id, group: event.group, lane: laneName(event), role: event.role, follower: event.follower)
+        if let job = jobs.removeValue(forKey: id) { return job }
+        var job = Job(id: id, group: event.group, lane: laneName(event), role: event.role, follower: event.follower)
+        if inferPriorPhases, let prior = Self.priorPhase(event.kind), totals[prior.rawValue] > 0 {
+            job.phase = prior
+            // `move` takes it out of the prior phase's counts, which the seed included.
+            if lanes[job.lane] == nil || lanes[job.lane]!.counts[prior.rawValue] == 0 {
+                lanes[job.lane, default: Lane(name: job.lane)].counts[prior.rawValue] += 1
+            }
+        }
+        return job
+    }
+
+    static func priorPhase(_ kind: TUIEvent.Kind) -> Phase? {
+        switch kind {
+        case .jobStarted: .ready
+        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: .running
+        default: nil
+        }
     }
 
     /// Moves a job to `phase`, keeping totals, lane counts and pool occupancy in step.

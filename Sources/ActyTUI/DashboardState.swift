@@ -151,12 +151,19 @@ public struct DashboardState: Sendable {
         return complete.isEmpty ? 0 : Double(complete.reduce(0, +)) / Double(complete.count)
     }
 
-    /// Seeds the totals from the database's tables, for a follow that starts at the end of the log: later events
-    /// then move jobs from these counts.
-    public mutating func seed(jobsByState: [String: Int]) {
+    /// Whether a job first seen mid-life (a follow that started late) is taken out of the phase its event implies it
+    /// left: `job_started` from ready, `job_succeeded` from running. Keeps seeded totals in step.
+    public var inferPriorPhases = false
+
+    /// Replaces the totals, group outcomes and lane counts with the database's tables (a follow that starts late):
+    /// the events that follow move jobs from these counts.
+    public mutating func seed(jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane]) {
+        totals = [Int](repeating: 0, count: Phase.allCases.count)
         for (state, count) in jobsByState {
             if let phase = Self.phase(ofState: state) { totals[phase.rawValue] += count }
         }
+        groupOutcomes = groupsByState.filter { ["succeeded", "failed", "cancelled"].contains($0.key) }
+        for lane in seeded { lanes[lane.name] = lane }
     }
 
     /// Replaces what the events said about engines with the database's `workers` table (follow).
