@@ -1,12 +1,11 @@
 #!/bin/sh
 # Measures acty-tui's state layer: builds a JSONL log of about N events by repeating Python acty's run-a.jsonl
 # with fresh ids and times, then times `acty-tui snapshot` (parse + apply every event + one frame).
-# Usage: Tools/tui-replay-rate.sh [events, default 1000000]   (builds acty-tui in release first)
+# Usage: swift build -c release --product acty-tui && Tools/tui-replay-rate.sh [events, default 1000000]
 set -eu
 cd "$(dirname "$0")/.."
 events=${1:-1000000}
-swift build -c release --product acty-tui >/dev/null
-bin=$(swift build -c release --show-bin-path)/acty-tui
+bin=.build/release/acty-tui
 fixture=Tests/ActyTUITests/Fixtures/python-run-a.jsonl
 out=$(mktemp -d)/big.jsonl
 lines=$(wc -l < "$fixture")
