@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "acty-demo", targets: ["acty-demo"]),
         .executable(name: "acty-bench", targets: ["acty-bench"]),
         .executable(name: "acty-query", targets: ["acty-query"]),
+        .executable(name: "acty-tui", targets: ["acty-tui"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -63,6 +64,13 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(name: "acty-query", dependencies: ["ActyQueryCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: upcomingFeatures),
+        // The acty-tui dashboard: state, view and terminal layers as a library so tests link it; the executable is a thin main.
+        .target(
+            name: "ActyTUI",
+            dependencies: ["ActyCore", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(name: "acty-tui", dependencies: ["ActyTUI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: upcomingFeatures),
         // Test helper, not a product: the crash and multi-process tests run it as real child processes.
         .executableTarget(
             name: "acty-test-worker",
@@ -93,6 +101,12 @@ let package = Package(
         .testTarget(
             name: "ActyQueryCLITests",
             dependencies: ["Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "ActyTUITests",
+            dependencies: ["ActyTUI", "Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Snapshots", "Fixtures"],
             swiftSettings: upcomingFeatures
         ),
     ],

@@ -301,10 +301,35 @@ public final class ReadOnlyStore: Sendable {
         }
     }
 
-    /// Up to `limit` events after `seq`, oldest first, as ``EventRecord``s (for the JSONL export).
+    /// Up to `limit` events after `seq`, oldest first, as ``EventRecord``s (for the JSONL export and acty-tui);
+    /// a range of the primary key, cheap at any log size.
     public func eventRecords(after seq: Int64, limit: Int) throws -> [EventRecord] {
         try read { db in try Store.fetchEvents(db, after: seq, limit: limit) }
     }
+
+    /// The seq of the newest event, 0 for an empty log (the end of the primary key: no scan).
+    public func lastEventSeq() throws -> Int64 {
+        try read { db in try Int64.fetchOne(db, sql: Self.lastEventSeqSQL) ?? 0 }
+    }
+
+    static let lastEventSeqSQL = "SELECT MAX(seq) FROM events"
+
+    /// The seq just before the first event at or after `at` (events are written in time order), found by a binary
+    /// search over the primary key: `events.at` has no index.
+    public func eventSeq(before at: Double) throws -> Int64 {
+        try read { db in
+            var low: Int64 = 0
+            var high = try Int64.fetchOne(db, sql: Self.lastEventSeqSQL) ?? 0
+            while low < high {
+                let middle = low + (high - low + 1) / 2
+                let time = try Double.fetchOne(db, sql: Self.eventAtSQL, arguments: [middle]) ?? .infinity
+                if time < at { low = middle } else { high = middle - 1 }
+            }
+            return low
+        }
+    }
+
+    static let eventAtSQL = "SELECT at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1"
 
     // MARK: SQL
 
@@ -339,20 +364,18 @@ extension Store {
     /// Opens an existing database read-only, for inspection tools; see ``ReadOnlyStore/init(path:busyTimeout:)``.
     public static func openReadOnly(_ path: String) throws -> ReadOnlyStore { try ReadOnlyStore(path: path) }
 
+    static let eventsAfterSQL = """
+        SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,
+            jobs.follower_index, events.lane, events.worker, events.data
+        FROM events
+        LEFT JOIN groups ON groups.id = events.group_id
+        LEFT JOIN jobs ON jobs.id = events.job_id
+        WHERE events.seq > ? ORDER BY events.seq LIMIT ?
+        """
+
     /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
     static func fetchEvents(_ db: Database, after seq: Int64, limit: Int) throws -> [EventRecord] {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,
-                    jobs.follower_index, events.lane, events.worker, events.data
-                FROM events
-                LEFT JOIN groups ON groups.id = events.group_id
-                LEFT JOIN jobs ON jobs.id = events.job_id
-                WHERE events.seq > ? ORDER BY events.seq LIMIT ?
-                """,
-            arguments: [seq, limit]
-        )
+        let rows = try Row.fetchAll(db, sql: eventsAfterSQL, arguments: [seq, limit])
         return try rows.map { row in
             let data: String? = row[10]
             var pool: JobRole?

@@ -51,6 +51,9 @@ struct QueryPlanTests {
             indexes: ["jobs_running"], allowsIndexScan: true
         ),
         Case(name: "groups in a state", sql: Store.groupsInStateSQL, arguments: ["open", 100], indexes: ["groups_state"]),
+        // acty-tui follow, every refresh: the events after the last one seen, with their group and job.
+        Case(name: "events after a seq", sql: Store.eventsAfterSQL, arguments: [10, 1000]),
+        Case(name: "event time by seq", sql: ReadOnlyStore.eventAtSQL, arguments: [10]),
     ]
 
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or

@@ -1,0 +1,123 @@
+import ActyCore
+import ActyStore
+import ArgumentParser
+import Foundation
+
+/// `acty-tui follow <db>`: the live dashboard of a database an engine is writing.
+struct Follow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Watch a database an engine (or several) is writing, live.",
+        discussion: """
+            Opens the file read-only (it never blocks the engine) and reads the events written after the last one
+            seen, every --poll-interval seconds. Without --from-start it shows the run's totals from the tables and
+            the last 200 events, then follows.
+
+            Keys: q quit, ? help, t timeline, l event log, / filter, enter drill down, esc back.
+
+            Example:
+              acty-tui follow acty.db
+            """
+    )
+
+    @Argument(help: "The Acty database file.")
+    var db: String
+    @Flag(help: "Replay every event of the file first.")
+    var fromStart = false
+    @Option(help: "Start with the last N events (default 200).")
+    var lastN: Int?
+    @Option(help: "Start with the events at or after this Unix time.")
+    var startFromTs: Double?
+    @Option(help: "Seconds between reads of new events.")
+    var pollInterval = 0.2
+
+    func validate() throws {
+        if [fromStart, lastN != nil, startFromTs != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("--from-start, --last-n and --start-from-ts exclude each other; give one.")
+        }
+        if let lastN, lastN < 0 { throw ValidationError("--last-n must not be negative.") }
+        guard pollInterval > 0, pollInterval <= 60 else { throw ValidationError("--poll-interval must be in (0, 60] seconds.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            guard Terminal.isInteractive else { throw Session.needsTerminal("follow", db) }
+            let start: FollowFeed.Start = fromStart ? .fromStart : startFromTs.map { .fromTime($0) } ?? .lastN(lastN ?? 200)
+            let (feed, state) = try FollowFeed.open(db, start: start, pollInterval: pollInterval)
+            let store = try Store.openReadOnly(db)
+            try Session.run(title: URL(fileURLWithPath: db).lastPathComponent, state: state, feed: feed) { id in
+                JobDetails.lines(store, id)
+            }
+        }
+    }
+}
+
+/// `acty-tui replay <db | file.jsonl>`: a run's events again, at a chosen speed.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a run's event log from a database or a JSONL file (ours or Python acty's).",
+        discussion: """
+            Keys: + faster, - slower, 0 as fast as possible, p pause, . one event when paused, g start, G end,
+            q quit, ? help, t timeline, l event log, / filter, enter drill down, esc back.
+
+            Example:
+              acty-tui replay events.jsonl --speed 4
+            """
+    )
+
+    @Argument(help: "An Acty database file or a JSONL event log.")
+    var path: String
+    @Option(help: "Seconds of the run per second of replay; 0 = as fast as possible.")
+    var speed = 1.0
+    @Option(help: "Replay only the last N events.")
+    var lastN: Int?
+    @Option(help: "Replay the events at or after this Unix time.")
+    var startFromTs: Double?
+
+    func validate() throws {
+        guard speed >= 0, speed.isFinite else { throw ValidationError("--speed must be 0 (as fast as possible) or positive.") }
+        if lastN != nil && startFromTs != nil { throw ValidationError("--last-n and --start-from-ts exclude each other; give one.") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            guard Terminal.isInteractive else { throw Session.needsTerminal("replay", path) }
+            let contents = try RunLog.load(path)
+            var events = contents.events
+            if let lastN { events = Array(events.suffix(max(0, lastN))) }
+            if let startFromTs { events = events.filter { $0.at >= startFromTs } }
+            var state = DashboardState()
+            state.badLines = contents.badLines
+            let feed = ReplayFeed(events: events, badLines: contents.badLines, speed: speed)
+            let store = RunLog.isDatabase(path) ? try? Store.openReadOnly(path) : nil
+            try Session.run(title: URL(fileURLWithPath: path).lastPathComponent, state: state, feed: feed) { id in
+                store.map { JobDetails.lines($0, id) } ?? []
+            }
+        }
+    }
+}
+
+/// A job's row and attempts from the database, for the job screen: payload and result pretty-printed, truncated.
+enum JobDetails {
+    static func lines(_ store: ReadOnlyStore, _ id: String) -> [String] {
+        guard let number = Int64(id), let sections = try? store.job(id: number) else { return [] }
+        var lines: [String] = []
+        if let job = sections.first(where: { $0.0 == "job" })?.1 {
+            for column in ["executor", "attempts", "max_attempts", "error", "payload", "result"] {
+                guard let value = job.value(column), value != .null else { continue }
+                var text = value.stringValue ?? value.jsonString
+                if let parsed = try? JSONValue(jsonString: text) { text = parsed.jsonString }
+                lines.append("\(column): " + String(text.prefix(400)))
+            }
+        }
+        if let attempts = sections.first(where: { $0.0 == "attempts" })?.1 {
+            for index in attempts.rows.indices {
+                let number = attempts.value("number", row: index)?.intValue ?? 0
+                let outcome = attempts.value("outcome", row: index)?.stringValue ?? "?"
+                let duration = attempts.value("duration", row: index)?.doubleValue ?? 0
+                let error = attempts.value("error", row: index)?.stringValue ?? ""
+                lines.append("attempt \(number): \(outcome) in \(Glyphs.duration(duration)) \(error.prefix(200))")
+            }
+        }
+        return lines
+    }
+}

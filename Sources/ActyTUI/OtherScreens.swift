@@ -1,0 +1,166 @@
+import ActyCore
+
+/// `t`: one row per recent job, a bar from queued (░) to started to finished (█ with ⅛-cell ends), retries ↻,
+/// running jobs ending in ▸, failed ones red.
+enum TimelineScreen {
+    static func draw(_ state: DashboardState, into canvas: inout Canvas) {
+        let rows = canvas.linesLeft - 2
+        let running = state.jobs.values.filter { $0.startedAt != nil }
+            .sorted { ($0.startedAt ?? 0, $0.id) < ($1.startedAt ?? 0, $1.id) }
+        let finished = state.finishedJobs.newest(max(0, rows - running.count)).reversed()
+        let jobs = Array((Array(finished) + running).suffix(max(0, rows)))
+        let end = state.lastAt ?? 0
+        let start = jobs.map { $0.queuedAt ?? $0.startedAt ?? end }.min() ?? end
+        let span = max(end - start, 0.001)
+        let showLane = state.lanes.count > 1
+        let labelWidth = 9 + 9 + (showLane ? 11 : 0) + 15 + 8
+        let barWidth = max(10, canvas.width - labelWidth)
+        canvas.section("Timeline: \(jobs.count) jobs over \(Glyphs.duration(span)), queued ░ running █ retry ↻")
+        for job in jobs {
+            let duration = (job.finishedAt ?? end) - (job.startedAt ?? job.queuedAt ?? end)
+            var pieces: [(String, Style)] = [
+                (Glyphs.fit(job.pool ?? "-", 9), .faint), (Glyphs.fit(job.role?.rawValue ?? "-", 9), .plain),
+            ]
+            if showLane { pieces.append((Glyphs.fit(job.lane, 10) + " ", .faint)) }
+            pieces.append((Glyphs.fit(Glyphs.shortID(job.group ?? job.id), 14) + " ", .plain))
+            pieces.append((Glyphs.fit(Glyphs.duration(duration), 7, right: true) + " ", .plain))
+            canvas.line(pieces)
+            drawBar(job, from: start, span: span, end: end, x: labelWidth, width: barWidth, y: canvas.y - 1, grid: &canvas.grid)
+        }
+        canvas.line([(Glyphs.fit("", labelWidth) + Glyphs.clock(start), .faint)])
+        let last = Glyphs.clock(end)
+        canvas.grid.write(last, x: canvas.width - last.count, y: canvas.y - 1, style: .faint)
+    }
+
+    static func drawBar(_ job: DashboardState.Job, from start: Double, span: Double, end: Double, x: Int, width: Int, y: Int, grid: inout Grid) {
+        func column(_ at: Double) -> Double { (at - start) / span * Double(width) }
+        let queued = column(job.queuedAt ?? job.startedAt ?? end)
+        let started = column(job.startedAt ?? end)
+        let finished = column(job.finishedAt ?? end)
+        for cell in Int(queued)..<max(Int(queued), min(width, Int(started))) {
+            grid[x + cell, y] = Cell("░", .faint)
+        }
+        guard job.startedAt != nil else { return }
+        let style: Style = job.phase == .failed ? .bad : (job.phase == .running ? .busy : .good)
+        // Whole cells from the start, then the ⅛ block of the last partial cell (at least one eighth).
+        let first = Int(started)
+        let eighths = max(1, Int(((finished - Double(first)) * 8).rounded()))
+        for offset in 0..<(eighths / 8) where first + offset < width { grid[x + first + offset, y] = Cell("█", style) }
+        if eighths % 8 > 0, first + eighths / 8 < width {
+            grid[x + first + eighths / 8, y] = Cell(Glyphs.eighths[eighths % 8 - 1], style)
+        }
+        if job.phase == .running { grid[x + min(width - 1, first + max(0, (eighths - 1) / 8)), y] = Cell("▸", style) }
+        for retry in job.retries {
+            grid[x + min(width - 1, max(0, Int(column(retry)))), y] = Cell("↻", Style(color: .magenta, bold: true))
+        }
+    }
+}
+
+/// `l`: the latest events, newest at the bottom, filtered by `/` (type, group, lane or job), scrolled with ↑↓.
+enum LogScreen {
+    static func draw(_ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
+        let filter = context.filter
+        let events = state.log.elements.filter { event in
+            filter.isEmpty || event.type.contains(filter) || (event.group ?? "").contains(filter)
+                || (event.lane ?? "").contains(filter) || (event.job ?? "") == filter
+        }
+        canvas.section("Event log: \(events.count) of the last \(state.log.count) events" + (filter.isEmpty ? "" : " matching \"\(filter)\""))
+        let rows = canvas.linesLeft
+        let endIndex = max(0, events.count - max(0, context.scroll))
+        for event in events[max(0, endIndex - rows)..<endIndex] {
+            canvas.line([(Glyphs.clock(event.at) + " ", .faint), (line(event), event.kind == .unknown ? .busy : style(event))])
+        }
+    }
+
+    static func style(_ event: TUIEvent) -> Style {
+        switch event.kind {
+        case .jobFailed, .groupFailed, .primerFailed, .followerFailed: .bad
+        case .jobSucceeded, .groupDone: .good
+        case .jobRetrying, .jobRescued: .busy
+        default: .plain
+        }
+    }
+
+    /// `type job=… group=… lane=… key=value…`, as Python acty's log lines.
+    static func line(_ event: TUIEvent) -> String {
+        var text = event.type
+        if let job = event.job { text += " job=\(job)" }
+        if let group = event.group { text += " group=\(group)" }
+        if let role = event.role { text += " kind=\(role.rawValue)" }
+        if let pool = event.pool { text += " pool=\(pool)" }
+        if let lane = event.lane { text += " lane=\(lane)" }
+        if let fields = event.payload?.objectValue {
+            for key in fields.keys.sorted() where !["lane", "pool", "job_context", "original_job_id"].contains(key) {
+                text += " \(key)=\(fields[key]?.jsonString ?? "")"
+            }
+        }
+        return String(text.prefix(300))
+    }
+}
+
+/// `?`: the keys.
+enum HelpScreen {
+    static let keys: [(String, String)] = [
+        ("q", "quit (also ctrl-c)"), ("?", "this help"), ("t", "timeline of recent jobs"), ("l", "event log"),
+        ("/", "filter groups (dashboard) or events (log); enter keeps it, esc clears it"),
+        ("↑ ↓ / k j", "select a group or job, scroll the log"), ("enter", "drill down: group → its jobs → a job"),
+        ("esc", "back to the previous screen"),
+        ("p", "replay: pause / resume"), (".", "replay: one event when paused"), ("+ -", "replay: faster / slower"),
+        ("0", "replay: as fast as possible"), ("g G", "replay: jump to the start / the end"),
+    ]
+
+    static func draw(into canvas: inout Canvas) {
+        canvas.section("Keys")
+        for (key, meaning) in keys { canvas.line([(Glyphs.fit(key, 12), .title), (meaning, .plain)]) }
+    }
+}
+
+/// `enter` on a group: its jobs; `enter` on a job: what the log says about it, plus database details.
+enum DrillDown {
+    /// The jobs of a group the state still holds (live ones and recently finished), primer first.
+    static func jobs(of key: String, in state: DashboardState) -> [DashboardState.Job] {
+        let live = state.jobs.values.filter { $0.group == key }
+        let done = state.finishedJobs.elements.filter { $0.group == key }
+        return (live + done).sorted { ($0.role == .primer ? 0 : 1, $0.follower ?? 0, $0.id) < ($1.role == .primer ? 0 : 1, $1.follower ?? 0, $1.id) }
+    }
+
+    static func drawGroup(_ key: String, _ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
+        let group = state.groups[key]
+        var title = "Group \(key)"
+        if let group {
+            title += ": \(group.state), lane \(group.lane ?? "-"), primer \(group.primer), followers \(group.followersDone)/\(group.followers)"
+            if group.followersFailed > 0 { title += ", \(group.followersFailed) failed" }
+        }
+        canvas.section(title)
+        let jobs = jobs(of: key, in: state)
+        if jobs.isEmpty { canvas.line([("no jobs of this group are in the recent history", .faint)]) }
+        let selected = min(max(0, context.selected), max(0, jobs.count - 1))
+        let rows = canvas.linesLeft
+        let first = max(0, min(selected - rows + 1, jobs.count - rows))
+        for (index, job) in jobs.enumerated().dropFirst(first).prefix(rows) {
+            var text = Glyphs.fit(job.id, 32) + " " + Glyphs.fit(job.role?.rawValue ?? "-", 9)
+            text += Glyphs.fit(job.follower.map { "#\($0)" } ?? "", 6) + Glyphs.fit(job.phase?.name ?? "?", 10)
+            if let startedAt = job.startedAt { text += " ran " + Glyphs.duration((job.finishedAt ?? state.lastAt ?? startedAt) - startedAt) }
+            if !job.retries.isEmpty { text += "  retries \(job.retries.count)" }
+            let style: Style = job.phase == .failed ? .bad : .plain
+            canvas.line([(text, index == selected ? Style(color: style.color, inverse: true) : style)])
+        }
+    }
+
+    static func drawJob(_ id: String, _ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
+        let job = state.jobs[id] ?? state.finishedJobs.elements.last { $0.id == id }
+        canvas.section("Job \(id)")
+        if let job {
+            canvas.line([("group \(job.group ?? "-")  lane \(job.lane)  role \(job.role?.rawValue ?? "-")  state \(job.phase?.name ?? "?")", .plain)])
+            var times = "queued \(job.queuedAt.map(Glyphs.clock) ?? "-")  started \(job.startedAt.map(Glyphs.clock) ?? "-")"
+            times += "  finished \(job.finishedAt.map(Glyphs.clock) ?? "-")  retries \(job.retries.count)"
+            canvas.line([(times, .plain)])
+        }
+        for line in context.jobDetails { canvas.line([(line, .plain)]) }
+        let events = state.log.elements.filter { $0.job == id }
+        if !events.isEmpty { canvas.section("Its events in the log") }
+        for event in events.suffix(canvas.linesLeft) {
+            canvas.line([(Glyphs.clock(event.at) + " ", .faint), (LogScreen.line(event), LogScreen.style(event))])
+        }
+    }
+}

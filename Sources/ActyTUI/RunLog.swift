@@ -1,0 +1,96 @@
+public import ActyCore
+public import ActyStore
+public import Foundation
+
+/// Reads a run's events from an Acty database or a JSONL log in acty's envelope.
+public enum RunLog {
+    /// Events and the count of lines that were not events.
+    public struct Contents: Sendable {
+        public var events: [TUIEvent]
+        public var badLines: Int
+    }
+
+    /// Whether the file starts with SQLite's header.
+    public static func isDatabase(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        return header == Data("SQLite format 3\0".utf8)
+    }
+
+    /// Every event of the file (database or JSONL).
+    ///
+    /// - Throws: ``ActyError`` `databaseUnavailable` for a missing file, `incompatibleSchema` for a database that
+    ///   is not Acty's or is newer, `invalidArgument` for a file holding no event at all.
+    public static func load(_ path: String) throws -> Contents {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw ActyError(.databaseUnavailable, "no file at \(path)")
+        }
+        if isDatabase(path) {
+            return Contents(events: try events(ofDatabaseAt: path).map(TUIEvent.init), badLines: 0)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ActyError(.databaseUnavailable, "cannot read \(path)")
+        }
+        let contents = parseJSONL(data)
+        if contents.events.isEmpty && contents.badLines > 0 {
+            throw ActyError(
+                .invalidArgument,
+                "\(path) is neither an Acty database nor a JSONL event log: none of its \(contents.badLines) lines is an event"
+            )
+        }
+        return contents
+    }
+
+    /// The events of a JSONL log; blank lines are skipped, other lines that are not events are counted.
+    public static func parseJSONL(_ data: Data) -> Contents {
+        var events: [TUIEvent] = []
+        var bad = 0
+        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            let bytes = buffer.bindMemory(to: UInt8.self)
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if line.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) {
+                    if let event = TUIEvent(jsonlLine: String(decoding: line, as: UTF8.self)) {
+                        events.append(event)
+                    } else {
+                        bad += 1
+                    }
+                }
+                start = end + 1
+            }
+        }
+        return Contents(events: events, badLines: bad)
+    }
+
+    /// Every event of a database, oldest first, read in pages (each its own short read transaction).
+    public static func events(ofDatabaseAt path: String) throws -> [EventRecord] {
+        try events(of: Store.openReadOnly(path), after: 0)
+    }
+
+    /// Events of a database after `seq`, oldest first, read in pages (each its own short read transaction).
+    public static func events(of store: ReadOnlyStore, after seq: Int64, pageSize: Int = 10_000) throws -> [EventRecord] {
+        var events: [EventRecord] = []
+        var last = seq
+        while true {
+            let page = try store.eventRecords(after: last, limit: pageSize)
+            events.append(contentsOf: page)
+            guard let next = page.last?.seq, page.count == pageSize else { break }
+            last = next
+        }
+        return events
+    }
+
+    /// The state after every event of the file.
+    public static func state(of path: String) throws -> DashboardState {
+        let contents = try load(path)
+        var state = DashboardState()
+        state.badLines = contents.badLines
+        for event in contents.events { state.apply(event) }
+        return state
+    }
+}

@@ -1,0 +1,33 @@
+/// What a frame shows besides the run's state: the screen, the source, the reader's position, filters and scrolling.
+/// The terminal layer changes it on keys; the view layer only reads it.
+public struct ViewContext: Sendable, Hashable {
+    public enum Screen: Sendable, Hashable {
+        case dashboard, timeline, log, help
+        /// A group's jobs (drill-down from the dashboard).
+        case group(String)
+        /// One job: its attempts as the log tells them, and details read from the database when there is one.
+        case job(String)
+    }
+
+    /// The file being shown.
+    public var title: String
+    public var screen: Screen = .dashboard
+    /// Where the reader is (`replay 120/854 ×2 paused`, `follow`), shown in the header.
+    public var position: String?
+    /// Text the groups list (dashboard) or the event log must contain, set with `/`.
+    public var filter = ""
+    /// Whether the filter is being typed.
+    public var editingFilter = false
+    /// The highlighted row of the groups list or of a group's jobs.
+    public var selected = 0
+    /// Lines scrolled up from the newest in the event log.
+    public var scroll = 0
+    /// Extra lines for the job screen (details a database holds), prepared by the caller.
+    public var jobDetails: [String] = []
+
+    public init(title: String, screen: Screen = .dashboard, position: String? = nil) {
+        self.title = title
+        self.screen = screen
+        self.position = position
+    }
+}

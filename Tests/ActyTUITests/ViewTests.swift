@@ -1,0 +1,83 @@
+import ActyCore
+import ActyTUI
+import Foundation
+import Testing
+
+/// The view layer: fixed states drawn as text and compared with files under Snapshots/. To accept a deliberate
+/// change, run the suite with ACTY_RECORD_SNAPSHOTS=1 and review the diff of the .txt files.
+@Suite(.timeLimit(.minutes(1)))
+struct ViewTests {
+    /// The Python fixture after its first `count` events (all of them when nil).
+    static func pythonState(events count: Int? = nil) throws -> DashboardState {
+        let contents = try RunLog.load(Fixture.pythonRun)
+        var state = DashboardState()
+        for event in contents.events.prefix(count ?? contents.events.count) { state.apply(event) }
+        return state
+    }
+
+    static let cases: [(name: String, events: Int?, screen: ViewContext.Screen, width: Int, height: Int)] = [
+        ("dashboard-end-80x24", nil, .dashboard, 80, 24),
+        ("dashboard-end-160x48", nil, .dashboard, 160, 48),
+        ("dashboard-mid-80x24", 300, .dashboard, 80, 24),
+        ("dashboard-mid-160x48", 300, .dashboard, 160, 48),
+        ("timeline-mid-80x24", 300, .timeline, 80, 24),
+        ("log-end-80x24", nil, .log, 80, 24),
+        ("help-80x24", nil, .help, 80, 24),
+        ("group-160x48", nil, .group("background:g34"), 160, 48),
+    ]
+
+    @Test(arguments: cases.indices)
+    func frameMatchesItsSnapshot(index: Int) throws {
+        let test = Self.cases[index]
+        let state = try Self.pythonState(events: test.events)
+        var context = ViewContext(title: "run-a.jsonl", screen: test.screen, position: test.events.map { "event \($0)/854" })
+        context.selected = 1
+        let text = View.render(state, context, width: test.width, height: test.height).plainText
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == test.height)
+        #expect(lines.allSatisfy { $0.count <= test.width })
+        try Snapshots.assertMatches(text, named: test.name)
+    }
+
+    @Test func dashboardShowsTheNumbersOfTheState() throws {
+        let state = try Self.pythonState()
+        let text = View.render(state, ViewContext(title: "run-a.jsonl"), width: 80, height: 24).plainText
+        #expect(text.contains("jobs 159"))
+        #expect(text.contains("done 152") && text.contains("failed 7"))
+        #expect(text.contains("39 ok 1 failed"))
+        #expect(text.contains("no engine alive"))
+        #expect(text.contains("priority") && text.contains("67%") && text.contains("42%"))
+    }
+
+    @Test func filterKeepsMatchingGroupsAndTinyWindowsDoNotCrash() throws {
+        let state = try Self.pythonState()
+        var context = ViewContext(title: "run-a.jsonl")
+        context.filter = "g34"
+        let text = View.render(state, context, width: 100, height: 30).plainText
+        #expect(text.contains("background:g34") && !text.contains("priority:g36 "))
+        for (width, height) in [(1, 1), (20, 5), (21, 6), (0, 0)] {
+            for screen in [ViewContext.Screen.dashboard, .timeline, .log, .help, .group("x"), .job("1")] {
+                _ = View.render(state, ViewContext(title: "t", screen: screen), width: width, height: height)
+            }
+        }
+    }
+
+    @Test func emptyStateSaysNoEngineWasSeen() {
+        let state = DashboardState()
+        #expect(View.render(state, ViewContext(title: "empty"), width: 80, height: 24).plainText.contains("no engine seen"))
+    }
+}
+
+enum Snapshots {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Snapshots")
+
+    static func assertMatches(_ text: String, named name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let url = folder.appendingPathComponent(name + ".txt")
+        if ProcessInfo.processInfo.environment["ACTY_RECORD_SNAPSHOTS"] == "1" {
+            try Data(text.utf8).write(to: url)
+            return
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(text == expected, "frame \(name) differs from Snapshots/\(name).txt:\n\(text)", sourceLocation: sourceLocation)
+    }
+}
