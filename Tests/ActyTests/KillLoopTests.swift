@@ -32,10 +32,11 @@ struct KillLoopTests {
         srand48(Self.seed)
         var killed: [TestWorkerProcess] = []
         for round in 0..<6 {
+            let executed = Self.size(of: log)
             let child = try TestWorkerProcess(work, in: dir, name: "kill-\(round)")
-            try await require("kill-\(round) to start its engine") { child.stdout.contains("engine worker=") || child.ended != nil }
-            // The moment of the kill is the point of the test; it decides nothing about the outcome.
-            try await Task.sleep(for: .milliseconds(40 + Int(drand48() * 210)))
+            // Killed while it runs jobs: once it has logged an execution of its own, at a random moment after that.
+            try await require("kill-\(round) to run jobs") { Self.size(of: log) > executed || child.ended != nil }
+            try await Task.sleep(for: .milliseconds(Int(drand48() * 150)))
             child.kill()
             let exit = try await child.waitForExit(timeout: .seconds(10))
             if exit == .signal(SIGKILL) {
@@ -55,6 +56,10 @@ struct KillLoopTests {
         #expect(abandoned > 0, "the kills caught jobs running (seed \(Self.seed))")
         #expect(audit.jobs.allSatisfy { $0.error == nil }, "succeeded jobs carry no error of their abandoned attempts")
         print("KillLoopTests: seed \(Self.seed), \(killed.count) kills, \(abandoned) abandoned attempts, all \(audit.jobs.count) jobs succeeded once")
+    }
+
+    static func size(of path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
     }
 
     @Test func aJobThatKillsItsProcessEachTimeFailsAfterMaxAbandonedAttemptsAndFailsItsGroup() async throws {
