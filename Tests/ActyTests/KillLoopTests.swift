@@ -25,9 +25,11 @@ struct KillLoopTests {
         _ = try await TestWorkerProcess.run(
             ["submit", "--database", database, "--groups", "200", "--followers", "4", "--max-attempts", "1"], in: dir, name: "submit"
         )
+        // Jobs of 10-40 ms: about 4 s of work for one process, so none finishes it all before its kill comes, also
+        // when the test's own tasks wait for a thread on a loaded machine.
         let work = [
             "work", "--database", database, "--log", log, "--default-configuration", "--primer-workers", "2", "--follower-workers", "4",
-            "--min-sleep-ms", "2", "--max-sleep-ms", "15",
+            "--min-sleep-ms", "10", "--max-sleep-ms", "40",
         ]
         srand48(Self.seed)
         var killed: [TestWorkerProcess] = []
