@@ -60,9 +60,9 @@ struct LeaseTests {
             try await gate.wait()
             return job.payload
         }
-        // A short lease, renewed about every 700 ms: a 2-core machine running the whole suite can stall a task for
-        // most of a second, so 2 s keeps the test about heartbeats rather than about scheduling delays.
-        let engine = try await makeEngine(dir, EngineConfiguration(leaseDuration: .seconds(2)), executors: [executor])
+        // A short lease, renewed every second: a 2-core machine running the whole suite (child processes included)
+        // can stall a task for over a second, so 3 s keeps the test about heartbeats rather than scheduling delays.
+        let engine = try await makeEngine(dir, EngineConfiguration(leaseDuration: .seconds(3)), executors: [executor])
         let job = try await engine.submitGroup("beating", primer: "p").primer!
         #expect(try await waitUntil { try await engine.store.job(job.id)?.state == .running })
         let first = try #require(try await engine.store.job(job.id)?.leaseUntil)
@@ -70,7 +70,7 @@ struct LeaseTests {
 
         // Over longer than the lease duration, the lease never lapses and keeps moving.
         var latest = first
-        let deadline = ContinuousClock.now + .milliseconds(3000)
+        let deadline = ContinuousClock.now + .milliseconds(4000)
         while ContinuousClock.now < deadline {
             let row = try #require(try await engine.store.job(job.id))
             #expect(row.state == .running)
