@@ -7,21 +7,21 @@
 ///
 /// The planner asks `claim` for jobs lane by lane. A lane that yields fewer jobs than asked has run dry: its unused
 /// picks are refunded, it is deactivated, and the remaining slots are shared again among the other lanes.
-public struct ClaimPlanner: Sendable, Hashable {
+package struct ClaimPlanner: Sendable, Hashable {
     /// Fair-share state of primer work.
-    public var primers = StrideScheduler()
+    package var primers = StrideScheduler()
     /// Fair-share state of follower work.
-    public var followers = StrideScheduler()
+    package var followers = StrideScheduler()
     /// Whether an idle pool may take the other pool's work once its own is exhausted.
-    public var workStealing: Bool
+    package var workStealing: Bool
 
     /// Creates a planner.
-    public init(workStealing: Bool = true) {
+    package init(workStealing: Bool = true) {
         self.workStealing = workStealing
     }
 
     /// The scheduler for one kind of work.
-    public subscript(work: JobRole) -> StrideScheduler {
+    package subscript(work: JobRole) -> StrideScheduler {
         get { work == .primer ? primers : followers }
         set {
             if work == .primer { primers = newValue } else { followers = newValue }
@@ -29,13 +29,13 @@ public struct ClaimPlanner: Sendable, Hashable {
     }
 
     /// Sets a lane's weight in both schedulers.
-    public mutating func setWeight(_ weight: Double, for lane: String) {
+    package mutating func setWeight(_ weight: Double, for lane: String) {
         primers.setWeight(weight, for: lane)
         followers.setWeight(weight, for: lane)
     }
 
     /// Whether some work may be ready for the given free workers.
-    public func mayHaveWork(freePrimerWorkers: Int, freeFollowerWorkers: Int) -> Bool {
+    package func mayHaveWork(freePrimerWorkers: Int, freeFollowerWorkers: Int) -> Bool {
         if workStealing { return (freePrimerWorkers + freeFollowerWorkers > 0) && (primers.hasActiveLanes || followers.hasActiveLanes) }
         return (freePrimerWorkers > 0 && primers.hasActiveLanes) || (freeFollowerWorkers > 0 && followers.hasActiveLanes)
     }
@@ -55,7 +55,7 @@ public struct ClaimPlanner: Sendable, Hashable {
     ///     (at most `count`) in the lane's own order.
     /// - Returns: the claimed jobs in pick order.
     @inlinable  // Generic over the claimed job: specialized into the claim, which is the hot path.
-    public mutating func fill<Job>(
+    package mutating func fill<Job>(
         freePrimerWorkers: Int,
         freeFollowerWorkers: Int,
         laneCapacity: [String: Int] = [:],

@@ -1,6 +1,6 @@
 extension EventRecord {
     /// The version of the JSONL envelope, as in Python acty.
-    public static let jsonlSchemaVersion = 1
+    package static let jsonlSchemaVersion = 1
 
     /// The event as one line of Python acty's JSONL event log (without the trailing newline).
     ///
@@ -9,7 +9,7 @@ extension EventRecord {
     /// payload is the event's data with the lane added, so logs of either implementation replay in either TUI.
     ///
     /// - Parameter runID: the run the event belongs to; defaults to the worker that wrote it.
-    public func jsonlLine(runID: String? = nil) -> String {
+    package func jsonlLine(runID: String? = nil) -> String {
         var payload = data.flatMap { try? JSONValue(jsonString: $0) }
         if let lane {
             if case .object(var fields)? = payload {

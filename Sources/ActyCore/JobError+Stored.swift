@@ -1,12 +1,12 @@
 extension JobError {
     /// The stored form: `{"type": …, "message": …}`.
-    public var jsonValue: JSONValue { .object(["type": .string(type), "message": .string(message)]) }
+    package var jsonValue: JSONValue { .object(["type": .string(type), "message": .string(message)]) }
 
     /// The stored form as JSON text.
-    public var jsonString: String { jsonValue.jsonString }
+    package var jsonString: String { jsonValue.jsonString }
 
     /// Reads the stored form; text that is not in that form becomes the message.
-    public init(stored: String) {
+    package init(stored: String) {
         if let value = try? JSONValue(jsonString: stored), let type = value["type"]?.stringValue, let message = value["message"]?.stringValue {
             self.init(type: type, message: message)
         } else {

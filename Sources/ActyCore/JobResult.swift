@@ -8,6 +8,15 @@ public struct JobResult: Sendable, Hashable {
         case failed
         /// The job never ran to the end: its group failed first, or it was cancelled.
         case cancelled
+
+        /// The status of a job in a terminal state; a job that has not finished reads as failed.
+        package init(_ state: JobState) {
+            switch state {
+            case .succeeded: self = .succeeded
+            case .cancelled: self = .cancelled
+            default: self = .failed
+            }
+        }
     }
 
     /// The job's id.

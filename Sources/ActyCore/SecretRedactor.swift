@@ -11,13 +11,13 @@ import Foundation
 /// name ends in a credential word (`api_key`, `client_secret`, `refresh_token`, `db_password`, …), with bare, single-
 /// or double-quoted values (JSON, Python reprs and `NSError` user info included). Closing brackets after a bare value
 /// (`UserInfo={token=…}`) are kept.
-public enum SecretRedactor {
+package enum SecretRedactor {
     /// What a secret is replaced with.
-    public static let placeholder = "[REDACTED]"
+    package static let placeholder = "[REDACTED]"
 
     /// The text with bearer tokens, provider keys, URL passwords and `key=value` credentials replaced by
     /// `[REDACTED]`. Redacting twice gives the same text as redacting once.
-    public static func redact(_ text: String) -> String {
+    package static func redact(_ text: String) -> String {
         // The shortest credential the patterns match (`pwd=x`) has 5 characters.
         guard text.utf8.count >= 5 else { return text }
         // Regular expressions are slow next to a job; most errors hold no credential word at all, so look for the

@@ -12,20 +12,20 @@
 /// `1 / weight` once per pick would accumulate rounding (after six picks of weight 3 the pass is
 /// 1.9999999999999998, not 2), and passes that should tie would then break the tie the wrong way, shifting a
 /// lane's turns off the exact stride sequence.
-public struct StrideScheduler: Sendable, Hashable {
+package struct StrideScheduler: Sendable, Hashable {
     /// One lane's scheduling state.
-    public struct Lane: Sendable, Hashable {
+    package struct Lane: Sendable, Hashable {
         /// The lane's relative share: a lane of weight 2 gets twice the work of a lane of weight 1.
-        public internal(set) var weight: Double
+        package internal(set) var weight: Double
         /// The pass when the lane was added, reactivated or reweighted.
         var start: Double
         /// Picks charged to the lane since `start`, less refunds.
         var picks: Int = 0
         /// Whether the lane may have ready work.
-        public internal(set) var isActive: Bool
+        package internal(set) var isActive: Bool
 
         /// The lane's virtual time: smallest goes next.
-        public var pass: Double { start + Double(picks) / weight }
+        package var pass: Double { start + Double(picks) / weight }
 
         init(weight: Double, pass: Double, isActive: Bool) {
             self.weight = weight
@@ -41,17 +41,17 @@ public struct StrideScheduler: Sendable, Hashable {
     }
 
     /// Every lane the scheduler knows, active or not.
-    public private(set) var lanes: [String: Lane] = [:]
+    package private(set) var lanes: [String: Lane] = [:]
     /// The pass of the most recent pick; reactivated lanes start here.
-    public private(set) var virtualTime: Double = 0
+    package private(set) var virtualTime: Double = 0
 
     /// Creates a scheduler with no lanes.
-    public init() {}
+    package init() {}
 
     /// Sets a lane's weight, adding the lane (inactive) if it is new. Takes effect from the next pick.
     ///
     /// - Precondition: `weight` is finite and greater than zero.
-    public mutating func setWeight(_ weight: Double, for lane: String) {
+    package mutating func setWeight(_ weight: Double, for lane: String) {
         precondition(weight.isFinite && weight > 0, "lane weight must be finite and greater than zero")
         if lanes[lane] == nil {
             lanes[lane] = Lane(weight: weight, pass: virtualTime, isActive: false)
@@ -64,7 +64,7 @@ public struct StrideScheduler: Sendable, Hashable {
     /// Marks a lane as possibly having work. A lane that was inactive starts at the current virtual time.
     ///
     /// An unknown lane is added with weight 1.
-    public mutating func activate(_ lane: String) {
+    package mutating func activate(_ lane: String) {
         guard let state = lanes[lane] else {
             lanes[lane] = Lane(weight: 1, pass: virtualTime, isActive: true)
             return
@@ -76,29 +76,29 @@ public struct StrideScheduler: Sendable, Hashable {
     }
 
     /// Marks every known lane as possibly having work.
-    public mutating func activateAll() {
+    package mutating func activateAll() {
         for lane in lanes.keys { activate(lane) }
     }
 
     /// Marks a lane as having no ready work: it is skipped until activated again.
-    public mutating func deactivate(_ lane: String) {
+    package mutating func deactivate(_ lane: String) {
         lanes[lane]?.isActive = false
     }
 
     /// Whether a lane is marked as possibly having work.
-    public func isActive(_ lane: String) -> Bool {
+    package func isActive(_ lane: String) -> Bool {
         lanes[lane]?.isActive ?? false
     }
 
     /// Whether any lane is marked as possibly having work.
-    public var hasActiveLanes: Bool {
+    package var hasActiveLanes: Bool {
         lanes.values.contains { $0.isActive }
     }
 
     /// Picks the active lane with the smallest pass among those `isEligible` accepts, and charges it one job.
     ///
     /// - Returns: the lane, or `nil` when no active lane is eligible.
-    public mutating func next(where isEligible: (String) -> Bool = { _ in true }) -> String? {
+    package mutating func next(where isEligible: (String) -> Bool = { _ in true }) -> String? {
         var best: (name: String, pass: Double)?
         for (name, lane) in lanes where lane.isActive && isEligible(name) {
             let pass = lane.pass
@@ -114,7 +114,7 @@ public struct StrideScheduler: Sendable, Hashable {
     }
 
     /// Gives back `count` picks of a lane that could not be used (the lane had less work than was allocated).
-    public mutating func refund(_ lane: String, count: Int) {
+    package mutating func refund(_ lane: String, count: Int) {
         guard lanes[lane] != nil, count > 0 else { return }
         lanes[lane]!.picks -= count
     }
@@ -126,7 +126,7 @@ public struct StrideScheduler: Sendable, Hashable {
     ///   - capacity: how many more jobs a lane may take in this allocation (`nil` for no limit); a lane at its
     ///     capacity is skipped.
     /// - Returns: the lane of each pick, in pick order (one entry per job).
-    public mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [String] {
+    package mutating func allocate(_ slots: Int, capacity: (String) -> Int? = { _ in nil }) -> [String] {
         var counts: [String: Int] = [:]
         var picks: [String] = []
         picks.reserveCapacity(max(0, slots))

@@ -5,7 +5,7 @@ import ActyCore
 /// The dispatcher may have more than one claim queued at the writer; claims run one after the other on the writer
 /// thread, and each one continues from the state the previous one left, so lane passes stay exact. The dispatcher
 /// marks lanes that got new work at any time, also while a claim runs.
-public final class ClaimState: Sendable {
+package final class ClaimState: Sendable {
     private struct State {
         var planner: ClaimPlanner
         var dataVersion: Int?
@@ -18,12 +18,12 @@ public final class ClaimState: Sendable {
     private let state: Locked<State>
 
     /// Creates the state of an engine's claims.
-    public init(workStealing: Bool) {
+    package init(workStealing: Bool) {
         state = Locked(State(planner: ClaimPlanner(workStealing: workStealing)))
     }
 
     /// Marks kinds of work as possibly ready.
-    public func activate(_ kinds: Set<WorkKind>) {
+    package func activate(_ kinds: Set<WorkKind>) {
         guard !kinds.isEmpty else { return }
         state.withLock { state in
             for kind in kinds { state.planner[kind.role].activate(kind.lane) }
@@ -32,7 +32,7 @@ public final class ClaimState: Sendable {
     }
 
     /// Whether some lane may have work for the given idle workers.
-    public func mayHaveWork(freePrimerWorkers: Int, freeFollowerWorkers: Int) -> Bool {
+    package func mayHaveWork(freePrimerWorkers: Int, freeFollowerWorkers: Int) -> Bool {
         state.withLock { $0.planner.mayHaveWork(freePrimerWorkers: freePrimerWorkers, freeFollowerWorkers: freeFollowerWorkers) }
     }
 

@@ -30,7 +30,7 @@ struct JobRow {
     init(_ row: Statement.Columns) {
         id = JobID(row.int64(0))
         groupID = GroupID(row.int64(1))
-        role = row.string(2) == "primer" ? .primer : .follower
+        role = JobRole(stored: row.string(2))
         followerIndex = row.optionalInt(3)
         lane = row.string(4)
         state = JobState(rawValue: row.string(5)) ?? .failed
@@ -64,5 +64,12 @@ struct JobRow {
         arguments.add(outcome)
         arguments.add(error)
         arguments.add(max(0, now - startedAt))
+    }
+}
+
+extension JobRole {
+    /// The role stored in a `role` column, which the schema's CHECK constraint limits to `primer` and `follower`.
+    init(stored name: String) {
+        self = name == "primer" ? .primer : .follower
     }
 }

@@ -72,7 +72,7 @@ enum SchemaMigrator {
                 try db.execute(sql: migration.sql)
                 try db.execute(
                     sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    arguments: [migration.version, migration.name, Clock.now]
+                    arguments: [migration.version, migration.name, WallClock.now]
                 )
             }
             if let dangling = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {

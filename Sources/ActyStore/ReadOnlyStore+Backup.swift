@@ -15,7 +15,7 @@ extension ReadOnlyStore {
     ///   database in use (it has a `-wal`), or cannot be written.
     ///
     /// Related SQLite documentation: <https://www.sqlite.org/backup.html>
-    public func backup(to destination: String) throws {
+    package func backup(to destination: String) throws {
         let fileManager = FileManager.default
         let target = URL(fileURLWithPath: destination).standardizedFileURL.resolvingSymlinksInPath()
         let source = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath()

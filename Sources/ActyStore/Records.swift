@@ -1,52 +1,52 @@
-public import ActyCore
+package import ActyCore
 import GRDB
 
 /// A row of the `jobs` table.
-public struct JobRecord: Sendable, Hashable {
+package struct JobRecord: Sendable, Hashable {
     /// The job's id.
-    public var id: JobID
+    package var id: JobID
     /// The row id of the job's group.
-    public var groupID: GroupID
+    package var groupID: GroupID
     /// The key of the job's group.
-    public var groupKey: String
+    package var groupKey: String
     /// Primer or follower.
-    public var role: JobRole
+    package var role: JobRole
     /// The follower's position in its group; `nil` for the primer.
-    public var followerIndex: Int?
+    package var followerIndex: Int?
     /// The name of the executor that runs it.
-    public var executor: String
+    package var executor: String
     /// The lane whose share it uses.
-    public var lane: String
+    package var lane: String
     /// Where the job is in its life cycle.
-    public var state: JobState
+    package var state: JobState
     /// Higher runs first within a lane.
-    public var priority: Int
+    package var priority: Int
     /// The payload as JSON text.
-    public var payload: String
+    package var payload: String
     /// Attempts started so far, abandoned ones included.
-    public var attempts: Int
+    package var attempts: Int
     /// Attempts allowed, not counting abandoned ones.
-    public var maxAttempts: Int
+    package var maxAttempts: Int
     /// Attempts abandoned because the process running them died.
-    public var abandonedAttempts: Int
+    package var abandonedAttempts: Int
     /// Abandoned attempts after which the job fails instead of running again.
-    public var maxAbandonedAttempts: Int
+    package var maxAbandonedAttempts: Int
     /// When a scheduled job becomes ready.
-    public var runAt: Double?
+    package var runAt: Double?
     /// The worker that holds the running job.
-    public var leaseOwner: String?
+    package var leaseOwner: String?
     /// When the running job's lease expires.
-    public var leaseUntil: Double?
+    package var leaseUntil: Double?
     /// The output as JSON text, for succeeded jobs.
-    public var result: String?
+    package var result: String?
     /// The error as JSON text (`{"type": …, "message": …}`).
-    public var error: String?
+    package var error: String?
     /// When the job was stored.
-    public var createdAt: Double
+    package var createdAt: Double
     /// When its latest attempt started.
-    public var startedAt: Double?
+    package var startedAt: Double?
     /// When it reached a terminal state.
-    public var finishedAt: Double?
+    package var finishedAt: Double?
 
     static let selection = """
         SELECT jobs.id, jobs.group_id, groups.key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
@@ -83,45 +83,45 @@ public struct JobRecord: Sendable, Hashable {
 }
 
 /// A row of the `groups` table.
-public struct GroupRecord: Sendable, Hashable {
+package struct GroupRecord: Sendable, Hashable {
     /// The group's row id.
-    public var id: GroupID
+    package var id: GroupID
     /// The user's key for the group.
-    public var key: String
+    package var key: String
     /// The lane its jobs use.
-    public var lane: String
+    package var lane: String
     /// Where the group is in its life cycle.
-    public var state: GroupState
+    package var state: GroupState
     /// Where its primer is.
-    public var primerState: PrimerState
+    package var primerState: PrimerState
     /// What a failed primer does to the group.
-    public var primerPolicy: PrimerFailurePolicy
+    package var primerPolicy: PrimerFailurePolicy
     /// What a failed follower does to the group.
-    public var followerPolicy: FollowerFailurePolicy
+    package var followerPolicy: FollowerFailurePolicy
     /// The group's retry policy.
-    public var retryPolicy: RetryPolicy
+    package var retryPolicy: RetryPolicy
     /// How long an attempt of the group's jobs may run, in seconds.
-    public var jobTimeout: Double?
+    package var jobTimeout: Double?
     /// The cache entry the group's jobs share.
-    public var cacheKey: String?
+    package var cacheKey: String?
     /// Context for the cache provider, as JSON text.
-    public var cacheContext: String?
+    package var cacheContext: String?
     /// Context shared by the group's jobs, as JSON text.
-    public var groupContext: String?
+    package var groupContext: String?
     /// Followers added so far.
-    public var followersTotal: Int
+    package var followersTotal: Int
     /// Jobs added so far, primer included.
-    public var jobsTotal: Int
+    package var jobsTotal: Int
     /// Jobs in a terminal state.
-    public var jobsFinished: Int
+    package var jobsFinished: Int
     /// Why the group failed, as JSON text.
-    public var error: String?
+    package var error: String?
     /// When the group was created.
-    public var createdAt: Double
+    package var createdAt: Double
     /// When it was closed.
-    public var closedAt: Double?
+    package var closedAt: Double?
     /// When its last job became terminal.
-    public var finishedAt: Double?
+    package var finishedAt: Double?
 
     static let selection = """
         SELECT id, key, lane, state, primer_state, primer_policy, follower_policy, cache_key, cache_context,
@@ -160,25 +160,25 @@ public struct GroupRecord: Sendable, Hashable {
 }
 
 /// A row of the `attempts` table.
-public struct AttemptRecord: Sendable, Hashable {
+package struct AttemptRecord: Sendable, Hashable {
     /// The job.
-    public var jobID: JobID
+    package var jobID: JobID
     /// The attempt number, from 1.
-    public var number: Int
+    package var number: Int
     /// The engine process that ran it.
-    public var worker: String
+    package var worker: String
     /// The pool of the worker that ran it.
-    public var pool: JobRole
+    package var pool: JobRole
     /// When it started.
-    public var startedAt: Double
+    package var startedAt: Double
     /// When it ended.
-    public var finishedAt: Double?
+    package var finishedAt: Double?
     /// `succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, or `nil` while running.
-    public var outcome: String?
+    package var outcome: String?
     /// The error as JSON text, for failed attempts.
-    public var error: String?
+    package var error: String?
     /// How long it ran, in seconds.
-    public var duration: Double?
+    package var duration: Double?
 
     static let selection = "SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration FROM attempts"
 
@@ -196,15 +196,15 @@ public struct AttemptRecord: Sendable, Hashable {
 }
 
 /// A row of the `lanes` table.
-public struct LaneRecord: Sendable, Hashable {
+package struct LaneRecord: Sendable, Hashable {
     /// The lane's name.
-    public var name: String
+    package var name: String
     /// Its relative share of the workers.
-    public var weight: Double
+    package var weight: Double
     /// Its cap on running jobs, if any.
-    public var maxInflight: Int?
+    package var maxInflight: Int?
     /// Whether its jobs are held back.
-    public var isPaused: Bool
+    package var isPaused: Bool
 
     init(row: Row) throws {
         name = row[0]
@@ -215,27 +215,27 @@ public struct LaneRecord: Sendable, Hashable {
 }
 
 /// A row of the `workers` table: an engine process.
-public struct WorkerRecord: Sendable, Hashable {
+package struct WorkerRecord: Sendable, Hashable {
     /// The worker id, lease owner of the jobs it runs.
-    public var id: String
+    package var id: String
     /// The operating-system process id.
-    public var pid: Int
+    package var pid: Int
     /// The host name.
-    public var host: String
+    package var host: String
     /// When the process started.
-    public var startedAt: Double
+    package var startedAt: Double
     /// Its latest heartbeat.
-    public var heartbeatAt: Double
+    package var heartbeatAt: Double
     /// When it stopped, or was found silent.
-    public var stoppedAt: Double?
+    package var stoppedAt: Double?
     /// `shutdown` or `lost`, once stopped.
-    public var stopReason: String?
+    package var stopReason: String?
     /// Size of its primer pool.
-    public var primerWorkers: Int
+    package var primerWorkers: Int
     /// Size of its follower pool.
-    public var followerWorkers: Int
+    package var followerWorkers: Int
     /// Its executors, as a JSON array.
-    public var executors: String
+    package var executors: String
 
     static let selection = """
         SELECT id, pid, host, started_at, heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers,

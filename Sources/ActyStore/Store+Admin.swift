@@ -1,29 +1,29 @@
-public import ActyCore
+package import ActyCore
 import GRDB
 
 /// Leases, rescue and the administration rules, each in the writer's next transaction.
 extension Store {
     /// Extends the leases of a worker's running jobs to `leaseUntil` and records its heartbeat.
-    public func heartbeat(worker: String, leaseUntil: Double) async throws {
+    package func heartbeat(worker: String, leaseUntil: Double) async throws {
         _ = try await write(worker: worker) { try $0.heartbeat(worker: worker, leaseUntil: leaseUntil) }
     }
 
     /// Takes back jobs whose lease expired or whose worker is known dead; marks silent workers lost.
     ///
     /// - Returns: how many jobs were rescued, and what became ready or finished.
-    public func rescue(silentSince: Double, deadWorkers: [String], worker: String?) async throws -> (Int, WriteEffects) {
+    package func rescue(silentSince: Double, deadWorkers: [String], worker: String?) async throws -> (Int, WriteEffects) {
         try await write(worker: worker) { try $0.rescue(silentSince: silentSince, deadWorkers: deadWorkers) }
     }
 
     /// Cancels a job (its whole group, for a primer). Returns `false` when it had already finished.
     ///
     /// - Throws: ``ActyError/Code/unknownJob``.
-    public func cancelJob(_ id: JobID, worker: String?) async throws -> (Bool, WriteEffects) {
+    package func cancelJob(_ id: JobID, worker: String?) async throws -> (Bool, WriteEffects) {
         try await write(worker: worker) { try $0.cancelJob(id) }
     }
 
     /// Cancels a group and its unfinished jobs. Returns `false` when it had already finished.
-    public func cancelGroup(_ id: GroupID, worker: String?) async throws -> (Bool, WriteEffects) {
+    package func cancelGroup(_ id: GroupID, worker: String?) async throws -> (Bool, WriteEffects) {
         try await write(worker: worker) { try $0.cancelGroup(id) }
     }
 
@@ -31,37 +31,37 @@ extension Store {
     /// and for a primer the followers its failure or its group's cancellation had cancelled.
     ///
     /// - Throws: ``ActyError/Code/unknownJob``, ``ActyError/Code/invalidArgument``, ``ActyError/Code/groupKeyInUse``.
-    public func retryJob(_ id: JobID, worker: String?) async throws -> (Int, WriteEffects) {
+    package func retryJob(_ id: JobID, worker: String?) async throws -> (Int, WriteEffects) {
         try await write(worker: worker) { try $0.retryJob(id) }
     }
 
     /// Retries a group's failed jobs and brings back the jobs its failure cancelled. Returns how many were queued.
-    public func retryFailedJobs(inGroup id: GroupID, worker: String?) async throws -> (Int, WriteEffects) {
+    package func retryFailedJobs(inGroup id: GroupID, worker: String?) async throws -> (Int, WriteEffects) {
         try await write(worker: worker) { try $0.retryFailedJobs(inGroup: id) }
     }
 
     /// Retries the failed jobs of every group. Returns how many were queued.
-    public func retryAllFailedJobs(worker: String?) async throws -> (Int, WriteEffects) {
+    package func retryAllFailedJobs(worker: String?) async throws -> (Int, WriteEffects) {
         try await write(worker: worker) { try $0.retryAllFailedJobs() }
     }
 
     /// Pauses or resumes a lane. Returns whether its state changed.
     ///
     /// - Throws: ``ActyError/Code/unknownLane``.
-    public func setLanePaused(_ name: String, paused: Bool, worker: String?) async throws -> Bool {
+    package func setLanePaused(_ name: String, paused: Bool, worker: String?) async throws -> Bool {
         try await write(worker: worker) { try $0.setLanePaused(name, paused: paused) }.0
     }
 
     /// Sets an existing lane's weight and, when given, its cap (`.some(nil)` removes the cap).
     ///
     /// - Throws: ``ActyError/Code/unknownLane``, ``ActyError/Code/invalidArgument``.
-    public func setLaneWeight(_ name: String, weight: Double, maxInflight: Int?? = nil, worker: String?) async throws {
+    package func setLaneWeight(_ name: String, weight: Double, maxInflight: Int?? = nil, worker: String?) async throws {
         _ = try await write(worker: worker) { try $0.setLaneWeight(name, weight: weight, maxInflight: maxInflight) }
     }
 
     /// Removes groups that finished before `finishedBefore` (Unix seconds) with their jobs, attempts and events,
     /// in transactions of at most `batch` groups.
-    public func prune(finishedBefore: Double, batch: Int = 500, worker: String?) async throws -> PruneResult {
+    package func prune(finishedBefore: Double, batch: Int = 500, worker: String?) async throws -> PruneResult {
         var total = PruneResult(groups: 0, jobs: 0, attempts: 0, events: 0)
         while true {
             let (result, _) = try await write(worker: worker) { try $0.prune(finishedBefore: finishedBefore, limit: batch) }
@@ -78,7 +78,7 @@ extension Store {
     /// - Returns: frames in the log, and frames copied; both 0 when the log was already empty.
     ///
     /// Related SQLite documentation: <https://www.sqlite.org/pragma.html#pragma_wal_checkpoint>
-    public func checkpoint() async throws -> (logFrames: Int, checkpointedFrames: Int) {
+    package func checkpoint() async throws -> (logFrames: Int, checkpointedFrames: Int) {
         do {
             return try await database.writeWithoutTransaction { db in
                 let result = try db.checkpoint(.truncate)

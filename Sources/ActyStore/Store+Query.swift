@@ -1,4 +1,4 @@
-public import ActyCore
+package import ActyCore
 import Foundation
 import GRDB
 
@@ -7,19 +7,19 @@ import GRDB
 ///
 /// Values are `.null`, `.number` (integers and REAL times, Unix seconds), or `.string`; JSON columns (`payload`,
 /// `result`, `error`, `data`, ...) hold their JSON text.
-public struct QueryTable: Sendable, Hashable {
+package struct QueryTable: Sendable, Hashable {
     /// The column names, in order.
-    public var columns: [String]
+    package var columns: [String]
     /// The rows; each has one value per column.
-    public var rows: [[JSONValue]]
+    package var rows: [[JSONValue]]
 
-    public init(columns: [String], rows: [[JSONValue]]) {
+    package init(columns: [String], rows: [[JSONValue]]) {
         self.columns = columns
         self.rows = rows
     }
 
     /// The value of `column` in row `index`, or `nil`.
-    public func value(_ column: String, row index: Int = 0) -> JSONValue? {
+    package func value(_ column: String, row index: Int = 0) -> JSONValue? {
         guard let position = columns.firstIndex(of: column), rows.indices.contains(index) else { return nil }
         return rows[index][position]
     }
@@ -27,19 +27,19 @@ public struct QueryTable: Sendable, Hashable {
 
 /// A database opened read-only, for inspection tools: every query runs in its own short read transaction on a
 /// read-only connection, so it never blocks an engine writing the file and never changes it.
-public final class ReadOnlyStore: Sendable {
+package final class ReadOnlyStore: Sendable {
     /// The database file.
-    public let path: String
+    package let path: String
     /// Whether the file was opened as immutable: its folder is read-only and its log empty (see `openPool`). Changes
     /// an engine makes afterwards are not seen.
-    public let isImmutable: Bool
+    package let isImmutable: Bool
     let pool: DatabasePool
 
     /// Opens an existing Acty database read-only.
     ///
     /// - Throws: ``ActyError`` with code `databaseUnavailable` (missing file, not SQLite) or `incompatibleSchema`
     ///   (newer schema, or not an Acty database); the file is never modified.
-    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+    package init(path: String, busyTimeout: Duration = .seconds(5)) throws {
         self.path = path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
@@ -115,7 +115,7 @@ public final class ReadOnlyStore: Sendable {
     ///   `groups_by_state` (`state`, `count`).
     /// - `jobs_missing_executor` (`executor`, `jobs`): ready and scheduled jobs whose executor no live engine (a
     ///   `workers` row with `stopped_at` NULL) has registered, so they wait until one does; empty when none.
-    public func summary(now: Double? = nil) throws -> [(String, QueryTable)] {
+    package func summary(now: Double? = nil) throws -> [(String, QueryTable)] {
         try read { db in
             let overview = try Self.table(db, """
                 SELECT (SELECT MAX(version) FROM schema_migrations) AS schema_version,
@@ -125,7 +125,7 @@ public final class ReadOnlyStore: Sendable {
                     ?1 - (SELECT MIN(created_at) FROM jobs WHERE state = 'ready') AS oldest_ready_age_seconds,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL) AS workers_alive,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NOT NULL) AS workers_gone
-                """, [now ?? Clock.now])
+                """, [now ?? WallClock.now])
             return [
                 ("overview", overview),
                 ("jobs_by_state", try Self.table(db, "SELECT state, COUNT(*) AS count FROM jobs GROUP BY state ORDER BY state")),
@@ -159,7 +159,7 @@ public final class ReadOnlyStore: Sendable {
     /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at`.
     ///
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
-    public func groups(state: String? = nil, lane: String? = nil, limit: Int = 50) throws -> QueryTable {
+    package func groups(state: String? = nil, lane: String? = nil, limit: Int = 50) throws -> QueryTable {
         try read { db in
             try Self.requireLane(lane, db)
             return try Self.table(db, """
@@ -175,7 +175,7 @@ public final class ReadOnlyStore: Sendable {
     /// (the columns of ``cacheEntries()``, zero or one row).
     ///
     /// - Throws: ``ActyError`` `unknownGroup` when no group has this key.
-    public func group(key: String) throws -> [(String, QueryTable)] {
+    package func group(key: String) throws -> [(String, QueryTable)] {
         try read { db in
             let group = try Self.table(db, "SELECT \(Self.groupColumns) FROM groups WHERE key = ? ORDER BY id DESC LIMIT 1", [key])
             guard let id = group.value("id")?.doubleValue else {
@@ -201,7 +201,7 @@ public final class ReadOnlyStore: Sendable {
     /// `max_attempts`.
     ///
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
-    public func jobs(
+    package func jobs(
         state: String? = nil, lane: String? = nil, role: String? = nil, executor: String? = nil, groupKey: String? = nil, limit: Int = 50
     ) throws -> QueryTable {
         try read { db in
@@ -219,7 +219,7 @@ public final class ReadOnlyStore: Sendable {
     /// `payload` and `result`, JSON text) and `attempts` (the columns of ``attempts(job:limit:)``).
     ///
     /// - Throws: ``ActyError`` `unknownJob` when no job has this id.
-    public func job(id: Int64) throws -> [(String, QueryTable)] {
+    package func job(id: Int64) throws -> [(String, QueryTable)] {
         try read { db in
             let job = try Self.table(db, "SELECT \(Self.jobColumns), jobs.payload, jobs.result FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.id = ?", [id])
             guard !job.rows.isEmpty else { throw ActyError(.unknownJob, "no job with id \(id) in \(path)") }
@@ -234,7 +234,7 @@ public final class ReadOnlyStore: Sendable {
 
     /// Finished attempts, newest first. Columns: `job_id, number, worker, pool, started_at, finished_at, duration,
     /// outcome, error`.
-    public func attempts(job: Int64? = nil, limit: Int = 50) throws -> QueryTable {
+    package func attempts(job: Int64? = nil, limit: Int = 50) throws -> QueryTable {
         try read { db in
             try Self.table(db, """
                 SELECT \(Self.attemptColumns) FROM attempts WHERE (?1 IS NULL OR job_id = ?1)
@@ -246,7 +246,7 @@ public final class ReadOnlyStore: Sendable {
     /// Lanes (those configured and those that have jobs), by name. Columns: `name, weight, max_inflight, paused`
     /// (0/1), `ready, running, done` (succeeded), `failed`, `recent_starts` (job_started events of the last 5
     /// minutes) and `start_share` (the lane's fraction of those starts, 0 when there were none).
-    public func lanes(now: Double? = nil) throws -> QueryTable {
+    package func lanes(now: Double? = nil) throws -> QueryTable {
         try read { db in
             try Self.table(db, """
                 WITH names AS (SELECT name FROM lanes UNION SELECT DISTINCT lane FROM jobs),
@@ -261,7 +261,7 @@ public final class ReadOnlyStore: Sendable {
                 FROM names LEFT JOIN lanes ON lanes.name = names.name LEFT JOIN counts ON counts.lane = names.name
                 LEFT JOIN starts ON starts.lane = names.name
                 ORDER BY names.name
-                """, [now ?? Clock.now])
+                """, [now ?? WallClock.now])
         }
     }
 
@@ -269,13 +269,13 @@ public final class ReadOnlyStore: Sendable {
 
     /// Cache entries, by key. Columns: `key, provider, fingerprint, provider_ref, state, owner, lease_until, hits,
     /// created_at, updated_at, expires_at`.
-    public func cacheEntries() throws -> QueryTable {
+    package func cacheEntries() throws -> QueryTable {
         try read { db in try Self.table(db, "SELECT \(Self.cacheColumns) FROM cache_entries ORDER BY key") }
     }
 
     /// Engine processes, by start. Columns: `id, pid, host, alive` (1 when `stopped_at` is NULL), `started_at,
     /// heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers, executors` (JSON text).
-    public func workers() throws -> QueryTable {
+    package func workers() throws -> QueryTable {
         try read { db in
             try Self.table(db, """
                 SELECT id, pid, host, stopped_at IS NULL AS alive, started_at, heartbeat_at, stopped_at, stop_reason,
@@ -288,7 +288,7 @@ public final class ReadOnlyStore: Sendable {
 
     /// Events after `since`, oldest first. Columns: `seq, at, type, group_id, group_key, job_id, role,
     /// follower_index, lane, worker, data` (data: JSON text or null).
-    public func events(groupKey: String? = nil, job: Int64? = nil, type: String? = nil, since: Int64 = 0, limit: Int = 1000) throws -> QueryTable {
+    package func events(groupKey: String? = nil, job: Int64? = nil, type: String? = nil, since: Int64 = 0, limit: Int = 1000) throws -> QueryTable {
         try read { db in
             try Self.table(db, """
                 SELECT events.seq, events.at, events.type, events.group_id, groups.key AS group_key, events.job_id,
@@ -303,12 +303,12 @@ public final class ReadOnlyStore: Sendable {
 
     /// Up to `limit` events after `seq`, oldest first, as ``EventRecord``s (for the JSONL export and acty-tui);
     /// a range of the primary key, cheap at any log size.
-    public func eventRecords(after seq: Int64, limit: Int) throws -> [EventRecord] {
+    package func eventRecords(after seq: Int64, limit: Int) throws -> [EventRecord] {
         try read { db in try Store.fetchEvents(db, after: seq, limit: limit) }
     }
 
     /// The seq of the newest event, 0 for an empty log (the end of the primary key: no scan).
-    public func lastEventSeq() throws -> Int64 {
+    package func lastEventSeq() throws -> Int64 {
         try read { db in try Int64.fetchOne(db, sql: Self.lastEventSeqSQL) ?? 0 }
     }
 
@@ -316,7 +316,7 @@ public final class ReadOnlyStore: Sendable {
 
     /// The seq just before the first event at or after `at` (events are written in time order), found by a binary
     /// search over the primary key: `events.at` has no index.
-    public func eventSeq(before at: Double) throws -> Int64 {
+    package func eventSeq(before at: Double) throws -> Int64 {
         try read { db in
             var low: Int64 = 0
             var high = try Int64.fetchOne(db, sql: Self.lastEventSeqSQL) ?? 0
@@ -337,7 +337,7 @@ public final class ReadOnlyStore: Sendable {
     ///
     /// - Throws: ``ActyError`` `invalidArgument` when the statement would write (checked with
     ///   `sqlite3_stmt_readonly` before it runs; the connection is read-only as well) or is not one statement.
-    public func sql(_ text: String) throws -> QueryTable {
+    package func sql(_ text: String) throws -> QueryTable {
         let keyword = text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(6).uppercased()
         if keyword == "ATTACH" || keyword == "DETACH" {
             throw ActyError(.invalidArgument, "refused: acty-query sql reads this database only; ATTACH and DETACH are not allowed")
@@ -362,7 +362,7 @@ public final class ReadOnlyStore: Sendable {
 
 extension Store {
     /// Opens an existing database read-only, for inspection tools; see ``ReadOnlyStore/init(path:busyTimeout:)``.
-    public static func openReadOnly(_ path: String) throws -> ReadOnlyStore { try ReadOnlyStore(path: path) }
+    package static func openReadOnly(_ path: String) throws -> ReadOnlyStore { try ReadOnlyStore(path: path) }
 
     static let eventsAfterSQL = """
         SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,

@@ -1,16 +1,16 @@
-public import ActyCore
+package import ActyCore
 import GRDB
 
 /// Read queries. Each runs in its own short read transaction on a reader connection, so it never blocks the writer
 /// and holds no snapshot that would stall WAL checkpoints.
 extension Store {
     /// The job with this id.
-    public func job(_ id: JobID) async throws -> JobRecord? {
+    package func job(_ id: JobID) async throws -> JobRecord? {
         try await read { try $0.fetchOne(JobRecord.init, sql: JobRecord.selection + " WHERE jobs.id = ?", arguments: [id.rawValue]) }
     }
 
     /// The jobs of a group, primer first, then followers by index.
-    public func jobs(inGroup id: GroupID) async throws -> [JobRecord] {
+    package func jobs(inGroup id: GroupID) async throws -> [JobRecord] {
         try await read {
             try $0.fetchAll(
                 JobRecord.init, sql: JobRecord.selection + " WHERE jobs.group_id = ? ORDER BY jobs.role DESC, jobs.follower_index", arguments: [id.rawValue]
@@ -19,34 +19,34 @@ extension Store {
     }
 
     /// Every job, by id. For tests and small databases.
-    public func allJobs() async throws -> [JobRecord] {
+    package func allJobs() async throws -> [JobRecord] {
         try await read { try $0.fetchAll(JobRecord.init, sql: JobRecord.selection + " ORDER BY jobs.id") }
     }
 
     /// The most recent group with this key (live or finished).
-    public func group(key: String) async throws -> GroupRecord? {
+    package func group(key: String) async throws -> GroupRecord? {
         try await read { try $0.fetchOne(GroupRecord.init, sql: GroupRecord.latestByKeySQL, arguments: [key]) }
     }
 
     /// The group with this id.
-    public func group(_ id: GroupID) async throws -> GroupRecord? {
+    package func group(_ id: GroupID) async throws -> GroupRecord? {
         try await read { try $0.fetchOne(GroupRecord.init, sql: GroupRecord.selection + " WHERE id = ?", arguments: [id.rawValue]) }
     }
 
     /// Every group, by id. For tests and small databases.
-    public func allGroups() async throws -> [GroupRecord] {
+    package func allGroups() async throws -> [GroupRecord] {
         try await read { try $0.fetchAll(GroupRecord.init, sql: GroupRecord.selection + " ORDER BY id") }
     }
 
     /// The live (open or closed) group with this key.
-    public func liveGroup(key: String) async throws -> GroupRecord? {
+    package func liveGroup(key: String) async throws -> GroupRecord? {
         try await read {
             try $0.fetchOne(GroupRecord.init, sql: GroupRecord.liveByKeySQL, arguments: [key])
         }
     }
 
     /// Attempts of one job, or of every job when `job` is nil, by job and number.
-    public func attempts(of job: JobID? = nil) async throws -> [AttemptRecord] {
+    package func attempts(of job: JobID? = nil) async throws -> [AttemptRecord] {
         try await read { db in
             if let job {
                 return try db.fetchAll(AttemptRecord.init, sql: AttemptRecord.selection + " WHERE job_id = ? ORDER BY number", arguments: [job.rawValue])
@@ -56,12 +56,12 @@ extension Store {
     }
 
     /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
-    public func events(after seq: Int64 = 0, limit: Int = 10_000) async throws -> [EventRecord] {
+    package func events(after seq: Int64 = 0, limit: Int = 10_000) async throws -> [EventRecord] {
         try await read { db in try Self.fetchEvents(db, after: seq, limit: limit) }
     }
 
     /// The jobs with these ids (those that exist).
-    public func jobs(_ ids: [JobID]) async throws -> [JobRecord] {
+    package func jobs(_ ids: [JobID]) async throws -> [JobRecord] {
         guard !ids.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         let arguments = StatementArguments(ids.map(\.rawValue))
@@ -69,13 +69,13 @@ extension Store {
     }
 
     /// Which of these jobs are no longer running under `worker`'s lease (cancelled, rescued or finished elsewhere).
-    public func jobsNotLeased(_ ids: [JobID], to worker: String) async throws -> [JobID] {
+    package func jobsNotLeased(_ ids: [JobID], to worker: String) async throws -> [JobID] {
         try await jobs(ids).filter { $0.state != .running || $0.leaseOwner != worker }.map(\.id)
     }
 
     /// Whether another engine process has worked on the database since `time`: one that is still running, or that
     /// stopped after `time`.
-    public func otherWorkersActive(since time: Double, excluding worker: String) async throws -> Bool {
+    package func otherWorkersActive(since time: Double, excluding worker: String) async throws -> Bool {
         try await read { db in
             try Bool.fetchOne(
                 db,
@@ -86,14 +86,14 @@ extension Store {
     }
 
     /// Engine processes that have not stopped, as registered in `workers`.
-    public func activeWorkers() async throws -> [WorkerRecord] {
+    package func activeWorkers() async throws -> [WorkerRecord] {
         try await read {
             try $0.fetchAll(WorkerRecord.init, sql: WorkerRecord.selection + " WHERE stopped_at IS NULL ORDER BY started_at")
         }
     }
 
     /// Jobs with more than one succeeded attempt: a delivery guarantee broken, so always 0.
-    public func jobsSucceededMoreThanOnce() async throws -> Int {
+    package func jobsSucceededMoreThanOnce() async throws -> Int {
         try await read { db in
             try Int.fetchOne(
                 db,
@@ -104,7 +104,7 @@ extension Store {
 
     /// Whether the file holds groups and every one of them has finished, through the `groups_state` index: cheap
     /// at any size, for a process that runs until the work in the file is done.
-    public func allGroupsFinished() async throws -> Bool {
+    package func allGroupsFinished() async throws -> Bool {
         try await read { db in
             try Bool.fetchOne(
                 db,
@@ -114,7 +114,7 @@ extension Store {
     }
 
     /// How many jobs are in each state.
-    public func jobCountsByState() async throws -> [JobState: Int] {
+    package func jobCountsByState() async throws -> [JobState: Int] {
         try await read { db in
             var counts: [JobState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM jobs GROUP BY state") {
@@ -126,23 +126,23 @@ extension Store {
 
     /// Whether another worker is creating the cache entry of `key` under a live lease: a primer waiting for it
     /// reads this instead of taking the write lock to ask again.
-    public func cacheCreationInProgress(key: String) async throws -> Bool {
+    package func cacheCreationInProgress(key: String) async throws -> Bool {
         try await read { db in
             try Bool.fetchOne(
                 db,
                 sql: "SELECT 1 FROM cache_entries WHERE key = ? AND state = 'creating' AND lease_until > ?",
-                arguments: [key, Clock.now]
+                arguments: [key, WallClock.now]
             ) ?? false
         }
     }
 
     /// Every lane row, by name.
-    public func lanes() async throws -> [LaneRecord] {
+    package func lanes() async throws -> [LaneRecord] {
         try await read { try $0.fetchAll(LaneRecord.init, sql: "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name") }
     }
 
     /// The schema version recorded in the database.
-    public func appliedSchemaVersion() async throws -> Int {
+    package func appliedSchemaVersion() async throws -> Int {
         try await read { try SchemaMigrator.appliedVersion($0) }
     }
 

@@ -1,51 +1,51 @@
-public import ActyCore
+package import ActyCore
 import GRDB
 
 /// Counts of jobs and groups, as a tool's "summary" shows them: read in one snapshot, so the numbers add up.
 ///
 /// Get one from ``Store/summary(groupKeyPrefix:)``.
-public struct DatabaseSummary: Sendable, Hashable {
+package struct DatabaseSummary: Sendable, Hashable {
     /// The number of jobs with one lane, role and state, and how long the started ones waited.
-    public struct JobCount: Sendable, Hashable {
+    package struct JobCount: Sendable, Hashable {
         /// The lane the jobs ran in.
-        public var lane: String
+        package var lane: String
         /// The jobs' role.
-        public var role: JobRole
+        package var role: JobRole
         /// The jobs' state.
-        public var state: JobState
+        package var state: JobState
         /// How many jobs have this lane, role and state.
-        public var count: Int
+        package var count: Int
         /// How many of them have started (have a `started_at`).
-        public var started: Int
+        package var started: Int
         /// The sum, over the started ones, of the seconds from submission (`created_at`) to the last start.
-        public var waitSeconds: Double
+        package var waitSeconds: Double
     }
 
     /// Job counts by lane, role and state; combinations without jobs are left out.
-    public var jobCounts: [JobCount]
+    package var jobCounts: [JobCount]
     /// Group counts by state; states without groups are left out.
-    public var groupsByState: [GroupState: Int]
+    package var groupsByState: [GroupState: Int]
     /// Rows in `attempts`: finished attempts of the counted jobs.
-    public var attempts: Int
+    package var attempts: Int
     /// When the first counted job was submitted (Unix seconds), or `nil` without jobs.
-    public var firstSubmittedAt: Double?
+    package var firstSubmittedAt: Double?
     /// When the last counted job finished (Unix seconds), or `nil` when none has.
-    public var lastFinishedAt: Double?
+    package var lastFinishedAt: Double?
 
     /// All counted jobs.
-    public var totalJobs: Int { jobCounts.reduce(0) { $0 + $1.count } }
+    package var totalJobs: Int { jobCounts.reduce(0) { $0 + $1.count } }
     /// All counted groups.
-    public var totalGroups: Int { groupsByState.values.reduce(0, +) }
+    package var totalGroups: Int { groupsByState.values.reduce(0, +) }
     /// Jobs by state; states without jobs are left out.
-    public var jobsByState: [JobState: Int] { total(by: \.state) }
+    package var jobsByState: [JobState: Int] { total(by: \.state) }
     /// Jobs by lane; lanes without jobs are left out.
-    public var jobsByLane: [String: Int] { total(by: \.lane) }
+    package var jobsByLane: [String: Int] { total(by: \.lane) }
     /// Jobs by role; roles without jobs are left out.
-    public var jobsByRole: [JobRole: Int] { total(by: \.role) }
+    package var jobsByRole: [JobRole: Int] { total(by: \.role) }
 
     /// The average seconds the started jobs of a lane waited between submission and start, or `nil` when none
     /// started. Followers' waits include the time their primer took.
-    public func averageWait(lane: String) -> Double? {
+    package func averageWait(lane: String) -> Double? {
         let rows = jobCounts.filter { $0.lane == lane }
         let started = rows.reduce(0) { $0 + $1.started }
         guard started > 0 else { return nil }
@@ -67,7 +67,7 @@ extension Store {
     /// - Parameter groupKeyPrefix: count only groups whose key starts with it, and their jobs and attempts; `nil`
     ///   (the default) counts everything.
     /// - Returns: the counts, consistent with each other.
-    public func summary(groupKeyPrefix: String? = nil) async throws -> DatabaseSummary {
+    package func summary(groupKeyPrefix: String? = nil) async throws -> DatabaseSummary {
         try await read { db in
             // `?1` is the prefix; NULL selects every group.
             let groupFilter = "(?1 IS NULL OR substr(groups.key, 1, length(?1)) = ?1)"
@@ -131,7 +131,7 @@ extension Store {
     /// look like `run-id/lane/name`. Keys without the separator count as one prefix each.
     ///
     /// - Parameter separator: a non-empty string, such as `"/"`.
-    public func groupKeyPrefixCount(separator: String) async throws -> Int {
+    package func groupKeyPrefixCount(separator: String) async throws -> Int {
         precondition(!separator.isEmpty, "the separator must not be empty")
         return try await read { db in
             try Int.fetchOne(

@@ -1,19 +1,19 @@
-public import ActyCore
+package import ActyCore
 import GRDB
 
 /// Where the unfinished work of a database stands, as ``Store/unfinishedWork(executors:)`` reads it: enough for
 /// `drain()` to know whether to keep waiting, with lookups that stop at the first matching row.
-public struct UnfinishedWork: Sendable, Hashable {
+package struct UnfinishedWork: Sendable, Hashable {
     /// Some job is running (leased to an engine, live or not yet rescued).
-    public var isRunning: Bool
+    package var isRunning: Bool
     /// Some job is ready or scheduled.
-    public var isWaiting: Bool
+    package var isWaiting: Bool
     /// Some ready job of a lane that is not paused, or some scheduled job, has one of the given executors: a live
     /// engine can run it.
-    public var isRunnable: Bool
+    package var isRunnable: Bool
 
     /// No job is ready, scheduled or running.
-    public var isDone: Bool { !isRunning && !isWaiting }
+    package var isDone: Bool { !isRunning && !isWaiting }
 }
 
 extension Store {
@@ -28,7 +28,7 @@ extension Store {
     /// no live engine has, and only while nothing runs.
     ///
     /// - Parameter executors: the executors of the live engines.
-    public func unfinishedWork(executors: Set<String>) async throws -> UnfinishedWork {
+    package func unfinishedWork(executors: Set<String>) async throws -> UnfinishedWork {
         try await read { db in
             let isRunning = try Bool.fetchOne(db, sql: Self.anyRunningSQL) ?? false
             let isWaiting = try Bool.fetchOne(db, sql: Self.anyWaitingSQL) ?? false
@@ -59,7 +59,7 @@ extension Store {
     /// not for a hot path.
     ///
     /// - Parameter executors: the executors of the live engines.
-    public func jobsWaitingForExecutors(notIn executors: Set<String>) async throws -> [String: Int] {
+    package func jobsWaitingForExecutors(notIn executors: Set<String>) async throws -> [String: Int] {
         try await read { db in
             let names = Array(executors)
             var counts: [String: Int] = [:]
@@ -75,7 +75,7 @@ extension Store {
 
     /// Groups in one state, at most `limit`: live groups (`open`, `closed`) newest first, finished ones most
     /// recently finished first. Served by the `groups_state` index, whose order this is.
-    public func groups(state: GroupState, limit: Int) async throws -> [GroupRecord] {
+    package func groups(state: GroupState, limit: Int) async throws -> [GroupRecord] {
         try await read { db in
             try db.fetchAll(GroupRecord.init, sql: Self.groupsInStateSQL, arguments: [state.rawValue, limit])
         }
@@ -83,7 +83,7 @@ extension Store {
 
     /// Records that jobs wait for an executor no live engine has: `executor_missing` with the executor's name, how
     /// many ready or scheduled jobs need it and the executors the recording engine has.
-    public func recordExecutorMissing(_ executor: String, jobs: Int, registered: [String], worker: String) async throws {
+    package func recordExecutorMissing(_ executor: String, jobs: Int, registered: [String], worker: String) async throws {
         _ = try await write(worker: worker) { context in
             let data = JSONValue.object([
                 "executor": .string(executor), "jobs": .number(Double(jobs)), "registered": .array(registered.map { .string($0) }),

@@ -1,4 +1,4 @@
-public import ActyCore
+package import ActyCore
 import GRDB
 
 extension Store {
@@ -8,7 +8,7 @@ extension Store {
     ///   jobs (so a waiter for their results is registered before they can finish), and told again if the
     ///   transaction then fails to commit.
     /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
-    public func submitGroup(
+    package func submitGroup(
         _ group: NewGroup, worker: String?, observer: InsertObserver<SubmittedGroup>? = nil
     ) async throws -> (SubmittedGroup, WriteEffects) {
         try await write(worker: worker) { context in
@@ -27,7 +27,7 @@ extension Store {
     ///     followers start.
     ///   - observer: as for ``submitGroup(_:worker:observer:)``.
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
-    public func addJob(
+    package func addJob(
         _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
         worker: String?, observer: InsertObserver<JobID>? = nil
     ) async throws -> (JobID, WriteEffects) {
@@ -40,19 +40,19 @@ extension Store {
 
     /// The output recorded for an open group's primer that was skipped because its cache entry was ready:
     /// `{"skipped": "cache_hit", "cache_key": <key>}`.
-    public static func skippedPrimerOutput(cacheKey: String) -> JSONValue {
+    package static func skippedPrimerOutput(cacheKey: String) -> JSONValue {
         ["skipped": "cache_hit", "cache_key": .string(cacheKey)]
     }
 
     /// Closes an open group; does nothing for a group that is already closed or finished.
-    public func closeGroup(_ group: GroupID, worker: String?) async throws -> WriteEffects {
+    package func closeGroup(_ group: GroupID, worker: String?) async throws -> WriteEffects {
         try await write(worker: worker) { try $0.closeGroup(group) }.1
     }
 
     /// Records finished attempts, hands back released jobs, then fills idle workers, in one transaction.
     ///
     /// - Parameter releases: running jobs a shutting-down engine gives back without using up an attempt.
-    public func completeAndClaim(
+    package func completeAndClaim(
         _ completions: [Completion], releases: [ClaimedJob] = [], claim: ClaimRequest?, worker: String
     ) async throws -> ([ClaimedJob], WriteEffects) {
         try await completeAndClaim(worker: worker) { DispatchWork(completions: completions, releases: releases, claim: claim) }
@@ -72,7 +72,7 @@ extension Store {
     ///     rollback caused by another request of the batch): it must return the same work every time.
     ///   - handOut: runs on the writer thread with the claimed jobs once the transaction has committed, before this
     ///     function returns.
-    public func completeAndClaim(
+    package func completeAndClaim(
         worker: String, standby: Bool = false, collecting collect: @escaping @Sendable () -> DispatchWork,
         handOut: (@Sendable ([ClaimedJob]) -> Void)? = nil
     ) async throws -> ([ClaimedJob], WriteEffects) {
@@ -91,7 +91,7 @@ extension Store {
     }
 
     /// Sets lane rows to the given settings, creating missing ones; records `lane_configs_updated` when any changed.
-    public func configureLanes(_ lanes: [String: (weight: Double, maxInflight: Int?)], worker: String?) async throws {
+    package func configureLanes(_ lanes: [String: (weight: Double, maxInflight: Int?)], worker: String?) async throws {
         guard !lanes.isEmpty else { return }
         _ = try await write(worker: worker) { context in
             let statement = try context.db.cachedStatement(sql: """
@@ -117,7 +117,7 @@ extension Store {
     }
 
     /// Registers an engine process in `workers` and records `worker_started` and `run_started`.
-    public func registerWorker(_ worker: WorkerRegistration) async throws {
+    package func registerWorker(_ worker: WorkerRegistration) async throws {
         _ = try await write(worker: worker.id) { context in
             try context.db.execute(
                 sql: """
@@ -141,7 +141,7 @@ extension Store {
     }
 
     /// Marks an engine process as stopped and records `run_finished` and `worker_stopped`.
-    public func unregisterWorker(_ id: String) async throws {
+    package func unregisterWorker(_ id: String) async throws {
         _ = try await write(worker: id) { context in
             try context.db.execute(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ?, stop_reason = 'shutdown' WHERE id = ?", arguments: [context.now, context.now, id])
             try context.record(.runFinished)
@@ -151,22 +151,22 @@ extension Store {
 }
 
 /// An engine process, as registered in the `workers` table.
-public struct WorkerRegistration: Sendable, Hashable {
+package struct WorkerRegistration: Sendable, Hashable {
     /// The worker id: unique per engine process and run.
-    public var id: String
+    package var id: String
     /// The operating-system process id.
-    public var pid: Int
+    package var pid: Int
     /// The host name.
-    public var host: String
+    package var host: String
     /// Size of the primer pool.
-    public var primerWorkers: Int
+    package var primerWorkers: Int
     /// Size of the follower pool.
-    public var followerWorkers: Int
+    package var followerWorkers: Int
     /// Registered executor names.
-    public var executors: [String]
+    package var executors: [String]
 
     /// Creates a registration.
-    public init(id: String, pid: Int, host: String, primerWorkers: Int, followerWorkers: Int, executors: [String]) {
+    package init(id: String, pid: Int, host: String, primerWorkers: Int, followerWorkers: Int, executors: [String]) {
         self.id = id
         self.pid = pid
         self.host = host
@@ -178,14 +178,14 @@ public struct WorkerRegistration: Sendable, Hashable {
 
 /// Learns the ids of inserted rows inside the inserting transaction, and that they were rolled back if the
 /// transaction then failed to commit.
-public struct InsertObserver<Value: Sendable>: Sendable {
+package struct InsertObserver<Value: Sendable>: Sendable {
     /// Called on the writer thread, inside the transaction.
-    public var inserted: @Sendable (Value) -> Void
+    package var inserted: @Sendable (Value) -> Void
     /// Called on the writer thread when the transaction failed after the insert, before the next transaction.
-    public var rolledBack: @Sendable (Value) -> Void
+    package var rolledBack: @Sendable (Value) -> Void
 
     /// Creates an observer.
-    public init(inserted: @escaping @Sendable (Value) -> Void, rolledBack: @escaping @Sendable (Value) -> Void) {
+    package init(inserted: @escaping @Sendable (Value) -> Void, rolledBack: @escaping @Sendable (Value) -> Void) {
         self.inserted = inserted
         self.rolledBack = rolledBack
     }

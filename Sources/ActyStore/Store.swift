@@ -1,4 +1,4 @@
-public import ActyCore
+package import ActyCore
 import CActyShims
 import Foundation
 import GRDB
@@ -11,13 +11,13 @@ import GRDB
 /// so readers never wait for the writer.
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/wal.html>
-public final class Store: Sendable {
+package final class Store: Sendable {
     /// Where the database lives.
-    public let location: DatabaseLocation
+    package let location: DatabaseLocation
     /// The durability the writer commits with.
-    public let durability: Durability
+    package let durability: Durability
     /// The database file, or `nil` in memory.
-    public var path: String? {
+    package var path: String? {
         if case .file(let path) = location { return path }
         return nil
     }
@@ -39,7 +39,7 @@ public final class Store: Sendable {
     ///   - busyTimeout: how long a write waits for another process's write lock before failing.
     ///   - eventObserver: receives every committed event, in commit order, on the writer thread; keep it short.
     /// - Throws: ``ActyError`` with code `databaseUnavailable`, `databaseReadOnly` or `incompatibleSchema`.
-    public init(
+    package init(
         _ location: DatabaseLocation,
         durability: Durability = .process,
         busyTimeout: Duration = .seconds(10),
@@ -155,16 +155,16 @@ public final class Store: Sendable {
     }
 
     /// The newest schema version this build knows.
-    public static var schemaVersion: Int { SchemaMigrator.latestVersion }
+    package static var schemaVersion: Int { SchemaMigrator.latestVersion }
 
     /// The SQLite page cache of each connection, in KiB.
-    public static let pageCacheKiB = 8192
+    package static let pageCacheKiB = 8192
 
     /// The most bytes one text value (a payload, an output) may have: SQLite's default `SQLITE_MAX_LENGTH`, past which
     /// it refuses to store the row.
     ///
     /// Related SQLite documentation: <https://www.sqlite.org/limits.html#max_length>
-    public static let maximumTextBytes = 1_000_000_000
+    package static let maximumTextBytes = 1_000_000_000
 
     /// The size in bytes a WAL file is cut back to when the log starts over (`PRAGMA journal_size_limit`): a little
     /// more than the log holds at the writer's checkpoint limit (frames of 4 KiB + 24 bytes). A lower one cuts the
@@ -173,7 +173,7 @@ public final class Store: Sendable {
     static let walSizeLimit = Int(BackgroundCheckpointer.defaultLimit) * 5 * 1024
 
     /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
-    public static var checkpointFrames: (background: Int, writer: Int) {
+    package static var checkpointFrames: (background: Int, writer: Int) {
         (Int(BackgroundCheckpointer.defaultThreshold), Int(BackgroundCheckpointer.defaultLimit))
     }
 
@@ -213,13 +213,13 @@ public final class Store: Sendable {
 
     /// Runs the claim waiting on standby now (the engine is stopping); if it is still on its way to the writer, it
     /// will not wait when it arrives.
-    public func runStandbyClaim() {
+    package func runStandbyClaim() {
         writer.releaseStandby()
     }
 
     /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and
     /// reads are done, and blocking the concurrency pool's few threads could leave those reads none to finish on.
-    public func close() async throws {
+    package func close() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try self.close() })
@@ -228,7 +228,7 @@ public final class Store: Sendable {
     }
 
     /// Closes the database connections. Pending writes finish first.
-    public func close() throws {
+    package func close() throws {
         if let checkpointer = checkpointer.withLock({ $0.take() }) {
             database.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
             try checkpointer.close()

@@ -2,7 +2,7 @@ import ActyCore
 import GRDB
 
 /// What a primer's worker must do about its group's cache entry.
-public enum CacheAcquisition: Sendable, Hashable {
+package enum CacheAcquisition: Sendable, Hashable {
     /// The entry is ready and valid: use this provider reference.
     case hit(providerRef: String?)
     /// This worker now owns the entry's creation (a `creating` row leased to it). When `invalidate` names a

@@ -117,7 +117,7 @@ extension WriteContext {
         }
         var due: [(id: Int64, kind: WorkKind)] = []
         try db.cachedStatement(sql: Self.dueRetriesSQL).forEachRow { $0.add(now) } _: { row in
-            due.append((row.int64(0), WorkKind(role: row.string(1) == "primer" ? .primer : .follower, lane: row.string(2))))
+            due.append((row.int64(0), WorkKind(role: JobRole(stored: row.string(1)), lane: row.string(2))))
         }
         let promote = try db.cachedStatement(sql: Self.promoteRetrySQL)
         for job in due { try promote.run { $0.add(job.id) } }

@@ -20,7 +20,7 @@ extension WriteContext {
         let rows = try Row.fetchAll(statement, arguments: [errorJSON, now, group.id.rawValue])
         guard !rows.isEmpty else { return }
         for row in rows {
-            let role: JobRole = (row[1] as String) == "primer" ? .primer : .follower
+            let role = JobRole(stored: row[1] as String)
             let ref = JobRef(id: JobID(row[0]), groupID: group.id, groupKey: group.key, role: role, followerIndex: row[2], lane: group.lane)
             try record(.jobCancelled, ref, data: #"{"reason":"\#(reason)","phase":"queued"}"#)
             effects.finishedJobs.append(
@@ -86,7 +86,6 @@ extension WriteContext {
             "followers_cancelled": .number(Double(followers.cancelled)),
         ]).jsonString
         try record(.groupDone, group, data: data)
-        effects.finishedGroups.append(FinishedGroup(id: id, key: group.key, state: group.state))
     }
 }
 

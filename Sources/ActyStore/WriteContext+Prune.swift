@@ -2,15 +2,15 @@ import ActyCore
 import GRDB
 
 /// How many rows a prune removed.
-public struct PruneResult: Sendable, Hashable {
+package struct PruneResult: Sendable, Hashable {
     /// Finished groups removed.
-    public var groups: Int
+    package var groups: Int
     /// Their jobs.
-    public var jobs: Int
+    package var jobs: Int
     /// Their jobs' attempts.
-    public var attempts: Int
+    package var attempts: Int
     /// Their events.
-    public var events: Int
+    package var events: Int
 }
 
 extension WriteContext {

@@ -27,7 +27,7 @@ struct WriteContext {
     init(db: Database, worker: String?, keepsEvents: Bool, readyInBatch: ReadyWorkBuffer? = nil) {
         self.db = db
         self.readyInBatch = readyInBatch
-        self.now = Clock.now
+        self.now = WallClock.now
         self.worker = worker
         self.keepsEvents = keepsEvents
     }

@@ -1,70 +1,49 @@
-public import ActyCore
+package import ActyCore
 
 /// What a committed write changed that the engine must react to: work that became ready, jobs that finished,
-/// groups that finished, and the events recorded.
-public struct WriteEffects: Sendable {
+/// running jobs to stop, and the next retry due.
+package struct WriteEffects: Sendable {
     /// Kinds of work (role and lane) that gained ready jobs.
-    public var readyWork: Set<WorkKind> = []
+    package var readyWork: Set<WorkKind> = []
     /// Jobs that reached a terminal state.
-    public var finishedJobs: [FinishedJob] = []
-    /// Groups that reached a terminal state.
-    public var finishedGroups: [FinishedGroup] = []
+    package var finishedJobs: [FinishedJob] = []
     /// Running jobs that were cancelled: the engine running each should stop its executor.
-    public var cancelledRunning: [JobID] = []
+    package var cancelledRunning: [JobID] = []
     /// When the earliest retry scheduled (or still waiting) is due, if one is: a claim then will find it.
-    public var nextRetryAt: Double?
+    package var nextRetryAt: Double?
 
     /// Creates empty effects.
-    public init() {}
-
-    /// Adds another write's effects to these.
-    public mutating func merge(_ other: WriteEffects) {
-        readyWork.formUnion(other.readyWork)
-        finishedJobs += other.finishedJobs
-        finishedGroups += other.finishedGroups
-        cancelledRunning += other.cancelledRunning
-        nextRetryAt = [nextRetryAt, other.nextRetryAt].compactMap { $0 }.min()
-    }
+    package init() {}
 }
 
 /// A kind of work: jobs of one role in one lane.
-public struct WorkKind: Hashable, Sendable {
+package struct WorkKind: Hashable, Sendable {
     /// Primer or follower work.
-    public var role: JobRole
+    package var role: JobRole
     /// The lane.
-    public var lane: String
+    package var lane: String
 
     /// Creates a kind of work.
-    public init(role: JobRole, lane: String) {
+    package init(role: JobRole, lane: String) {
         self.role = role
         self.lane = lane
     }
 }
 
 /// A job that reached a terminal state in a write.
-public struct FinishedJob: Sendable {
+package struct FinishedJob: Sendable {
     /// The job.
-    public var id: JobID
+    package var id: JobID
     /// Its group's key.
-    public var groupKey: String
+    package var groupKey: String
     /// Its role.
-    public var role: JobRole
+    package var role: JobRole
     /// Its final state: succeeded, failed or cancelled.
-    public var state: JobState
+    package var state: JobState
     /// The recorded error, for failed and cancelled jobs.
-    public var error: JobError?
+    package var error: JobError?
     /// Attempts started.
-    public var attempts: Int
-}
-
-/// A group that reached a terminal state in a write.
-public struct FinishedGroup: Sendable {
-    /// The group.
-    public var id: GroupID
-    /// Its key.
-    public var key: String
-    /// Its final state.
-    public var state: GroupState
+    package var attempts: Int
 }
 
 extension WriteEffects {

@@ -1,5 +1,5 @@
 public import ActyCore
-public import ActyStore
+package import ActyStore
 public import Foundation
 
 /// Reads a run's events from an Acty database or a JSONL log in acty's envelope.
@@ -73,7 +73,7 @@ public enum RunLog {
     }
 
     /// Events of a database after `seq`, oldest first, read in pages (each its own short read transaction).
-    public static func events(of store: ReadOnlyStore, after seq: Int64, pageSize: Int = 10_000) throws -> [EventRecord] {
+    package static func events(of store: ReadOnlyStore, after seq: Int64, pageSize: Int = 10_000) throws -> [EventRecord] {
         var events: [EventRecord] = []
         var last = seq
         while true {

@@ -23,7 +23,7 @@ struct CacheRegistry: Sendable {
         // The creator is one attempt of one job: other workers of this process must wait for it too.
         let owner = "\(workerID):\(job)"
         while true {
-            let now = Date().timeIntervalSince1970
+            let now = WallClock.now
             let decision = try await store.acquireCache(
                 key: key, provider: provider.name, fingerprint: fingerprint, owner: owner,
                 leaseUntil: now + leaseDuration.seconds, group: group

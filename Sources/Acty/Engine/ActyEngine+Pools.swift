@@ -69,7 +69,7 @@ extension ActyEngine {
             guard ContinuousClock.now - lastBeat >= interval else { continue }
             lastBeat = .now
             do {
-                try await store.heartbeat(worker: workerID, leaseUntil: Date().timeIntervalSince1970 + configuration.leaseDuration.seconds)
+                try await store.heartbeat(worker: workerID, leaseUntil: WallClock.now + configuration.leaseDuration.seconds)
             } catch {
                 configuration.logger.error("heartbeat failed; leases may expire", metadata: ["error": "\(error)"])
             }
@@ -82,7 +82,7 @@ extension ActyEngine {
         let interval = min(max(configuration.leaseDuration / 2, .milliseconds(50)), .seconds(1))
         while !Task.isCancelled {
             do {
-                let now = Date().timeIntervalSince1970
+                let now = WallClock.now
                 let (rescued, effects) = try await store.rescue(
                     silentSince: now - configuration.leaseDuration.seconds, deadWorkers: try await deadLocalWorkers(), worker: workerID
                 )
@@ -125,12 +125,6 @@ extension ActyEngine {
 extension JobResult {
     /// The result of a finished job, as recorded in its row.
     init(record: JobRecord) {
-        let status: Status =
-            switch record.state {
-            case .succeeded: .succeeded
-            case .cancelled: .cancelled
-            default: .failed
-            }
         var output: JSONValue?
         var error = record.error.map(JobError.init(stored:))
         if let text = record.result {
@@ -142,7 +136,7 @@ extension JobResult {
             }
         }
         self.init(
-            jobID: record.id, groupKey: record.groupKey, role: record.role, status: status, output: output, error: error,
+            jobID: record.id, groupKey: record.groupKey, role: record.role, status: Status(record.state), output: output, error: error,
             attempts: record.attempts
         )
     }

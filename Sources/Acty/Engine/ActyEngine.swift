@@ -46,7 +46,7 @@ public final class ActyEngine: Sendable {
     /// Executors this engine has reported missing (see ``reportMissingExecutors()``): each is reported once.
     let reportedMissingExecutors = Locked<Set<String>>([])
     /// When this engine started, in Unix epoch seconds.
-    let startedAt = Date().timeIntervalSince1970
+    let startedAt = WallClock.now
     private let events: AsyncStream<[EventRecord]>.Continuation?
     private let running: Locked<Task<Void, Never>?>
     private let delivery: Task<Void, Never>?

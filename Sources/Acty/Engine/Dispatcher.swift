@@ -123,7 +123,7 @@ actor Dispatcher {
     private func wake(at time: Double) {
         if let armed = retryWakeAt, armed <= time { return }
         retryWakeAt = time
-        let delay = max(0, time - Date().timeIntervalSince1970)
+        let delay = max(0, time - WallClock.now)
         Task { [weak self] in
             try? await Task.sleep(for: .seconds(delay))
             await self?.retryTimerFired(armedFor: time)
@@ -333,12 +333,6 @@ actor Dispatcher {
 extension FinishedJob {
     /// The result a handle returns.
     func result(output: JSONValue?) -> JobResult {
-        let status: JobResult.Status =
-            switch state {
-            case .succeeded: .succeeded
-            case .cancelled: .cancelled
-            default: .failed
-            }
-        return JobResult(jobID: id, groupKey: groupKey, role: role, status: status, output: output, error: error, attempts: attempts)
+        JobResult(jobID: id, groupKey: groupKey, role: role, status: .init(state), output: output, error: error, attempts: attempts)
     }
 }

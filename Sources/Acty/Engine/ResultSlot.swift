@@ -136,11 +136,6 @@ final class ResultRegistry: Sendable {
         }
     }
 
-    /// The slot of a job, if one is registered.
-    func slot(_ id: JobID) -> ResultSlot? {
-        state.withLock { $0.slots[id] }
-    }
-
     /// Jobs whose handles wait for them to finish in any process.
     var watchedIDs: [JobID] {
         state.withLock { Array($0.watched) }

@@ -125,7 +125,7 @@ struct Worker {
         return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(failure), finishedAt: Self.now), output: nil)
     }
 
-    private static var now: Double { Date().timeIntervalSince1970 }
+    private static var now: Double { WallClock.now }
 
     fileprivate enum Outcome {
         case finished(Result<JSONValue, any Error>)
