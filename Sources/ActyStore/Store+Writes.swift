@@ -4,18 +4,18 @@ import GRDB
 extension Store {
     /// Inserts a group with its primer and followers; returns once committed.
     ///
-    /// - Parameter observer: told the new ids inside the transaction, before any other transaction can see the
-    ///   jobs (so a waiter for their results is registered before they can finish), and told again if the
-    ///   transaction then fails to commit.
+    /// - Parameter committed: makes the caller's value on the writer thread once the insert has committed, before
+    ///   any later transaction: the engine registers the jobs' result slots there, before they can finish.
     /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
-    package func submitGroup(
-        _ group: NewGroup, worker: String?, observer: InsertObserver<SubmittedGroup>? = nil
-    ) async throws -> (SubmittedGroup, WriteEffects) {
-        try await write(worker: worker) { context in
-            let submitted = try context.insertGroup(group)
-            observer?.inserted(submitted)
-            return submitted
-        } undo: { observer?.rolledBack($0) }
+    package func submitGroup<U: Sendable>(
+        _ group: NewGroup, worker: String?, committed: @escaping @Sendable (SubmittedGroup, WriteEffects) -> U
+    ) async throws -> U {
+        try await write(worker: worker, { try $0.insertGroup(group) }, committed: committed)
+    }
+
+    /// Inserts a group with its primer and followers; returns its ids and effects once committed.
+    package func submitGroup(_ group: NewGroup, worker: String?) async throws -> (SubmittedGroup, WriteEffects) {
+        try await submitGroup(group, worker: worker) { ($0, $1) }
     }
 
     /// Adds the primer or a follower to an open group.
@@ -25,17 +25,23 @@ extension Store {
     ///     to be skipped: when the group's entry is ready and matches, the primer is recorded `succeeded` at once
     ///     with the output ``skippedPrimerOutput(cacheKey:)`` (it is in the effects' finished jobs) and the
     ///     followers start.
-    ///   - observer: as for ``submitGroup(_:worker:observer:)``.
+    ///   - committed: as for ``submitGroup(_:worker:committed:)``.
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
+    package func addJob<U: Sendable>(
+        _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
+        worker: String?, committed: @escaping @Sendable (JobID, WriteEffects) -> U
+    ) async throws -> U {
+        try await write(worker: worker, {
+            try $0.addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
+        }, committed: committed)
+    }
+
+    /// Adds the primer or a follower to an open group; returns its id and effects once committed.
     package func addJob(
         _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
-        worker: String?, observer: InsertObserver<JobID>? = nil
+        worker: String?
     ) async throws -> (JobID, WriteEffects) {
-        try await write(worker: worker) { context in
-            let id = try context.addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
-            observer?.inserted(id)
-            return id
-        } undo: { observer?.rolledBack($0) }
+        try await addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit, worker: worker) { ($0, $1) }
     }
 
     /// The output recorded for an open group's primer that was skipped because its cache entry was ready:
@@ -49,45 +55,10 @@ extension Store {
         try await write(worker: worker) { try $0.closeGroup(group) }.1
     }
 
-    /// Records finished attempts, hands back released jobs, then fills idle workers, in one transaction.
-    ///
-    /// - Parameter releases: running jobs a shutting-down engine gives back without using up an attempt.
-    package func completeAndClaim(
-        _ completions: [Completion], releases: [ClaimedJob] = [], claim: ClaimRequest?, worker: String
-    ) async throws -> ([ClaimedJob], WriteEffects) {
-        try await completeAndClaim(worker: worker) { DispatchWork(completions: completions, releases: releases, claim: claim) }
-    }
-
-    /// Like ``completeAndClaim(_:releases:claim:worker:)``, with the work decided when the transaction begins.
-    ///
-    /// A dispatcher's transaction waits at the writer while the one before it commits; collecting its completions
-    /// and idle workers only when it starts lets it carry everything that arrived meanwhile, so there are fewer,
-    /// larger commits under load without waiting for a batch to fill.
-    ///
-    /// - Parameters:
-    ///   - standby: wait for another write (or ``runStandbyClaim()``) and run in its transaction, after it: a
-    ///     dispatcher with idle workers and nothing to give them parks its claim so, and a job submitted meanwhile
-    ///     is claimed in the transaction that enqueues it. At most one write may wait on standby.
-    ///   - collect: runs on the writer thread inside the transaction, each time its body runs (again after a
-    ///     rollback caused by another request of the batch): it must return the same work every time.
-    ///   - handOut: runs on the writer thread with the claimed jobs once the transaction has committed, before this
-    ///     function returns.
-    package func completeAndClaim(
-        worker: String, standby: Bool = false, collecting collect: @escaping @Sendable () -> DispatchWork,
-        handOut: (@Sendable ([ClaimedJob]) -> Void)? = nil
-    ) async throws -> ([ClaimedJob], WriteEffects) {
-        try await write(worker: worker, standby: standby) { context in
-            let work = collect()
-            if !work.completions.isEmpty { try context.complete(work.completions, worker: worker) }
-            if !work.releases.isEmpty { try context.release(work.releases, worker: worker) }
-            return try work.claim.map { try context.claim($0) } ?? []
-        } undo: { _ in
-            // The claim's lane bookkeeping must roll back with its transaction, or lanes it found dry would stay
-            // marked empty while their jobs are back in `ready`.
-            collect().claim?.state.rollBackLastClaim()
-        } committed: { jobs in
-            handOut?(jobs)
-        }
+    /// Records finished attempts, hands back released jobs, then fills idle workers, in a request of its own: what
+    /// an engine's ``Dispatch`` does at the end of every batch, for tools and the store's tests.
+    package func dispatch(_ work: DispatchWork) async throws -> (DispatchResult, WriteEffects) {
+        try await write(worker: work.worker) { try $0.run(work) }
     }
 
     /// Sets lane rows to the given settings, creating missing ones; records `lane_configs_updated` when any changed.
@@ -173,20 +144,5 @@ package struct WorkerRegistration: Sendable, Hashable {
         self.primerWorkers = primerWorkers
         self.followerWorkers = followerWorkers
         self.executors = executors
-    }
-}
-
-/// Learns the ids of inserted rows inside the inserting transaction, and that they were rolled back if the
-/// transaction then failed to commit.
-package struct InsertObserver<Value: Sendable>: Sendable {
-    /// Called on the writer thread, inside the transaction.
-    package var inserted: @Sendable (Value) -> Void
-    /// Called on the writer thread when the transaction failed after the insert, before the next transaction.
-    package var rolledBack: @Sendable (Value) -> Void
-
-    /// Creates an observer.
-    package init(inserted: @escaping @Sendable (Value) -> Void, rolledBack: @escaping @Sendable (Value) -> Void) {
-        self.inserted = inserted
-        self.rolledBack = rolledBack
     }
 }

@@ -26,10 +26,8 @@ package final class Store: Sendable {
     private let writer: GroupCommitWriter
     /// Checkpoints a file database's WAL in the background, until `close()`.
     private let checkpointer: Locked<BackgroundCheckpointer?>
-    private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
-    private let pendingEvents = EventBuffer()
-    /// Kinds of work made ready by the requests of the running batch, for claims later in the same batch.
-    private let readyInBatch = ReadyWorkBuffer()
+    /// What the running batch wrote, for its tail: events for the observer, effects for the dispatch.
+    private let batch: BatchRecorder
 
     /// Opens (creating if needed) and migrates a database.
     ///
@@ -48,7 +46,6 @@ package final class Store: Sendable {
         _ = Self.configureSQLiteOnce
         self.location = location
         self.durability = durability
-        self.eventObserver = eventObserver
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout.seconds)
         configuration.foreignKeysEnabled = true
@@ -105,15 +102,8 @@ package final class Store: Sendable {
         }
         self.database = database
         self.checkpointer = Locked(checkpointer)
-        let pending = pendingEvents
-        let readyInBatch = readyInBatch
-        self.writer = GroupCommitWriter(database: database, path: path) { committed in
-            readyInBatch.clear()
-            guard let eventObserver else { return }
-            let events = pending.take()
-            guard committed else { return }
-            if !events.isEmpty { eventObserver(events) }
-        }
+        batch = BatchRecorder(eventObserver: eventObserver)
+        writer = GroupCommitWriter(database: database, path: path, tail: batch)
     }
 
     /// Process-wide SQLite settings, made once before the first connection opens.
@@ -180,41 +170,42 @@ package final class Store: Sendable {
     /// Runs a state change in the next group-commit transaction and returns once it has committed.
     ///
     /// - Parameters:
-    ///   - standby: wait for another write and run in its batch, after it (see ``GroupCommitWriter``).
-    ///   - committed: called on the writer thread with the value once the transaction has committed.
-    func write<T: Sendable>(
+    ///   - worker: the engine process on whose behalf the events are recorded.
+    ///   - body: the change, on the writer thread inside the transaction; it may run again when another request of
+    ///     its batch fails, so it must have no effect outside the database.
+    ///   - committed: on the writer thread once the transaction has committed, before the attached dispatch hears
+    ///     of the batch (so a result slot registered here is there when the job's result comes): makes the caller's
+    ///     value from the body's and its effects.
+    func write<T: Sendable, U: Sendable>(
         worker: String?,
-        standby: Bool = false,
         _ body: @escaping @Sendable (inout WriteContext) throws -> T,
-        undo: (@Sendable (T) -> Void)? = nil,
-        committed: (@Sendable (T) -> Void)? = nil
-    ) async throws -> (T, WriteEffects) {
-        let keepsEvents = eventObserver != nil
-        let pending = pendingEvents
-        var undoPair: (@Sendable ((T, WriteEffects)) -> Void)?
-        if let undo {
-            undoPair = { @Sendable pair in undo(pair.0) }
-        }
-        let readyInBatch = readyInBatch
+        committed: @escaping @Sendable (T, WriteEffects) -> U
+    ) async throws -> U {
+        let batch = batch
         return try await writer.write({ db in
-            var context = WriteContext(db: db, worker: worker, keepsEvents: keepsEvents, readyInBatch: readyInBatch)
+            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents)
             let value = try body(&context)
-            if !context.effects.readyWork.isEmpty {
-                readyInBatch.add(context.effects.readyWork)
-            }
             try context.flushEvents()
-            if keepsEvents, !context.events.isEmpty {
-                let events = context.events
-                pending.append(events)
-            }
+            batch.add(context)
             return (value, context.effects)
-        }, undo: undoPair, standby: standby, committed: committed.map { committed in { @Sendable pair in committed(pair.0) } })
+        }, committed: { committed($0.0, $0.1) })
     }
 
-    /// Runs the claim waiting on standby now (the engine is stopping); if it is still on its way to the writer, it
-    /// will not wait when it arrives.
-    package func runStandbyClaim() {
-        writer.releaseStandby()
+    /// Runs a state change in the next group-commit transaction and returns its value and effects once committed.
+    func write<T: Sendable>(
+        worker: String?, _ body: @escaping @Sendable (inout WriteContext) throws -> T
+    ) async throws -> (T, WriteEffects) {
+        try await write(worker: worker, body, committed: { ($0, $1) })
+    }
+
+    /// Makes `dispatch` take part in every batch of this store's writer, from the next one on.
+    package func attach(_ dispatch: any Dispatch) {
+        batch.attach(dispatch)
+    }
+
+    /// Runs a batch even if no request comes: the attached dispatch has work.
+    package func requestBatch() {
+        writer.kick()
     }
 
     /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and
@@ -242,36 +233,5 @@ package final class Store: Sendable {
         case let queue as DatabaseQueue: try queue.close()
         default: break
         }
-    }
-}
-
-/// Events of the running batch, held until it commits: a batch that fails takes its events with it.
-private final class EventBuffer: Sendable {
-    private let events = Locked<[EventRecord]>([])
-
-    func append(_ more: [EventRecord]) {
-        events.withLock { $0 += more }
-    }
-
-    func take() -> [EventRecord] {
-        events.withLock { events in
-            defer { events.removeAll(keepingCapacity: true) }
-            return events
-        }
-    }
-}
-
-/// Kinds of work the requests of the running batch made ready, until the batch ends.
-final class ReadyWorkBuffer: Sendable {
-    private let storage = Locked<Set<WorkKind>>([])
-
-    var kinds: Set<WorkKind> { storage.withLock { $0 } }
-
-    func add(_ more: Set<WorkKind>) {
-        storage.withLock { $0.formUnion(more) }
-    }
-
-    func clear() {
-        storage.withLock { $0.removeAll() }
     }
 }

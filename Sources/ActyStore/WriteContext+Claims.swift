@@ -2,6 +2,13 @@ import ActyCore
 import GRDB
 
 extension WriteContext {
+    /// Does a dispatch's work: records finished attempts, hands back released jobs, then fills idle workers.
+    mutating func run(_ work: DispatchWork) throws -> DispatchResult {
+        if !work.completions.isEmpty { try complete(work.completions, worker: work.worker) }
+        if !work.releases.isEmpty { try release(work.releases, worker: work.worker) }
+        return try work.claim.map { try claim($0) } ?? DispatchResult()
+    }
+
     /// Leases ready jobs to idle workers by weighted fair share and records `job_started` for each.
     ///
     /// The attempt's row in `attempts` is written when the attempt ends (see ``complete(_:worker:)``): until then the
@@ -12,23 +19,17 @@ extension WriteContext {
     /// by primary key. Scheduled retries that are due are made ready first. Lane settings are read from the
     /// `lanes` table at every claim, so weights, caps and pauses changed by another process apply at once; when
     /// another process has written since the last claim, every lane is considered again, since it may have added
-    /// work.
-    mutating func claim(_ request: ClaimRequest) throws -> [ClaimedJob] {
-        try request.state.claim { planner, lastDataVersion in
-            try claim(request, planner: &planner, lastDataVersion: &lastDataVersion)
-        }
-    }
-
-    private mutating func claim(_ request: ClaimRequest, planner: inout ClaimPlanner, lastDataVersion: inout Int?) throws -> [ClaimedJob] {
+    /// work. Lanes that this request made ready (a primer's success releases its followers) are claimed from at once.
+    mutating func claim(_ request: ClaimRequest) throws -> DispatchResult {
+        var planner = request.planner
         var dataVersion = 0
         try db.cachedStatement(sql: "PRAGMA data_version").forEachRow { _ in } _: { dataVersion = $0.int(0) }
         let capacity = try loadLanes(into: &planner)
-        if dataVersion != lastDataVersion {
+        if dataVersion != request.dataVersion {
             planner.primers.activateAll()
             planner.followers.activateAll()
-            lastDataVersion = dataVersion
         }
-        for kind in try promoteDueRetries().union(readyInBatch?.kinds ?? []) { planner[kind.role].activate(kind.lane) }
+        for kind in try promoteDueRetries().union(effects.readyWork) { planner[kind.role].activate(kind.lane) }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
@@ -103,7 +104,7 @@ extension WriteContext {
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
             try record(.jobStarted, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(job.pool.rawValue)"\#(stolen)}"#)
         }
-        return jobs
+        return DispatchResult(claimed: jobs, planner: planner, dataVersion: dataVersion)
     }
 
     /// Makes scheduled retries whose time has come ready, and returns the kinds of work they belong to.

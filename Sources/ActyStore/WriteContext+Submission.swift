@@ -205,7 +205,12 @@ extension WriteContext {
         try db.cachedStatement(sql: "UPDATE jobs SET result = ?, finished_at = ? WHERE id = ?")
             .execute(arguments: [Store.skippedPrimerOutput(cacheKey: cacheKey).jsonString, now, ref.id.rawValue])
         try record(.jobSucceeded, ref, data: #"{"attempt":0,"skipped":"cache_hit"}"#)
-        effects.finishedJobs.append(FinishedJob(id: ref.id, groupKey: group.key, role: .primer, state: .succeeded, error: nil, attempts: 0))
+        effects.finishedJobs.append(
+            FinishedJob(
+                id: ref.id, groupKey: group.key, role: .primer, state: .succeeded, error: nil, attempts: 0,
+                output: Store.skippedPrimerOutput(cacheKey: cacheKey)
+            )
+        )
         try countFinishedJobs(1, in: group.id)
         try releaseFollowers(of: group, primerSucceeded: false)
         return ref.id

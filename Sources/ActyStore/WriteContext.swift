@@ -16,17 +16,13 @@ struct WriteContext {
     let keepsEvents: Bool
 
     var effects = WriteEffects()
-    /// Kinds of work that requests earlier in the same batch made ready: a claim considers their lanes, which the
-    /// engine only hears about once the batch has committed.
-    let readyInBatch: ReadyWorkBuffer?
     /// Committed events for sinks (with their `seq`), when ``keepsEvents`` is on.
     var events: [EventRecord] = []
     /// Events recorded but not inserted yet.
     private var pendingEvents: [EventRecord] = []
 
-    init(db: Database, worker: String?, keepsEvents: Bool, readyInBatch: ReadyWorkBuffer? = nil) {
+    init(db: Database, worker: String?, keepsEvents: Bool) {
         self.db = db
-        self.readyInBatch = readyInBatch
         self.now = WallClock.now
         self.worker = worker
         self.keepsEvents = keepsEvents

@@ -14,6 +14,14 @@ package struct WriteEffects: Sendable {
 
     /// Creates empty effects.
     package init() {}
+
+    /// Adds the effects of another write of the same batch.
+    mutating func merge(_ other: WriteEffects) {
+        readyWork.formUnion(other.readyWork)
+        finishedJobs += other.finishedJobs
+        cancelledRunning += other.cancelledRunning
+        if let due = other.nextRetryAt { retryDue(at: due) }
+    }
 }
 
 /// A kind of work: jobs of one role in one lane.
@@ -44,6 +52,9 @@ package struct FinishedJob: Sendable {
     package var error: JobError?
     /// Attempts started.
     package var attempts: Int
+    /// The output, when the write itself decided it (a primer skipped on a cache hit); a completion's output is
+    /// the engine's.
+    package var output: JSONValue? = nil
 }
 
 extension WriteEffects {

@@ -104,55 +104,64 @@ struct GroupCommitWriterTests {
         }
     }
 
-    // MARK: - Standby
+    // MARK: - The tail
 
-    @Test func aStandbyRequestRunsAfterTheNextWriteInItsTransaction() async throws {
-        try await Self.withWriter { writer, pool, counter, _ in
-            let order = Shared<[String]>([])
-            async let standby: Int = writer.write({ db in
-                order.update { $0.append("standby") }
-                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") ?? -1
-            }, standby: true)
-            try await waitUntil("the standby request to park") { writer.hasStandby }
-            let before = counter.commits
-            _ = try await writer.write { db in
-                order.update { $0.append("write") }
-                return try Self.insert("later", db)
+    /// A tail that inserts the rows it is given, once per batch, and notes what the writer tells it.
+    final class RecordingTail: BatchTail {
+        let toInsert = Shared([String]())
+        let log = Shared([String]())
+
+        func beforeCommit(_ db: Database) throws {
+            let names = toInsert.update { names in
+                defer { names = [] }
+                return names
             }
-            // It ran after the write, saw its row, and both committed together.
-            #expect(try await standby == 1)
-            #expect(order.value == ["write", "standby"])
-            #expect(counter.commits == before + 1)
-            #expect(!writer.hasStandby)
-            #expect(try await Self.names(pool) == ["later"])
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") ?? -1
+            log.update { $0.append("tail saw \(count)") }
+            for name in names { _ = try GroupCommitWriterTests.insert(name, db) }
+        }
+
+        func afterTransaction(_ outcome: TransactionOutcome) {
+            let name =
+                switch outcome {
+                case .committed: "committed"
+                case .rolledBackToRetry: "retry"
+                case .failed: "failed"
+                }
+            log.update { $0.append(name) }
         }
     }
 
-    @Test func releasingRunsTheStandbyRequestAlone() async throws {
-        try await Self.withWriter { writer, pool, counter, _ in
-            async let standby: Int64 = writer.write({ try Self.insert("parked", $0) }, standby: true)
-            try await waitUntil("the standby request to park") { writer.hasStandby }
-            #expect(counter.commits == 0)
-            writer.releaseStandby()
-            #expect(try await standby > 0)
+    @Test func theTailRunsAfterTheRequestsInTheirTransactionAndHearsOfTheCommitBeforeTheCaller() async throws {
+        try await Self.withWriter { _, pool, counter, _ in
+            let tail = RecordingTail()
+            let writer = GroupCommitWriter(database: pool, tail: tail)
+            tail.toInsert.update { $0 = ["from-tail"] }
+            let value = try await writer.write({ try Self.insert("request", $0) }, committed: { id in
+                tail.log.update { $0.append("request committed") }
+                return id
+            })
+            tail.log.update { $0.append("caller resumed") }
+            #expect(value > 0)
+            #expect(tail.log.value == ["tail saw 1", "request committed", "committed", "caller resumed"])
             #expect(counter.commits == 1)
-            #expect(try await Self.names(pool) == ["parked"])
+            #expect(try await Self.names(pool) == ["request", "from-tail"])
         }
     }
 
-    /// The dispatcher may release its standby claim (shutting down) just before the claim reaches the writer.
-    @Test func aReleaseBeforeTheStandbyRequestLetsItRunAtOnce() async throws {
-        try await Self.withWriter { writer, pool, _, _ in
-            writer.releaseStandby()
-            let id = try await writer.write({ try Self.insert("late", $0) }, standby: true)
-            #expect(id > 0)
-            #expect(!writer.hasStandby)
-            // The release was used up: the next standby request waits again.
-            async let next: Int64 = writer.write({ try Self.insert("next", $0) }, standby: true)
-            try await waitUntil("the next standby request to park") { writer.hasStandby }
-            writer.releaseStandby()
-            #expect(try await next > id)
-            #expect(try await Self.names(pool) == ["late", "next"])
+    @Test func aKickRunsABatchForTheTailAlone() async throws {
+        try await Self.withWriter { _, pool, counter, _ in
+            let tail = RecordingTail()
+            let writer = GroupCommitWriter(database: pool, tail: tail)
+            tail.toInsert.update { $0 = ["kicked"] }
+            writer.kick()
+            try await waitUntil("the kicked batch to commit") { tail.log.value.contains("committed") }
+            #expect(counter.commits == 1)
+            #expect(try await Self.names(pool) == ["kicked"])
+            // Kicks while a batch runs are folded into one more batch, not one each.
+            for _ in 0..<20 { writer.kick() }
+            try await waitUntil("the batches to end") { tail.log.value.count(where: { $0 == "committed" }) >= 2 }
+            #expect(tail.log.value.count(where: { $0 == "committed" }) <= 21)
         }
     }
 
@@ -169,12 +178,13 @@ struct GroupCommitWriterTests {
     // MARK: - Failures
 
     @Test func failingRequestGetsItsErrorWhileTheOthersCommit() async throws {
-        try await Self.withWriter { writer, pool, counter, _ in
+        try await Self.withWriter { _, pool, counter, _ in
             let gate = Gate()
             let sent = Shared(0)
             let runs = Shared([String: Int]())
-            let undone = Shared([String: [Int64]]())
             let failure = Shared<(any Error)?>(nil)
+            let tail = RecordingTail()
+            let writer = GroupCommitWriter(database: pool, tail: tail)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { _ = try await writer.write { db in gate.hold(); return try Self.insert("first", db) } }
                 try await waitUntil("the first request to hold the writer") { gate.entered.value }
@@ -182,10 +192,10 @@ struct GroupCommitWriterTests {
                     let name = "ok-\(index)"
                     group.addTask {
                         sent.update { $0 += 1 }
-                        _ = try await writer.write({ db in
+                        _ = try await writer.write { db in
                             runs.update { $0[name, default: 0] += 1 }
                             return try Self.insert(name, db)
-                        }, undo: { id in undone.update { $0[name, default: []].append(id) } })
+                        }
                     }
                 }
                 group.addTask {
@@ -207,11 +217,12 @@ struct GroupCommitWriterTests {
             let names = try await Self.names(pool)
             #expect(!names.contains("bad"))
             #expect(names == Set(["first"] + (0..<20).map { "ok-\($0)" }))
-            // A request rolled back with the failing one ran again, and was undone once per rollback.
-            for (name, count) in runs.value {
-                #expect(count == (undone.value[name]?.count ?? 0) + 1, "\(name)")
-            }
+            // The requests rolled back with the failing one ran again once, and the tail heard of the rollback
+            // before it ran, once, after the requests that commit.
+            #expect(runs.value.values.allSatisfy { $0 <= 2 })
+            #expect(runs.value.values.contains(2))
             #expect(counter.rollbacks == 1)
+            #expect(tail.log.value.filter { !$0.hasPrefix("tail saw") } == ["committed", "retry", "committed"])
         }
     }
 
@@ -272,21 +283,24 @@ struct GroupCommitWriterTests {
         }
     }
 
-    @Test func undoRunsWhenTheBatchIsRolledBack() async throws {
+    @Test func aFailedCommitTellsTheTailAndNeverRunsCommitted() async throws {
         try await Self.withWriter { writer, pool, counter, _ in
-            let undone = Shared([Int64]())
-            let committedBatches = Shared([Bool]())
+            let committedRan = Shared(false)
+            let tail = RecordingTail()
             // A deferred foreign key is checked at COMMIT: the request succeeds, then its transaction fails.
-            let orphan = GroupCommitWriter(database: pool) { committed in committedBatches.update { $0.append(committed) } }
+            let orphan = GroupCommitWriter(database: pool, tail: tail)
             let error = await #expect(throws: ActyError.self) {
                 try await orphan.write({ db -> Int64 in
                     try db.execute(sql: "INSERT INTO children (parent_id) VALUES (999)")
                     return db.lastInsertedRowID
-                }, undo: { id in undone.update { $0.append(id) } })
+                }, committed: { id in
+                    committedRan.update { $0 = true }
+                    return id
+                })
             }
             #expect((error?.cause as? DatabaseError)?.resultCode == .SQLITE_CONSTRAINT)
-            #expect(undone.value.count == 1)
-            #expect(committedBatches.value == [false])
+            #expect(!committedRan.value)
+            #expect(tail.log.value == ["tail saw 0", "failed"])
             #expect(counter.commits == 0)
             let children = try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM children") }
             #expect(children == 0)
@@ -305,9 +319,8 @@ struct GroupCommitWriterTests {
             defer { try? other.close() }
             let seenInsideTransaction = Shared<Int?>(nil)
             let events = Shared([String]())
-            let writer = GroupCommitWriter(database: pool) { committed in
-                events.update { $0.append(committed ? "committed" : "rolled back") }
-            }
+            let tail = RecordingTail()
+            let writer = GroupCommitWriter(database: pool, tail: tail)
             let id = try await writer.write { db -> Int64 in
                 let id = try Self.insert("visible", db)
                 // Another connection does not see the row before the commit.
@@ -318,7 +331,8 @@ struct GroupCommitWriterTests {
             }
             events.update { $0.append("returned") }
             #expect(seenInsideTransaction.value == 0)
-            #expect(events.value == ["ran", "committed", "returned"])
+            #expect(events.value == ["ran", "returned"])
+            #expect(tail.log.value == ["tail saw 1", "committed"])
             let row = try await other.read { try String.fetchOne($0, sql: "SELECT name FROM items WHERE id = ?", arguments: [id]) }
             #expect(row == "visible")
         }

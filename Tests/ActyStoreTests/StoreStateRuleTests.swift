@@ -11,10 +11,10 @@ struct StoreStateRuleTests {
         stealing: Bool = false
     ) async throws -> [ClaimedJob] {
         let request = ClaimRequest(
-            state: ClaimState(workStealing: stealing), freePrimerWorkers: primers, freeFollowerWorkers: followers,
-            worker: worker, leaseDuration: 30, executors: executors
+            planner: ClaimPlanner(workStealing: stealing), dataVersion: nil, freePrimerWorkers: primers,
+            freeFollowerWorkers: followers, worker: worker, leaseDuration: 30, executors: executors
         )
-        return try await store.completeAndClaim([], claim: request, worker: worker).0
+        return try await store.dispatch(DispatchWork(worker: worker, claim: request)).0.claimed
     }
 
     @discardableResult
@@ -27,7 +27,7 @@ struct StoreStateRuleTests {
                 finishedAt: now
             )
         }
-        return try await store.completeAndClaim(completions, claim: nil, worker: worker).1
+        return try await store.dispatch(DispatchWork(worker: worker, completions: completions)).1
     }
 
     static func eventTypes(_ store: Store) async throws -> [String] {

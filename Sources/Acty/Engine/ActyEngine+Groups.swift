@@ -195,27 +195,18 @@ extension ActyEngine {
         }
     }
 
-    /// Inserts a group, registering result slots for its jobs before they can run.
+    /// Inserts a group; its jobs' result slots are registered as soon as it has committed, before they can finish.
     private func insert(_ group: NewGroup) async throws -> GroupSubmission {
         let registry = registry
-        let slots = SlotHandoff()
-        let observer = InsertObserver<SubmittedGroup>(
-            inserted: { submitted in
-                slots.set(registry.register((submitted.primer.map { [$0] } ?? []) + submitted.followers))
-            },
-            rolledBack: { submitted in
-                registry.remove((submitted.primer.map { [$0] } ?? []) + submitted.followers)
-            }
-        )
-        let (submitted, effects) = try await store.submitGroup(group, worker: workerID, observer: observer)
-        await apply(effects)
-        var handles = slots.take()[...]
-        let primer = submitted.primer.map { JobHandle(id: $0, role: .primer, groupKey: group.key, slot: handles.removeFirst(), registry: registry) }
-        let followers = submitted.followers.map { JobHandle(id: $0, role: .follower, groupKey: group.key, slot: handles.removeFirst(), registry: registry) }
-        return GroupSubmission(groupKey: group.key, groupID: submitted.id, primer: primer, followers: followers)
+        return try await store.submitGroup(group, worker: workerID) { submitted, _ in
+            var slots = registry.register((submitted.primer.map { [$0] } ?? []) + submitted.followers)[...]
+            let primer = submitted.primer.map { JobHandle(id: $0, role: .primer, groupKey: group.key, slot: slots.removeFirst(), registry: registry) }
+            let followers = submitted.followers.map { JobHandle(id: $0, role: .follower, groupKey: group.key, slot: slots.removeFirst(), registry: registry) }
+            return GroupSubmission(groupKey: group.key, groupID: submitted.id, primer: primer, followers: followers)
+        }
     }
 
-    /// Adds a job to an open group, registering its result slot before it can run.
+    /// Adds a job to an open group; its result slot is registered as soon as it has committed.
     ///
     /// - Parameter skip: for a primer, the cache entry that lets it be skipped (see ``primerSkip(_:cacheKey:cacheContext:)``).
     func add(
@@ -224,36 +215,15 @@ extension ActyEngine {
     ) async throws -> JobHandle {
         try checkRunning()
         let registry = registry
-        let slots = SlotHandoff()
-        let observer = InsertObserver<JobID>(
-            inserted: { slots.set(registry.register([$0])) },
-            rolledBack: { registry.remove([$0]) }
-        )
-        let (id, effects) = try await store.addJob(
-            job, role: role, toGroup: group, skipPrimerOnCacheHit: skip.map { ($0.provider, $0.fingerprint) }, worker: workerID,
-            observer: observer
-        )
-        if let skip, effects.finishedJobs.contains(where: { $0.id == id }) {
-            // Skipped on a cache hit: resolve the handle with the recorded output before the effects resolve it
-            // without one.
-            let output = Store.skippedPrimerOutput(cacheKey: skip.cacheKey)
-            registry.resolve([JobResult(jobID: id, groupKey: key, role: role, status: .succeeded, output: output, attempts: 0)])
+        return try await store.addJob(
+            job, role: role, toGroup: group, skipPrimerOnCacheHit: skip.map { ($0.provider, $0.fingerprint) }, worker: workerID
+        ) { id, _ in
+            JobHandle(id: id, role: role, groupKey: key, slot: registry.register([id])[0], registry: registry)
         }
-        await apply(effects)
-        return JobHandle(id: id, role: role, groupKey: key, slot: slots.take()[0], registry: registry)
     }
 
     /// Closes an open group.
     func close(_ group: GroupID) async throws {
-        let effects = try await store.closeGroup(group, worker: workerID)
-        await apply(effects)
+        _ = try await store.closeGroup(group, worker: workerID)
     }
-}
-
-/// Carries the slots registered inside the writer's transaction back to the submitting task.
-private final class SlotHandoff: Sendable {
-    private let slots = Locked<[ResultSlot]>([])
-
-    func set(_ value: [ResultSlot]) { slots.withLock { $0 = value } }
-    func take() -> [ResultSlot] { slots.withLock { $0 } }
 }

@@ -49,9 +49,7 @@ extension ActyEngine {
     @discardableResult
     public func cancel(job id: JobID) async throws -> Bool {
         try checkRunning()
-        let (cancelled, effects) = try await store.cancelJob(id, worker: workerID)
-        await apply(effects)
-        return cancelled
+        return try await store.cancelJob(id, worker: workerID).0
     }
 
     /// Cancels the live group with this key and its unfinished jobs, running ones included.
@@ -61,9 +59,7 @@ extension ActyEngine {
     @discardableResult
     public func cancelGroup(_ key: String) async throws -> Bool {
         try checkRunning()
-        let (cancelled, effects) = try await store.cancelGroup(try await groupID(key), worker: workerID)
-        await apply(effects)
-        return cancelled
+        return try await store.cancelGroup(try await groupID(key), worker: workerID).0
     }
 
     /// Queues a failed or cancelled job again with one more attempt; a finished group becomes live again.
@@ -80,7 +76,7 @@ extension ActyEngine {
     ///   newer live group took the key.
     public func retry(job id: JobID) async throws {
         try checkRunning()
-        await apply(try await store.retryJob(id, worker: workerID).1)
+        _ = try await store.retryJob(id, worker: workerID)
     }
 
     /// Retries every failed job of the most recent group with this key, and brings back the jobs its failure
@@ -91,9 +87,7 @@ extension ActyEngine {
     @discardableResult
     public func retryFailedJobs(inGroup key: String) async throws -> Int {
         try checkRunning()
-        let (count, effects) = try await store.retryFailedJobs(inGroup: try await groupID(key), worker: workerID)
-        await apply(effects)
-        return count
+        return try await store.retryFailedJobs(inGroup: try await groupID(key), worker: workerID).0
     }
 
     private func groupID(_ key: String) async throws -> GroupID {

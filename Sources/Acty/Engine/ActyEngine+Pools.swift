@@ -26,7 +26,7 @@ extension ActyEngine {
                     }
                 }
             }
-            await dispatcher.run()
+            await dispatcher.waitUntilStopped()
             for task in housekeeping { task.cancel() }
         }
     }
@@ -34,7 +34,7 @@ extension ActyEngine {
     private func poll() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.pollInterval)
-            await dispatcher.tick()
+            dispatcher.tick()
             await resolveWatchedHandles()
         }
     }
@@ -83,13 +83,12 @@ extension ActyEngine {
         while !Task.isCancelled {
             do {
                 let now = WallClock.now
-                let (rescued, effects) = try await store.rescue(
+                let (rescued, _) = try await store.rescue(
                     silentSince: now - configuration.leaseDuration.seconds, deadWorkers: try await deadLocalWorkers(), worker: workerID
                 )
                 if rescued > 0 {
                     configuration.logger.info("rescued jobs of silent workers", metadata: ["jobs": "\(rescued)"])
                 }
-                await apply(effects)
             } catch {
                 configuration.logger.error("rescuing expired leases failed", metadata: ["error": "\(error)"])
             }

@@ -100,6 +100,7 @@ public final class ActyEngine: Sendable {
             leaseDuration: configuration.leaseDuration, stopRetryLimit: configuration.busyTimeout, registry: registry,
             running: runningJobs, logger: configuration.logger
         )
+        store.attach(dispatcher)
         running = Locked(nil)
         if let cacheProvider {
             cacheRegistry = CacheRegistry(
@@ -175,7 +176,7 @@ public final class ActyEngine: Sendable {
         }
         guard first else { return await finished.wait() }
         defer { finished.signal() }
-        await dispatcher.stop()
+        dispatcher.stop()
         if let pools = running.withLock({ $0 }) {
             let grace = configuration.gracefulShutdownTimeout
             await withTaskGroup(of: Void.self) { group in
@@ -191,7 +192,7 @@ public final class ActyEngine: Sendable {
         }
         // Every step runs even when an earlier one failed; the first failure is reported at the end.
         var failures: [any Error] = []
-        let unrecorded = await dispatcher.unrecorded
+        let unrecorded = dispatcher.unrecorded
         if unrecorded.isEmpty {
             do { try await store.unregisterWorker(workerID) } catch { failures.append(error) }
         } else {
@@ -245,10 +246,5 @@ public final class ActyEngine: Sendable {
             )
         }
         return name
-    }
-
-    /// Acts on what a write changed: lanes with new work, handles to resolve, executors to cancel.
-    func apply(_ effects: WriteEffects) async {
-        await dispatcher.apply(effects)
     }
 }

@@ -2,22 +2,16 @@ import ActyStore
 import Foundation
 import Logging
 
-/// Hands ready jobs to idle workers and records what they finished, in shared transactions.
+/// Hands ready jobs to idle workers and records what they finished, at the end of every write batch.
 ///
-/// A dispatch cycle takes every completion reported since the previous cycle and claims as many jobs as there are
-/// idle workers, in one write (which the store's writer may in turn share with concurrent submissions). Up to two
-/// cycles are in flight: while the writer commits one, workers run the jobs of the other and report back, so the
-/// writer always has the next transaction waiting and the engine's own work overlaps SQLite's. A cycle takes its
-/// completions and idle workers from the ``DispatchInbox`` when its transaction begins, so the waiting one carries
-/// everything reported while the other committed.
-///
-/// With idle workers and nothing to give them, the dispatcher parks a cycle on the writer's standby: it runs in the
-/// next transaction anyone writes, after the rest of it, so a job submitted then is claimed in the transaction that
-/// enqueues it and starts as soon as that commits.
-///
-/// Fair sharing between lanes is decided inside the claim (see ``ClaimPlanner``); the dispatcher only tells the
-/// shared ``ClaimState`` which lanes got new work.
-actor Dispatcher {
+/// The dispatcher owns the engine's scheduling state: finished attempts waiting to be recorded, idle workers, the
+/// fair-share planner, and the flags that say whether a claim could find anything. Workers report here without
+/// a hop (``nextJob(pool:after:)`` takes a lock and suspends); the store's writer calls ``takeWork(readyWork:)``
+/// inside each batch's transaction, after its requests, and ``batchEnded(_:_:effects:)`` after it, on the writer
+/// thread. So a job submitted while workers are idle is claimed in the transaction that inserts it, a completion
+/// is recorded in the next transaction anyone writes, and a batch that finds idle workers and ready work asks the
+/// writer for another batch itself (ARCHITECTURE.md draws the whole path).
+final class Dispatcher: Dispatch {
     /// What a worker reports when it asks for its next job.
     struct Finished: Sendable {
         var completion: Completion
@@ -39,9 +33,58 @@ actor Dispatcher {
         var isEmpty: Bool { completions + releases == 0 }
     }
 
-    /// How many dispatch cycles may wait at the writer at once.
-    private static let maximumCyclesInFlight = 2
+    /// A worker waiting for its next job (`nil` tells it to exit).
+    private typealias IdleWorker = CheckedContinuation<ClaimedJob?, Never>
 
+    /// What the batch in flight took: the attempts it records and the workers it fills.
+    private struct Taken {
+        var finished: [Finished] = []
+        var workers: [JobRole: [IdleWorker]] = [:]
+        var wasPollDue = false
+        var at = ContinuousClock.now
+    }
+
+    private struct State {
+        var finished: [Finished] = []
+        var idle: [JobRole: [IdleWorker]] = [.primer: [], .follower: []]
+        var inFlight: Taken?
+        var planner: ClaimPlanner
+        /// The `data_version` the last claim saw: another connection's writes make every lane worth a look.
+        var dataVersion: Int?
+        /// The poll timer fired (or the engine started): claim even if every lane looked dry.
+        var pollDue = true
+        /// The last claim left workers idle, and nothing changed since: claiming again would find the same lanes
+        /// empty, capped or paused, in a busy loop holding the write lock.
+        var awaitsNews = false
+        /// Writes are failing: no dispatch work until the backoff's pause is over.
+        var pausedUntil: ContinuousClock.Instant?
+        var backoff = WriteBackoff()
+        var retryWakeAt: Double?
+        var isStopping = false
+        /// The shutdown's grace period is over: stop retrying writes that fail.
+        var givesUp = false
+        var liveWorkers: Int
+        var unrecorded = Unrecorded()
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+        var freeWorkers: (primer: Int, follower: Int) {
+            isStopping ? (0, 0) : (idle[.primer]!.count, idle[.follower]!.count)
+        }
+
+        /// Whether a batch now would have dispatch work.
+        var wantsBatch: Bool {
+            if let pausedUntil, ContinuousClock.now < pausedUntil { return false }
+            if !finished.isEmpty { return true }
+            let free = freeWorkers
+            guard free.primer + free.follower > 0, inFlight == nil else { return false }
+            return pollDue
+                || (!awaitsNews && planner.mayHaveWork(freePrimerWorkers: free.primer, freeFollowerWorkers: free.follower))
+        }
+
+        var isStopped: Bool { isStopping && liveWorkers == 0 && finished.isEmpty && inFlight == nil }
+    }
+
+    private let state: Locked<State>
     private let store: Store
     private let workerID: String
     private let executors: [String]
@@ -49,63 +92,44 @@ actor Dispatcher {
     /// How long a stopping engine keeps trying to record its last completions while the database cannot be written.
     private let stopRetryLimit: Duration
     private let registry: ResultRegistry
-    private let logger: Logger
-    private let claims: ClaimState
     private let running: RunningJobs
-
-    /// Finished jobs and idle workers for the next cycle.
-    private let inbox = DispatchInbox()
-    private var liveWorkers: Int
-    private var cyclesInFlight = 0
-    /// Whether a cycle waits on the writer's standby (it counts as in flight).
-    private var isStandbyParked = false
-    private var isStopping = false
-    private var pollDue = true
-    /// Set when a claim left workers idle: claiming again before something changes (a finished job, new work, the
-    /// poll timer) would only find the same lanes empty, capped or paused, in a busy loop holding the write lock.
-    private var awaitsNews = false
-    private var signalled = false
-    /// When an armed timer will look for due retries.
-    private var retryWakeAt: Double?
-    /// Paces dispatch writes while they fail.
-    private var backoff = WriteBackoff()
-    /// What the engine gave up recording while it stopped.
-    private(set) var unrecorded = Unrecorded()
-    private var wakeUp: CheckedContinuation<Void, Never>?
+    private let logger: Logger
 
     init(
         store: Store, workerID: String, executors: [String], workers: Int, workStealing: Bool, leaseDuration: Duration,
         stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
     ) {
-        self.stopRetryLimit = stopRetryLimit
-        self.running = running
+        state = Locked(State(planner: ClaimPlanner(workStealing: workStealing), liveWorkers: workers))
         self.store = store
         self.workerID = workerID
         self.executors = executors
-        self.liveWorkers = workers
-        self.claims = ClaimState(workStealing: workStealing)
         self.leaseDuration = leaseDuration.seconds
+        self.stopRetryLimit = stopRetryLimit
         self.registry = registry
+        self.running = running
         self.logger = logger
     }
+
+    /// What the engine gave up recording while it stopped.
+    var unrecorded: Unrecorded { state.withLock { $0.unrecorded } }
 
     // MARK: Workers
 
     /// Reports a worker's finished job (if any) and waits for its next one; `nil` tells the worker to exit.
     func nextJob(pool: JobRole, after done: Finished?) async -> ClaimedJob? {
-        if let done {
-            inbox.add(done)
-            awaitsNews = false
-            signal()
-        }
-        if isStopping {
-            liveWorkers -= 1
-            signal()
-            return nil
-        }
-        return await withCheckedContinuation { continuation in
-            inbox.workerIdle(pool, continuation)
-            signal()
+        await withCheckedContinuation { worker in
+            let (exits, wantsBatch) = state.withLock { state in
+                if let done { state.finished.append(done) }
+                if state.isStopping {
+                    state.liveWorkers -= 1
+                } else {
+                    state.idle[pool]!.append(worker)
+                }
+                return (state.isStopping, state.wantsBatch)
+            }
+            if exits { worker.resume(returning: nil) }
+            if wantsBatch { store.requestBatch() }
+            if exits { resumeStopWaitersIfStopped() }
         }
     }
 
@@ -113,220 +137,237 @@ actor Dispatcher {
 
     /// Time to look for work other processes may have written.
     func tick() {
-        guard !isStopping, free(.primer) + free(.follower) > 0 else { return }
-        pollDue = true
-        awaitsNews = false
-        signal()
+        signal { $0.pollDue = true }
     }
 
     /// Claims again when the retry due at `time` can run, instead of waiting for the poll timer.
     private func wake(at time: Double) {
-        if let armed = retryWakeAt, armed <= time { return }
-        retryWakeAt = time
+        let arms = state.withLock { state in
+            if let armed = state.retryWakeAt, armed <= time { return false }
+            state.retryWakeAt = time
+            return true
+        }
+        guard arms else { return }
         let delay = max(0, time - WallClock.now)
         Task { [weak self] in
             try? await Task.sleep(for: .seconds(delay))
-            await self?.retryTimerFired(armedFor: time)
+            self?.signal { state in
+                guard state.retryWakeAt == time else { return }
+                state.retryWakeAt = nil
+                state.pollDue = true
+            }
         }
     }
 
-    private func retryTimerFired(armedFor time: Double) {
-        guard retryWakeAt == time else { return }
-        retryWakeAt = nil
-        pollDue = true
-        awaitsNews = false
-        signal()
+    /// Changes the state, then asks for a batch if there is work for one.
+    private func signal(_ change: (inout State) -> Void) {
+        let wantsBatch = state.withLock { state in
+            change(&state)
+            state.awaitsNews = false
+            return state.wantsBatch
+        }
+        if wantsBatch { store.requestBatch() }
     }
 
-    /// Stops claiming: idle workers exit now (or, during a claim, once its jobs are handed out), busy ones after
-    /// their current job.
+    /// Stops claiming: idle workers exit now, busy ones after their current job; the attempts they finish are still
+    /// recorded.
     func stop() {
-        isStopping = true
-        inbox.stopReserving()
-        releaseIdleWorkers()
-        if isStandbyParked { store.runStandbyClaim() }
-        signal()
-    }
-
-    /// Lets idle workers that no cycle in flight is counting on exit.
-    private func releaseIdleWorkers() {
-        for worker in inbox.takeUnreserved() {
-            liveWorkers -= 1
-            worker.resume(returning: nil)
+        let idle = state.withLock { state in
+            state.isStopping = true
+            return Self.takeIdle(&state)
         }
+        for worker in idle { worker.resume(returning: nil) }
+        if state.withLock({ $0.wantsBatch }) { store.requestBatch() }
+        resumeStopWaitersIfStopped()
     }
 
-    private func signal() {
-        signalled = true
-        if let wakeUp {
-            self.wakeUp = nil
-            wakeUp.resume()
-        }
-    }
-
-    private func free(_ pool: JobRole) -> Int {
-        inbox.free(pool)
-    }
-
-    // MARK: The loop
-
-    /// Runs until ``stop()`` was called, every worker has exited and every completion is recorded.
-    ///
-    /// Cycles run in a discarding task group: a plain task group keeps every finished child until `next()` collects
-    /// it, and this loop never does, so a long drain held one finished task per cycle (about 300 MB for 1M jobs).
-    func run() async {
-        await withDiscardingTaskGroup { cycles in
-            while true {
-                if !signalled {
-                    await withCheckedContinuation { wakeUp = $0 }
+    /// Waits until ``stop()`` was called, every worker has exited and every attempt they finished is recorded (or
+    /// given up). Cancelling the waiting task ends the grace period: writes that keep failing are not retried.
+    func waitUntilStopped() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let stopped = state.withLock { state in
+                    if !state.isStopped { state.stopWaiters.append(continuation) }
+                    return state.isStopped
                 }
-                signalled = false
-                if isStopping, liveWorkers == 0, !inbox.hasFinished, cyclesInFlight == 0 { return }
-                guard mayStartCycle, let cycle = nextCycle() ?? standbyCycle() else { continue }
-                cyclesInFlight += 1
-                cycles.addTask { await self.run(cycle) }
+                if stopped { continuation.resume() }
             }
+        } onCancel: {
+            giveUp()
         }
     }
 
-    /// Whether another cycle may go to the writer. While writes fail, only one at a time (besides one parked on
-    /// standby) does, so that the backoff paces every try.
-    private var mayStartCycle: Bool {
-        if backoff.failures > 0 { return cyclesInFlight - (isStandbyParked ? 1 : 0) < 1 }
-        return cyclesInFlight < Self.maximumCyclesInFlight
+    /// The grace period is over: what cannot be written now is left to the next engine.
+    private func giveUp() {
+        state.withLock { state in
+            state.givesUp = true
+            if state.pausedUntil != nil {
+                // Writes are failing: drop what waits instead of trying again.
+                Self.dropUnrecorded(&state, error: state.unrecorded.lastError)
+            }
+        }
+        resumeStopWaitersIfStopped()
     }
 
-    /// A cycle as decided when it is queued: whether it fills idle workers. What it records and how many workers it
-    /// fills are taken from the inbox when its transaction begins.
-    private struct Cycle: Sendable {
-        var fillsWorkers: Bool
-        var wasPollDue: Bool
-        /// Waits on the writer's standby for another write to ride along with.
-        var isStandby = false
+    private func resumeStopWaitersIfStopped() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.isStopped else { return [] }
+            defer { state.stopWaiters = [] }
+            return state.stopWaiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
-    private func nextCycle() -> Cycle? {
-        let freePrimer = isStopping ? 0 : free(.primer)
-        let freeFollower = isStopping ? 0 : free(.follower)
-        let fillsWorkers =
-            freePrimer + freeFollower > 0 && (!awaitsNews || pollDue)
-            && (pollDue || claims.mayHaveWork(freePrimerWorkers: freePrimer, freeFollowerWorkers: freeFollower))
-        guard fillsWorkers || inbox.hasFinished else { return nil }
-        let cycle = Cycle(fillsWorkers: fillsWorkers, wasPollDue: pollDue)
-        pollDue = false
-        return cycle
+    /// Idle workers to send home, taken from the state (they have exited).
+    private static func takeIdle(_ state: inout State) -> [IdleWorker] {
+        let idle = state.idle[.primer]! + state.idle[.follower]!
+        state.idle = [.primer: [], .follower: []]
+        state.liveWorkers -= idle.count
+        return idle
     }
 
-    /// A cycle to park on the writer's standby: idle workers wait while every lane looked dry.
-    private func standbyCycle() -> Cycle? {
-        guard !isStopping, !isStandbyParked, awaitsNews, !pollDue, free(.primer) + free(.follower) > 0 else { return nil }
-        isStandbyParked = true
-        return Cycle(fillsWorkers: true, wasPollDue: false, isStandby: true)
+    private static func dropUnrecorded(_ state: inout State, error: (any Error)?) {
+        state.unrecorded.completions += state.finished.count(where: { !$0.released })
+        state.unrecorded.releases += state.finished.count(where: \.released)
+        state.unrecorded.lastError = error ?? state.unrecorded.lastError
+        state.finished = []
+        state.pausedUntil = nil
     }
 
-    private func run(_ cycle: Cycle) async {
-        let taken = TakenOnce()
-        let started = ContinuousClock.now
-        let outcome: Result<([ClaimedJob], WriteEffects), any Error>
-        do {
-            let (inbox, state, worker, leaseDuration, executors) = (inbox, claims, workerID, leaseDuration, executors)
-            outcome = .success(try await store.completeAndClaim(worker: workerID, standby: cycle.isStandby) {
-                let work = taken { inbox.take(claiming: cycle.fillsWorkers) }
-                let claim =
-                    work.primerWorkers + work.followerWorkers == 0
-                    ? nil
-                    : ClaimRequest(
-                        state: state, freePrimerWorkers: work.primerWorkers, freeFollowerWorkers: work.followerWorkers,
-                        worker: worker, leaseDuration: leaseDuration, executors: executors
-                    )
-                return DispatchWork(
-                    completions: work.finished.filter { !$0.released }.map(\.completion),
-                    releases: work.finished.filter(\.released).map(\.completion.job),
-                    claim: claim
+    // MARK: The batch (on the writer thread)
+
+    func takeWork(readyWork: Set<WorkKind>) -> DispatchWork? {
+        state.withLock { state in
+            for kind in readyWork { state.planner[kind.role].activate(kind.lane) }
+            if !readyWork.isEmpty { state.awaitsNews = false }
+            if let pausedUntil = state.pausedUntil, ContinuousClock.now < pausedUntil { return nil }
+            let free = state.freeWorkers
+            let claims =
+                free.primer + free.follower > 0
+                && (state.pollDue || !state.finished.isEmpty
+                    || (!state.awaitsNews && state.planner.mayHaveWork(freePrimerWorkers: free.primer, freeFollowerWorkers: free.follower)))
+            guard claims || !state.finished.isEmpty else { return nil }
+            var taken = Taken(finished: state.finished, wasPollDue: state.pollDue)
+            state.finished = []
+            state.pollDue = false
+            var claim: ClaimRequest?
+            if claims {
+                taken.workers = state.idle
+                state.idle = [.primer: [], .follower: []]
+                claim = ClaimRequest(
+                    planner: state.planner, dataVersion: state.dataVersion, freePrimerWorkers: free.primer,
+                    freeFollowerWorkers: free.follower, worker: workerID, leaseDuration: leaseDuration, executors: executors
                 )
-            } handOut: { jobs in
-                // On the writer thread, right after the commit: the workers start without waiting for this actor.
-                inbox.handOut(jobs, from: taken.taken ?? DispatchInbox.Taken())
-            })
-        } catch {
-            outcome = .failure(error)
+            }
+            state.inFlight = taken
+            return DispatchWork(
+                worker: workerID,
+                completions: taken.finished.lazy.filter { !$0.released }.map(\.completion),
+                releases: taken.finished.lazy.filter(\.released).map(\.completion.job),
+                claim: claim
+            )
         }
-        if cycle.isStandby { isStandbyParked = false }
-        let work = taken.taken ?? DispatchInbox.Taken()
+    }
+
+    func batchEnded(_ work: DispatchWork?, _ outcome: Result<DispatchResult, any Error>, effects: WriteEffects) {
         switch outcome {
-        case .success(let (jobs, effects)):
-            let failedBefore = backoff.succeeded()
-            if failedBefore > 0 {
-                logger.info("writing to the database works again", metadata: ["failed.tries": "\(failedBefore)"])
+        case .success(let result): committed(result, effects: effects)
+        case .failure(let error): failed(error)
+        }
+        resumeStopWaitersIfStopped()
+    }
+
+    /// The batch committed: hand the claimed jobs to their workers, then act on what the batch changed.
+    private func committed(_ result: DispatchResult, effects: WriteEffects) {
+        let (assignments, exiting, taken, failedBefore, wantsBatch) = state.withLock { state in
+            let taken = state.inFlight ?? Taken()
+            state.inFlight = nil
+            var workers = taken.workers
+            var assignments: [(IdleWorker, ClaimedJob)] = []
+            assignments.reserveCapacity(result.claimed.count)
+            for job in result.claimed {
+                guard let worker = workers[job.pool]?.popLast() else {
+                    preconditionFailure("claimed more jobs than idle workers of the \(job.pool) pool")
+                }
+                assignments.append((worker, job))
             }
-            if work.primerWorkers + work.followerWorkers > 0, jobs.count < work.primerWorkers + work.followerWorkers,
-                effects.readyWork.isEmpty
-            {
-                awaitsNews = true
+            for (pool, left) in workers { state.idle[pool]! += left }
+            if let planner = result.planner {
+                // The claim saw every kind of work the batch made ready.
+                state.planner = planner
+                state.dataVersion = result.dataVersion
+                state.awaitsNews = result.claimed.count < taken.workers.values.reduce(0) { $0 + $1.count }
+            } else if !effects.readyWork.isEmpty {
+                for kind in effects.readyWork { state.planner[kind.role].activate(kind.lane) }
+                state.awaitsNews = false
             }
-            apply(effects, outputs: work.finished)
-            watchUnfinished(work.finished, effects: effects)
-        case .failure(let error):
-            inbox.release(work)
-            pollDue = pollDue || cycle.wasPollDue
-            await writeFailed(error, work: work.finished, triedAt: started)
+            let failedBefore = state.backoff.succeeded()
+            let exiting = state.isStopping ? Self.takeIdle(&state) : []
+            return (assignments, exiting, taken, failedBefore, state.wantsBatch)
         }
-        if isStopping { releaseIdleWorkers() }
-        cyclesInFlight -= 1
-        // Workers that went idle meanwhile, or lanes that still have work, need another cycle.
-        signal()
-    }
-
-    /// Nothing of the cycle's transaction was kept. The completions are tried again, after a pause that grows while
-    /// writes keep failing, so that a full disk or a long lock is not a busy loop; whoever waits for a result
-    /// learns why it does not come.
-    ///
-    /// A stopping engine gives up once writes have failed for the stop retry limit, or at once when its grace period
-    /// is over (the pools are cancelled): what it could not record stays `running` under its lease in the database,
-    /// for the next engine to rescue, and ``unrecorded`` counts it.
-    private func writeFailed(_ error: any Error, work finished: [Finished], triedAt: ContinuousClock.Instant) async {
-        let delay = backoff.failed(triedAt: triedAt)
-        if backoff.failures == 1 {
-            logger.error("recording completions and claiming failed; retrying with backoff", metadata: ["error": "\(error)"])
-        } else {
-            logger.debug("recording completions and claiming failed again", metadata: ["error": "\(error)", "failed.tries": "\(backoff.failures)"])
-        }
-        inbox.putBack(finished)
-        if isStopping, Task.isCancelled || backoff.hasFailed(for: stopRetryLimit) {
-            // Everything still to record, also what a transaction that never began did not take.
-            let dropped = inbox.take(claiming: false).finished
-            unrecorded.completions += dropped.count(where: { !$0.released })
-            unrecorded.releases += dropped.count(where: \.released)
-            unrecorded.lastError = error
-            return
-        }
-        registry.interruptWaiters(cannotWrite: error, finished: inbox.finishedJobs, triedAt: triedAt)
-        // Cancellation ends the sleep early: the grace period is over, and the next failed try gives up.
-        try? await Task.sleep(for: delay)
-    }
-
-    /// Completions that finished no job: a retry now scheduled, or a job whose outcome another writer decided
-    /// meanwhile (cancelled or rescued by another process, whose completion did not count). Their handles in this
-    /// process would otherwise wait forever: the poll timer resolves them once the database says they ended.
-    private func watchUnfinished(_ batch: [Finished], effects: WriteEffects) {
-        guard !batch.isEmpty else { return }
-        let finished = Set(effects.finishedJobs.map(\.id))
-        registry.watchRegistered(batch.lazy.filter { !$0.released }.map(\.completion.job.id).filter { !finished.contains($0) })
-    }
-
-    /// Acts on what a write changed: lanes with new work, handles to resolve, executors to cancel.
-    func apply(_ effects: WriteEffects, outputs batch: [Finished] = []) {
-        if !effects.readyWork.isEmpty {
-            claims.activate(effects.readyWork)
-            awaitsNews = false
-            signal()
+        for (worker, job) in assignments { worker.resume(returning: job) }
+        for worker in exiting { worker.resume(returning: nil) }
+        if wantsBatch { store.requestBatch() }
+        if failedBefore > 0 {
+            logger.info("writing to the database works again", metadata: ["failed.tries": "\(failedBefore)"])
         }
         running.cancel(effects.cancelledRunning)
         if let due = effects.nextRetryAt { wake(at: due) }
-        guard !effects.finishedJobs.isEmpty else { return }
+        resolveResults(effects.finishedJobs, recorded: taken.finished)
+    }
+
+    /// Resolves the handles of the jobs the batch finished. Recorded attempts that finished no job (a retry is now
+    /// scheduled, or another writer decided the job's outcome meanwhile) are watched: the poll timer resolves them
+    /// once the database says they ended, wherever that happens.
+    private func resolveResults(_ finishedJobs: [FinishedJob], recorded: [Finished]) {
         var outputs: [JobID: JSONValue] = [:]
-        for done in batch { if let output = done.output { outputs[done.completion.job.id] = output } }
-        registry.resolve(effects.finishedJobs.map { $0.result(output: outputs[$0.id]) })
+        for done in recorded { if let output = done.output { outputs[done.completion.job.id] = output } }
+        if !finishedJobs.isEmpty {
+            registry.resolve(finishedJobs.map { $0.result(output: outputs[$0.id] ?? $0.output) })
+        }
+        guard !recorded.isEmpty else { return }
+        let finished = Set(finishedJobs.map(\.id))
+        registry.watchRegistered(recorded.lazy.filter { !$0.released }.map(\.completion.job.id).filter { !finished.contains($0) })
+    }
+
+    /// Nothing of the batch was kept. Its completions are tried again after a pause that grows while writes keep
+    /// failing, so that a full disk or a long lock is not a busy loop; whoever waits for a result learns why it does
+    /// not come.
+    ///
+    /// A stopping engine gives up once writes have failed for the stop retry limit, or at once when its grace period
+    /// is over: what it could not record stays `running` under its lease in the database, for the next engine to
+    /// rescue, and ``unrecorded`` counts it.
+    private func failed(_ error: any Error) {
+        let (delay, failures, triedAt, waiting, exiting) = state.withLock { state in
+            let taken = state.inFlight ?? Taken()
+            state.inFlight = nil
+            state.finished = taken.finished + state.finished
+            for (pool, workers) in taken.workers { state.idle[pool]! += workers }
+            // Lanes the claim found dry may hold work again once nothing of it was kept.
+            state.planner.primers.activateAll()
+            state.planner.followers.activateAll()
+            state.pollDue = state.pollDue || taken.wasPollDue
+            let delay = state.backoff.failed(triedAt: taken.at)
+            state.pausedUntil = .now + delay
+            state.unrecorded.lastError = error
+            if state.isStopping, state.givesUp || state.backoff.hasFailed(for: stopRetryLimit) {
+                Self.dropUnrecorded(&state, error: error)
+            }
+            let waiting = Set(state.finished.lazy.filter { !$0.released }.map(\.completion.job.id))
+            let exiting = state.isStopping ? Self.takeIdle(&state) : []
+            return (delay, state.backoff.failures, taken.at, waiting, exiting)
+        }
+        for worker in exiting { worker.resume(returning: nil) }
+        if failures == 1 {
+            logger.error("recording completions and claiming failed; retrying with backoff", metadata: ["error": "\(error)"])
+        } else {
+            logger.debug("recording completions and claiming failed again", metadata: ["error": "\(error)", "failed.tries": "\(failures)"])
+        }
+        registry.interruptWaiters(cannotWrite: error, finished: waiting, triedAt: triedAt)
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            self?.signal { $0.pausedUntil = nil }
+        }
     }
 }
 

@@ -2,6 +2,8 @@ package import ActyCore
 
 /// What one dispatch transaction records and claims.
 package struct DispatchWork: Sendable {
+    /// The engine process doing the work: the lease owner of the jobs it records and claims.
+    package var worker: String
     /// Finished attempts to record.
     package var completions: [Completion]
     /// Running jobs a shutting-down engine gives back without using up an attempt.
@@ -10,17 +12,30 @@ package struct DispatchWork: Sendable {
     package var claim: ClaimRequest?
 
     /// Creates the work of a dispatch transaction.
-    package init(completions: [Completion] = [], releases: [ClaimedJob] = [], claim: ClaimRequest? = nil) {
+    package init(worker: String, completions: [Completion] = [], releases: [ClaimedJob] = [], claim: ClaimRequest? = nil) {
+        self.worker = worker
         self.completions = completions
         self.releases = releases
         self.claim = claim
     }
 }
 
+/// What a dispatch transaction claimed, and the fair-share state it leaves for the next claim.
+package struct DispatchResult: Sendable {
+    /// The jobs leased, in the order the planner picked them.
+    package var claimed: [ClaimedJob] = []
+    /// The planner after the claim (the request's, unchanged when it claimed nothing).
+    package var planner: ClaimPlanner?
+    /// The database's `data_version` the claim saw.
+    package var dataVersion: Int?
+}
+
 /// A request to fill idle workers with ready jobs.
 package struct ClaimRequest: Sendable {
-    /// Fair-share state shared by the engine's claims.
-    package var state: ClaimState
+    /// The engine's fair-share state: a claim continues from it and returns the one it leaves.
+    package var planner: ClaimPlanner
+    /// The `data_version` of the previous claim: when another connection wrote since, every lane is looked at.
+    package var dataVersion: Int?
     /// Idle workers of the primer pool.
     package var freePrimerWorkers: Int
     /// Idle workers of the follower pool.
@@ -34,10 +49,11 @@ package struct ClaimRequest: Sendable {
 
     /// Creates a claim request.
     package init(
-        state: ClaimState, freePrimerWorkers: Int, freeFollowerWorkers: Int, worker: String, leaseDuration: Double,
-        executors: [String]
+        planner: ClaimPlanner, dataVersion: Int?, freePrimerWorkers: Int, freeFollowerWorkers: Int, worker: String,
+        leaseDuration: Double, executors: [String]
     ) {
-        self.state = state
+        self.planner = planner
+        self.dataVersion = dataVersion
         self.freePrimerWorkers = freePrimerWorkers
         self.freeFollowerWorkers = freeFollowerWorkers
         self.worker = worker
