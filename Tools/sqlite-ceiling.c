@@ -6,10 +6,16 @@
  * for G groups of 1 primer + F followers: group and job inserts with their events, claims by lane in batches
  * (select, then lease by id), completions with attempt rows and events, follower release and group completion.
  *
+ * Two modes:
+ *   batched    up to 16 groups' submissions per transaction, as concurrent submitters arrive (the fan-out ceiling).
+ *   per-group  one group submitted per transaction, as a sequential `for … { try await engine.submitGroup(…) }`
+ *              loop needs (each call returns after its commit); the completions and claims pending at that point
+ *              ride in the same transaction, as the engine's group commit batches them (the sequential-loop ceiling).
+ *
  * Build and run (Tools/ceiling.sh does both):
  *   cc -O2 -o /tmp/sqlite-ceiling Tools/sqlite-ceiling.c -lsqlite3
  *   cat migrations/*.sql > /tmp/schema.sql
- *   /tmp/sqlite-ceiling /tmp/schema.sql /tmp/ceiling.db [groups] [followers] [claim batch] [synchronous]
+ *   /tmp/sqlite-ceiling /tmp/schema.sql /tmp/ceiling.db [groups] [followers] [claim batch] [synchronous] [mode]
  * Prints one JSON line.
  */
 #include <sqlite3.h>
@@ -64,12 +70,19 @@ typedef struct { sqlite3_int64 id, group; int primer, attempt; double started; }
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: sqlite-ceiling <schema.sql> <db> [groups=2000] [followers=9] [batch=40] [synchronous=NORMAL]\n");
+        fprintf(stderr, "usage: sqlite-ceiling <schema.sql> <db> [groups=2000] [followers=9] [batch=40] [synchronous=NORMAL]"
+                        " [mode=batched|per-group]\n");
         return 64;
     }
     int groups = argc > 3 ? atoi(argv[3]) : 2000, followers = argc > 4 ? atoi(argv[4]) : 9;
     int batch = argc > 5 ? atoi(argv[5]) : 40;
     const char *synchronous = argc > 6 ? argv[6] : "NORMAL";
+    const char *mode = argc > 7 ? argv[7] : "batched";
+    int perGroup = strcmp(mode, "per-group") == 0;
+    if (!perGroup && strcmp(mode, "batched") != 0) {
+        fprintf(stderr, "mode must be 'batched' or 'per-group', not '%s'\n", mode);
+        return 64;
+    }
     unlink(argv[2]);
     char path[4096];
     snprintf(path, sizeof path, "%s-wal", argv[2]); unlink(path);
@@ -124,8 +137,10 @@ int main(int argc, char **argv) {
     while (done < total) {
         check(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin");
         transactions++;
-        /* Submissions arrive alongside the work: a few groups per transaction, as concurrent submitters do. */
-        for (int k = 0; k < 16 && submitted < groups && submitted * (1 + followers) - done < 4 * batch; k++, submitted++) {
+        /* Submissions arrive alongside the work: a few groups per transaction, as concurrent submitters do, or
+         * exactly one per transaction, as a sequential loop does (its next call waits for this commit). */
+        for (int k = 0; k < (perGroup ? 1 : 16) && submitted < groups && (perGroup || submitted * (1 + followers) - done < 4 * batch);
+             k++, submitted++) {
             char key[32];
             snprintf(key, sizeof key, "group-%d", submitted);
             double t = now();
@@ -213,9 +228,9 @@ int main(int argc, char **argv) {
         check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
     }
     double seconds = now() - start;
-    printf("{\"workload\":\"sqlite_ceiling\",\"groups\":%d,\"followers\":%d,\"jobs\":%d,\"claim_batch\":%d,"
+    printf("{\"workload\":\"sqlite_ceiling\",\"mode\":\"%s\",\"groups\":%d,\"followers\":%d,\"jobs\":%d,\"claim_batch\":%d,"
            "\"synchronous\":\"%s\",\"transactions\":%d,\"seconds\":%.3f,\"jobs_per_second\":%.0f}\n",
-           groups, followers, total, batch, synchronous, transactions, seconds, total / seconds);
+           mode, groups, followers, total, batch, synchronous, transactions, seconds, total / seconds);
     sqlite3_close(db);
     return 0;
 }
