@@ -2,39 +2,48 @@ package import ActyCore
 import GRDB
 
 extension Store {
-    /// Inserts a group with its primer and followers; returns once committed.
+    /// Inserts groups with their primers and followers in one transaction; returns once committed, with the ids
+    /// in the order of `groups`. All or nothing: when one group is refused, none is stored.
     ///
     /// - Parameter observer: told the new ids inside the transaction, before any other transaction can see the
     ///   jobs (so a waiter for their results is registered before they can finish), and told again if the
     ///   transaction then fails to commit.
-    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
-    package func submitGroup(
-        _ group: NewGroup, worker: String?, observer: InsertObserver<SubmittedGroup>? = nil
-    ) async throws -> (SubmittedGroup, WriteEffects) {
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has one of the keys, or two groups share one.
+    package func submitGroups(
+        _ groups: [NewGroup], worker: String?, observer: InsertObserver<[SubmittedGroup]>? = nil
+    ) async throws -> ([SubmittedGroup], WriteEffects) {
         try await write(worker: worker) { context in
-            let submitted = try context.insertGroup(group)
+            let submitted = try context.insertGroups(groups)
             observer?.inserted(submitted)
             return submitted
         } undo: { observer?.rolledBack($0) }
     }
 
-    /// Adds the primer or a follower to an open group.
+    /// Inserts one group with its primer and followers; returns once committed.
+    ///
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
+    package func submitGroup(_ group: NewGroup, worker: String?) async throws -> (SubmittedGroup, WriteEffects) {
+        let (submitted, effects) = try await submitGroups([group], worker: worker)
+        return (submitted[0], effects)
+    }
+
+    /// Adds the primer, or followers, to an open group in one transaction; returns the new ids in order.
     ///
     /// - Parameters:
     ///   - skipPrimerOnCacheHit: for a primer, the provider and fingerprint its cache entry must have for the primer
     ///     to be skipped: when the group's entry is ready and matches, the primer is recorded `succeeded` at once
     ///     with the output ``skippedPrimerOutput(cacheKey:)`` (it is in the effects' finished jobs) and the
     ///     followers start.
-    ///   - observer: as for ``submitGroup(_:worker:observer:)``.
+    ///   - observer: as for ``submitGroups(_:worker:observer:)``.
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
-    package func addJob(
-        _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
-        worker: String?, observer: InsertObserver<JobID>? = nil
-    ) async throws -> (JobID, WriteEffects) {
+    package func addJobs(
+        _ jobs: [NewJob], role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
+        worker: String?, observer: InsertObserver<[JobID]>? = nil
+    ) async throws -> ([JobID], WriteEffects) {
         try await write(worker: worker) { context in
-            let id = try context.addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
-            observer?.inserted(id)
-            return id
+            let ids = try context.addJobs(jobs, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
+            observer?.inserted(ids)
+            return ids
         } undo: { observer?.rolledBack($0) }
     }
 
