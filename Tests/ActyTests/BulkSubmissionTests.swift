@@ -5,6 +5,12 @@ import Foundation
 import GRDB
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Many groups in one call (`submitGroups`) and many followers in one call (`OpenGroup.addFollowers`): one
 /// transaction each, all or nothing, handles in order, recorded as single submissions are.
 @Suite(.timeLimit(.minutes(1)))
@@ -279,6 +285,42 @@ struct BulkSubmissionTests {
         let counts = try Self.groupsByCall(dir.file())
         #expect(counts.values.allSatisfy { $0 == 200 }, "\(counts)")
         #expect(counts.count >= calls.count)
+    }
+
+    @Test func aProcessKilledWhileItSubmitsInBulkLeavesEveryCallWholeOrAbsent() async throws {
+        let dir = TemporaryDirectory()
+        let database = dir.file()
+        // 8 submitters, each with calls of exactly 200 groups of 3 jobs: far more than it inserts before its kill.
+        let child = try TestWorkerProcess(
+            ["submit", "--database", database, "--groups", "64000", "--followers", "2", "--bulk", "200"], in: dir, name: "submit"
+        )
+        try await require("the submitter to commit a call") { (try? Self.rowCounts(database).groups) ?? 0 > 0 }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...50)))
+        child.kill()
+        let exit = try await child.waitForExit(timeout: .seconds(10))
+        #expect(exit == .signal(SIGKILL), "the submitter finished before its kill: \(child.stdout)")
+
+        let counts = try Self.rowCounts(database)
+        #expect(counts.groups > 0 && counts.groups % 200 == 0, "\(counts.groups) groups")
+        #expect(counts.jobs == counts.groups * 3)
+        let queue = try DatabaseQueue(path: database)
+        defer { try? queue.close() }
+        let (integrity, incomplete, activated, queued) = try await queue.read { db in
+            (
+                try String.fetchOne(db, sql: "PRAGMA integrity_check"),
+                try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM groups
+                    WHERE jobs_total != 3 OR (SELECT COUNT(*) FROM jobs WHERE jobs.group_id = groups.id) != 3
+                    """),
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE type = 'group_activated'"),
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE type = 'job_queued'")
+            )
+        }
+        #expect(integrity == "ok")
+        #expect(incomplete == 0)
+        #expect(activated == counts.groups)
+        #expect(queued == counts.jobs)
+        print("BulkSubmissionTests: the submitter was killed with \(counts.groups / 200) calls of 200 groups committed")
     }
 
     @Test func aSubmissionCommittedAsTheEngineStopsGetsHandlesThatSaySoInsteadOfWaitingForever() async throws {
