@@ -34,19 +34,20 @@ extension WriteContext {
             )
         }
         let ids = try insertGroupRows(groups, rows)
+        // Followers wait for a primer unless the group has none (and is closed) or it was skipped.
+        let followersReady = { (index: Int) in skipsPrimer[index] || (groups[index].primer == nil && groups[index].isClosed) }
 
         // Every job of the call, in one run of multi-row inserts: each group's primer first, then its followers.
         var newJobs: [JobInsert] = []
         newJobs.reserveCapacity(rows.reduce(0) { $0 + $1.jobsTotal })
         for (index, group) in groups.enumerated() {
-            let followersReady = skipsPrimer[index] || (group.primer == nil && group.isClosed)
-            if let job = group.primer { newJobs.append(JobInsert(job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: .ready)) }
+            if let job = group.primer {
+                newJobs.append(JobInsert(job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: .ready))
+            }
+            let state: JobState = followersReady(index) ? .ready : .blocked
             for (followerIndex, job) in group.followers.enumerated() {
                 newJobs.append(
-                    JobInsert(
-                        job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex,
-                        state: followersReady ? .ready : .blocked
-                    )
+                    JobInsert(job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex, state: state)
                 )
             }
         }
@@ -69,7 +70,7 @@ extension WriteContext {
             try recordQueued(newJobs[jobs], ids: jobIDs[jobs], groupKey: group.key)
             let primer = group.primer == nil ? nil : jobIDs[jobs.lowerBound]
             let followers = Array(jobIDs[jobs].dropFirst(group.primer == nil ? 0 : 1))
-            if skipsPrimer[index] || (group.primer == nil && group.isClosed), !followers.isEmpty {
+            if followersReady(index), !followers.isEmpty {
                 try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
             }
             if group.isClosed, row.jobsTotal == 0 {

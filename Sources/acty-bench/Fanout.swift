@@ -96,7 +96,10 @@ extension Fanout {
                     if bulk > 1 {
                         for start in stride(from: 0, to: mine.count, by: bulk) {
                             let specs = mine[start..<min(start + bulk, mine.count)].map { index in
-                                GroupSpec("group-\(index)", primer: ["agent": "coordinator", "index": .number(Double(index))], followers: followerPayloads)
+                                GroupSpec(
+                                    "group-\(index)", primer: ["agent": "coordinator", "index": .number(Double(index))],
+                                    followers: followerPayloads
+                                )
                             }
                             handles += try await engine.submitGroups(specs).flatMap(\.jobs)
                         }

@@ -44,8 +44,8 @@ extension ActyEngine {
     /// One call is all or nothing: when one spec is refused, the call throws and stores none of the groups. The
     /// groups go into the database with multi-row inserts in one write request, which shares its commit with the
     /// engine's other writes; each group is recorded, and runs, exactly as if it had been submitted alone. A call
-    /// of a few hundred groups costs little more than one ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``;
-    /// a very large call holds the database's write lock while it is inserted, so other writes wait for it.
+    /// costs one write request and one commit however many groups it holds; a very large call holds the database's
+    /// write lock while it is inserted, so other writes wait for it.
     ///
     /// ```swift
     /// let submissions = try await engine.submitGroups([
@@ -57,8 +57,9 @@ extension ActyEngine {
     ///
     /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
     ///
-    /// - Parameter specs: the groups, each described as for ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``.
-    ///   An empty list stores nothing.
+    /// - Parameter specs: the groups, each described as for
+    ///   ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``. An empty list
+    ///   stores nothing.
     /// - Returns: one ``GroupSubmission`` per spec, in order.
     /// - Throws: ``ActyError`` with the codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``;
     ///   `groupKeyInUse` also when two specs share a key. With more than one spec, the message names the refused
