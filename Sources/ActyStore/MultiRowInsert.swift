@@ -48,6 +48,14 @@ extension MultiRowInsert {
         table: "attempts",
         columns: ["job_id", "number", "worker", "pool", "started_at", "finished_at", "outcome", "error", "duration"]
     )
+    /// Rows of the `groups` table, as inserted at submission.
+    static let groups = MultiRowInsert(
+        table: "groups",
+        columns: [
+            "key", "lane", "state", "primer_state", "primer_policy", "follower_policy", "retry_policy", "job_timeout", "cache_key",
+            "cache_context", "group_context", "followers_total", "jobs_total", "jobs_finished", "created_at", "closed_at",
+        ]
+    )
     /// Rows of the `jobs` table, as inserted at submission.
     static let jobs = MultiRowInsert(
         table: "jobs",

@@ -2,46 +2,55 @@ package import ActyCore
 import GRDB
 
 extension Store {
-    /// Inserts a group with its primer and followers; returns once committed.
+    /// Inserts groups with their primers and followers in one transaction; returns once committed, with the ids
+    /// in the order of `groups`. All or nothing: when one group is refused, none is stored.
     ///
     /// - Parameter committed: makes the caller's value on the writer thread once the insert has committed, before
     ///   any later transaction: the engine registers the jobs' result slots there, before they can finish.
-    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
-    package func submitGroup<U: Sendable>(
-        _ group: NewGroup, worker: String?, committed: @escaping @Sendable (SubmittedGroup, WriteEffects) -> U
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has one of the keys, or two groups share one.
+    package func submitGroups<U: Sendable>(
+        _ groups: [NewGroup], worker: String?, committed: @escaping @Sendable ([SubmittedGroup], WriteEffects) -> U
     ) async throws -> U {
-        try await write(worker: worker, { try $0.insertGroup(group) }, committed: committed)
+        try await write(worker: worker, { try $0.insertGroups(groups) }, committed: committed)
     }
 
-    /// Inserts a group with its primer and followers; returns its ids and effects once committed.
+    /// Inserts groups in one transaction; returns their ids and the effects once committed.
+    package func submitGroups(_ groups: [NewGroup], worker: String?) async throws -> ([SubmittedGroup], WriteEffects) {
+        try await submitGroups(groups, worker: worker) { ($0, $1) }
+    }
+
+    /// Inserts one group with its primer and followers; returns its ids and the effects once committed.
+    ///
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group has the key.
     package func submitGroup(_ group: NewGroup, worker: String?) async throws -> (SubmittedGroup, WriteEffects) {
-        try await submitGroup(group, worker: worker) { ($0, $1) }
+        try await submitGroups([group], worker: worker) { ($0[0], $1) }
     }
 
-    /// Adds the primer or a follower to an open group.
+    /// Adds the primer, or followers, to an open group in one transaction; returns once committed, with the new
+    /// ids in order.
     ///
     /// - Parameters:
     ///   - skipPrimerOnCacheHit: for a primer, the provider and fingerprint its cache entry must have for the primer
     ///     to be skipped: when the group's entry is ready and matches, the primer is recorded `succeeded` at once
     ///     with the output ``skippedPrimerOutput(cacheKey:)`` (it is in the effects' finished jobs) and the
     ///     followers start.
-    ///   - committed: as for ``submitGroup(_:worker:committed:)``.
+    ///   - committed: as for ``submitGroups(_:worker:committed:)``.
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
-    package func addJob<U: Sendable>(
-        _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
-        worker: String?, committed: @escaping @Sendable (JobID, WriteEffects) -> U
+    package func addJobs<U: Sendable>(
+        _ jobs: [NewJob], role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
+        worker: String?, committed: @escaping @Sendable ([JobID], WriteEffects) -> U
     ) async throws -> U {
         try await write(worker: worker, {
-            try $0.addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
+            try $0.addJobs(jobs, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
         }, committed: committed)
     }
 
-    /// Adds the primer or a follower to an open group; returns its id and effects once committed.
-    package func addJob(
-        _ job: NewJob, role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
+    /// Adds the primer, or followers, to an open group; returns their ids and the effects once committed.
+    package func addJobs(
+        _ jobs: [NewJob], role: JobRole, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
         worker: String?
-    ) async throws -> (JobID, WriteEffects) {
-        try await addJob(job, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit, worker: worker) { ($0, $1) }
+    ) async throws -> ([JobID], WriteEffects) {
+        try await addJobs(jobs, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit, worker: worker) { ($0, $1) }
     }
 
     /// The output recorded for an open group's primer that was skipped because its cache entry was ready:

@@ -99,4 +99,16 @@ package struct SubmittedGroup: Sendable, Hashable {
     package var primer: JobID?
     /// The followers' ids, in submission order.
     package var followers: [JobID]
+
+    /// Every job's id: the primer first.
+    package var jobs: [JobID] { (primer.map { [$0] } ?? []) + followers }
+}
+
+extension ActyError {
+    /// This error, said of group `index` (0-based) of a call that submits `count` groups at once, which stores
+    /// none of them; unchanged for a call of one group, whose message already names it.
+    package func refusing(group index: Int, of count: Int, key: String) -> ActyError {
+        guard count > 1 else { return self }
+        return ActyError(code, "group spec \(index) of \(count) (key '\(key)'): \(message); none of the \(count) groups was stored", cause: cause)
+    }
 }

@@ -2,79 +2,150 @@ import ActyCore
 import GRDB
 
 extension WriteContext {
-    /// Inserts a group with its primer and followers.
+    /// Inserts groups with their primers and followers: every group row with multi-row inserts, then every job of
+    /// every group, then each group's events in the order a single submission records them (`group_activated`, a
+    /// `cache_hit` when its primer is skipped, `job_queued` per job, `followers_ready`).
     ///
-    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group already has the key.
-    mutating func insertGroup(_ group: NewGroup) throws -> SubmittedGroup {
-        // Checked before writing anything: a failing request makes the writer roll back its whole batch.
-        var keyInUse = false
-        try db.cachedStatement(sql: Self.liveKeySQL).forEachRow { $0.add(group.key) } _: { _ in keyInUse = true }
-        if keyInUse { throw Self.keyInUse(group.key) }
-        try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
-        var group = group
-        let skipsPrimer = try primerSkippedOnCacheHit(group)
-        if skipsPrimer { group.primer = nil }
-        let primerState: PrimerState = skipsPrimer ? .skipped : group.primer == nil ? .none : .pending
-        let followersReady = skipsPrimer || (group.primer == nil && group.isClosed)
-        let jobsTotal = group.followers.count + (group.primer == nil ? 0 : 1)
-        let state: GroupState = group.isClosed ? .closed : .open
-        do {
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO groups (key, lane, state, primer_state, primer_policy, follower_policy, retry_policy,
-                    job_timeout, cache_key, cache_context, group_context, followers_total, jobs_total, jobs_finished,
-                    created_at, closed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                """)
-            let retryPolicy = group.retryPolicy.jsonValue.jsonString
-            try statement.run { [now = self.now] in
-                $0.add(group.key)
-                $0.add(group.lane)
-                $0.add(state.rawValue)
-                $0.add(primerState.rawValue)
-                $0.add(group.primerPolicy.rawValue)
-                $0.add(group.followerPolicy.rawValue)
-                $0.add(retryPolicy)
-                $0.add(group.jobTimeout)
-                $0.add(group.cacheKey)
-                $0.add(group.cacheContext)
-                $0.add(group.groupContext)
-                $0.add(group.followers.count)
-                $0.add(jobsTotal)
-                $0.add(now)
-                $0.add(group.isClosed ? now : nil)
-            }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-            throw Self.keyInUse(group.key)
+    /// Nothing is written unless every group can be: keys are checked first.
+    ///
+    /// - Throws: ``ActyError/Code/groupKeyInUse`` when a live group already has a key, or two groups of the call
+    ///   share one; with more than one group, the message names the group's position (see
+    ///   ``ActyError/refusing(group:of:key:)``).
+    mutating func insertGroups(_ newGroups: [NewGroup]) throws -> [SubmittedGroup] {
+        try checkKeys(newGroups)
+        var lanes: Set<String> = []
+        for group in newGroups where lanes.insert(group.lane).inserted {
+            try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
         }
-        let id = GroupID(db.lastInsertedRowID)
-        let row = GroupRow(
-            id: id, key: group.key, lane: group.lane, state: state, primerState: primerState,
-            primerPolicy: group.primerPolicy, followerPolicy: group.followerPolicy,
-            followersTotal: group.followers.count, jobsTotal: jobsTotal, jobsFinished: 0, error: nil, finishedAt: nil
-        )
-        try record(.groupActivated, row)
-        if skipsPrimer, let key = group.cacheKey, let cache = group.skipPrimerOnCacheHit {
-            try db.cachedStatement(sql: Self.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
-            try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(key); $0.add(id.rawValue) }
-            try record(.cacheHit, row, data: Self.cacheData(key: key, provider: cache.provider, reason: "primer_skipped"))
+        var groups = newGroups
+        var skipsPrimer: [Bool] = []
+        skipsPrimer.reserveCapacity(groups.count)
+        for index in groups.indices {
+            let skips = try primerSkippedOnCacheHit(groups[index])
+            if skips { groups[index].primer = nil }
+            skipsPrimer.append(skips)
         }
+        let rows = zip(groups, skipsPrimer).map { group, skips in
+            GroupRow(
+                id: GroupID(0), key: group.key, lane: group.lane, state: group.isClosed ? .closed : .open,
+                primerState: skips ? .skipped : group.primer == nil ? .none : .pending, primerPolicy: group.primerPolicy,
+                followerPolicy: group.followerPolicy, followersTotal: group.followers.count,
+                jobsTotal: group.followers.count + (group.primer == nil ? 0 : 1), jobsFinished: 0, error: nil, finishedAt: nil
+            )
+        }
+        let ids = try insertGroupRows(groups, rows)
+        // Followers wait for a primer unless the group has none (and is closed) or it was skipped.
+        let followersReady = { (index: Int) in skipsPrimer[index] || (groups[index].primer == nil && groups[index].isClosed) }
 
-        // The group's jobs go in with multi-row inserts: primer first, then followers in order.
-        var newJobs: [(job: NewJob, role: JobRole, followerIndex: Int?, state: JobState)] = []
-        newJobs.reserveCapacity(jobsTotal)
-        if let job = group.primer { newJobs.append((job, .primer, nil, .ready)) }
-        for (index, job) in group.followers.enumerated() {
-            newJobs.append((job, .follower, index, followersReady ? .ready : .blocked))
+        // Every job of the call, in one run of multi-row inserts: each group's primer first, then its followers.
+        var newJobs: [JobInsert] = []
+        newJobs.reserveCapacity(rows.reduce(0) { $0 + $1.jobsTotal })
+        for (index, group) in groups.enumerated() {
+            if let job = group.primer {
+                newJobs.append(JobInsert(job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: .ready))
+            }
+            let state: JobState = followersReady(index) ? .ready : .blocked
+            for (followerIndex, job) in group.followers.enumerated() {
+                newJobs.append(
+                    JobInsert(job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex, state: state)
+                )
+            }
         }
-        var ids: [JobID] = []
-        ids.reserveCapacity(jobsTotal)
+        let jobIDs = try insertJobs(newJobs)
+
+        var submitted: [SubmittedGroup] = []
+        submitted.reserveCapacity(groups.count)
+        var next = 0
+        for (index, group) in groups.enumerated() {
+            var row = rows[index]
+            row.id = ids[index]
+            try record(.groupActivated, row)
+            if skipsPrimer[index], let key = group.cacheKey, let cache = group.skipPrimerOnCacheHit {
+                try db.cachedStatement(sql: Self.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
+                try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(key); $0.add(row.id.rawValue) }
+                try record(.cacheHit, row, data: Self.cacheData(key: key, provider: cache.provider, reason: "primer_skipped"))
+            }
+            let jobs = next..<(next + row.jobsTotal)
+            next = jobs.upperBound
+            try recordQueued(newJobs[jobs], ids: jobIDs[jobs], groupKey: group.key)
+            let primer = group.primer == nil ? nil : jobIDs[jobs.lowerBound]
+            let followers = Array(jobIDs[jobs].dropFirst(group.primer == nil ? 0 : 1))
+            if followersReady(index), !followers.isEmpty {
+                try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
+            }
+            if group.isClosed, row.jobsTotal == 0 {
+                try finishGroupIfDone(row.id)
+            }
+            submitted.append(SubmittedGroup(id: row.id, primer: primer, followers: followers))
+        }
+        return submitted
+    }
+
+    /// Refuses the call unless every key is free: not the key of a live group, nor of an earlier group of the call.
+    private func checkKeys(_ groups: [NewGroup]) throws {
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(groups.count)
+        for (index, group) in groups.enumerated() {
+            if let earlier = seen.updateValue(index, forKey: group.key) {
+                throw ActyError(.groupKeyInUse, "group \(earlier) of the call has the same key: keys must be unique within a call")
+                    .refusing(group: index, of: groups.count, key: group.key)
+            }
+            var keyInUse = false
+            try db.cachedStatement(sql: Self.liveKeySQL).forEachRow { $0.add(group.key) } _: { _ in keyInUse = true }
+            if keyInUse { throw Self.keyInUse(group.key).refusing(group: index, of: groups.count, key: group.key) }
+        }
+    }
+
+    /// Inserts the rows of `groups` (described by `rows`), many per statement; returns their ids in order.
+    private func insertGroupRows(_ groups: [NewGroup], _ rows: [GroupRow]) throws -> [GroupID] {
+        var ids: [GroupID] = []
+        ids.reserveCapacity(groups.count)
         let now = now
-        try MultiRowInsert.jobs.insert(newJobs, in: db) { arguments, new in
-            arguments.add(id.rawValue)
+        try MultiRowInsert.groups.insert(Array(zip(groups, rows)), in: db) { arguments, pair in
+            let (group, row) = pair
+            arguments.add(group.key)
+            arguments.add(group.lane)
+            arguments.add(row.state.rawValue)
+            arguments.add(row.primerState.rawValue)
+            arguments.add(group.primerPolicy.rawValue)
+            arguments.add(group.followerPolicy.rawValue)
+            arguments.add(group.retryPolicy.jsonValue.jsonString)
+            arguments.add(group.jobTimeout)
+            arguments.add(group.cacheKey)
+            arguments.add(group.cacheContext)
+            arguments.add(group.groupContext)
+            arguments.add(row.followersTotal)
+            arguments.add(row.jobsTotal)
+            arguments.add(0)
+            arguments.add(now)
+            arguments.add(group.isClosed ? now : nil)
+        } inserted: { chunk, firstID in
+            for offset in 0..<chunk.count { ids.append(GroupID(firstID + Int64(offset))) }
+        }
+        return ids
+    }
+
+    /// A job row to insert.
+    private struct JobInsert {
+        var job: NewJob
+        var group: GroupID
+        var lane: String
+        var role: JobRole
+        var followerIndex: Int?
+        var state: JobState
+    }
+
+    /// Inserts job rows, many per statement; returns their ids in order. Their events are the caller's.
+    private func insertJobs(_ jobs: [JobInsert]) throws -> [JobID] {
+        var ids: [JobID] = []
+        ids.reserveCapacity(jobs.count)
+        let now = now
+        try MultiRowInsert.jobs.insert(jobs, in: db) { arguments, new in
+            arguments.add(new.group.rawValue)
             arguments.add(new.role.rawValue)
             arguments.add(new.followerIndex)
             arguments.add(new.job.executor)
-            arguments.add(group.lane)
+            arguments.add(new.lane)
             arguments.add(new.state.rawValue)
             arguments.add(new.job.priority)
             arguments.add(new.job.payload)
@@ -84,20 +155,16 @@ extension WriteContext {
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(JobID(firstID + Int64(offset))) }
         }
-        for (new, jobID) in zip(newJobs, ids) {
-            let ref = JobRef(id: jobID, groupID: id, groupKey: group.key, role: new.role, followerIndex: new.followerIndex, lane: group.lane)
+        return ids
+    }
+
+    /// Records `job_queued` for inserted jobs of one group, and the kinds of work they made ready.
+    private mutating func recordQueued(_ jobs: ArraySlice<JobInsert>, ids: ArraySlice<JobID>, groupKey: String) throws {
+        for (new, id) in zip(jobs, ids) {
+            let ref = JobRef(id: id, groupID: new.group, groupKey: groupKey, role: new.role, followerIndex: new.followerIndex, lane: new.lane)
             try record(.jobQueued, ref, data: new.state == .blocked ? Self.blockedData : nil)
-            if new.state == .ready { effects.readyWork.insert(WorkKind(role: new.role, lane: group.lane)) }
+            if new.state == .ready { effects.readyWork.insert(WorkKind(role: new.role, lane: new.lane)) }
         }
-        let primer = group.primer == nil ? nil : ids.first
-        let followers = Array(ids.dropFirst(group.primer == nil ? 0 : 1))
-        if followersReady, !followers.isEmpty {
-            try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
-        }
-        if group.isClosed, jobsTotal == 0 {
-            try finishGroupIfDone(id)
-        }
-        return SubmittedGroup(id: id, primer: primer, followers: followers)
     }
 
     /// Whether the group's primer can be skipped: its cache entry is ready, from the same provider and
@@ -133,58 +200,67 @@ extension WriteContext {
         ActyError(.groupKeyInUse, "a live group already has the key '\(key)': use a new key, or wait until that group finishes")
     }
 
-    /// Adds the primer or a follower to an open group.
+    /// Adds the primer, or followers, to an open group.
     ///
-    /// A follower starts `blocked` while the primer is missing or running, `ready` once it succeeded (or failed
-    /// under ``PrimerFailurePolicy/runFollowers``), and is recorded `cancelled` at once when the primer failed
-    /// under ``PrimerFailurePolicy/skipFollowers``.
+    /// Followers start `blocked` while the primer is missing or running, `ready` once it succeeded (or failed
+    /// under ``PrimerFailurePolicy/runFollowers``), and are recorded `cancelled` at once when the primer failed
+    /// under ``PrimerFailurePolicy/skipFollowers``. Many followers go in with multi-row inserts and one update of
+    /// the group row.
     ///
     /// A primer given `skipPrimerOnCacheHit` whose group's cache entry is ready, made by that provider with that
     /// fingerprint and not expired, is recorded as done without running, as a closed group's primer is skipped (see
     /// ``addSkippedPrimer(_:to:cacheKey:provider:)``).
     ///
     /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open; ``ActyError/Code/invalidArgument`` for a
-    ///   second primer.
-    mutating func addJob(
-        _ job: NewJob, role: JobRole, toGroup id: GroupID, skipPrimerOnCacheHit cache: (provider: String, fingerprint: String)? = nil
-    ) throws -> JobID {
+    ///   second primer, or more than one primer in `jobs`.
+    mutating func addJobs(
+        _ jobs: [NewJob], role: JobRole, toGroup id: GroupID, skipPrimerOnCacheHit cache: (provider: String, fingerprint: String)? = nil
+    ) throws -> [JobID] {
         var group = try groupRow(id)
         guard group.state == .open else {
             let reason = group.state == .closed ? "is closed" : "has already \(group.state.rawValue)"
             throw ActyError(.groupClosed, "group '\(group.key)' \(reason): no more jobs can be added to it")
         }
         let state: JobState
-        let followerIndex: Int?
         switch role {
         case .primer:
+            guard jobs.count == 1 else {
+                throw ActyError(.invalidArgument, "group '\(group.key)' takes one primer, not \(jobs.count)")
+            }
             guard group.primerState == .none else {
                 throw ActyError(.invalidArgument, "group '\(group.key)' already has a primer")
             }
             if let cache, let key = try readyCacheKey(of: id, provider: cache.provider, fingerprint: cache.fingerprint) {
-                return try addSkippedPrimer(job, to: group, cacheKey: key, provider: cache.provider)
+                return [try addSkippedPrimer(jobs[0], to: group, cacheKey: key, provider: cache.provider)]
             }
             state = .ready
-            followerIndex = nil
             group.primerState = .pending
         case .follower:
-            followerIndex = group.followersTotal
-            group.followersTotal += 1
             switch group.primerState {
             case .none, .pending: state = .blocked
             case .succeeded, .skipped: state = .ready
             case .failed: state = group.primerPolicy == .runFollowers ? .ready : .cancelled
             }
         }
-        group.jobsTotal += 1
+        let firstIndex = group.followersTotal
+        if role == .follower { group.followersTotal += jobs.count }
+        group.jobsTotal += jobs.count
         let statement = try db.cachedStatement(sql: """
             UPDATE groups SET primer_state = ?, followers_total = ?, jobs_total = ? WHERE id = ?
             """)
         try statement.execute(arguments: [group.primerState.rawValue, group.followersTotal, group.jobsTotal, id.rawValue])
-        let ref = try insertJob(job, role: role, followerIndex: followerIndex, state: state == .cancelled ? .blocked : state, in: group)
+        let inserts = jobs.enumerated().map { offset, job in
+            JobInsert(
+                job: job, group: id, lane: group.lane, role: role, followerIndex: role == .follower ? firstIndex + offset : nil,
+                state: state == .cancelled ? .blocked : state
+            )
+        }
+        let ids = try insertJobs(inserts)
+        try recordQueued(inserts[...], ids: ids[...], groupKey: group.key)
         if state == .cancelled {
             try cancelNotStartedJobs(of: group, reason: "primer_failed_skip_followers")
         }
-        return ref.id
+        return ids
     }
 
     /// Records an open group's primer as succeeded without running it, because the group's cache entry is ready:
@@ -201,7 +277,10 @@ extension WriteContext {
         try db.cachedStatement(sql: Self.cacheHitSQL).run { [now] in $0.add(now); $0.add(cacheKey) }
         try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(cacheKey); $0.add(group.id.rawValue) }
         try record(.cacheHit, group, data: Self.cacheData(key: cacheKey, provider: provider, reason: "primer_skipped"))
-        let ref = try insertJob(job, role: .primer, followerIndex: nil, state: .succeeded, in: group)
+        let insert = JobInsert(job: job, group: group.id, lane: group.lane, role: .primer, followerIndex: nil, state: .succeeded)
+        let ids = try insertJobs([insert])
+        try recordQueued([insert], ids: ids[...], groupKey: group.key)
+        let ref = JobRef(id: ids[0], groupID: group.id, groupKey: group.key, role: .primer, followerIndex: nil, lane: group.lane)
         try db.cachedStatement(sql: "UPDATE jobs SET result = ?, finished_at = ? WHERE id = ?")
             .execute(arguments: [Store.skippedPrimerOutput(cacheKey: cacheKey).jsonString, now, ref.id.rawValue])
         try record(.jobSucceeded, ref, data: #"{"attempt":0,"skipped":"cache_hit"}"#)
@@ -231,35 +310,6 @@ extension WriteContext {
         WHERE groups.id = ? AND cache_entries.state = 'ready' AND cache_entries.provider = ? AND cache_entries.fingerprint = ?
             AND (cache_entries.expires_at IS NULL OR cache_entries.expires_at > ?)
         """
-
-    /// Inserts one job row and its `job_queued` event.
-    private mutating func insertJob(_ job: NewJob, role: JobRole, followerIndex: Int?, state: JobState, in group: GroupRow) throws -> JobRef {
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO jobs (group_id, role, follower_index, executor, lane, state, priority, payload, max_attempts, max_abandoned,
-                created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        try statement.run {
-            $0.add(group.id.rawValue)
-            $0.add(role.rawValue)
-            $0.add(followerIndex)
-            $0.add(job.executor)
-            $0.add(group.lane)
-            $0.add(state.rawValue)
-            $0.add(job.priority)
-            $0.add(job.payload)
-            $0.add(job.maxAttempts)
-            $0.add(job.maxAbandonedAttempts)
-            $0.add(now)
-        }
-        let ref = JobRef(
-            id: JobID(db.lastInsertedRowID), groupID: group.id, groupKey: group.key, role: role,
-            followerIndex: followerIndex, lane: group.lane
-        )
-        try record(.jobQueued, ref, data: state == .blocked ? Self.blockedData : nil)
-        if state == .ready { effects.readyWork.insert(WorkKind(role: role, lane: group.lane)) }
-        return ref
-    }
 
     /// Closes an open group: no more followers. Closing a group that is already closed or finished does nothing.
     ///

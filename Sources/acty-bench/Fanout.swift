@@ -16,6 +16,7 @@ struct Fanout: AsyncParsableCommand {
     @Option(help: "Follower pool size.") var followerWorkers = 32
     @Option(help: "Durability: process or power.") var durability = "process"
     @Option(help: "Concurrent submitting tasks.") var submitters = 16
+    @Option(help: "Groups per submitGroups call; 1 submits each group with submitGroup.") var bulk = 1
     @Option(help: "Database file (default: a new file in a temporary folder).") var database: String?
     @Option(help: "Share of attempts that fail (0 to 1); failed attempts are retried at once.") var failureRate = 0.0
     @Option(help: "Attempts a job may have when --failure-rate is above 0.") var maxAttempts = 10
@@ -24,12 +25,14 @@ struct Fanout: AsyncParsableCommand {
         guard let durability = Durability(rawValue: durability) else {
             throw ValidationError("--durability must be 'process' or 'power'")
         }
+        guard bulk >= 1 else { throw ValidationError("--bulk must be at least 1") }
         guard (0..<1).contains(failureRate), maxAttempts >= 1 else {
             throw ValidationError("--failure-rate must be at least 0 and below 1, and --max-attempts at least 1")
         }
         let measured = try await Self.measure(
             groups: groups, followers: followers, primerWorkers: primerWorkers, followerWorkers: followerWorkers,
-            durability: durability, submitters: submitters, database: database, failureRate: failureRate, maxAttempts: maxAttempts
+            durability: durability, submitters: submitters, database: database, failureRate: failureRate, maxAttempts: maxAttempts,
+            bulk: bulk
         )
         let seconds = measured.elapsed.seconds
         let result: JSONValue = [
@@ -43,6 +46,7 @@ struct Fanout: AsyncParsableCommand {
             "durability": .string(durability.rawValue),
             "sqlite": sqliteSettings(durability),
             "failure_rate": .number(failureRate),
+            "bulk": .number(Double(bulk)),
             "seconds": .number(seconds),
             "submit_seconds": .number(measured.submitted.seconds),
             "jobs_per_second": .number(measured.jobsPerSecond),
@@ -66,7 +70,7 @@ extension Fanout {
     /// Runs G groups × (1 + F) no-op jobs through a new engine on a new file and waits for every result.
     static func measure(
         groups: Int, followers: Int, primerWorkers: Int, followerWorkers: Int, durability: Durability, submitters: Int = 16,
-        database: String? = nil, failureRate: Double = 0, maxAttempts: Int = 10
+        database: String? = nil, failureRate: Double = 0, maxAttempts: Int = 10, bulk: Int = 1
     ) async throws -> Measurement {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -88,7 +92,20 @@ extension Fanout {
             for submitter in 0..<submitters {
                 group.addTask {
                     var handles: [JobHandle] = []
-                    for index in stride(from: submitter, to: groups, by: submitters) {
+                    let mine = Array(stride(from: submitter, to: groups, by: submitters))
+                    if bulk > 1 {
+                        for start in stride(from: 0, to: mine.count, by: bulk) {
+                            let specs = mine[start..<min(start + bulk, mine.count)].map { index in
+                                GroupSpec(
+                                    "group-\(index)", primer: ["agent": "coordinator", "index": .number(Double(index))],
+                                    followers: followerPayloads
+                                )
+                            }
+                            handles += try await engine.submitGroups(specs).flatMap(\.jobs)
+                        }
+                        return handles
+                    }
+                    for index in mine {
                         let submission = try await engine.submitGroup(
                             "group-\(index)", primer: ["agent": "coordinator", "index": .number(Double(index))], followers: followerPayloads
                         )

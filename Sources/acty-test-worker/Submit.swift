@@ -19,33 +19,37 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "Attempts each job may have, not counting those abandoned by a killed process.")
     var maxAttempts = 50
     @Option(help: "Makes follower 0 of this group a poison pill: running it kills the process.") var poisonGroup: Int?
+    @Option(help: "Groups per submitGroups call (each submitter's groups, in calls of this many).") var bulk = 1
 
     func validate() throws {
-        guard groups > 0, followers >= 0, maxAttempts >= 1 else {
-            throw ValidationError("use --groups of at least 1, --followers of at least 0 and --max-attempts of at least 1")
+        guard groups > 0, followers >= 0, maxAttempts >= 1, bulk >= 1 else {
+            throw ValidationError("use --groups and --bulk of at least 1, --followers of at least 0 and --max-attempts of at least 1")
         }
     }
 
     func run() async throws {
         let store = try Store(.file(database))
         let policy = RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
-        let (groups, followers, maxAttempts, poisonGroup) = (groups, followers, maxAttempts, poisonGroup)
+        let (groups, followers, maxAttempts, poisonGroup, bulk) = (groups, followers, maxAttempts, poisonGroup, bulk)
         let job = { @Sendable (payload: String) in NewJob(executor: Work.executorName, payload: payload, maxAttempts: maxAttempts) }
         // Concurrent submissions share the writer's transactions.
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for submitter in 0..<8 {
                 tasks.addTask {
-                    for index in stride(from: submitter, to: groups, by: 8) {
-                        let group = NewGroup(
-                            key: "crash-\(index)", lane: "default",
-                            primer: job(#"{"group":\#(index),"role":"primer"}"#),
-                            followers: (0..<followers).map { follower in
-                                let poison = index == poisonGroup && follower == 0 ? #","poison":true"# : ""
-                                return job(#"{"group":\#(index),"follower":\#(follower)\#(poison)}"#)
-                            },
-                            isClosed: true, retryPolicy: policy
-                        )
-                        _ = try await store.submitGroup(group, worker: nil)
+                    let mine = Array(stride(from: submitter, to: groups, by: 8))
+                    for start in stride(from: 0, to: mine.count, by: bulk) {
+                        let call = mine[start..<min(start + bulk, mine.count)].map { index in
+                            NewGroup(
+                                key: "crash-\(index)", lane: "default",
+                                primer: job(#"{"group":\#(index),"role":"primer"}"#),
+                                followers: (0..<followers).map { follower in
+                                    let poison = index == poisonGroup && follower == 0 ? #","poison":true"# : ""
+                                    return job(#"{"group":\#(index),"follower":\#(follower)\#(poison)}"#)
+                                },
+                                isClosed: true, retryPolicy: policy
+                            )
+                        }
+                        _ = try await store.submitGroups(call, worker: nil)
                     }
                 }
             }

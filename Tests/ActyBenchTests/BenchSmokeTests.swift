@@ -14,6 +14,7 @@ struct BenchSmokeTests {
 
     static let cases: [Case] = [
         Case(arguments: ["fanout", "--groups", "50"], keys: ["workload", "jobs", "succeeded", "jobs_per_second", "sqlite", "peak_rss_mb"]),
+        Case(arguments: ["fanout", "--groups", "50", "--bulk", "8"], keys: ["workload", "jobs", "succeeded", "bulk", "jobs_per_second"]),
         Case(
             arguments: ["recovery", "--jobs", "2000", "--inflight", "20"],
             keys: ["workload", "first_job_ms", "drain_seconds", "lost", "double_recorded", "sqlite", "peak_rss_mb"]

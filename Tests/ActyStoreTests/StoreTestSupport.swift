@@ -73,3 +73,11 @@ extension NewGroup {
         )
     }
 }
+
+extension Store {
+    /// Adds one job to an open group: ``addJobs(_:role:toGroup:skipPrimerOnCacheHit:worker:)`` with one job.
+    func addJob(_ job: NewJob, role: JobRole, toGroup group: GroupID, worker: String?) async throws -> (JobID, WriteEffects) {
+        let (ids, effects) = try await addJobs([job], role: role, toGroup: group, worker: worker)
+        return (ids[0], effects)
+    }
+}

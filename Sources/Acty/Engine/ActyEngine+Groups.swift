@@ -31,11 +31,52 @@ extension ActyEngine {
         cacheContext: JSONValue? = nil,
         options: GroupOptions = GroupOptions()
     ) async throws -> GroupSubmission {
-        let group = try await makeGroup(
-            key: key, lane: lane, executor: executor, primer: primer, followers: followers, isClosed: true,
-            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
+        let spec = GroupSpec(
+            key, primer: primer, followers: followers, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey,
+            cacheContext: cacheContext, options: options
         )
-        return try await insert(group)
+        return try await submitGroups([spec])[0]
+    }
+
+    /// Submits many closed groups in one transaction. Returns once all of them are committed, with their
+    /// submissions in the order of `specs`.
+    ///
+    /// One call is all or nothing: when one spec is refused, the call throws and stores none of the groups. The
+    /// groups go into the database with multi-row inserts in one write request, which shares its commit with the
+    /// engine's other writes; each group is recorded, and runs, exactly as if it had been submitted alone. A call
+    /// costs one write request and one commit however many groups it holds; a very large call holds the database's
+    /// write lock while it is inserted, so other writes wait for it.
+    ///
+    /// ```swift
+    /// let submissions = try await engine.submitGroups([
+    ///     GroupSpec("review-1", primer: ["agent": "coordinator"], followers: [["agent": "ops"]], lane: "priority"),
+    ///     GroupSpec("review-2", primer: ["agent": "coordinator"]),
+    /// ])
+    /// for job in submissions.flatMap(\.jobs) { print(try await job.result().status) }
+    /// ```
+    ///
+    /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
+    ///
+    /// - Parameter specs: the groups, each described as for
+    ///   ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``. An empty list
+    ///   stores nothing.
+    /// - Returns: one ``GroupSubmission`` per spec, in order.
+    /// - Throws: ``ActyError`` with the codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``;
+    ///   `groupKeyInUse` also when two specs share a key. With more than one spec, the message names the refused
+    ///   spec by its index and key.
+    public func submitGroups(_ specs: [GroupSpec]) async throws -> [GroupSubmission] {
+        try checkRunning()
+        guard !specs.isEmpty else { return [] }
+        var groups: [NewGroup] = []
+        groups.reserveCapacity(specs.count)
+        for (index, spec) in specs.enumerated() {
+            do {
+                groups.append(try await makeGroup(spec, isClosed: true))
+            } catch let error as ActyError {
+                throw error.refusing(group: index, of: specs.count, key: spec.key)
+            }
+        }
+        return try await insert(groups)
     }
 
     /// Opens a group whose work arrives over time, or re-attaches to the open group with this key (also one opened
@@ -58,12 +99,12 @@ extension ActyEngine {
         try checkRunning()
         let executor = try executorName(executor)
         if let attached = try await attach(key, executor: executor) { return attached }
-        let group = try await makeGroup(
-            key: key, lane: lane, executor: executor, primer: nil, followers: [], isClosed: false,
-            groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
+        let spec = GroupSpec(
+            key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
         )
+        let group = try await makeGroup(spec, isClosed: false)
         do {
-            let submission = try await insert(group)
+            let submission = try await insert([group])[0]
             return OpenGroup(
                 engine: self, id: submission.groupID, key: key, executor: executor, maxAttempts: group.retryPolicy.maxAttempts,
                 cacheKey: cacheKey, cacheContext: cacheContext
@@ -123,19 +164,19 @@ extension ActyEngine {
         return value
     }
 
-    private func makeGroup(
-        key: String, lane: String?, executor: String?, primer: JSONValue?, followers: [JSONValue], isClosed: Bool,
-        groupContext: JSONValue?, cacheKey: String?, cacheContext: JSONValue?, options: GroupOptions
-    ) async throws -> NewGroup {
+    /// The group to insert for a spec, checked: key, lane, executor, retry policy, timeout and every payload.
+    private func makeGroup(_ spec: GroupSpec, isClosed: Bool) async throws -> NewGroup {
+        let key = spec.key
+        let options = spec.options
         try checkRunning()
         guard !key.isEmpty, key.utf8.count <= 1024 else {
             throw ActyError(.invalidArgument, "a group key must have 1 to 1024 bytes")
         }
-        let lane = lane ?? "default"
+        let lane = spec.lane ?? "default"
         try LaneConfiguration.validateName(lane)
         try await checkLane(lane)
         let laneConfiguration = configuration.lanes[lane] ?? configuration.defaultLane
-        let executor = try executorName(executor)
+        let executor = try executorName(spec.executor)
         let retryPolicy = options.retryPolicy ?? configuration.retryPolicy
         try retryPolicy.validate()
         let timeout = options.jobTimeout ?? configuration.jobTimeout
@@ -144,21 +185,21 @@ extension ActyEngine {
         }
         var group = NewGroup(
             key: key, lane: lane, laneWeight: laneConfiguration.weight, laneMaxInflight: laneConfiguration.maxInflight,
-            primer: try primer.map {
+            primer: try spec.primer.map {
                 try newJob($0, executor: executor, maxAttempts: retryPolicy.maxAttempts, what: "the primer of group '\(key)'")
             },
-            followers: try followers.enumerated().map { index, payload in
+            followers: try spec.followers.enumerated().map { index, payload in
                 try newJob(payload, executor: executor, maxAttempts: retryPolicy.maxAttempts, what: "follower \(index) of group '\(key)'")
             },
             isClosed: isClosed, primerPolicy: options.primerFailurePolicy ?? configuration.primerFailurePolicy,
             followerPolicy: options.followerFailurePolicy ?? configuration.followerFailurePolicy,
-            cacheKey: cacheKey,
-            cacheContext: try cacheContext.map { try encode($0, what: "the cache context of '\(key)'") },
-            groupContext: try groupContext.map { try encode($0, what: "the group context of '\(key)'") },
+            cacheKey: spec.cacheKey,
+            cacheContext: try spec.cacheContext.map { try encode($0, what: "the cache context of '\(key)'") },
+            groupContext: try spec.groupContext.map { try encode($0, what: "the group context of '\(key)'") },
             retryPolicy: retryPolicy,
             jobTimeout: timeout?.seconds
         )
-        if let primer, let skip = primerSkip(primer, cacheKey: cacheKey, cacheContext: cacheContext) {
+        if let primer = spec.primer, let skip = primerSkip(primer, cacheKey: spec.cacheKey, cacheContext: spec.cacheContext) {
             group.skipPrimerOnCacheHit = (skip.provider, skip.fingerprint)
         }
         return group
@@ -195,30 +236,39 @@ extension ActyEngine {
         }
     }
 
-    /// Inserts a group; its jobs' result slots are registered as soon as it has committed, before they can finish.
-    private func insert(_ group: NewGroup) async throws -> GroupSubmission {
+    /// Inserts groups in one transaction; their jobs' result slots are registered as soon as it has committed,
+    /// before they can finish.
+    private func insert(_ groups: [NewGroup]) async throws -> [GroupSubmission] {
         let registry = registry
-        return try await store.submitGroup(group, worker: workerID) { submitted, _ in
-            var slots = registry.register((submitted.primer.map { [$0] } ?? []) + submitted.followers)[...]
-            let primer = submitted.primer.map { JobHandle(id: $0, role: .primer, groupKey: group.key, slot: slots.removeFirst(), registry: registry) }
-            let followers = submitted.followers.map { JobHandle(id: $0, role: .follower, groupKey: group.key, slot: slots.removeFirst(), registry: registry) }
-            return GroupSubmission(groupKey: group.key, groupID: submitted.id, primer: primer, followers: followers)
+        return try await store.submitGroups(groups, worker: workerID) { submitted, _ in
+            var slots = registry.register(submitted.flatMap(\.jobs))[...]
+            return zip(groups, submitted).map { group, submitted in
+                let primer = submitted.primer.map {
+                    JobHandle(id: $0, role: .primer, groupKey: group.key, slot: slots.removeFirst(), registry: registry)
+                }
+                let followers = submitted.followers.map {
+                    JobHandle(id: $0, role: .follower, groupKey: group.key, slot: slots.removeFirst(), registry: registry)
+                }
+                return GroupSubmission(groupKey: group.key, groupID: submitted.id, primer: primer, followers: followers)
+            }
         }
     }
 
-    /// Adds a job to an open group; its result slot is registered as soon as it has committed.
+    /// Adds the primer, or followers, to an open group in one transaction; their result slots are registered as
+    /// soon as it has committed.
     ///
     /// - Parameter skip: for a primer, the cache entry that lets it be skipped (see ``primerSkip(_:cacheKey:cacheContext:)``).
     func add(
-        _ job: NewJob, role: JobRole, to group: GroupID, key: String,
+        _ jobs: [NewJob], role: JobRole, to group: GroupID, key: String,
         skipOnCacheHit skip: PrimerSkip? = nil
-    ) async throws -> JobHandle {
+    ) async throws -> [JobHandle] {
         try checkRunning()
+        guard !jobs.isEmpty else { return [] }
         let registry = registry
-        return try await store.addJob(
-            job, role: role, toGroup: group, skipPrimerOnCacheHit: skip.map { ($0.provider, $0.fingerprint) }, worker: workerID
-        ) { id, _ in
-            JobHandle(id: id, role: role, groupKey: key, slot: registry.register([id])[0], registry: registry)
+        return try await store.addJobs(
+            jobs, role: role, toGroup: group, skipPrimerOnCacheHit: skip.map { ($0.provider, $0.fingerprint) }, worker: workerID
+        ) { ids, _ in
+            zip(ids, registry.register(ids)).map { id, slot in JobHandle(id: id, role: role, groupKey: key, slot: slot, registry: registry) }
         }
     }
 

@@ -42,7 +42,7 @@ public struct OpenGroup: Sendable {
     public func submitPrimer(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
         let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "the primer of group '\(key)'")
         let skip = engine.primerSkip(payload, cacheKey: cacheKey, cacheContext: cacheContext)
-        return try await engine.add(job, role: .primer, to: id, key: key, skipOnCacheHit: skip)
+        return try await engine.add([job], role: .primer, to: id, key: key, skipOnCacheHit: skip)[0]
     }
 
     /// Adds a follower. It runs once the primer succeeded (at once if it already has).
@@ -52,8 +52,31 @@ public struct OpenGroup: Sendable {
     ///   NaN or infinite number or nesting deeper than ``JSONValue/maximumParsingDepth``.
     @discardableResult
     public func addFollower(_ payload: JSONValue, maxAttempts: Int? = nil) async throws -> JobHandle {
-        let job = try engine.newJob(payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts, what: "a follower of group '\(key)'")
-        return try await engine.add(job, role: .follower, to: id, key: key)
+        try await addFollowers([payload], maxAttempts: maxAttempts)[0]
+    }
+
+    /// Adds followers in one transaction, in order; returns their handles in the same order. Each runs once the
+    /// primer succeeded (at once if it already has). All or nothing: when one payload is refused, none is added.
+    ///
+    /// ```swift
+    /// let handles = try await group.addFollowers([["agent": "billing"], ["agent": "refunds"]])
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - payloads: the followers' payloads. An empty list adds nothing.
+    ///   - maxAttempts: attempts each job may have, instead of the group's retry policy's.
+    /// - Throws: ``ActyError`` with code `groupClosed` when the group is closed or finished, `encodingFailed` for a
+    ///   NaN or infinite number or nesting deeper than ``JSONValue/maximumParsingDepth`` (the message names the
+    ///   payload's index).
+    @discardableResult
+    public func addFollowers(_ payloads: [JSONValue], maxAttempts: Int? = nil) async throws -> [JobHandle] {
+        let jobs = try payloads.enumerated().map { index, payload in
+            try engine.newJob(
+                payload, executor: executor, maxAttempts: maxAttempts ?? self.maxAttempts,
+                what: payloads.count == 1 ? "a follower of group '\(key)'" : "follower \(index) of the \(payloads.count) added to group '\(key)'"
+            )
+        }
+        return try await engine.add(jobs, role: .follower, to: id, key: key)
     }
 
     /// Closes the group: no more followers. The group finishes once its jobs are done. Closing twice, or closing a

@@ -83,6 +83,9 @@ final class ResultRegistry: Sendable {
         var watched: Set<JobID> = []
         /// Slots someone waits on; checked in the database too once other processes write to it.
         var awaited: Set<JobID> = []
+        /// Set by ``failAll(_:)``: slots registered afterwards (by a submission that committed while the engine
+        /// stopped) fail at once instead of waiting for a result no one will deliver.
+        var stoppedWith: (any Error)?
     }
 
     private let state = Locked(State())
@@ -111,7 +114,11 @@ final class ResultRegistry: Sendable {
         state.withLock { state in
             ids.map { id in
                 let slot = ResultSlot()
-                state.slots[id] = slot
+                if let error = state.stoppedWith {
+                    slot.resolve(.failure(error))
+                } else {
+                    state.slots[id] = slot
+                }
                 return slot
             }
         }
@@ -203,10 +210,11 @@ final class ResultRegistry: Sendable {
         (error as? ActyError).map { "\($0.code)" } ?? "\(error)"
     }
 
-    /// Fails every waiting slot, when the engine stops before their jobs finished.
+    /// Fails every waiting slot, and every slot registered from now on, when the engine stops before their jobs
+    /// finished.
     func failAll(_ error: any Error) {
         let all = state.withLock { state in
-            defer { state = State() }
+            defer { state = State(stoppedWith: error) }
             return Array(state.slots.values)
         }
         for slot in all { slot.resolve(.failure(error)) }
