@@ -4,13 +4,18 @@ import Logging
 
 /// Hands ready jobs to idle workers and records what they finished, at the end of every write batch.
 ///
-/// The dispatcher owns the engine's scheduling state: finished attempts waiting to be recorded, idle workers, the
-/// fair-share planner, and the flags that say whether a claim could find anything. Workers report here without
-/// a hop (``nextJob(pool:after:)`` takes a lock and suspends); the store's writer calls ``takeWork(readyWork:)``
-/// inside each batch's transaction, after its requests, and ``batchEnded(_:_:effects:)`` after it, on the writer
-/// thread. So a job submitted while workers are idle is claimed in the transaction that inserts it, a completion
-/// is recorded in the next transaction anyone writes, and a batch that finds idle workers and ready work asks the
-/// writer for another batch itself (ARCHITECTURE.md draws the whole path).
+/// The dispatcher owns the engine's scheduling state: finished attempts waiting to be recorded, parked workers,
+/// claimed jobs waiting for a worker, the fair-share planner, and the flags that say whether a claim could find
+/// anything. Workers report here without a hop (``nextJob(pool:after:)`` takes a lock, and suspends only when no
+/// claimed job waits); the store's writer calls ``takeWork(readyWork:)`` inside each batch's transaction, after
+/// its requests, and ``batchEnded(_:_:effects:)`` after it, on the writer thread. So a job submitted while workers
+/// are idle is claimed in the transaction that inserts it, a completion is recorded in the next transaction anyone
+/// writes, and a batch that finds idle workers and ready work asks the writer for another batch itself
+/// (ARCHITECTURE.md draws the whole path).
+///
+/// Claimed jobs go to their pool's queue and the writer wakes one parked worker per pool; that worker wakes the
+/// next, and a worker that finishes a job takes the next from the queue before it parks. Waking a thread costs
+/// more than recording a job, and every job waits for the writer: it wakes at most two a batch.
 final class Dispatcher: Dispatch {
     /// What a worker reports when it asks for its next job.
     struct Finished: Sendable {
@@ -36,17 +41,20 @@ final class Dispatcher: Dispatch {
     /// A worker waiting for its next job (`nil` tells it to exit).
     private typealias IdleWorker = CheckedContinuation<ClaimedJob?, Never>
 
-    /// What the batch in flight took: the attempts it records and the workers it fills.
+    /// What the batch in flight took: the attempts it records and how many workers it claims for.
     private struct Taken {
         var finished: [Finished] = []
-        var workers: [JobRole: [IdleWorker]] = [:]
+        var claimedFor = 0
         var wasPollDue = false
         var at = ContinuousClock.now
     }
 
     private struct State {
         var finished: [Finished] = []
-        var idle: [JobRole: [IdleWorker]] = [.primer: [], .follower: []]
+        /// Workers waiting for a job.
+        var parked: [JobRole: [IdleWorker]] = [.primer: [], .follower: []]
+        /// Claimed jobs no worker has taken yet (each has a parked worker, woken or about to be).
+        var queued: [JobRole: [ClaimedJob]] = [.primer: [], .follower: []]
         var inFlight: Taken?
         var planner: ClaimPlanner
         /// The `data_version` the last claim saw: another connection's writes make every lane worth a look.
@@ -68,7 +76,7 @@ final class Dispatcher: Dispatch {
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
         var freeWorkers: (primer: Int, follower: Int) {
-            isStopping ? (0, 0) : (idle[.primer]!.count, idle[.follower]!.count)
+            isStopping ? (0, 0) : (free(.primer), free(.follower))
         }
 
         /// Whether a batch now would have dispatch work.
@@ -80,6 +88,9 @@ final class Dispatcher: Dispatch {
             return pollDue
                 || (!awaitsNews && planner.mayHaveWork(freePrimerWorkers: free.primer, freeFollowerWorkers: free.follower))
         }
+
+        /// Parked workers no queued job is meant for.
+        func free(_ pool: JobRole) -> Int { parked[pool]!.count - queued[pool]!.count }
 
         var isStopped: Bool { isStopping && liveWorkers == 0 && finished.isEmpty && inFlight == nil }
     }
@@ -117,20 +128,49 @@ final class Dispatcher: Dispatch {
 
     /// Reports a worker's finished job (if any) and waits for its next one; `nil` tells the worker to exit.
     func nextJob(pool: JobRole, after done: Finished?) async -> ClaimedJob? {
+        let (queued, exits, wantsBatch) = state.withLock { state in
+            if let done { state.finished.append(done) }
+            if state.isStopping { state.liveWorkers -= 1 }
+            let job = state.isStopping || state.queued[pool]!.isEmpty ? nil : state.queued[pool]!.removeFirst()
+            return (job, state.isStopping, state.wantsBatch && (job != nil || state.isStopping))
+        }
+        if wantsBatch { store.requestBatch() }
+        if exits {
+            resumeStopWaitersIfStopped()
+            return nil
+        }
+        if let queued { return queued }
+        let job = await park(pool)
+        if job != nil { wakeNext(pool) }
+        return job
+    }
+
+    /// Waits for a job as one of the pool's parked workers.
+    private func park(_ pool: JobRole) async -> ClaimedJob? {
         await withCheckedContinuation { worker in
-            let (exits, wantsBatch) = state.withLock { state in
-                if let done { state.finished.append(done) }
+            let (job, exits, wantsBatch) = state.withLock { state in
                 if state.isStopping {
                     state.liveWorkers -= 1
-                } else {
-                    state.idle[pool]!.append(worker)
+                    return (nil as ClaimedJob?, true, false)
                 }
-                return (state.isStopping, state.wantsBatch)
+                if !state.queued[pool]!.isEmpty { return (state.queued[pool]!.removeFirst(), false, false) }
+                state.parked[pool]!.append(worker)
+                return (nil, false, state.wantsBatch)
             }
+            if let job { worker.resume(returning: job) }
             if exits { worker.resume(returning: nil) }
             if wantsBatch { store.requestBatch() }
             if exits { resumeStopWaitersIfStopped() }
         }
+    }
+
+    /// A woken worker wakes the next parked one while claimed jobs wait, so the writer wakes one a batch.
+    private func wakeNext(_ pool: JobRole) {
+        let next = state.withLock { state -> (IdleWorker, ClaimedJob)? in
+            guard !state.queued[pool]!.isEmpty, let worker = state.parked[pool]!.popLast() else { return nil }
+            return (worker, state.queued[pool]!.removeFirst())
+        }
+        if let (worker, job) = next { worker.resume(returning: job) }
     }
 
     // MARK: Signals from the engine
@@ -169,8 +209,8 @@ final class Dispatcher: Dispatch {
         if wantsBatch { store.requestBatch() }
     }
 
-    /// Stops claiming: idle workers exit now, busy ones after their current job; the attempts they finish are still
-    /// recorded.
+    /// Stops claiming: parked workers exit now, busy ones after their current job; the attempts they finish are
+    /// still recorded, and claimed jobs no worker took go back to the queue.
     func stop() {
         let idle = state.withLock { state in
             state.isStopping = true
@@ -218,11 +258,15 @@ final class Dispatcher: Dispatch {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Idle workers to send home, taken from the state (they have exited).
+    /// Parked workers to send home, taken from the state (they have exited); the jobs queued for them are given back.
     private static func takeIdle(_ state: inout State) -> [IdleWorker] {
-        let idle = state.idle[.primer]! + state.idle[.follower]!
-        state.idle = [.primer: [], .follower: []]
+        let idle = state.parked[.primer]! + state.parked[.follower]!
+        state.parked = [.primer: [], .follower: []]
         state.liveWorkers -= idle.count
+        for job in state.queued.values.joined() {
+            state.finished.append(Finished(completion: Completion(job: job, outcome: .failed(.init(error: .shutdown)), finishedAt: WallClock.now), released: true))
+        }
+        state.queued = [.primer: [], .follower: []]
         return idle
     }
 
@@ -252,8 +296,7 @@ final class Dispatcher: Dispatch {
             state.pollDue = false
             var claim: ClaimRequest?
             if claims {
-                taken.workers = state.idle
-                state.idle = [.primer: [], .follower: []]
+                taken.claimedFor = free.primer + free.follower
                 claim = ClaimRequest(
                     planner: state.planner, dataVersion: state.dataVersion, freePrimerWorkers: free.primer,
                     freeFollowerWorkers: free.follower, worker: workerID, leaseDuration: leaseDuration, executors: executors
@@ -279,33 +322,30 @@ final class Dispatcher: Dispatch {
 
     /// The batch committed: hand the claimed jobs to their workers, then act on what the batch changed.
     private func committed(_ result: DispatchResult, effects: WriteEffects) {
-        let (assignments, exiting, taken, failedBefore, wantsBatch) = state.withLock { state in
+        let (woken, exiting, taken, failedBefore, wantsBatch) = state.withLock { state in
             let taken = state.inFlight ?? Taken()
             state.inFlight = nil
-            var workers = taken.workers
-            var assignments: [(IdleWorker, ClaimedJob)] = []
-            assignments.reserveCapacity(result.claimed.count)
-            for job in result.claimed {
-                guard let worker = workers[job.pool]?.popLast() else {
-                    preconditionFailure("claimed more jobs than idle workers of the \(job.pool) pool")
-                }
-                assignments.append((worker, job))
-            }
-            for (pool, left) in workers { state.idle[pool]! += left }
+            for job in result.claimed { state.queued[job.pool]!.append(job) }
             if let planner = result.planner {
                 // The claim saw every kind of work the batch made ready.
                 state.planner = planner
                 state.dataVersion = result.dataVersion
-                state.awaitsNews = result.claimed.count < taken.workers.values.reduce(0) { $0 + $1.count }
+                state.awaitsNews = result.claimed.count < taken.claimedFor
             } else if !effects.readyWork.isEmpty {
                 for kind in effects.readyWork { state.planner[kind.role].activate(kind.lane) }
                 state.awaitsNews = false
             }
             let failedBefore = state.backoff.succeeded()
+            // Jobs claimed while the engine began to stop have no worker left: they are given back.
             let exiting = state.isStopping ? Self.takeIdle(&state) : []
-            return (assignments, exiting, taken, failedBefore, state.wantsBatch)
+            var woken: [(IdleWorker, ClaimedJob)] = []
+            for pool in [JobRole.primer, .follower] where !state.queued[pool]!.isEmpty {
+                guard let worker = state.parked[pool]!.popLast() else { continue }
+                woken.append((worker, state.queued[pool]!.removeFirst()))
+            }
+            return (woken, exiting, taken, failedBefore, state.wantsBatch)
         }
-        for (worker, job) in assignments { worker.resume(returning: job) }
+        for (worker, job) in woken { worker.resume(returning: job) }
         for worker in exiting { worker.resume(returning: nil) }
         if wantsBatch { store.requestBatch() }
         if failedBefore > 0 {
@@ -342,7 +382,6 @@ final class Dispatcher: Dispatch {
             let taken = state.inFlight ?? Taken()
             state.inFlight = nil
             state.finished = taken.finished + state.finished
-            for (pool, workers) in taken.workers { state.idle[pool]! += workers }
             // Lanes the claim found dry may hold work again once nothing of it was kept.
             state.planner.primers.activateAll()
             state.planner.followers.activateAll()
