@@ -290,9 +290,10 @@ struct BulkSubmissionTests {
     @Test func aProcessKilledWhileItSubmitsInBulkLeavesEveryCallWholeOrAbsent() async throws {
         let dir = TemporaryDirectory()
         let database = dir.file()
-        // 8 submitters, each with calls of exactly 200 groups of 3 jobs: far more than it inserts before its kill.
+        // 8 submitters, each with calls of exactly 200 groups of 3 jobs: far more than it inserts before its kill, even
+        // when a loaded machine leaves this test slow to see the first call.
         let child = try TestWorkerProcess(
-            ["submit", "--database", database, "--groups", "64000", "--followers", "2", "--bulk", "200"], in: dir, name: "submit"
+            ["submit", "--database", database, "--groups", "400000", "--followers", "2", "--bulk", "200"], in: dir, name: "submit"
         )
         try await require("the submitter to commit a call") { (try? Self.rowCounts(database).groups) ?? 0 > 0 }
         try await Task.sleep(for: .milliseconds(Int.random(in: 0...50)))

@@ -1,5 +1,21 @@
 package import ActyCore
 
+/// The engine's part of every write batch: it records what its workers finished and fills its idle workers in the
+/// same transaction as the batch's requests (see ``Store/attach(_:)``). Both methods run on the writer thread.
+package protocol Dispatch: AnyObject, Sendable {
+    /// Inside the batch's transaction, after its requests: the completions to record and the idle workers to fill,
+    /// or `nil` for none. Asked once per batch.
+    ///
+    /// - Parameter readyWork: kinds of work the batch's requests made ready.
+    func takeWork(readyWork: Set<WorkKind>) -> DispatchWork?
+
+    /// After the batch: what `work` claimed once the transaction committed, or the error it failed with (then
+    /// nothing of the batch was kept, and `effects` is empty).
+    ///
+    /// - Parameter effects: what the batch changed, its requests' effects and the dispatch's own.
+    func batchEnded(_ work: DispatchWork?, _ outcome: Result<DispatchResult, any Error>, effects: WriteEffects)
+}
+
 /// What one dispatch transaction records and claims.
 package struct DispatchWork: Sendable {
     /// The engine process doing the work: the lease owner of the jobs it records and claims.

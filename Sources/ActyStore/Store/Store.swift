@@ -23,11 +23,11 @@ package final class Store: Sendable {
     }
 
     let database: any DatabaseWriter
-    private let writer: GroupCommitWriter
+    let writer: GroupCommitWriter
     /// Checkpoints a file database's WAL in the background, until `close()`.
     private let checkpointer: Locked<BackgroundCheckpointer?>
     /// What the running batch wrote, for its tail: events for the observer, effects for the dispatch.
-    private let batch: BatchRecorder
+    let batch: BatchRecorder
 
     /// Opens (creating if needed) and migrates a database.
     ///
@@ -165,47 +165,6 @@ package final class Store: Sendable {
     /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
     package static var checkpointFrames: (background: Int, writer: Int) {
         (Int(BackgroundCheckpointer.defaultThreshold), Int(BackgroundCheckpointer.defaultLimit))
-    }
-
-    /// Runs a state change in the next group-commit transaction and returns once it has committed.
-    ///
-    /// - Parameters:
-    ///   - worker: the engine process on whose behalf the events are recorded.
-    ///   - body: the change, on the writer thread inside the transaction; it may run again when another request of
-    ///     its batch fails, so it must have no effect outside the database.
-    ///   - committed: on the writer thread once the transaction has committed, before the attached dispatch hears
-    ///     of the batch (so a result slot registered here is there when the job's result comes): makes the caller's
-    ///     value from the body's and its effects.
-    func write<T: Sendable, U: Sendable>(
-        worker: String?,
-        _ body: @escaping @Sendable (inout WriteContext) throws -> T,
-        committed: @escaping @Sendable (T, WriteEffects) -> U
-    ) async throws -> U {
-        let batch = batch
-        return try await writer.write({ db in
-            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents)
-            let value = try body(&context)
-            try context.flushEvents()
-            batch.add(context)
-            return (value, context.effects)
-        }, committed: { committed($0.0, $0.1) })
-    }
-
-    /// Runs a state change in the next group-commit transaction and returns its value and effects once committed.
-    func write<T: Sendable>(
-        worker: String?, _ body: @escaping @Sendable (inout WriteContext) throws -> T
-    ) async throws -> (T, WriteEffects) {
-        try await write(worker: worker, body, committed: { ($0, $1) })
-    }
-
-    /// Makes `dispatch` take part in every batch of this store's writer, from the next one on.
-    package func attach(_ dispatch: any Dispatch) {
-        batch.attach(dispatch)
-    }
-
-    /// Runs a batch even if no request comes: the attached dispatch has work.
-    package func requestBatch() {
-        writer.kick()
     }
 
     /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and

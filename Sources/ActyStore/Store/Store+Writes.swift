@@ -2,6 +2,47 @@ package import ActyCore
 import GRDB
 
 extension Store {
+    /// Runs a state change in the next group-commit transaction and returns once it has committed.
+    ///
+    /// - Parameters:
+    ///   - worker: the engine process on whose behalf the events are recorded.
+    ///   - body: the change, on the writer thread inside the transaction; it may run again when another request of
+    ///     its batch fails, so it must have no effect outside the database.
+    ///   - committed: on the writer thread once the transaction has committed, before the attached dispatch hears
+    ///     of the batch (so a result slot registered here is there when the job's result comes): makes the caller's
+    ///     value from the body's and its effects.
+    func write<T: Sendable, U: Sendable>(
+        worker: String?,
+        _ body: @escaping @Sendable (inout WriteContext) throws -> T,
+        committed: @escaping @Sendable (T, WriteEffects) -> U
+    ) async throws -> U {
+        let batch = batch
+        return try await writer.write({ db in
+            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents)
+            let value = try body(&context)
+            try context.flushEvents()
+            batch.add(context)
+            return (value, context.effects)
+        }, committed: { committed($0.0, $0.1) })
+    }
+
+    /// Runs a state change in the next group-commit transaction and returns its value and effects once committed.
+    func write<T: Sendable>(
+        worker: String?, _ body: @escaping @Sendable (inout WriteContext) throws -> T
+    ) async throws -> (T, WriteEffects) {
+        try await write(worker: worker, body, committed: { ($0, $1) })
+    }
+
+    /// Makes `dispatch` take part in every batch of this store's writer, from the next one on.
+    package func attach(_ dispatch: any Dispatch) {
+        batch.attach(dispatch)
+    }
+
+    /// Runs a batch even if no request comes: the attached dispatch has work.
+    package func requestBatch() {
+        writer.kick()
+    }
+
     /// Inserts groups with their primers and followers in one transaction; returns once committed, with the ids
     /// in the order of `groups`. All or nothing: when one group is refused, none is stored.
     ///
@@ -153,5 +194,74 @@ package struct WorkerRegistration: Sendable, Hashable {
         self.primerWorkers = primerWorkers
         self.followerWorkers = followerWorkers
         self.executors = executors
+    }
+}
+
+/// The store's tail of every batch (see ``GroupCommitWriter``): collects what the batch's requests changed, runs
+/// the attached ``Dispatch``'s work after them, and hands the events to the observer once committed.
+final class BatchRecorder: BatchTail {
+    private struct State {
+        /// Weak: the engine's dispatch holds the store.
+        weak var dispatch: (any Dispatch)?
+        var events: [EventRecord] = []
+        var effects = WriteEffects()
+        var work: DispatchWork?
+        var result = DispatchResult()
+    }
+
+    private let state = Locked(State())
+    private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
+
+    /// Whether committed events are kept in memory for the observer.
+    var keepsEvents: Bool { eventObserver != nil }
+
+    init(eventObserver: (@Sendable ([EventRecord]) -> Void)?) {
+        self.eventObserver = eventObserver
+    }
+
+    func attach(_ dispatch: any Dispatch) {
+        state.withLock { $0.dispatch = dispatch }
+    }
+
+    /// Adds what one request wrote.
+    func add(_ context: WriteContext) {
+        state.withLock { state in
+            state.effects.merge(context.effects)
+            if keepsEvents { state.events += context.events }
+        }
+    }
+
+    func beforeCommit(_ db: Database) throws {
+        let (dispatch, readyWork) = state.withLock { ($0.dispatch, $0.effects.readyWork) }
+        guard let dispatch, let work = dispatch.takeWork(readyWork: readyWork) else { return }
+        state.withLock { $0.work = work }
+        var context = WriteContext(db: db, worker: work.worker, keepsEvents: keepsEvents)
+        let result = try context.run(work)
+        try context.flushEvents()
+        add(context)
+        state.withLock { $0.result = result }
+    }
+
+    func afterTransaction(_ outcome: TransactionOutcome) {
+        let finished = state.withLock { state in
+            defer {
+                state.events.removeAll(keepingCapacity: true)
+                state.effects = WriteEffects()
+                state.work = nil
+                state.result = DispatchResult()
+            }
+            return (state.dispatch, state.work, state.result, state.effects, state.events)
+        }
+        let (dispatch, work, result, effects, events) = finished
+        switch outcome {
+        case .rolledBackToRetry:
+            // The batch runs again without the failed request; the dispatch's work has not been taken yet.
+            return
+        case .committed:
+            if let eventObserver, !events.isEmpty { eventObserver(events) }
+            dispatch?.batchEnded(work, .success(result), effects: effects)
+        case .failed(let error):
+            dispatch?.batchEnded(work, .failure(error), effects: WriteEffects())
+        }
     }
 }
