@@ -217,17 +217,6 @@ final class ResultRegistry: Sendable {
         state.withLock { Array($0.awaited.prefix(limit)) }
     }
 
-    /// Forgets slots of jobs whose insert was rolled back.
-    func remove(_ ids: some Sequence<JobID>) {
-        state.withLock { state in
-            for id in ids {
-                state.slots.removeValue(forKey: id)
-                state.watched.remove(id)
-                state.awaited.remove(id)
-            }
-        }
-    }
-
     /// Resolves the slots of finished jobs and forgets them.
     func resolve(_ results: [JobResult]) {
         guard !results.isEmpty else { return }
