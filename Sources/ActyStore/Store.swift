@@ -113,7 +113,9 @@ package final class Store: Sendable {
     ///
     /// A process whose last connection closes folds the WAL into the file and deletes it under an exclusive lock;
     /// the `PRAGMA journal_mode = WAL` GRDB runs on opening fails at once with SQLITE_BUSY meanwhile, without
-    /// SQLite's busy handler, so the wait is here, up to the busy timeout.
+    /// SQLite's busy handler, so the wait is here, up to the busy timeout. It blocks the thread, like SQLite's own
+    /// busy handler: async callers open through ``open(_:durability:busyTimeout:eventObserver:)``, off the
+    /// concurrency pool.
     private static func openPool(_ path: String, configuration: Configuration, busyTimeout: Duration) throws -> DatabasePool {
         let deadline = ContinuousClock.now + busyTimeout
         while true {
@@ -206,6 +208,22 @@ package final class Store: Sendable {
     /// Runs a batch even if no request comes: the attached dispatch has work.
     package func requestBatch() {
         writer.kick()
+    }
+
+    /// Opens (creating if needed) and migrates a database like ``init(_:durability:busyTimeout:eventObserver:)``,
+    /// waiting on a dispatch thread: opening blocks on the file's locks (up to `busyTimeout` while another process
+    /// recovers or checkpoints it) and on migrating, which would hold one of the concurrency pool's few threads.
+    package static func open(
+        _ location: DatabaseLocation,
+        durability: Durability = .process,
+        busyTimeout: Duration = .seconds(10),
+        eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil
+    ) async throws -> Store {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try Store(location, durability: durability, busyTimeout: busyTimeout, eventObserver: eventObserver) })
+            }
+        }
     }
 
     /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and

@@ -92,7 +92,7 @@ public final class ActyEngine: Sendable {
         } else {
             events = nil
         }
-        store = try Store(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
+        store = try await Store.open(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
         registry = ResultRegistry(store: store)
         dispatcher = Dispatcher(
             store: store, workerID: workerID, executors: byName.keys.sorted(),
