@@ -21,6 +21,9 @@ final class LogCapture: Sendable {
     /// The warnings logged so far.
     var warnings: [Entry] { entries.withLock { $0.filter { $0.level == .warning } } }
 
+    /// Everything logged so far.
+    var all: [Entry] { entries.withLock { $0 } }
+
     fileprivate func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
 
     private struct Handler: LogHandler {

@@ -99,13 +99,14 @@ func failingOnRequest(name: String = "work", delay: Duration? = nil) -> ClosureE
     }
 }
 
-/// Creates an engine on `dir`'s database file.
+/// Creates an engine on `dir`'s database file, running in the background unless `runsInBackground` is `false`.
 func makeEngine(
     _ dir: TemporaryDirectory,
     _ configuration: EngineConfiguration = EngineConfiguration(),
-    executors: [any Executor] = [EchoExecutor()]
+    executors: [any Executor] = [EchoExecutor()],
+    runsInBackground: Bool = true
 ) async throws -> ActyEngine {
-    try await ActyEngine(database: .file(dir.file()), configuration: configuration, executors: executors)
+    try await ActyEngine(database: .file(dir.file()), configuration: configuration, executors: executors, runsInBackground: runsInBackground)
 }
 
 /// Waits until every group of `submissions` has succeeded on `engine`, and checks that each job ended succeeded with

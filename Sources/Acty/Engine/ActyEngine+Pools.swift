@@ -3,31 +3,57 @@ import Foundation
 import Logging
 
 extension ActyEngine {
-    /// Runs the worker pools and the engine's housekeeping until the dispatcher has stopped:
+    /// Runs the worker pools and the engine's housekeeping until the engine has stopped, as child tasks that have
+    /// all ended when it returns:
     /// - the poll timer, which looks for work other processes wrote and for handles of jobs run elsewhere;
     /// - the heartbeat, which renews the leases of running jobs and notices leases this process lost;
     /// - the rescuer, which takes back jobs of workers that died or went silent, at start and periodically;
     /// - the executor watch, which reports jobs waiting for an executor no live engine has.
+    ///
+    /// Once a stop is asked for, workers take no new jobs; the running ones get the grace period, past which their
+    /// workers are cancelled and hand them back. Housekeeping runs until every worker has exited and its last
+    /// attempt is recorded (or given up), so the heartbeat keeps the leases of jobs finishing in the grace period.
     func runPools() async {
-        await withTaskGroup(of: Void.self) { group in
-            let housekeeping = [
-                Task { await self.poll() },
-                Task { await self.heartbeat() },
-                Task { await self.rescue() },
-                Task { await self.watchMissingExecutors() },
-            ]
-            for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
-                for _ in 0..<count {
-                    group.addTask {
-                        await Worker(
-                            pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs,
-                            isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry
-                        ).run()
+        await withDiscardingTaskGroup { housekeeping in
+            housekeeping.addTask { await self.poll() }
+            housekeeping.addTask { await self.heartbeat() }
+            housekeeping.addTask { await self.rescue() }
+            housekeeping.addTask { await self.watchMissingExecutors() }
+            await withDiscardingTaskGroup { workers in
+                for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
+                    for _ in 0..<count {
+                        workers.addTask {
+                            await Worker(
+                                pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs,
+                                isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry
+                            ).run()
+                        }
                     }
                 }
+                await lifecycle.stopRequested()
+                await gracePeriod(cancelling: &workers)
             }
-            await dispatcher.waitUntilStopped()
-            for task in housekeeping { task.cancel() }
+            // The workers have exited and the dispatcher has recorded (or given up) their last attempts.
+            housekeeping.cancelAll()
+        }
+    }
+
+    /// Waits until the workers have exited and their attempts are recorded, for at most the grace period: past it,
+    /// cancels the workers, and the dispatcher stops retrying writes that fail.
+    private func gracePeriod(cancelling workers: inout DiscardingTaskGroup) async {
+        await withTaskGroup(of: Bool.self) { race in
+            race.addTask {
+                await self.dispatcher.waitUntilStopped()
+                return true
+            }
+            race.addTask { [grace = configuration.gracefulShutdownTimeout] in
+                // Ends at once when `run()` is cancelled: no grace period then.
+                try? await Task.sleep(for: grace)
+                return false
+            }
+            if await race.next() == false { workers.cancelAll() }
+            // Cancelled, the dispatcher's wait gives up failing writes; it returns once the workers have exited.
+            race.cancelAll()
         }
     }
 

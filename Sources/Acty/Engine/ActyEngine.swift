@@ -4,9 +4,12 @@ import Logging
 
 /// The Acty engine: runs groups of jobs durably from a SQLite file.
 ///
-/// Creating an engine opens (or creates) the database, registers this process in its `workers` table and starts the
-/// primer and follower worker pools. Work survives the process: what is queued when it stops stays in the file for
-/// the next engine that opens it.
+/// Creating an engine opens (or creates) the database and registers this process in its `workers` table; the primer
+/// and follower worker pools and the engine's housekeeping run in ``run()``. Work survives the process: what is
+/// queued when it stops stays in the file for the next engine that opens it.
+///
+/// For scripts and tools, an engine runs in the background from its creation (its initialiser starts ``run()`` on a
+/// task of its own) and ``shutdown()`` ends it:
 ///
 /// ```swift
 /// let engine = try await ActyEngine(
@@ -22,6 +25,9 @@ import Logging
 /// for job in submission.jobs { print(try await job.result().status) }
 /// try await engine.shutdown()
 /// ```
+///
+/// In a server, create it with `runsInBackground: false` and let a swift-service-lifecycle `ServiceGroup` run it:
+/// the engine then works in the group's task, and the group's graceful shutdown shuts it down (see ``run()``).
 public final class ActyEngine: Sendable {
     /// This engine process's id in the `workers` table, lease owner of the jobs it runs.
     public let workerID: String
@@ -37,7 +43,7 @@ public final class ActyEngine: Sendable {
     let runningJobs = RunningJobs()
     /// The cache registry, when the engine has a cache provider.
     let cacheRegistry: CacheRegistry?
-    private let finished = ShutdownSignal()
+    let lifecycle = EngineLifecycle()
     /// Whether another engine has been seen working on the database: handles are then also resolved from it.
     let sawPeers = Locked(false)
     /// Lanes known to exist: configured, found in the database, or created by this engine. A submit to any other
@@ -47,25 +53,37 @@ public final class ActyEngine: Sendable {
     let reportedMissingExecutors = Locked<Set<String>>([])
     /// When this engine started, in Unix epoch seconds.
     let startedAt = WallClock.now
-    private let events: AsyncStream<[EventRecord]>.Continuation?
-    private let running: Locked<Task<Void, Never>?>
-    private let delivery: Task<Void, Never>?
-    private let stopped = Locked(false)
+    /// Committed events on their way to the sinks (`nil` without sinks): ``run()`` delivers them, or
+    /// ``shutdown()`` when the engine never ran.
+    let events: (stream: AsyncStream<[EventRecord]>, continuation: AsyncStream<[EventRecord]>.Continuation)?
+    /// The task the engine runs on when it runs in the background.
+    private let background = Locked<Task<Void, Never>?>(nil)
 
-    /// Opens the database and starts the worker pools.
+    /// Opens the database and registers this engine in it; by default, also starts running it in the background.
+    ///
+    /// With `runsInBackground: true` (the default) the engine works as soon as it is created: ``run()`` runs on a
+    /// task of the engine's own until ``shutdown()`` ends it and waits for it. That suits scripts, tools and tests.
+    /// With `false`, nothing runs until you call ``run()``, typically as one of a `ServiceGroup`'s services, so the
+    /// engine's work lives in a task you own; submissions are stored meanwhile and run once it does.
+    ///
+    /// Opening the file waits on a dispatch thread, not on the concurrency pool: it may wait for locks another
+    /// process holds, up to ``EngineConfiguration/busyTimeout``.
     ///
     /// - Parameters:
     ///   - database: the SQLite file (created when missing) or an in-memory database.
     ///   - configuration: pools, lanes, policies and durability.
     ///   - executors: the executors jobs can name; the first is the default.
     ///   - cacheProvider: creates the cache or session state groups with a `cacheKey` share.
+    ///   - runsInBackground: whether the engine starts ``run()`` on a task of its own now; `false` leaves calling
+    ///     ``run()`` to you.
     /// - Throws: ``ActyError`` when the configuration is invalid, or the database cannot be opened, is read-only,
     ///   or was written by a newer version of Acty.
     public init(
         database: DatabaseLocation,
         configuration: EngineConfiguration = EngineConfiguration(),
         executors: [any Executor],
-        cacheProvider: (any CacheProvider)? = nil
+        cacheProvider: (any CacheProvider)? = nil,
+        runsInBackground: Bool = true
     ) async throws {
         try configuration.validate()
         guard let first = executors.first else {
@@ -82,17 +100,15 @@ public final class ActyEngine: Sendable {
         self.defaultExecutor = first.name
         self.workerID = Self.makeWorkerID()
 
-        var sinkStream: AsyncStream<[EventRecord]>?
         var observer: (@Sendable ([EventRecord]) -> Void)?
         if !configuration.eventSinks.isEmpty {
             let (stream, continuation) = AsyncStream.makeStream(of: [EventRecord].self)
-            sinkStream = stream
-            events = continuation
+            events = (stream, continuation)
             observer = { continuation.yield($0) }
         } else {
             events = nil
         }
-        store = try Store(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
+        store = try await Store.open(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
         registry = ResultRegistry(store: store)
         dispatcher = Dispatcher(
             store: store, workerID: workerID, executors: byName.keys.sorted(),
@@ -101,7 +117,6 @@ public final class ActyEngine: Sendable {
             running: runningJobs, logger: configuration.logger
         )
         store.attach(dispatcher)
-        running = Locked(nil)
         if let cacheProvider {
             cacheRegistry = CacheRegistry(
                 provider: cacheProvider, store: store, workerID: workerID, leaseDuration: configuration.leaseDuration,
@@ -109,13 +124,6 @@ public final class ActyEngine: Sendable {
             )
         } else {
             cacheRegistry = nil
-        }
-        if let sinkStream {
-            delivery = Task { [configuration] in
-                await EventDelivery.run(sinkStream, to: configuration.eventSinks, logger: configuration.logger)
-            }
-        } else {
-            delivery = nil
         }
 
         var lanes: [String: (weight: Double, maxInflight: Int?)] = [:]
@@ -131,18 +139,22 @@ public final class ActyEngine: Sendable {
             )
         } catch {
             // Nothing runs yet: release the sinks and the database before reporting the failure.
-            events?.finish()
-            await delivery?.value
-            try? await store.close()
+            await deliverRemainingEvents()
+            do {
+                try await store.close()
+            } catch let closeError {
+                configuration.logger.error("closing the database failed", metadata: ["error": "\(closeError)"])
+            }
             throw error
         }
-        // The pools run on their own task so that the engine works as soon as it is created, as its API promises;
-        // `shutdown()` ends that task and waits for it.
-        let task = Task { [self] in
-            await self.runPools()
-        }
-        running.withLock { $0 = task }
         configuration.logger.debug("engine started", metadata: ["worker.id": "\(workerID)"])
+        if runsInBackground {
+            // The convenience for scripts: `run()` on a task of its own, which `shutdown()` ends and waits for. How
+            // the shutdown went is kept in the lifecycle, and `shutdown()` throws it.
+            _ = lifecycle.start()  // a new engine: always starts
+            let task = Task { [self] in await runUntilShutDown() }
+            background.withLock { $0 = task }
+        }
     }
 
     /// A short id, unique per engine run: it is stored with every event, so it is kept small; the `workers` row
@@ -159,7 +171,8 @@ public final class ActyEngine: Sendable {
     /// the next process; the event sinks are flushed and closed.
     ///
     /// Waiting ``JobHandle/result()`` calls for jobs that did not finish throw ``ActyError/Code/engineStopped``.
-    /// Calling `shutdown()` again waits for the first call to finish.
+    /// The engine's ``run()`` returns once it has shut down. Calling `shutdown()` again, or while a graceful shutdown
+    /// of `run()` is under way, waits for that shutdown and reports how it went.
     ///
     /// When the database cannot be written (a full disk, a read-only file system, an I/O error, a lock held by
     /// another process), the engine keeps trying to record its last completions for
@@ -170,27 +183,31 @@ public final class ActyEngine: Sendable {
     ///   write error as ``ActyError/cause``; or the error that kept the engine from recording that it stopped, or
     ///   from closing the database. The engine is shut down in every case.
     public func shutdown() async throws {
-        let first = stopped.withLock { stopped in
-            defer { stopped = true }
-            return !stopped
+        if requestShutdown() {
+            // The engine never ran: there is nothing to stop, only its registration to end.
+            lifecycle.finish(await finishShutdown(delivery: nil))
         }
-        guard first else { return await finished.wait() }
-        defer { finished.signal() }
+        let outcome = await lifecycle.outcome()
+        await background.withLock({ $0 })?.value
+        try outcome.get()
+    }
+
+    /// Asks the engine to stop: it claims no new jobs from now on, and ``run()`` gives the running ones the grace
+    /// period, then shuts down. Returns `true` to the first caller when the engine never ran: it then finishes the
+    /// shutdown itself (see ``finishShutdown(delivery:)``).
+    @discardableResult
+    func requestShutdown() -> Bool {
+        let finishesIdle = lifecycle.requestStop()
         dispatcher.stop()
-        if let pools = running.withLock({ $0 }) {
-            let grace = configuration.gracefulShutdownTimeout
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await pools.value }
-                group.addTask {
-                    try? await Task.sleep(for: grace)
-                    pools.cancel()
-                }
-                await group.next()
-                group.cancelAll()
-            }
-            await pools.value
-        }
-        // Every step runs even when an earlier one failed; the first failure is reported at the end.
+        return finishesIdle
+    }
+
+    /// The last steps of a shutdown, once no worker runs: records that this engine stopped, delivers the last
+    /// events, fails the handles still waiting and closes the database. Every step runs even when an earlier one
+    /// failed; the first failure is the outcome, the others are logged.
+    ///
+    /// - Parameter delivery: the task delivering events to the sinks, when ``run()`` started one.
+    func finishShutdown(delivery: Task<Void, Never>?) async -> Result<Void, any Error> {
         var failures: [any Error] = []
         let unrecorded = dispatcher.unrecorded
         if unrecorded.isEmpty {
@@ -200,8 +217,12 @@ public final class ActyEngine: Sendable {
             // process is gone, instead of when their leases expire.
             failures.append(Self.notRecordedError(unrecorded))
         }
-        events?.finish()
-        await delivery?.value
+        if let delivery {
+            events?.continuation.finish()
+            await delivery.value
+        } else {
+            await deliverRemainingEvents()
+        }
         registry.failAll(
             ActyError(.engineStopped, "the engine shut down before the job finished; it stays queued in the database for the next engine")
         )
@@ -209,7 +230,14 @@ public final class ActyEngine: Sendable {
         for failure in failures.dropFirst() {
             configuration.logger.error("shutting down failed", metadata: ["error": "\(failure)"])
         }
-        if let first = failures.first { throw first }
+        return failures.first.map { .failure($0) } ?? .success(())
+    }
+
+    /// Ends the event stream and hands what it holds to the sinks, then closes them: for an engine that never ran.
+    private func deliverRemainingEvents() async {
+        guard let events else { return }
+        events.continuation.finish()
+        await EventDelivery.run(events.stream, to: configuration.eventSinks, logger: configuration.logger)
     }
 
     private static func notRecordedError(_ unrecorded: Dispatcher.Unrecorded) -> ActyError {
@@ -224,14 +252,9 @@ public final class ActyEngine: Sendable {
         )
     }
 
-    /// Waits until the engine has shut down.
-    func waitUntilShutDown() async {
-        await finished.wait()
-    }
-
     /// Throws when the engine has been shut down.
     func checkRunning() throws {
-        if stopped.withLock({ $0 }) {
+        if lifecycle.isStopping {
             throw ActyError(.engineStopped, "the engine has been shut down: create a new ActyEngine to submit work")
         }
     }

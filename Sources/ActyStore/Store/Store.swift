@@ -113,7 +113,9 @@ package final class Store: Sendable {
     ///
     /// A process whose last connection closes folds the WAL into the file and deletes it under an exclusive lock;
     /// the `PRAGMA journal_mode = WAL` GRDB runs on opening fails at once with SQLITE_BUSY meanwhile, without
-    /// SQLite's busy handler, so the wait is here, up to the busy timeout.
+    /// SQLite's busy handler, so the wait is here, up to the busy timeout. It blocks the thread, like SQLite's own
+    /// busy handler: async callers open through ``open(_:durability:busyTimeout:eventObserver:)``, off the
+    /// concurrency pool.
     private static func openPool(_ path: String, configuration: Configuration, busyTimeout: Duration) throws -> DatabasePool {
         let deadline = ContinuousClock.now + busyTimeout
         while true {
