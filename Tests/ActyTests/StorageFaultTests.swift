@@ -145,12 +145,19 @@ struct StorageFaultTests {
     }
 
     @Test func jobsFinishingOnAFullDiskReportItAndAreRecordedWhenSpaceReturns() async throws {
-        let mount = try #require(ScratchMount(sizeKB: 2048))
+        let mount = try #require(ScratchMount(sizeKB: 8192))
         let gate = Gate()
-        let (engine, submissions) = try await Self.engineWithRunningPrimers(mount.path + "/acty.db", groups: 2, gate: gate)
+        // Writes larger than the log: once a checkpoint lets the log start over, small writes fit in the space the
+        // log file already has, and a full disk would not fail them.
+        let padding = String(repeating: "x", count: 300_000)
+        let (engine, submissions) = try await Self.engineWithRunningPrimers(
+            mount.path + "/acty.db", groups: 2, gate: gate, padding: padding.count
+        )
         try await shuttingDownOnError(engine) {
             let filler = try mount.fill()
-            let refused = await #expect(throws: ActyError.self) { try await engine.submitGroup("refused", primer: ["n": 9]) }
+            let refused = await #expect(throws: ActyError.self) {
+                try await engine.submitGroup("refused", primer: ["n": 9, "padding": .string(padding)])
+            }
             #expect(refused?.code == .databaseFull)
 
             gate.open()
