@@ -92,8 +92,11 @@ public struct FollowFeed: EventFeed {
     /// An engine that has not heartbeat for this long is shown as gone even if it never marked itself stopped
     /// (a crash): the engine heartbeats several times per lease (30 s by default).
     static let silentAfter = 60.0
-    /// Events per read: a burst is applied over a few ticks and the screen keeps refreshing.
-    static let page = 10_000
+    /// Events per read: a burst is applied over several ticks (~25 ms each on the development VM) and the screen
+    /// keeps refreshing. After a full page the next tick reads again without waiting for the poll interval, so a
+    /// follow keeps up with an engine at full speed.
+    static let page = 4_000
+    private var behind = false
 
     public enum Start: Sendable, Hashable {
         /// Replay every event first.
@@ -167,9 +170,10 @@ public struct FollowFeed: EventFeed {
 
     public mutating func tick(now: Double, state: inout DashboardState) throws -> Bool {
         let workersDue = now - lastWorkers >= 1
-        guard workersDue || now - lastPoll >= pollInterval else { return false }
+        guard workersDue || behind || now - lastPoll >= pollInterval else { return false }
         lastPoll = now
         let read = try store.follow(after: lastSeq, limit: Self.page, workers: workersDue, counts: false)
+        behind = read.events.count == Self.page
         for record in read.events { state.apply(TUIEvent(record)) }
         if let last = read.events.last?.seq { lastSeq = last }
         if let workers = read.workers {
