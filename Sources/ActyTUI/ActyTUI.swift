@@ -5,6 +5,6 @@ public enum ActyTUI {
     public static let configuration = CommandConfiguration(
         commandName: "acty-tui",
         abstract: "Watch an Acty run: live from its database, or replayed from its event log.",
-        subcommands: [Follow.self, Replay.self, Snapshot.self]
+        subcommands: [Follow.self, Replay.self, Snapshot.self, FollowTiming.self]
     )
 }

@@ -87,23 +87,32 @@ extension TUIEvent {
     /// Reads one line of a JSONL log in acty's envelope; `nil` when the line is not such an event (not JSON, not an
     /// object, no `type`).
     public init?(jsonlLine line: String) {
-        guard let value = try? JSONValue(jsonString: line), case .object(let fields) = value,
-            let type = fields["type"]?.stringValue
-        else { return nil }
-        func text(_ key: String) -> String? {
-            switch fields[key] {
+        var line = line
+        guard let event = line.withUTF8({ TUIEvent(jsonlBytes: $0) }) else { return nil }
+        self = event
+    }
+
+    /// Reads one line given as UTF-8 bytes (see ``init(jsonlLine:)``). Bytes that are not UTF-8 are replaced, as
+    /// `String(decoding:as:)` does, rather than costing the line.
+    init?(jsonlBytes bytes: UnsafeBufferPointer<UInt8>) {
+        var envelope = Envelope(bytes)
+        if envelope == nil, bytes.contains(where: { $0 >= 0x80 }) {
+            var repaired = String(decoding: bytes, as: UTF8.self)
+            envelope = repaired.withUTF8 { Envelope($0) }
+        }
+        guard let envelope, let type = envelope.type else { return nil }
+        func text(_ value: JSONValue?) -> String? {
+            switch value {
             case .string(let string)?: string
-            case .number(let number)?: number == number.rounded() ? String(Int64(number)) : String(number)
+            case .number(let number)?: Int64(exactly: number).map { String($0) } ?? String(number)
             default: nil
             }
         }
-        let at = fields["ts"]?.doubleValue ?? fields["timestamp"]?.doubleValue ?? fields["time"]?.doubleValue ?? 0
-        var payload = fields["payload"]
-        if payload == .null { payload = nil }
         self.init(
-            seq: Int64(fields["seq"]?.doubleValue ?? 0), at: at, type: type, job: text("job_id"), group: text("group_id"),
-            role: text("kind").flatMap(JobRole.init(rawValue:)), follower: text("follower_id").flatMap { Int($0) },
-            lane: nil, pool: text("pool"), engine: text("run_id"), payload: payload
+            seq: envelope.seq.flatMap { Int64(exactly: $0.rounded(.towardZero)) } ?? 0, at: envelope.ts ?? envelope.timestamp ?? envelope.time ?? 0, type: type,
+            job: text(envelope.jobID), group: text(envelope.groupID), role: text(envelope.kind).flatMap(JobRole.init(rawValue:)),
+            follower: text(envelope.followerID).flatMap { Int($0) }, lane: nil, pool: text(envelope.pool),
+            engine: text(envelope.runID), payload: envelope.payload == .null ? nil : envelope.payload
         )
     }
 }

@@ -110,8 +110,8 @@ enum Fixture {
 enum EngineRun {
     struct Planned: Error {}
 
-    static func make(in folder: TemporaryDirectory, groups: Int = 6) async throws -> String {
-        let path = folder.file()
+    static func make(in folder: TemporaryDirectory, groups: Int = 6, path: String? = nil) async throws -> String {
+        let path = path ?? folder.file()
         let engine = try await ActyEngine(
             database: .file(path),
             configuration: EngineConfiguration(lanes: ["fast": LaneConfiguration(weight: 3), "slow": LaneConfiguration(weight: 1, maxInflight: 2)]),
