@@ -42,6 +42,7 @@ enum DashboardScreen {
                 pieces.append((Glyphs.fit(Glyphs.count(n), 6, right: true), n > 0 ? style : .faint))
             }
             if let cap = lane.maxInflight { pieces.append(("  cap \(cap)", .faint)) }
+            if lane.deferrals > 0, canvas.width >= 120 { pieces.append(("  deferred \(Glyphs.count(lane.deferrals))", .faint)) }
             if lane.paused { pieces.append(("  paused", .bad)) }
             canvas.line(pieces)
         }
@@ -56,8 +57,9 @@ enum DashboardScreen {
     // MARK: Pools
 
     static func drawPools(_ state: DashboardState, rows: Int, into canvas: inout Canvas) {
-        guard rows > 0 else { return }
+        guard rows > 0 || state.admission != nil || state.runtimeStats != nil else { return }
         canvas.section("Pools: busy █ stealing ▒ idle ·")
+        for line in admissionLines(state) { canvas.line(line) }
         let byEngine = Dictionary(grouping: state.pools.values, by: \.engine)
         for engine in byEngine.keys.sorted().prefix(rows) {
             let info = state.engines[engine]
@@ -80,6 +82,36 @@ enum DashboardScreen {
         }
     }
 
+    /// Python acty's admission and burst state and its latest `runtime_stats`, when the log has them.
+    static func admissionLines(_ state: DashboardState) -> [[(String, Style)]] {
+        var lines: [[(String, Style)]] = []
+        if let admission = state.admission {
+            var pieces: [(String, Style)] = []
+            pieces.append(("admission ", .title))
+            pieces.append(("\(admission.active)/\(admission.cap.map(String.init) ?? "?") groups active", .plain))
+            if let base = admission.baseCap, let cap = admission.cap, cap != base { pieces.append((" (cap \(base)+\(cap - base))", .faint)) }
+            pieces.append((" · \(admission.pending) pending", admission.pending > 0 ? .busy : .faint))
+            if admission.lowWatermark != nil || admission.burst {
+                pieces.append((admission.burst ? " · BURST ON" : " · burst off", admission.burst ? .busy : .faint))
+                if let runnable = admission.runnable, let mark = admission.lowWatermark {
+                    pieces.append((" runnable \(runnable) \(runnable < mark ? "<" : "≥") \(mark)", .faint))
+                }
+            }
+            lines.append(pieces)
+        }
+        if let stats = state.runtimeStats {
+            var pieces: [(String, Style)] = [("runtime_stats ", .title)]
+            var text = "queue \(stats.queueDepth.map(String.init) ?? "?") inflight \(stats.inflightWorkers.map(String.init) ?? "?")"
+            if let warm = stats.warmTasks, warm > 0 { text += " warm \(warm)" }
+            let states = stats.groupsByState.filter { $0.value > 0 && $0.key != "DONE" }.sorted { $0.key < $1.key }
+            if !states.isEmpty { text += " · " + states.map { "\($0.key.lowercased()) \($0.value)" }.joined(separator: " ") }
+            pieces.append((text, .plain))
+            pieces.append((" at " + Glyphs.clock(stats.at), .faint))
+            lines.append(pieces)
+        }
+        return lines
+    }
+
     // MARK: Sparklines
 
     static func drawSparklines(_ state: DashboardState, into canvas: inout Canvas) {
@@ -95,9 +127,23 @@ enum DashboardScreen {
 
     // MARK: Groups
 
-    /// The groups list: active first (oldest first), then finished (newest first), filtered by the context.
+    static let groupFields: Set<String> = ["group", "lane", "state", "primer"]
+
+    /// The groups list: active first (oldest first), then finished (newest first), filtered by the context
+    /// (`lane:priority state:failed`, bare words search the key and lane).
     static func groupRows(_ state: DashboardState, _ context: ViewContext) -> [DashboardState.Group] {
-        let all = state.groups.values.filter { context.filter.isEmpty || $0.key.contains(context.filter) || ($0.lane ?? "").contains(context.filter) }
+        let filter = FieldFilter(context.filter, fields: groupFields)
+        let all = state.groups.values.filter { group in
+            filter.matches({ field in
+                switch field {
+                case "group": group.key
+                case "lane": group.lane
+                case "state": group.state
+                case "primer": group.primer
+                default: nil
+                }
+            }, text: group.key + " " + (group.lane ?? ""))
+        }
         let active = all.filter(\.isActive).sorted { ($0.activatedAt, $0.key) < ($1.activatedAt, $1.key) }
         let finished = all.filter { !$0.isActive }.sorted { ($0.finishedAt ?? 0, $0.key) > ($1.finishedAt ?? 0, $1.key) }
         return active + finished
@@ -122,9 +168,9 @@ enum DashboardScreen {
             default: .busy
             }
             var pieces: [(String, Style)] = [
-                (Glyphs.fit(group.key, keyWidth) + " ", .plain),
+                (Glyphs.fitTail(group.key, keyWidth) + " ", .plain),
                 (Glyphs.fit(group.lane ?? "", 10) + " ", .faint),
-                (Glyphs.fit(group.state, 10), stateStyle),
+                (Glyphs.fit(group.isActive && group.warming ? "warming" : group.state, 10), stateStyle),
                 (Glyphs.fit("primer " + primerMark(group.primer), 10), group.primer == "failed" ? .bad : .plain),
                 (Glyphs.bar(fraction, width: barWidth), group.followersFailed > 0 ? .bad : .good),
                 (Glyphs.fit("\(group.followersDone)/\(group.followers)", 9, right: true), .plain),
@@ -157,7 +203,7 @@ enum DashboardScreen {
                 (Glyphs.clock(failure.at) + " ", .faint),
                 (failure.retried ? "retry " : "FAIL  ", failure.retried ? .busy : .bad),
                 (Glyphs.fit(failure.job.map(Glyphs.shortID) ?? "-", 14) + " ", .plain),
-                (failure.errorType + ": ", .bad),
+                (failure.errorType + (failure.message.isEmpty ? "" : ": "), .bad),
                 (failure.message.replacingOccurrences(of: "\n", with: " "), .plain),
             ])
         }

@@ -56,14 +56,34 @@ enum TimelineScreen {
     }
 }
 
-/// `l`: the latest events, newest at the bottom, filtered by `/` (type, group, lane or job), scrolled with ↑↓.
+/// `l`: the latest events, newest at the bottom, filtered by `/` per field (`type:job_failed group:g1 lane:priority`,
+/// `-type:job_requeued`, bare words search the whole line), scrolled with ↑↓.
 enum LogScreen {
+    static let fields: Set<String> = ["type", "job", "group", "lane", "kind", "pool", "engine"]
+
+    static func value(_ field: String, of event: TUIEvent) -> String? {
+        switch field {
+        case "type": event.type
+        case "job": event.job
+        case "group": event.group
+        case "lane": event.lane
+        case "kind": event.role?.rawValue
+        case "pool": event.pool
+        case "engine": event.engine
+        default: nil
+        }
+    }
+
+    /// The events of the log that pass the context's filter, oldest first.
+    static func events(_ state: DashboardState, _ context: ViewContext) -> [TUIEvent] {
+        let filter = FieldFilter(context.filter, fields: fields)
+        guard !filter.isEmpty else { return state.log.elements }
+        return state.log.elements.filter { event in filter.matches({ value($0, of: event) }, text: line(event)) }
+    }
+
     static func draw(_ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
         let filter = context.filter
-        let events = state.log.elements.filter { event in
-            filter.isEmpty || event.type.contains(filter) || (event.group ?? "").contains(filter)
-                || (event.lane ?? "").contains(filter) || (event.job ?? "") == filter
-        }
+        let events = events(state, context)
         canvas.section("Event log: \(events.count) of the last \(state.log.count) events" + (filter.isEmpty ? "" : " matching \"\(filter)\""))
         let rows = canvas.linesLeft
         let endIndex = max(0, events.count - max(0, context.scroll))
@@ -102,7 +122,11 @@ enum LogScreen {
 enum HelpScreen {
     static let keys: [(String, String)] = [
         ("q", "quit (also ctrl-c)"), ("?", "this help"), ("t", "timeline of recent jobs"), ("l", "event log"),
-        ("/", "filter groups (dashboard) or events (log); enter keeps it, esc clears it"),
+        ("/", "filter groups (dashboard) or events (log); enter keeps, esc clears"),
+        ("", "words match anywhere, field:value one field, -x excludes, x* prefix"),
+        ("", "log fields: type group lane job kind pool engine, for example"),
+        ("", "  type:job_failed lane:priority   or   -type:job_requeued group:g3"),
+        ("", "group fields: group lane state primer, e.g. state:failed"),
         ("↑ ↓ / k j", "select a group or job, scroll the log"), ("enter", "drill down: group → its jobs → a job"),
         ("esc", "back to the previous screen"),
         ("p", "replay: pause / resume"), (".", "replay: one event when paused"), ("+ -", "replay: faster / slower"),
@@ -130,8 +154,10 @@ enum DrillDown {
         if let group {
             title += ": \(group.state), lane \(group.lane ?? "-"), primer \(group.primer), followers \(group.followersDone)/\(group.followers)"
             if group.followersFailed > 0 { title += ", \(group.followersFailed) failed" }
+            if group.warming { title += ", warming up" }
         }
         canvas.section(title)
+        if let error = group.flatMap(\.lastError) { canvas.line([("error: " + error.split(whereSeparator: \.isNewline).joined(separator: " "), .bad)]) }
         let jobs = jobs(of: key, in: state)
         if jobs.isEmpty { canvas.line([("no jobs of this group are in the recent history", .faint)]) }
         let selected = min(max(0, context.selected), max(0, jobs.count - 1))
@@ -154,6 +180,7 @@ enum DrillDown {
             canvas.line([("group \(job.group ?? "-")  lane \(job.lane)  role \(job.role?.rawValue ?? "-")  state \(job.phase?.name ?? "?")", .plain)])
             var times = "queued \(job.queuedAt.map(Glyphs.clock) ?? "-")  started \(job.startedAt.map(Glyphs.clock) ?? "-")"
             times += "  finished \(job.finishedAt.map(Glyphs.clock) ?? "-")  retries \(job.retries.count)"
+            if job.deferrals > 0 { times += "  deferred \(job.deferrals)" }
             canvas.line([(times, .plain)])
         }
         for line in context.jobDetails { canvas.line([(line, .plain)]) }

@@ -1,5 +1,5 @@
 import ActyCore
-import ActyTUI
+@testable import ActyTUI
 import Foundation
 import Testing
 
@@ -16,6 +16,7 @@ struct ViewTests {
     }
 
     static let cases: [(name: String, events: Int?, screen: ViewContext.Screen, width: Int, height: Int)] = [
+        ("log-filtered-80x24", nil, .log, 80, 24),
         ("dashboard-end-80x24", nil, .dashboard, 80, 24),
         ("dashboard-end-160x48", nil, .dashboard, 160, 48),
         ("dashboard-mid-80x24", 300, .dashboard, 80, 24),
@@ -32,11 +33,51 @@ struct ViewTests {
         let state = try Self.pythonState(events: test.events)
         var context = ViewContext(title: "run-a.jsonl", screen: test.screen, position: test.events.map { "event \($0)/854" })
         context.selected = 1
+        if test.name.hasPrefix("log-filtered") { context.filter = "-type:job_requeued lane:background group:g34 type:job_*" }
         let text = View.render(state, context, width: test.width, height: test.height).plainText
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(lines.count == test.height)
         #expect(lines.allSatisfy { $0.count <= test.width })
         try Snapshots.assertMatches(text, named: test.name)
+    }
+
+    /// Python acty's admission, burst and runtime_stats (in the pools area), a group in its warm delay, deferrals.
+    @Test(arguments: [(80, 24), (160, 48)])
+    func pythonAdmissionFrameMatchesItsSnapshot(width: Int, height: Int) throws {
+        let state = try RunLog.state(of: Fixture.pythonAdmission)
+        let text = View.render(state, ViewContext(title: "python-admission.jsonl"), width: width, height: height).plainText
+        #expect(text.contains("admission 2/2 groups active (cap 1+1) · 0 pending · BURST ON runnable 0 < 3"))
+        #expect(text.contains("runtime_stats queue 0 inflight 1 · followers_ready 1"))
+        #expect(text.split(separator: "\n").contains { $0.hasPrefix("C ") && $0.contains("warming") })
+        try Snapshots.assertMatches(text, named: "admission-\(width)x\(height)")
+    }
+
+    @Test func logFilterMatchesPerFieldExcludesAndSearchesWords() throws {
+        let state = try Self.pythonState()
+        func shown(_ filter: String) -> [TUIEvent] {
+            var context = ViewContext(title: "t", screen: .log)
+            context.filter = filter
+            return LogScreen.events(state, context)
+        }
+        let failed = shown("type:job_failed")
+        #expect(failed.count == 7 && failed.allSatisfy { $0.type == "job_failed" })
+        // Different fields must all match; a group's last part names it; one field's terms are alternatives.
+        let background = shown("type:job_failed lane:background")
+        #expect(background.count == 6 && background.allSatisfy { $0.lane == "background" })
+        #expect(shown("group:g34 type:job_started").map(\.job) == ["background:g34:primer:139"])
+        #expect(shown("group:g34 type:job_failed type:job_retrying").count == 3)
+        // Exclusion, prefix and bare words.
+        #expect(!shown("-type:job_requeued").contains { $0.type == "job_requeued" })
+        #expect(shown("-type:job_requeued").count == state.log.count - 134)
+        #expect(shown("type:warm_*").count == 80)
+        #expect(shown("429").allSatisfy { LogScreen.line($0).contains("429") } && !shown("429").isEmpty)
+        #expect(shown("kind:primer type:job_queued").count == 40)
+        // Group filter: state and lane fields on the dashboard.
+        var context = ViewContext(title: "t")
+        context.filter = "state:failed"
+        #expect(DashboardScreen.groupRows(state, context).map(\.key) == ["background:g34"])
+        context.filter = "lane:priority -state:succeeded"
+        #expect(DashboardScreen.groupRows(state, context).isEmpty)
     }
 
     @Test func dashboardShowsTheNumbersOfTheState() throws {
