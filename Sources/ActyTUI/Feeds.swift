@@ -181,6 +181,7 @@ public struct FollowFeed: EventFeed {
             engine.host = table.value("host", row: index)?.stringValue
             engine.pid = table.value("pid", row: index)?.intValue
             engine.alive = table.value("alive", row: index)?.intValue == 1 && now - heartbeat < Self.silentAfter
+                && !LocalProcess.isGone(host: engine.host, pid: engine.pid)
             engines.append(engine)
         }
         state.setEngines(engines)
