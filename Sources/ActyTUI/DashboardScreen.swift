@@ -61,7 +61,9 @@ enum DashboardScreen {
         canvas.section("Pools: busy █ stealing ▒ idle ·")
         for line in admissionLines(state) { canvas.line(line) }
         let byEngine = Dictionary(grouping: state.pools.values, by: \.engine)
-        for engine in byEngine.keys.sorted().prefix(rows) {
+        // Engines alive first: a file written by several runs keeps every earlier run's engine.
+        let order = byEngine.keys.sorted { (state.engines[$0]?.alive == false ? 1 : 0, $0) < (state.engines[$1]?.alive == false ? 1 : 0, $1) }
+        for engine in order.prefix(rows) {
             let info = state.engines[engine]
             let label = info?.host.map { "\($0)/\(info?.pid.map(String.init) ?? "?")" } ?? String(engine.prefix(12))
             var pieces: [(String, Style)] = [(Glyphs.fit(label, 16) + " ", info?.alive == false ? .faint : .plain)]
@@ -156,7 +158,7 @@ enum DashboardScreen {
         guard rows > 0 else { return }
         let selected = min(max(0, context.selected), max(0, groups.count - 1))
         let first = max(0, min(selected - rows + 1, groups.count - rows))
-        let barWidth = max(6, min(40, canvas.width - 64))
+        let barWidth = max(6, min(40, (canvas.width - 64) / 2))
         let keyWidth = max(12, min(32, canvas.width - barWidth - 50))
         for (index, group) in groups.enumerated().dropFirst(first).prefix(rows) {
             let settled = group.followersDone + group.followersFailed
@@ -203,6 +205,7 @@ enum DashboardScreen {
                 (Glyphs.clock(failure.at) + " ", .faint),
                 (failure.retried ? "retry " : "FAIL  ", failure.retried ? .busy : .bad),
                 (Glyphs.fit(failure.job.map(Glyphs.shortID) ?? "-", 14) + " ", .plain),
+                (canvas.width >= 120 ? Glyphs.fitTail(failure.group ?? "-", 28) + " " : "", .faint),
                 (failure.errorType + (failure.message.isEmpty ? "" : ": "), .bad),
                 (failure.message.replacingOccurrences(of: "\n", with: " "), .plain),
             ])

@@ -194,11 +194,17 @@ public struct DashboardState: Sendable {
     public var inferPriorPhases = false
 
     /// Replaces the totals, group outcomes and lane counts with the database's tables (a follow that starts late):
-    /// the events that follow move jobs from these counts.
-    public mutating func seed(jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane]) {
+    /// the events that follow move jobs from these counts. `runStartedAt` (the log's first event) makes the elapsed
+    /// time and the run's rate cover the whole run, not only the events read.
+    public mutating func seed(jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane], runStartedAt: Double? = nil) {
         totals = [Int](repeating: 0, count: Phase.allCases.count)
         for (state, count) in jobsByState {
             if let phase = Self.phase(ofState: state) { totals[phase.rawValue] += count }
+        }
+        if let runStartedAt {
+            firstAt = min(firstAt ?? runStartedAt, runStartedAt)
+            lastAt = lastAt ?? runStartedAt
+            finished = max(finished, total(.succeeded) + total(.failed))
         }
         groupOutcomes = groupsByState.filter { ["succeeded", "failed", "cancelled"].contains($0.key) }
         for lane in seeded { lanes[lane.name] = lane }
@@ -209,6 +215,12 @@ public struct DashboardState: Sendable {
         for engine in list {
             engines[engine.id] = engine
         }
+    }
+
+    /// Sets the size of an engine's pool from the database's `workers` table (follow: its `worker_started` may be
+    /// older than the events read).
+    public mutating func setPoolSize(engine: String, pool: String, size: Int) {
+        pools[engine + "/" + pool, default: Pool(engine: engine, name: pool, size: size)].size = size
     }
 
     static func phase(ofState state: String) -> Phase? {

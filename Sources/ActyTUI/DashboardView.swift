@@ -33,11 +33,11 @@ public enum View {
                 engine.host.map { "\($0)/\(engine.pid.map(String.init) ?? "?")" } ?? String(engine.id.prefix(8))
             }.joined(separator: " ")
         x = grid.write("  ", x: x, y: 0)
-        x = grid.write(engines, x: x, y: 0, style: alive.isEmpty ? .bad : .good, limit: grid.width - x)
-        if let position = context.position {
-            let text = " " + position
-            if grid.width - text.count > x { grid.write(text, x: grid.width - text.count, y: 0, style: .busy) }
-        }
+        // The reader's position keeps its place on the right; the engines give way to it.
+        let position = context.position.map { " " + $0 } ?? ""
+        let room = grid.width - x - (position.count < grid.width - x ? position.count : 0)
+        x = grid.write(engines, x: x, y: 0, style: alive.isEmpty ? .bad : .good, limit: room)
+        if !position.isEmpty, grid.width - position.count >= x { grid.write(position, x: grid.width - position.count, y: 0, style: .busy) }
 
         let phases: [(String, DashboardState.Phase, Style)] = [
             ("blocked", .blocked, .faint), ("ready", .ready, .plain), ("sched", .scheduled, .plain),

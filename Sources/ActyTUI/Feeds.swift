@@ -32,7 +32,7 @@ public struct ReplayFeed: EventFeed {
     }
 
     public var position: String {
-        let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(speed))
+        let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(format: "%.3g", speed))
         return "replay \(index)/\(events.count) \(rate)" + (paused ? " paused" : "") + (index == events.count ? " end" : "")
     }
 
@@ -148,7 +148,8 @@ public struct FollowFeed: EventFeed {
             lane.starts = state.lanes[name]?.starts ?? 0
             seeded.append(lane)
         }
-        state.seed(jobsByState: jobsByState, groupsByState: groupsByState, lanes: seeded)
+        let runStartedAt = try store.eventRecords(after: 0, limit: 1).first?.at
+        state.seed(jobsByState: jobsByState, groupsByState: groupsByState, lanes: seeded, runStartedAt: runStartedAt)
     }
 
     public var position: String { "follow · seq \(lastSeq)" }
@@ -183,6 +184,9 @@ public struct FollowFeed: EventFeed {
             engine.alive = table.value("alive", row: index)?.intValue == 1 && now - heartbeat < Self.silentAfter
                 && !LocalProcess.isGone(host: engine.host, pid: engine.pid)
             engines.append(engine)
+            for pool in ["primer", "follower"] {
+                if let size = table.value("\(pool)_workers", row: index)?.intValue { state.setPoolSize(engine: id, pool: pool, size: size) }
+            }
         }
         state.setEngines(engines)
     }

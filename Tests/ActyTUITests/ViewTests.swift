@@ -103,6 +103,14 @@ struct ViewTests {
         }
     }
 
+    @Test func replayPositionKeepsItsPlaceInANarrowHeader() throws {
+        let state = try Self.pythonState()
+        let position = "replay 854/854 ×0.0156 paused end"
+        let context = ViewContext(title: "python-run-a.jsonl", position: position)
+        let first = View.render(state, context, width: 80, height: 24).plainText.split(separator: "\n")[0]
+        #expect(first.hasSuffix(position) && first.contains("no engine"), "\(first)")
+    }
+
     @Test func emptyStateSaysNoEngineWasSeen() {
         let state = DashboardState()
         #expect(View.render(state, ViewContext(title: "empty"), width: 80, height: 24).plainText.contains("no engine seen"))
