@@ -44,9 +44,7 @@ struct Follow: ParsableCommand {
             let start: FollowFeed.Start = fromStart ? .fromStart : startFromTs.map { .fromTime($0) } ?? .lastN(lastN ?? 200)
             let (feed, state) = try FollowFeed.open(db, start: start, pollInterval: pollInterval)
             let store = try Store.openReadOnly(db)
-            try Session.run(title: URL(fileURLWithPath: db).lastPathComponent, state: state, feed: feed) { id in
-                JobDetails.lines(store, id)
-            }
+            try Session.run(title: URL(fileURLWithPath: db).lastPathComponent, state: state, feed: feed, store: store)
         }
     }
 }
@@ -89,9 +87,7 @@ struct Replay: ParsableCommand {
             state.badLines = contents.badLines
             let feed = ReplayFeed(events: events, badLines: contents.badLines, speed: speed)
             let store = RunLog.isDatabase(path) ? try? Store.openReadOnly(path) : nil
-            try Session.run(title: URL(fileURLWithPath: path).lastPathComponent, state: state, feed: feed) { id in
-                store.map { JobDetails.lines($0, id) } ?? []
-            }
+            try Session.run(title: URL(fileURLWithPath: path).lastPathComponent, state: state, feed: feed, store: store)
         }
     }
 }
@@ -139,6 +135,24 @@ enum JobDetails {
             }
         }
         return lines
+    }
+
+    /// A group's jobs as the database holds them (its newest group of that key), for the group screen.
+    static func jobs(_ store: ReadOnlyStore, group key: String) -> [DashboardState.Job] {
+        guard let table = try? store.group(key: key).first(where: { $0.0 == "jobs" })?.1 else { return [] }
+        return table.rows.indices.compactMap { index in
+            func value(_ column: String) -> JSONValue? { table.value(column, row: index) }
+            guard let id = value("id")?.intValue else { return nil }
+            var job = DashboardState.Job(
+                id: String(id), group: key, lane: value("lane")?.stringValue ?? "default",
+                role: value("role")?.stringValue.flatMap(JobRole.init(rawValue:)), follower: value("follower_index")?.intValue
+            )
+            job.phase = value("state")?.stringValue.flatMap(DashboardState.phase(ofState:))
+            job.queuedAt = value("created_at")?.doubleValue
+            job.startedAt = value("started_at")?.doubleValue
+            job.finishedAt = value("finished_at")?.doubleValue
+            return job
+        }
     }
 
     /// `value` as indented JSON lines, object keys sorted, long strings cut to 160 characters.

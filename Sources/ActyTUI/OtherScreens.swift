@@ -141,11 +141,14 @@ enum HelpScreen {
 
 /// `enter` on a group: its jobs; `enter` on a job: what the log says about it, plus database details.
 enum DrillDown {
-    /// The jobs of a group the state still holds (live ones and recently finished), primer first.
-    static func jobs(of key: String, in state: DashboardState) -> [DashboardState.Job] {
+    /// The jobs of a group: those the state still holds (live ones and recently finished), then those only the
+    /// database holds; primer first.
+    static func jobs(of key: String, in state: DashboardState, _ context: ViewContext) -> [DashboardState.Job] {
         let live = state.jobs.values.filter { $0.group == key }
         let done = state.finishedJobs.elements.filter { $0.group == key }
-        return (live + done).sorted { ($0.role == .primer ? 0 : 1, $0.follower ?? 0, $0.id) < ($1.role == .primer ? 0 : 1, $1.follower ?? 0, $1.id) }
+        let known = Set((live + done).map(\.id))
+        let stored = context.groupJobs.filter { $0.group == key && !known.contains($0.id) }
+        return (live + done + stored).sorted { ($0.role == .primer ? 0 : 1, $0.follower ?? 0, $0.id) < ($1.role == .primer ? 0 : 1, $1.follower ?? 0, $1.id) }
     }
 
     static func drawGroup(_ key: String, _ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
@@ -158,7 +161,7 @@ enum DrillDown {
         }
         canvas.section(title)
         if let error = group.flatMap(\.lastError) { canvas.line([("error: " + error.split(whereSeparator: \.isNewline).joined(separator: " "), .bad)]) }
-        let jobs = jobs(of: key, in: state)
+        let jobs = jobs(of: key, in: state, context)
         if jobs.isEmpty { canvas.line([("no jobs of this group are in the recent history", .faint)]) }
         let selected = min(max(0, context.selected), max(0, jobs.count - 1))
         let rows = canvas.linesLeft
@@ -174,7 +177,7 @@ enum DrillDown {
     }
 
     static func drawJob(_ id: String, _ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
-        let job = state.jobs[id] ?? state.finishedJobs.elements.last { $0.id == id }
+        let job = state.jobs[id] ?? state.finishedJobs.elements.last { $0.id == id } ?? context.groupJobs.first { $0.id == id }
         canvas.section("Job \(id)")
         if let job {
             canvas.line([("group \(job.group ?? "-")  lane \(job.lane)  role \(job.role?.rawValue ?? "-")  state \(job.phase?.name ?? "?")", .plain)])

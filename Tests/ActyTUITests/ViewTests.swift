@@ -1,4 +1,6 @@
 import ActyCore
+import ActyStore
+import ActyTestSupport
 @testable import ActyTUI
 import Foundation
 import Testing
@@ -101,6 +103,37 @@ struct ViewTests {
                 _ = View.render(state, ViewContext(title: "t", screen: screen), width: width, height: height)
             }
         }
+    }
+
+    /// A follow that read only the last events still drills into any group: its jobs come from the database, and a
+    /// job's screen shows its attempts and its payload and result as indented JSON.
+    @Test func drillDownReadsAGroupsJobsAndAJobsDetailsFromTheDatabase() async throws {
+        let folder = TemporaryDirectory()
+        let path = try await EngineRun.make(in: folder)
+        let (_, state) = try FollowFeed.open(path, start: .lastN(3), pollInterval: 1)
+        let store = try Store.openReadOnly(path)
+        #expect(DrillDown.jobs(of: "g0", in: state, ViewContext(title: "t")).isEmpty)
+        var context = ViewContext(title: "t", screen: .group("g0"))
+        context.groupJobs = JobDetails.jobs(store, group: "g0")
+        let jobs = DrillDown.jobs(of: "g0", in: state, context)
+        #expect(jobs.map(\.role) == [.primer, .follower, .follower, .follower, .follower])
+        #expect(jobs.map(\.follower) == [nil, 0, 1, 2, 3] && jobs.allSatisfy { $0.phase?.isTerminal == true })
+        let text = View.render(state, context, width: 100, height: 30).plainText
+        #expect(text.contains("follower #3") && text.contains("primer"))
+
+        _ = KeyMap.handle(.enter, context: &context, state: state)
+        guard case .job(let id) = context.screen else {
+            Issue.record("enter on a group's job opens it, got \(context.screen)")
+            return
+        }
+        #expect(id == jobs[0].id)
+        context.jobDetails = JobDetails.lines(store, id)
+        #expect(context.jobDetails.contains { $0.hasPrefix("attempt 1: succeeded") })
+        // The primer's payload {"fail": false} as indented JSON.
+        let payload = try #require(context.jobDetails.firstIndex(of: "payload:"))
+        #expect(Array(context.jobDetails[payload...].prefix(4)) == ["payload:", "  {", "    \"fail\": false", "  }"])
+        _ = KeyMap.handle(.escape, context: &context, state: state)
+        #expect(context.screen == .group("g0"))
     }
 
     @Test func replayPositionKeepsItsPlaceInANarrowHeader() throws {
