@@ -154,7 +154,10 @@ enum DashboardScreen {
     static func drawGroups(_ state: DashboardState, _ context: ViewContext, rows: Int, into canvas: inout Canvas) {
         let groups = groupRows(state, context)
         let active = groups.filter(\.isActive).count
-        canvas.section("Groups: \(active) active, \(groups.count - active) recently finished" + (context.filter.isEmpty ? "" : " matching \"\(context.filter)\""))
+        let prefix = sharedPrefix(groups.map(\.key))
+        var title = "Groups" + (prefix.isEmpty ? "" : " \(prefix)…") + ": \(active) active, \(groups.count - active) recently finished"
+        if !context.filter.isEmpty { title += " matching \"\(context.filter)\"" }
+        canvas.section(title)
         guard rows > 0 else { return }
         let selected = min(max(0, context.selected), max(0, groups.count - 1))
         let first = max(0, min(selected - rows + 1, groups.count - rows))
@@ -170,7 +173,7 @@ enum DashboardScreen {
             default: .busy
             }
             var pieces: [(String, Style)] = [
-                (Glyphs.fitTail(group.key, keyWidth) + " ", .plain),
+                (Glyphs.fitTail(String(group.key.dropFirst(prefix.count)), keyWidth) + " ", .plain),
                 (Glyphs.fit(group.lane ?? "", 10) + " ", .faint),
                 (Glyphs.fit(group.isActive && group.warming ? "warming" : group.state, 10), stateStyle),
                 (Glyphs.fit("primer " + primerMark(group.primer), 10), group.primer == "failed" ? .bad : .plain),
@@ -183,6 +186,18 @@ enum DashboardScreen {
             }
             canvas.line(pieces)
         }
+    }
+
+    /// The start every key shares, up to its last `/` or `:` (acty-demo's run id), so rows show what differs;
+    /// empty for fewer than two keys.
+    static func sharedPrefix(_ keys: [String]) -> String {
+        guard keys.count > 1, var shared = keys.first?[...] else { return "" }
+        for key in keys.dropFirst() {
+            shared = shared.prefix(zip(shared, key).prefix { $0 == $1 }.count)
+            if shared.isEmpty { return "" }
+        }
+        guard let end = shared.lastIndex(where: { $0 == "/" || $0 == ":" }) else { return "" }
+        return String(shared[...end])
     }
 
     static func primerMark(_ state: String) -> String {

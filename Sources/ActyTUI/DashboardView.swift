@@ -54,7 +54,9 @@ public enum View {
 
         let elapsed = (state.lastAt ?? 0) - (state.firstAt ?? 0)
         let outcomes = state.groupOutcomes
-        var line = "jobs/s \(Glyphs.rate(state.currentThroughput)) now \(Glyphs.rate(state.runThroughput)) run"
+        // Once every engine seen has stopped, nothing runs now, whatever the last seconds of the log did.
+        let ended = !state.engines.isEmpty && !state.engines.values.contains(where: \.alive)
+        var line = "jobs/s \(ended ? "0" : Glyphs.rate(state.currentThroughput)) now \(Glyphs.rate(state.runThroughput)) run"
         line += " · \(Glyphs.duration(elapsed)) · groups \(state.groups.values.filter(\.isActive).count) active"
         line += " \(outcomes["succeeded", default: 0]) ok \(outcomes["failed", default: 0]) failed"
         if let cancelled = outcomes["cancelled"] { line += " \(cancelled) cancelled" }

@@ -136,6 +136,13 @@ struct ViewTests {
         #expect(context.screen == .group("g0"))
     }
 
+    @Test func groupRowsDropTheStartEveryKeyShares() {
+        #expect(DashboardScreen.sharedPrefix(["run-1-ab/priority/api-1", "run-1-ab/background/db-2"]) == "run-1-ab/")
+        #expect(DashboardScreen.sharedPrefix(["run-1/priority/api-1", "run-1/priority/api-2"]) == "run-1/priority/")
+        #expect(DashboardScreen.sharedPrefix(["priority:g0", "priority:g1", "background:g2"]).isEmpty)
+        #expect(DashboardScreen.sharedPrefix(["run-1/priority/api-1"]).isEmpty)
+    }
+
     @Test func replayPositionKeepsItsPlaceInANarrowHeader() throws {
         let state = try Self.pythonState()
         let position = "replay 854/854 ×0.0156 paused end"
