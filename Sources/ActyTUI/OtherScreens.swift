@@ -13,7 +13,8 @@ enum TimelineScreen {
         let start = jobs.map { $0.queuedAt ?? $0.startedAt ?? end }.min() ?? end
         let span = max(end - start, 0.001)
         let showLane = state.lanes.count > 1
-        let labelWidth = 9 + 9 + (showLane ? 11 : 0) + 15 + 8
+        let groupWidth = canvas.width >= 120 ? 28 : 14
+        let labelWidth = 9 + 9 + (showLane ? 11 : 0) + groupWidth + 1 + 8
         let barWidth = max(10, canvas.width - labelWidth)
         canvas.section("Timeline: \(jobs.count) jobs over \(Glyphs.duration(span)), queued ░ running █ retry ↻")
         for job in jobs {
@@ -22,7 +23,7 @@ enum TimelineScreen {
                 (Glyphs.fit(job.pool ?? "-", 9), .faint), (Glyphs.fit(job.role?.rawValue ?? "-", 9), .plain),
             ]
             if showLane { pieces.append((Glyphs.fit(job.lane, 10) + " ", .faint)) }
-            pieces.append((Glyphs.fit(Glyphs.shortID(job.group ?? job.id), 14) + " ", .plain))
+            pieces.append((Glyphs.fit(Glyphs.shortID(job.group ?? job.id), groupWidth) + " ", .plain))
             pieces.append((Glyphs.fit(Glyphs.duration(duration), 7, right: true) + " ", .plain))
             canvas.line(pieces)
             drawBar(job, from: start, span: span, end: end, x: labelWidth, width: barWidth, y: canvas.y - 1, grid: &canvas.grid)
