@@ -84,7 +84,7 @@ public enum View {
         case .dashboard: "q quit  ? keys  t timeline  l log  / filter  ↑↓ select  enter group"
         case .group: "esc back  ↑↓ select  enter job  q quit"
         case .job, .help, .timeline: "esc back  q quit"
-        case .log: "esc back  ↑↓ scroll  / filter  q quit"
+        case .log: "esc back  ↑↓ scroll  / filter (type: group: lane: -x)  q quit"
         }
         var x = grid.write(keys, x: 0, y: y, style: .faint)
         if !context.filter.isEmpty { x = grid.write("  filter: " + context.filter, x: x, y: y, style: .busy) }
