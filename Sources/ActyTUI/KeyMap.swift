@@ -18,6 +18,7 @@ public enum KeyMap {
             default: break
             }
             context.selected = 0
+            context.scroll = 0
             return nil
         }
         switch key {

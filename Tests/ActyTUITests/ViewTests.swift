@@ -98,9 +98,11 @@ struct ViewTests {
         context.filter = "g34"
         let text = View.render(state, context, width: 100, height: 30).plainText
         #expect(text.contains("background:g34") && !text.contains("priority:g36 "))
-        for (width, height) in [(1, 1), (20, 5), (21, 6), (0, 0)] {
-            for screen in [ViewContext.Screen.dashboard, .timeline, .log, .help, .group("x"), .job("1")] {
+        let admission = try RunLog.state(of: Fixture.pythonAdmission)
+        for (width, height) in [(1, 1), (20, 5), (21, 6), (0, 0), (30, 12)] {
+            for screen in [ViewContext.Screen.dashboard, .timeline, .log, .help, .group("x"), .group("B"), .job("1")] {
                 _ = View.render(state, ViewContext(title: "t", screen: screen), width: width, height: height)
+                _ = View.render(admission, ViewContext(title: "t", screen: screen), width: width, height: height)
             }
         }
     }
