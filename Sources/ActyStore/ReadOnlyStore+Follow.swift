@@ -12,6 +12,8 @@ package struct FollowRead: Sendable {
         package var groupsByState: [String: Int]
         /// Configured lanes (`name, weight, max_inflight, paused`).
         package var laneSettings: QueryTable
+        /// The time of the log's first event (the run's start, for its elapsed time and rate), when there is one.
+        package var runStartedAt: Double?
     }
 
     /// The events after the given seq, oldest first (up to the limit).
@@ -54,7 +56,8 @@ extension ReadOnlyStore {
         var groups: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: followGroupCountsSQL) { groups[row[0]] = row[1] }
         let lanes = try table(db, "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name")
-        return FollowRead.Counts(jobs: jobs, groupsByState: groups, laneSettings: lanes)
+        let runStartedAt = try Double.fetchOne(db, sql: eventAtSQL, arguments: [0])
+        return FollowRead.Counts(jobs: jobs, groupsByState: groups, laneSettings: lanes, runStartedAt: runStartedAt)
     }
 
     /// One pass over `jobs` (there is no index on lane and state; this runs once per follow, not per refresh).

@@ -29,6 +29,8 @@ public struct DashboardState: Sendable {
         public var pool: String?
         public var engine: String?
         public var stolen = false
+        /// Times Python acty put the job back in its queue (lane balance or work-stealing deferrals).
+        public var deferrals = 0
     }
 
     /// A lane's settings and counts.
@@ -41,6 +43,8 @@ public struct DashboardState: Sendable {
         public var counts = [Int](repeating: 0, count: Phase.allCases.count)
         /// Attempts started in this lane.
         public var starts = 0
+        /// Python acty's deferrals of this lane's jobs (`job_requeued`).
+        public var deferrals = 0
 
         public func count(_ phase: Phase) -> Int { counts[phase.rawValue] }
     }
@@ -75,6 +79,10 @@ public struct DashboardState: Sendable {
         public var followersFailed = 0
         public var activatedAt: Double
         public var finishedAt: Double?
+        /// In Python acty's warm delay (`warm_delay_start` … `warm_delay_end`): the primer is done, followers wait.
+        public var warming = false
+        /// The latest error the group's lifecycle events reported (`primer_failed`, `follower_failed`, `group_failed`).
+        public var lastError: String?
         /// Jobs queued behind the primer, released by `followers_ready`.
         var blocked: [String] = []
 
@@ -92,6 +100,36 @@ public struct DashboardState: Sendable {
         /// Whether another attempt follows.
         public var retried: Bool
     }
+
+    /// Python acty's admission control and burst, from `groups_pending`, `group_admitted`/`group_retired` and
+    /// `burst_on`/`burst_off`/`cap_changed` (our engine has neither: `nil` until such an event arrives).
+    public struct Admission: Sendable, Hashable {
+        /// Groups waiting for a slot, and groups holding one.
+        public var pending = 0
+        public var active = 0
+        /// How many groups may be active: the base cap, plus the burst allowance while bursting.
+        public var cap: Int?
+        public var baseCap: Int?
+        public var burst = false
+        /// Run-queue depth at the last burst decision, and the depth below which admission bursts.
+        public var runnable: Int?
+        public var lowWatermark: Int?
+        public var admitted = 0
+        public var retired = 0
+    }
+
+    /// Python acty's latest `runtime_stats`: the engine's own view of its queue, workers and groups.
+    public struct RuntimeStats: Sendable, Hashable {
+        public var at: Double
+        public var queueDepth: Int?
+        public var inflightWorkers: Int?
+        public var warmTasks: Int?
+        /// Groups per lifecycle state (`PRIMER_READY`, `PRIMER_INFLIGHT`, `WARM_DELAY`, `FOLLOWERS_READY`, `DONE`).
+        public var groupsByState: [String: Int] = [:]
+    }
+
+    public internal(set) var admission: Admission?
+    public internal(set) var runtimeStats: RuntimeStats?
 
     /// Jobs per phase (indexed by `Phase.rawValue`).
     public internal(set) var totals = [Int](repeating: 0, count: Phase.allCases.count)
@@ -156,11 +194,17 @@ public struct DashboardState: Sendable {
     public var inferPriorPhases = false
 
     /// Replaces the totals, group outcomes and lane counts with the database's tables (a follow that starts late):
-    /// the events that follow move jobs from these counts.
-    public mutating func seed(jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane]) {
+    /// the events that follow move jobs from these counts. `runStartedAt` (the log's first event) makes the elapsed
+    /// time and the run's rate cover the whole run, not only the events read.
+    public mutating func seed(jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane], runStartedAt: Double? = nil) {
         totals = [Int](repeating: 0, count: Phase.allCases.count)
         for (state, count) in jobsByState {
             if let phase = Self.phase(ofState: state) { totals[phase.rawValue] += count }
+        }
+        if let runStartedAt {
+            firstAt = min(firstAt ?? runStartedAt, runStartedAt)
+            lastAt = lastAt ?? runStartedAt
+            finished = max(finished, total(.succeeded) + total(.failed))
         }
         groupOutcomes = groupsByState.filter { ["succeeded", "failed", "cancelled"].contains($0.key) }
         for lane in seeded { lanes[lane.name] = lane }
@@ -171,6 +215,12 @@ public struct DashboardState: Sendable {
         for engine in list {
             engines[engine.id] = engine
         }
+    }
+
+    /// Sets the size of an engine's pool from the database's `workers` table (follow: its `worker_started` may be
+    /// older than the events read).
+    public mutating func setPoolSize(engine: String, pool: String, size: Int) {
+        pools[engine + "/" + pool, default: Pool(engine: engine, name: pool, size: size)].size = size
     }
 
     static func phase(ofState state: String) -> Phase? {

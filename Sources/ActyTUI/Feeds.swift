@@ -32,7 +32,7 @@ public struct ReplayFeed: EventFeed {
     }
 
     public var position: String {
-        let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(speed))
+        let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(format: "%.3g", speed))
         return "replay \(index)/\(events.count) \(rate)" + (paused ? " paused" : "") + (index == events.count ? " end" : "")
     }
 
@@ -163,7 +163,10 @@ public struct FollowFeed: EventFeed {
             seeded[name] = lane
         }
         for name in seeded.keys { seeded[name]?.starts = state.lanes[name]?.starts ?? 0 }
-        state.seed(jobsByState: jobsByState, groupsByState: counts.groupsByState, lanes: Array(seeded.values))
+        state.seed(
+            jobsByState: jobsByState, groupsByState: counts.groupsByState, lanes: Array(seeded.values),
+            runStartedAt: counts.runStartedAt
+        )
     }
 
     public var position: String { "follow · seq \(lastSeq)" }
@@ -194,7 +197,11 @@ public struct FollowFeed: EventFeed {
             engine.host = table.value("host", row: index)?.stringValue
             engine.pid = table.value("pid", row: index)?.intValue
             engine.alive = table.value("alive", row: index)?.intValue == 1 && now - heartbeat < Self.silentAfter
+                && !LocalProcess.isGone(host: engine.host, pid: engine.pid)
             engines.append(engine)
+            for pool in ["primer", "follower"] {
+                if let size = table.value("\(pool)_workers", row: index)?.intValue { state.setPoolSize(engine: id, pool: pool, size: size) }
+            }
         }
         state.setEngines(engines)
     }

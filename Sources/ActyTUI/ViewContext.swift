@@ -24,6 +24,9 @@ public struct ViewContext: Sendable, Hashable {
     public var scroll = 0
     /// Extra lines for the job screen (details a database holds), prepared by the caller.
     public var jobDetails: [String] = []
+    /// The group screen's jobs as the database holds them (follow, or replay of a database), prepared by the
+    /// caller: the state keeps only recent jobs.
+    public var groupJobs: [DashboardState.Job] = []
 
     public init(title: String, screen: Screen = .dashboard, position: String? = nil) {
         self.title = title

@@ -44,6 +44,28 @@ struct StateTests {
         #expect(failures.contains { $0.message == "rate limited (429), try again" })
     }
 
+    @Test func pythonAdmissionBurstStatsAndWarmDelayAreKept() throws {
+        let state = try RunLog.state(of: Fixture.pythonAdmission)
+        #expect(state.unknownTypes.isEmpty && state.badLines == 0 && state.applied == 48)
+        // groups_pending's last payload, burst_on/cap_changed's last payload, and the admitted/retired counts.
+        let admission = try #require(state.admission)
+        #expect(admission.active == 2 && admission.pending == 0 && admission.cap == 2 && admission.baseCap == 1)
+        #expect(admission.burst && admission.runnable == 0 && admission.lowWatermark == 3)
+        #expect(admission.admitted == 3 && admission.retired == 1)
+        // The last runtime_stats.
+        let stats = try #require(state.runtimeStats)
+        #expect(stats.queueDepth == 0 && stats.inflightWorkers == 1 && stats.groupsByState["FOLLOWERS_READY"] == 1)
+        // C is in its warm delay, A's ended; B failed by its primer, whose message is kept over group_failed's cause.
+        #expect(state.groups["C"]?.warming == true && state.groups["A"]?.warming == false)
+        #expect(state.groups["B"]?.state == "failed" && state.groups["B"]?.lastError == "bad output again")
+        #expect(state.groups["A"]?.lastError == "specialist could not answer: 0")
+        // One work-steal deferral; a core retry queues a new job and leaves the failed one finished.
+        #expect(state.requeued == 1 && state.lanes["default"]?.deferrals == 1)
+        #expect(state.retried == 2 && state.jobs["B:primer:2"] == nil)
+        #expect(state.total(.failed) == 3 && state.total(.running) == 1 && state.total(.succeeded) == 2)
+        #expect(state.jobs["A:follower:5"]?.retries.count == 1)
+    }
+
     @Test func badLinesAndUnknownTypesAreCountedNotFatal() throws {
         let lines = [
             #"{"schema_version": 1, "run_id": "r", "seq": 1, "ts": 10.0, "type": "group_activated", "payload": null, "job_id": null, "group_id": "g", "follower_id": null, "pool": null, "kind": null}"#,
@@ -103,6 +125,11 @@ enum Fixture {
     /// Python acty's own JSONL log of a small run (two lanes, tenacity retries, one failed primer).
     static let pythonRun = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/python-run-a.jsonl").path
+    /// A log in Python acty's envelope with the events run-a lacks (admission, burst, runtime_stats, a core retry, a
+    /// group left in its warm delay), written by hand after the payloads of acty-python-semantics.md §2.5, §2.6
+    /// and §5.2: the run is cut off mid-way, so an engine is alive and jobs still run.
+    static let pythonAdmission = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/python-admission.jsonl").path
 }
 
 /// A database written by a real engine: succeeded, failed and retried jobs in two lanes, one group whose primer
