@@ -14,6 +14,10 @@ package struct FollowRead: Sendable {
         package var laneSettings: QueryTable
         /// The time of the log's first event (the run's start, for its elapsed time and rate), when there is one.
         package var runStartedAt: Double?
+        /// Blocked followers by group key, and the ids of scheduled jobs: a job the follow has not seen yet may be
+        /// one of these, and its next event must take it out of the right count.
+        package var blockedByGroup: [String: Int]
+        package var scheduledJobs: [Int64]
     }
 
     /// The events after the given seq, oldest first (up to the limit).
@@ -52,16 +56,33 @@ extension ReadOnlyStore {
 
     static func followCounts(_ db: Database) throws -> FollowRead.Counts {
         var jobs: [String: [String: Int]] = [:]
-        for row in try Row.fetchAll(db, sql: followJobCountsSQL) { jobs[row[0], default: [:]][row[1]] = row[2] }
+        var blocked: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: followJobCountsSQL) {
+            let (lane, state, count, group): (String, String, Int, String?) = (row[0], row[1], row[2], row[3])
+            jobs[lane, default: [:]][state, default: 0] += count
+            if let group { blocked[group, default: 0] += count }
+        }
+        let scheduled = try Int64.fetchAll(db, sql: followScheduledJobsSQL)
         var groups: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: followGroupCountsSQL) { groups[row[0]] = row[1] }
         let lanes = try table(db, "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name")
         let runStartedAt = try Double.fetchOne(db, sql: eventAtSQL, arguments: [0])
-        return FollowRead.Counts(jobs: jobs, groupsByState: groups, laneSettings: lanes, runStartedAt: runStartedAt)
+        return FollowRead.Counts(
+            jobs: jobs, groupsByState: groups, laneSettings: lanes, runStartedAt: runStartedAt, blockedByGroup: blocked,
+            scheduledJobs: scheduled
+        )
     }
 
-    /// One pass over `jobs` (there is no index on lane and state; this runs once per follow, not per refresh).
-    static let followJobCountsSQL = "SELECT lane, state, COUNT(*) FROM jobs GROUP BY lane, state"
+    /// One pass over `jobs` (there is no index on lane and state; this runs once per follow, not per refresh): jobs by
+    /// lane and state, blocked ones also by group (with the group's key).
+    static let followJobCountsSQL = """
+        SELECT counts.lane, counts.state, counts.n, groups.key FROM (
+            SELECT lane, state, CASE state WHEN 'blocked' THEN group_id END AS blocked_group, COUNT(*) AS n
+            FROM jobs GROUP BY lane, state, blocked_group
+        ) AS counts LEFT JOIN groups ON groups.id = counts.blocked_group
+        """
+    /// Read from the `jobs_scheduled` index alone.
+    static let followScheduledJobsSQL = "SELECT id FROM jobs WHERE state = 'scheduled'"
     /// Read from the `groups_state` index alone.
     static let followGroupCountsSQL = "SELECT state, COUNT(*) FROM groups GROUP BY state"
 }

@@ -38,14 +38,15 @@ extension DashboardState {
             let key = event.group ?? "?"
             if groups[key] == nil { groups[key] = Group(key: key, lane: event.lane, activatedAt: event.at) }
         case .followersReady:
-            guard let key = event.group, let blocked = groups[key]?.blocked, !blocked.isEmpty else { break }
-            groups[key]?.blocked = []
-            for id in blocked {
+            guard let key = event.group else { break }
+            for id in groups[key]?.blocked ?? [] {
                 if var job = jobs[id], job.phase == .blocked {
                     move(&job, to: .ready)
                     jobs[id] = job
                 }
             }
+            groups[key]?.blocked = []
+            if let unseen = unseenBlocked.removeValue(forKey: key) { moveUnseen(unseen, lane: laneName(event), from: .blocked, to: .ready) }
         case .groupDone:
             let state = event.payload?["state"]?.stringValue
                 ?? (event.payload?["ok"]?.boolValue == false ? "failed" : "succeeded")
@@ -143,7 +144,7 @@ extension DashboardState {
         guard let id = event.job else { return nil }
         if let job = jobs.removeValue(forKey: id) { return job }
         var job = Job(id: id, group: event.group, lane: laneName(event), role: event.role, follower: event.follower)
-        if inferPriorPhases, let prior = Self.priorPhase(event.kind), totals[prior.rawValue] > 0 {
+        if inferPriorPhases, let prior = priorPhase(ofUnseen: id, event), totals[prior.rawValue] > 0 {
             job.phase = prior
             // `move` takes it out of the prior phase's counts, which the seed included.
             if lanes[job.lane] == nil || lanes[job.lane]!.counts[prior.rawValue] == 0 {
@@ -153,12 +154,30 @@ extension DashboardState {
         return job
     }
 
-    static func priorPhase(_ kind: TUIEvent.Kind) -> Phase? {
-        switch kind {
-        case .jobStarted: .ready
-        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: .running
-        default: nil
+    /// The phase a job no event has named yet was in before `event` (a follow that started late).
+    private mutating func priorPhase(ofUnseen id: String, _ event: TUIEvent) -> Phase? {
+        switch event.kind {
+        case .jobStarted, .jobCancelled:
+            if unseenScheduled.remove(id) != nil { return .scheduled }
+            if event.kind == .jobStarted { return .ready }
+            if event.payload?["phase"]?.stringValue == "running" { return .running }
+            // A group's followers that have not started are all blocked or all released (`followers_ready`).
+            if event.role == .follower, let key = event.group, let blocked = unseenBlocked[key] {
+                unseenBlocked[key] = blocked > 1 ? blocked - 1 : nil
+                return .blocked
+            }
+            return .ready
+        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: return .running
+        default: return nil
         }
+    }
+
+    /// Moves jobs no event has named from one phase's counts to another's.
+    private mutating func moveUnseen(_ count: Int, lane: String, from old: Phase, to new: Phase) {
+        totals[old.rawValue] -= count
+        totals[new.rawValue] += count
+        lanes[lane, default: Lane(name: lane)].counts[old.rawValue] -= count
+        lanes[lane, default: Lane(name: lane)].counts[new.rawValue] += count
     }
 
     /// Moves a job to `phase`, keeping totals, lane counts and pool occupancy in step.

@@ -189,14 +189,32 @@ public struct DashboardState: Sendable {
         return complete.isEmpty ? 0 : Double(complete.reduce(0, +)) / Double(complete.count)
     }
 
-    /// Whether a job first seen mid-life (a follow that started late) is taken out of the phase its event implies it
-    /// left: `job_started` from ready, `job_succeeded` from running. Keeps seeded totals in step.
+    /// Whether a job first seen mid-life (a follow that started late) is taken out of the phase it was in: the seed's
+    /// blocked or scheduled jobs (below), else the one its event implies it left (`job_started` from ready,
+    /// `job_succeeded` from running). Keeps seeded totals in step.
     public var inferPriorPhases = false
+    /// Blocked followers the seed counted that no event has named, by group key: `followers_ready` makes them ready.
+    var unseenBlocked: [String: Int] = [:]
+    /// Scheduled jobs (retries waiting for their time) the seed found that no event has named.
+    var unseenScheduled: Set<String> = []
 
     /// Replaces the totals, group outcomes and lane counts with the database's tables (a follow that starts late):
     /// the events that follow move jobs from these counts. `runStartedAt` (the log's first event) makes the elapsed
-    /// time and the run's rate cover the whole run, not only the events read.
-    public mutating func seed(jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane], runStartedAt: Double? = nil) {
+    /// time and the run's rate cover the whole run, not only the events read. `blockedByGroup` (blocked followers by
+    /// group key) and `scheduledJobs` (ids) say which of these counts a job the events have not shown yet leaves.
+    public mutating func seed(
+        jobsByState: [String: Int], groupsByState: [String: Int], lanes seeded: [Lane], runStartedAt: Double? = nil,
+        blockedByGroup: [String: Int] = [:], scheduledJobs: [String] = []
+    ) {
+        var seenBlocked: [String: Int] = [:]
+        for job in jobs.values where job.phase == .blocked {
+            if let key = job.group { seenBlocked[key, default: 0] += 1 }
+        }
+        unseenBlocked = [:]
+        for (key, count) in blockedByGroup where count > seenBlocked[key, default: 0] {
+            unseenBlocked[key] = count - seenBlocked[key, default: 0]
+        }
+        unseenScheduled = Set(scheduledJobs.filter { jobs[$0] == nil })
         totals = [Int](repeating: 0, count: Phase.allCases.count)
         for (state, count) in jobsByState {
             if let phase = Self.phase(ofState: state) { totals[phase.rawValue] += count }

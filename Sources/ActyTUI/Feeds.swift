@@ -165,7 +165,7 @@ public struct FollowFeed: EventFeed {
         for name in seeded.keys { seeded[name]?.starts = state.lanes[name]?.starts ?? 0 }
         state.seed(
             jobsByState: jobsByState, groupsByState: counts.groupsByState, lanes: Array(seeded.values),
-            runStartedAt: counts.runStartedAt
+            runStartedAt: counts.runStartedAt, blockedByGroup: counts.blockedByGroup, scheduledJobs: counts.scheduledJobs.map { String($0) }
         )
     }
 

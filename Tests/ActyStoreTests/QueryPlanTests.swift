@@ -60,6 +60,10 @@ struct QueryPlanTests {
             name: "follow: groups by state", sql: ReadOnlyStore.followGroupCountsSQL, arguments: [],
             indexes: ["groups_state"], allowsIndexScan: true
         ),
+        Case(
+            name: "follow: scheduled jobs", sql: ReadOnlyStore.followScheduledJobsSQL, arguments: [],
+            indexes: ["jobs_scheduled"], allowsIndexScan: true
+        ),
     ]
 
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or

@@ -45,8 +45,8 @@ struct EndToEndTests {
         #expect(try String(contentsOfFile: folder.file("after-term"), encoding: .utf8) == before)
     }
 
-    /// acty-demo writes the file in another process, is killed mid-run, and a second acty-demo resumes the file:
-    /// follow shows each engine while it runs, that none is alive after the crash and at the end, and, once the
+    /// acty-demo writes the file in another process, a follow starts late (mid-run), acty-demo is killed, and a
+    /// second acty-demo resumes the file: follow shows each engine while it runs, that none is alive after the crash and at the end, and, once the
     /// file is quiet, the same totals, group outcomes and lane counts as the database.
     @Test func followShowsACrashedAndResumedActyDemoRun() throws {
         let tui = try BuiltProduct.url(named: "acty-tui", environmentVariable: "ACTY_TUI").path
@@ -63,13 +63,12 @@ struct EndToEndTests {
         defer { tmux.stop() }
         let first = try runDemo("first", groups: 60)
         defer { first.send(SIGKILL) }
-        try waitUntil("acty-demo has written events") { ((try? Store.openReadOnly(path).lastEventSeq()) ?? 0) > 0 }
+        try waitUntil("the first acty-demo has finished jobs") { ((try? StoreCounts.jobs(path))?["succeeded"] ?? 0) >= 10 }
 
-        // --from-start: a follow that starts late seeds its counts from the tables in another read than its events,
-        // so a busy writer between the two is counted twice (tuiperf's single-transaction read fixes it; then drop it).
-        try tmux.start("\(tui) follow \(path) --from-start --poll-interval 0.1", width: 120, height: 40)
+        // A late follow: the run's counts from the tables and its last 20 events, read in one snapshot while
+        // acty-demo writes; the events after them move jobs from those counts.
+        try tmux.start("\(tui) follow \(path) --last-n 20 --poll-interval 0.1", width: 120, height: 40)
         try waitUntil("follow shows the first acty-demo alive") { Self.header(tmux.capture()).contains("/\(first.pid)") }
-        try waitUntil("the first acty-demo has finished jobs") { try Self.jobsByState(path)["succeeded", default: 0] >= 10 }
         first.send(SIGKILL)
         first.waitUntilExit()
         try waitUntil("follow shows that the killed engine is gone") { Self.header(tmux.capture()).contains("no engine alive") }
@@ -78,7 +77,7 @@ struct EndToEndTests {
         let second = try runDemo("second", groups: 4)
         defer { second.send(SIGKILL) }
         #expect(second.waitUntilExit() == .status(0))
-        let final = try Self.jobsByState(path)
+        let final = try StoreCounts.jobs(path)
         let store = try Store.openReadOnly(path)
         #expect(final["running", default: 0] == 0 && final["succeeded", default: 0] > 0)
         let expected = "jobs \(final.values.reduce(0, +)) · blocked \(final["blocked", default: 0]) ready \(final["ready", default: 0])"
@@ -90,9 +89,7 @@ struct EndToEndTests {
             return screen.contains(expected) && Self.header(screen).contains("no engine alive")
         }
         // Group outcomes and each lane's ready / running / done / failed, as the database counts them.
-        let groups = try #require(store.summary().first { $0.0 == "groups_by_state" }?.1)
-        var outcomes: [String: Int] = [:]
-        for row in groups.rows { outcomes[row[0].stringValue!] = row[1].intValue! }
+        let outcomes = try StoreCounts.groups(path)
         #expect(screen.contains("\(outcomes["succeeded", default: 0]) ok \(outcomes["failed", default: 0]) failed"), "\(screen)")
         let lanes = try store.lanes()
         for index in lanes.rows.indices {
@@ -109,14 +106,6 @@ struct EndToEndTests {
     /// The first three lines of a captured frame.
     static func header(_ screen: String) -> String {
         screen.split(separator: "\n", omittingEmptySubsequences: false).prefix(3).joined(separator: "\n")
-    }
-
-    /// Jobs by state as the store's summary reads them (what `acty-query summary` prints).
-    static func jobsByState(_ path: String) throws -> [String: Int] {
-        let table = try #require(try Store.openReadOnly(path).summary().first { $0.0 == "jobs_by_state" }?.1)
-        var counts: [String: Int] = [:]
-        for row in table.rows { counts[row[0].stringValue!] = row[1].intValue! }
-        return counts
     }
 
     @Test func followAndReplayWithoutATerminalSuggestSnapshot() async throws {

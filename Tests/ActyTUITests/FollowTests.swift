@@ -14,17 +14,41 @@ struct FollowTests {
         let folder = TemporaryDirectory()
         let path = try await EngineRun.make(in: folder)
         let (_, state) = try FollowFeed.open(path, start: .lastN(lastN), pollInterval: 0.2)
-        let summary = try Store.openReadOnly(path).summary()
-        let byState = try #require(summary.first { $0.0 == "jobs_by_state" }?.1)
-        var expected: [String: Int] = [:]
-        for row in byState.rows { expected[row[0].stringValue!] = row[1].intValue! }
-        var actual: [String: Int] = [:]
-        for phase in DashboardState.Phase.allCases where state.total(phase) > 0 { actual[phase.name] = state.total(phase) }
-        #expect(actual == expected)
+        let expected = try StoreCounts.jobs(path)
+        #expect(StoreCounts.totals(state) == expected)
         #expect(state.applied == lastN)
         #expect(state.lanes["fast"]?.weight == 3 && state.lanes["slow"]?.maxInflight == 2)
         let laneTotal = state.lanes.values.map { $0.counts.reduce(0, +) }.reduce(0, +)
         #expect(laneTotal == expected.values.reduce(0, +))
+    }
+
+    /// A follow that starts while jobs are blocked, queued, scheduled for a retry or running: the events after the
+    /// seed take each job it has not seen out of the count it was in. The seed at every point of an engine's log is
+    /// the state of the events before it (what the tables held then), plus the last 5 events as a late start reads.
+    @Test func aLateStartAtAnyPointEndsWithTheWholeLogsCounts() async throws {
+        let folder = TemporaryDirectory()
+        let events = try RunLog.events(ofDatabaseAt: try await EngineRun.make(in: folder)).map(TUIEvent.init)
+        var whole = DashboardState()
+        for event in events { whole.apply(event) }
+        #expect(whole.total(.cancelled) > 0 && whole.total(.failed) > 0 && whole.retried > 0)
+        var before = DashboardState()
+        for cut in events.indices {
+            var late = DashboardState()
+            late.inferPriorPhases = true
+            for event in events[max(0, cut - 5)..<cut] { late.apply(event) }
+            var jobsByState: [String: Int] = [:]
+            for phase in DashboardState.Phase.allCases { jobsByState[phase.name] = before.total(phase) }
+            var blockedByGroup: [String: Int] = [:]
+            for job in before.jobs.values where job.phase == .blocked { blockedByGroup[job.group!, default: 0] += 1 }
+            late.seed(
+                jobsByState: jobsByState, groupsByState: before.groupOutcomes, lanes: Array(before.lanes.values),
+                blockedByGroup: blockedByGroup, scheduledJobs: before.jobs.values.filter { $0.phase == .scheduled }.map(\.id)
+            )
+            for event in events[cut...] { late.apply(event) }
+            #expect(late.totals == whole.totals && late.groupOutcomes == whole.groupOutcomes, "seeded before event \(cut)")
+            #expect(late.lanes.mapValues(\.counts) == whole.lanes.mapValues(\.counts), "seeded before event \(cut)")
+            before.apply(events[cut])
+        }
     }
 
     @Test func aRefreshReadsOnlyTheEventsAfterTheLastOneSeen() async throws {

@@ -97,18 +97,8 @@ struct StateTests {
         let folder = TemporaryDirectory()
         let path = try await EngineRun.make(in: folder)
         let state = try RunLog.state(of: path)
-        let store = try Store.openReadOnly(path)
-        let summary = try store.summary()
-        let byState = try #require(summary.first { $0.0 == "jobs_by_state" }?.1)
-        var expected: [String: Int] = [:]
-        for row in byState.rows { expected[row[0].stringValue!] = row[1].intValue! }
-        var actual: [String: Int] = [:]
-        for phase in DashboardState.Phase.allCases where state.total(phase) > 0 { actual[phase.name] = state.total(phase) }
-        #expect(actual == expected)
-        let groupsByState = try #require(summary.first { $0.0 == "groups_by_state" }?.1)
-        var groups: [String: Int] = [:]
-        for row in groupsByState.rows { groups[row[0].stringValue!] = row[1].intValue! }
-        #expect(state.groupOutcomes == groups)
+        #expect(StoreCounts.totals(state) == (try StoreCounts.jobs(path)))
+        #expect(state.groupOutcomes == (try StoreCounts.groups(path)))
         #expect(state.engines.count == 1 && state.engines.values.allSatisfy { !$0.alive && $0.pid != nil })
         #expect(state.lanes["fast"]?.weight == 3 && state.lanes["slow"]?.maxInflight == 2)
 
@@ -132,8 +122,29 @@ enum Fixture {
         .appendingPathComponent("Fixtures/python-admission.jsonl").path
 }
 
-/// A database written by a real engine: succeeded, failed and retried jobs in two lanes, one group whose primer
-/// fails; the engine is shut down before the test reads it.
+/// Jobs and groups by state as the store's summary counts them (what `acty-query summary` prints), and a state's
+/// totals in the same form.
+enum StoreCounts {
+    static func jobs(_ path: String) throws -> [String: Int] { try summary(path, "jobs_by_state") }
+    static func groups(_ path: String) throws -> [String: Int] { try summary(path, "groups_by_state") }
+
+    static func summary(_ path: String, _ name: String) throws -> [String: Int] {
+        let table = try #require(try Store.openReadOnly(path).summary().first { $0.0 == name }?.1)
+        var counts: [String: Int] = [:]
+        for row in table.rows { counts[row[0].stringValue!] = row[1].intValue! }
+        return counts
+    }
+
+    /// The state's totals by state name, phases with no job left out.
+    static func totals(_ state: DashboardState) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for phase in DashboardState.Phase.allCases where state.total(phase) > 0 { counts[phase.name] = state.total(phase) }
+        return counts
+    }
+}
+
+/// A database written by a real engine: succeeded, failed and retried jobs in two lanes (every job has two attempts,
+/// 10 ms apart), one group whose primer fails; the engine is shut down before the test reads it.
 enum EngineRun {
     struct Planned: Error {}
 
@@ -152,7 +163,8 @@ enum EngineRun {
             for index in 0..<groups {
                 let followers: [JSONValue] = (0..<4).map { ["n": .number(Double($0)), "fail": .bool($0 == 3 && index % 2 == 0)] }
                 handles.append(try await engine.submitGroup(
-                    "g\(index)", primer: ["fail": .bool(index == 1)], followers: followers, lane: index % 2 == 0 ? "fast" : "slow"
+                    "g\(index)", primer: ["fail": .bool(index == 1)], followers: followers, lane: index % 2 == 0 ? "fast" : "slow",
+                    options: GroupOptions(retryPolicy: RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(10)))
                 ))
             }
             for handle in handles { for job in handle.jobs { _ = try? await job.result() } }
