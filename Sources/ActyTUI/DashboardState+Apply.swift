@@ -2,7 +2,7 @@ import ActyCore
 
 extension DashboardState {
     /// Applies one event. Events of unknown types are counted and kept in the log; nothing an event says is fatal.
-    public mutating func apply(_ event: TUIEvent) {
+    package mutating func apply(_ event: TUIEvent) {
         applied += 1
         if firstAt == nil { firstAt = event.at }
         lastAt = max(lastAt ?? event.at, event.at)

@@ -1,6 +1,6 @@
 /// Draws frames: state + context + size → a grid of cells. Pure: the same inputs draw the same grid.
-public enum View {
-    public static func render(_ state: DashboardState, _ context: ViewContext, width: Int, height: Int) -> Grid {
+package enum View {
+    package static func render(_ state: DashboardState, _ context: ViewContext, width: Int, height: Int) -> Grid {
         var grid = Grid(width: width, height: height)
         guard width >= 20, height >= 5 else {
             grid.write("window too small", x: 0, y: 0)

@@ -3,7 +3,7 @@ import ActyStore
 import Foundation
 
 /// Where a live dashboard's events come from, tick by tick.
-public protocol EventFeed {
+package protocol EventFeed {
     /// Applies what is new by `now` (wall-clock seconds); returns whether the state changed.
     mutating func tick(now: Double, state: inout DashboardState) throws -> Bool
     /// Handles a key's command; returns whether the state changed.
@@ -14,29 +14,29 @@ public protocol EventFeed {
 
 /// Replays a run's events at a speed: `speed` seconds of the run per wall-clock second, 0 = as fast as possible.
 /// Reconstructs the state from events only.
-public struct ReplayFeed: EventFeed {
-    public let events: [TUIEvent]
+package struct ReplayFeed: EventFeed {
+    package let events: [TUIEvent]
     let badLines: Int
-    public private(set) var index = 0
-    public private(set) var speed: Double
-    public private(set) var paused = false
+    package private(set) var index = 0
+    package private(set) var speed: Double
+    package private(set) var paused = false
     /// The run's time the replay has reached, and the wall-clock time it was reached at.
     private var cursor: (run: Double, wall: Double)?
     /// At full speed, events per tick: the screen still refreshes and keys still work during a long log.
     static let fullSpeedBatch = 200_000
 
-    public init(events: [TUIEvent], badLines: Int, speed: Double) {
+    package init(events: [TUIEvent], badLines: Int, speed: Double) {
         self.events = events
         self.badLines = badLines
         self.speed = max(0, speed)
     }
 
-    public var position: String {
+    package var position: String {
         let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(format: "%.3g", speed))
         return "replay \(index)/\(events.count) \(rate)" + (paused ? " paused" : "") + (index == events.count ? " end" : "")
     }
 
-    public mutating func tick(now: Double, state: inout DashboardState) -> Bool {
+    package mutating func tick(now: Double, state: inout DashboardState) -> Bool {
         guard !paused, index < events.count else {
             cursor = nil
             return false
@@ -54,7 +54,7 @@ public struct ReplayFeed: EventFeed {
         return index > start
     }
 
-    public mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool {
+    package mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool {
         switch command {
         case .togglePause: paused.toggle()
         case .step:
@@ -83,7 +83,7 @@ public struct ReplayFeed: EventFeed {
 /// Follows a database an engine is writing: each tick reads, in one read transaction, the events after the last one
 /// seen (one range of the primary key) and, every second, the `workers` table (engines alive). Never re-reads the
 /// whole log or the `jobs` table: an idle tick is one empty range read, and nothing is drawn unless it changed.
-public struct FollowFeed: EventFeed {
+package struct FollowFeed: EventFeed {
     let store: ReadOnlyStore
     let pollInterval: Double
     private var lastPoll = -Double.infinity
@@ -98,7 +98,7 @@ public struct FollowFeed: EventFeed {
     static let page = 4_000
     private var behind = false
 
-    public enum Start: Sendable, Hashable {
+    package enum Start: Sendable, Hashable {
         /// Replay every event first.
         case fromStart
         /// Counts from the tables, then the last `n` events.
@@ -109,7 +109,7 @@ public struct FollowFeed: EventFeed {
 
     /// Opens the database and builds the first state. A late start reads the counts and the events after its start
     /// in one snapshot, so the events move jobs from counts that do not include them yet.
-    public static func open(_ path: String, start: Start, pollInterval: Double) throws -> (FollowFeed, DashboardState) {
+    package static func open(_ path: String, start: Start, pollInterval: Double) throws -> (FollowFeed, DashboardState) {
         let store = try Store.openReadOnly(path)
         var state = DashboardState()
         let now = Date().timeIntervalSince1970
@@ -169,9 +169,9 @@ public struct FollowFeed: EventFeed {
         )
     }
 
-    public var position: String { "follow · seq \(lastSeq)" }
+    package var position: String { "follow · seq \(lastSeq)" }
 
-    public mutating func tick(now: Double, state: inout DashboardState) throws -> Bool {
+    package mutating func tick(now: Double, state: inout DashboardState) throws -> Bool {
         let workersDue = now - lastWorkers >= 1
         guard workersDue || behind || now - lastPoll >= pollInterval else { return false }
         lastPoll = now
@@ -186,7 +186,7 @@ public struct FollowFeed: EventFeed {
         return workersDue || !read.events.isEmpty
     }
 
-    public mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool { false }
+    package mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool { false }
 
     static func setEngines(_ table: QueryTable, into state: inout DashboardState, now: Double) {
         var engines: [DashboardState.Engine] = []

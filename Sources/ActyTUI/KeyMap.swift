@@ -1,11 +1,11 @@
 /// What a key asks of the event feed (replay position and speed) or the program.
-public enum FeedCommand: Sendable, Hashable {
+package enum FeedCommand: Sendable, Hashable {
     case quit, togglePause, step, faster, slower, fullSpeed, jumpToStart, jumpToEnd
 }
 
 /// What keys do: screen changes are made on the context; feed commands are returned.
-public enum KeyMap {
-    public static func handle(_ key: Key, context: inout ViewContext, state: DashboardState) -> FeedCommand? {
+package enum KeyMap {
+    package static func handle(_ key: Key, context: inout ViewContext, state: DashboardState) -> FeedCommand? {
         if context.editingFilter {
             switch key {
             case .enter: context.editingFilter = false
