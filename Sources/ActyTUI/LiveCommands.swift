@@ -8,8 +8,8 @@ struct Follow: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Watch a database an engine (or several) is writing, live.",
         discussion: """
-            Opens the file read-only (it never blocks the engine) and reads the events written after the last one
-            seen, every --poll-interval seconds. Without --from-start it shows the run's totals from the tables and
+            Opens the file read-only (it never blocks the engine) and reads the events written after the last one \
+            seen, every --poll-interval seconds. Without --from-start it shows the run's totals from the tables and \
             the last 200 events, then follows.
 
             Keys: q quit, ? help, t timeline, l event log, / filter, enter drill down, esc back.
@@ -54,7 +54,7 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a run's event log from a database or a JSONL file (ours or Python acty's).",
         discussion: """
-            Keys: + faster, - slower, 0 as fast as possible, p pause, . one event when paused, g start, G end,
+            Keys: + faster, - slower, 0 as fast as possible, p pause, . one event when paused, g start, G end, \
             q quit, ? help, t timeline, l event log, / filter, enter drill down, esc back.
 
             Example:
