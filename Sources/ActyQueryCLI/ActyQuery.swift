@@ -1,8 +1,8 @@
-public import ArgumentParser
+package import ArgumentParser
 
 /// `acty-query`: inspect an Acty database file, also while a run is using it.
-public struct ActyQuery: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ActyQuery: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "acty-query",
         abstract: "Inspect an Acty database file, also while a run is using it.",
         discussion: """
@@ -23,5 +23,5 @@ public struct ActyQuery: AsyncParsableCommand {
         ]
     )
 
-    public init() {}
+    package init() {}
 }

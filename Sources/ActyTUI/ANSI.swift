@@ -1,13 +1,13 @@
 /// Turns grids into terminal output: only the cells that changed since the last frame are written.
-public enum ANSI {
+package enum ANSI {
     /// Switches to the alternate screen and hides the cursor.
-    public static let enter = "\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J"
+    package static let enter = "\u{1B}[?1049h\u{1B}[?25l\u{1B}[H\u{1B}[2J"
     /// Resets attributes, shows the cursor and leaves the alternate screen: the terminal is as before.
-    public static let leave = "\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l"
+    package static let leave = "\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l"
 
     /// The bytes that turn the screen showing `old` (nil: unknown, redraw all) into `new`. Without `colors`, only
     /// bold and inverse are used (the selection stays visible).
-    public static func frame(from old: Grid?, to new: Grid, colors: Bool) -> String {
+    package static func frame(from old: Grid?, to new: Grid, colors: Bool) -> String {
         var out = ""
         let full = old == nil || old?.width != new.width || old?.height != new.height
         if full { out += "\u{1B}[0m\u{1B}[H\u{1B}[2J" }
@@ -44,20 +44,20 @@ public enum ANSI {
     }
 
     /// Whether to use colour: only on a terminal, never with `NO_COLOR` set (https://no-color.org) or `TERM=dumb`.
-    public static func usesColor(isTerminal: Bool, environment: [String: String]) -> Bool {
+    package static func usesColor(isTerminal: Bool, environment: [String: String]) -> Bool {
         isTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
     }
 }
 
 /// A key press, decoded from the bytes a terminal in raw mode sends.
-public enum Key: Sendable, Hashable {
+package enum Key: Sendable, Hashable {
     case character(Character)
     case up, down, pageUp, pageDown, enter, escape, backspace
     /// Ctrl-C (raw mode turns it into a byte, not a signal).
     case interrupt
 
     /// Decodes a burst of input bytes; unknown escape sequences are dropped.
-    public static func parse(_ bytes: [UInt8]) -> [Key] {
+    package static func parse(_ bytes: [UInt8]) -> [Key] {
         var keys: [Key] = []
         var index = 0
         while index < bytes.count {

@@ -42,6 +42,7 @@ enum DashboardScreen {
                 pieces.append((Glyphs.fit(Glyphs.count(n), 6, right: true), n > 0 ? style : .faint))
             }
             if let cap = lane.maxInflight { pieces.append(("  cap \(cap)", .faint)) }
+            if lane.deferrals > 0, canvas.width >= 120 { pieces.append(("  deferred \(Glyphs.count(lane.deferrals))", .faint)) }
             if lane.paused { pieces.append(("  paused", .bad)) }
             canvas.line(pieces)
         }
@@ -56,10 +57,13 @@ enum DashboardScreen {
     // MARK: Pools
 
     static func drawPools(_ state: DashboardState, rows: Int, into canvas: inout Canvas) {
-        guard rows > 0 else { return }
+        guard rows > 0 || state.admission != nil || state.runtimeStats != nil else { return }
         canvas.section("Pools: busy █ stealing ▒ idle ·")
+        for line in admissionLines(state) { canvas.line(line) }
         let byEngine = Dictionary(grouping: state.pools.values, by: \.engine)
-        for engine in byEngine.keys.sorted().prefix(rows) {
+        // Engines alive first: a file written by several runs keeps every earlier run's engine.
+        let order = byEngine.keys.sorted { (state.engines[$0]?.alive == false ? 1 : 0, $0) < (state.engines[$1]?.alive == false ? 1 : 0, $1) }
+        for engine in order.prefix(rows) {
             let info = state.engines[engine]
             let label = info?.host.map { "\($0)/\(info?.pid.map(String.init) ?? "?")" } ?? String(engine.prefix(12))
             var pieces: [(String, Style)] = [(Glyphs.fit(label, 16) + " ", info?.alive == false ? .faint : .plain)]
@@ -80,6 +84,36 @@ enum DashboardScreen {
         }
     }
 
+    /// Python acty's admission and burst state and its latest `runtime_stats`, when the log has them.
+    static func admissionLines(_ state: DashboardState) -> [[(String, Style)]] {
+        var lines: [[(String, Style)]] = []
+        if let admission = state.admission {
+            var pieces: [(String, Style)] = []
+            pieces.append(("admission ", .title))
+            pieces.append(("\(admission.active)/\(admission.cap.map(String.init) ?? "?") groups active", .plain))
+            if let base = admission.baseCap, let cap = admission.cap, cap != base { pieces.append((" (cap \(base)+\(cap - base))", .faint)) }
+            pieces.append((" · \(admission.pending) pending", admission.pending > 0 ? .busy : .faint))
+            if admission.lowWatermark != nil || admission.burst {
+                pieces.append((admission.burst ? " · BURST ON" : " · burst off", admission.burst ? .busy : .faint))
+                if let runnable = admission.runnable, let mark = admission.lowWatermark {
+                    pieces.append((" runnable \(runnable) \(runnable < mark ? "<" : "≥") \(mark)", .faint))
+                }
+            }
+            lines.append(pieces)
+        }
+        if let stats = state.runtimeStats {
+            var pieces: [(String, Style)] = [("runtime_stats ", .title)]
+            var text = "queue \(stats.queueDepth.map(String.init) ?? "?") inflight \(stats.inflightWorkers.map(String.init) ?? "?")"
+            if let warm = stats.warmTasks, warm > 0 { text += " warm \(warm)" }
+            let states = stats.groupsByState.filter { $0.value > 0 && $0.key != "DONE" }.sorted { $0.key < $1.key }
+            if !states.isEmpty { text += " · " + states.map { "\($0.key.lowercased()) \($0.value)" }.joined(separator: " ") }
+            pieces.append((text, .plain))
+            pieces.append((" at " + Glyphs.clock(stats.at), .faint))
+            lines.append(pieces)
+        }
+        return lines
+    }
+
     // MARK: Sparklines
 
     static func drawSparklines(_ state: DashboardState, into canvas: inout Canvas) {
@@ -95,9 +129,23 @@ enum DashboardScreen {
 
     // MARK: Groups
 
-    /// The groups list: active first (oldest first), then finished (newest first), filtered by the context.
+    static let groupFields: Set<String> = ["group", "lane", "state", "primer"]
+
+    /// The groups list: active first (oldest first), then finished (newest first), filtered by the context
+    /// (`lane:priority state:failed`, bare words search the key and lane).
     static func groupRows(_ state: DashboardState, _ context: ViewContext) -> [DashboardState.Group] {
-        let all = state.groups.values.filter { context.filter.isEmpty || $0.key.contains(context.filter) || ($0.lane ?? "").contains(context.filter) }
+        let filter = FieldFilter(context.filter, fields: groupFields)
+        let all = state.groups.values.filter { group in
+            filter.matches({ field in
+                switch field {
+                case "group": group.key
+                case "lane": group.lane
+                case "state": group.state
+                case "primer": group.primer
+                default: nil
+                }
+            }, text: group.key + " " + (group.lane ?? ""))
+        }
         let active = all.filter(\.isActive).sorted { ($0.activatedAt, $0.key) < ($1.activatedAt, $1.key) }
         let finished = all.filter { !$0.isActive }.sorted { ($0.finishedAt ?? 0, $0.key) > ($1.finishedAt ?? 0, $1.key) }
         return active + finished
@@ -106,11 +154,14 @@ enum DashboardScreen {
     static func drawGroups(_ state: DashboardState, _ context: ViewContext, rows: Int, into canvas: inout Canvas) {
         let groups = groupRows(state, context)
         let active = groups.filter(\.isActive).count
-        canvas.section("Groups: \(active) active, \(groups.count - active) recently finished" + (context.filter.isEmpty ? "" : " matching \"\(context.filter)\""))
+        let prefix = sharedPrefix(groups.map(\.key))
+        var title = "Groups" + (prefix.isEmpty ? "" : " \(prefix)…") + ": \(active) active, \(groups.count - active) recently finished"
+        if !context.filter.isEmpty { title += " matching \"\(context.filter)\"" }
+        canvas.section(title)
         guard rows > 0 else { return }
         let selected = min(max(0, context.selected), max(0, groups.count - 1))
         let first = max(0, min(selected - rows + 1, groups.count - rows))
-        let barWidth = max(6, min(40, canvas.width - 64))
+        let barWidth = max(6, min(40, (canvas.width - 64) / 2))
         let keyWidth = max(12, min(32, canvas.width - barWidth - 50))
         for (index, group) in groups.enumerated().dropFirst(first).prefix(rows) {
             let settled = group.followersDone + group.followersFailed
@@ -122,9 +173,9 @@ enum DashboardScreen {
             default: .busy
             }
             var pieces: [(String, Style)] = [
-                (Glyphs.fit(group.key, keyWidth) + " ", .plain),
+                (Glyphs.fitTail(String(group.key.dropFirst(prefix.count)), keyWidth) + " ", .plain),
                 (Glyphs.fit(group.lane ?? "", 10) + " ", .faint),
-                (Glyphs.fit(group.state, 10), stateStyle),
+                (Glyphs.fit(group.isActive && group.warming ? "warming" : group.state, 10), stateStyle),
                 (Glyphs.fit("primer " + primerMark(group.primer), 10), group.primer == "failed" ? .bad : .plain),
                 (Glyphs.bar(fraction, width: barWidth), group.followersFailed > 0 ? .bad : .good),
                 (Glyphs.fit("\(group.followersDone)/\(group.followers)", 9, right: true), .plain),
@@ -135,6 +186,18 @@ enum DashboardScreen {
             }
             canvas.line(pieces)
         }
+    }
+
+    /// The start every key shares, up to its last `/` or `:` (acty-demo's run id), so rows show what differs;
+    /// empty for fewer than two keys.
+    static func sharedPrefix(_ keys: [String]) -> String {
+        guard keys.count > 1, var shared = keys.first?[...] else { return "" }
+        for key in keys.dropFirst() {
+            shared = shared.prefix(zip(shared, key).prefix { $0 == $1 }.count)
+            if shared.isEmpty { return "" }
+        }
+        guard let end = shared.lastIndex(where: { $0 == "/" || $0 == ":" }) else { return "" }
+        return String(shared[...end])
     }
 
     static func primerMark(_ state: String) -> String {
@@ -157,7 +220,8 @@ enum DashboardScreen {
                 (Glyphs.clock(failure.at) + " ", .faint),
                 (failure.retried ? "retry " : "FAIL  ", failure.retried ? .busy : .bad),
                 (Glyphs.fit(failure.job.map(Glyphs.shortID) ?? "-", 14) + " ", .plain),
-                (failure.errorType + ": ", .bad),
+                (canvas.width >= 120 ? Glyphs.fitTail(failure.group ?? "-", 28) + " " : "", .faint),
+                (failure.errorType + (failure.message.isEmpty ? "" : ": "), .bad),
                 (failure.message.replacingOccurrences(of: "\n", with: " "), .plain),
             ])
         }

@@ -2,7 +2,7 @@ import ActyCore
 
 extension DashboardState {
     /// Applies one event. Events of unknown types are counted and kept in the log; nothing an event says is fatal.
-    public mutating func apply(_ event: TUIEvent) {
+    package mutating func apply(_ event: TUIEvent) {
         applied += 1
         if firstAt == nil { firstAt = event.at }
         lastAt = max(lastAt ?? event.at, event.at)
@@ -17,7 +17,9 @@ extension DashboardState {
             recordFailure(event, retried: true)
             // Tenacity retries within the attempt (Python); our retries wait in `scheduled` holding no worker.
             let source = event.payload?["source"]?.stringValue
-            if var job = takeJob(event) {
+            // Python's core retries queue a new job: the failed one stays finished.
+            let live = event.job.map { jobs[$0] != nil } ?? false
+            if live || source == nil, var job = takeJob(event) {
                 job.retries.append(event.at)
                 if source == nil { move(&job, to: .scheduled) }
                 jobs[job.id] = job
@@ -29,26 +31,26 @@ extension DashboardState {
                 move(&job, to: .ready)
                 jobs[job.id] = job
             }
-        case .jobRequeued: requeued += 1
+        case .jobRequeued:
+            requeued += 1
+            deferred(event)
         case .groupActivated:
             let key = event.group ?? "?"
             if groups[key] == nil { groups[key] = Group(key: key, lane: event.lane, activatedAt: event.at) }
         case .followersReady:
-            guard let key = event.group, let blocked = groups[key]?.blocked, !blocked.isEmpty else { break }
-            groups[key]?.blocked = []
-            for id in blocked {
+            guard let key = event.group else { break }
+            for id in groups[key]?.blocked ?? [] {
                 if var job = jobs[id], job.phase == .blocked {
                     move(&job, to: .ready)
                     jobs[id] = job
                 }
             }
+            groups[key]?.blocked = []
+            if let unseen = unseenBlocked.removeValue(forKey: key) { moveUnseen(unseen, lane: laneName(event), from: .blocked, to: .ready) }
         case .groupDone:
             let state = event.payload?["state"]?.stringValue
                 ?? (event.payload?["ok"]?.boolValue == false ? "failed" : "succeeded")
             finishGroup(event, state: groups[event.group ?? ""]?.state == "failed" ? "failed" : state)
-        case .groupFailed:
-            // Python acty follows with `group_done`; ours records `group_done` too. Either way the group failed.
-            if let key = event.group, groups[key]?.finishedAt == nil { groups[key]?.state = "failed" }
         case .groupCancelled: finishGroup(event, state: "cancelled")
         case .cacheHit:
             if event.payload?["reason"]?.stringValue == "primer_skipped", let key = event.group { groups[key]?.primer = "skipped" }
@@ -56,6 +58,17 @@ extension DashboardState {
         case .runFinished, .workerStopped:
             if let id = event.engine { engines[id]?.alive = false }
         case .laneConfigsUpdated: laneConfigs(event.payload)
+        case .warmDelayStart, .warmDelayEnd:
+            if let key = event.group { groups[key]?.warming = event.kind == .warmDelayStart }
+        case .primerFailed, .followerFailed, .groupFailed:
+            // `group_failed` names only the cause (`primer_failed`): the failed job's own message says more.
+            if let key = event.group, let error = Self.errorText(event.payload), event.kind != .groupFailed || groups[key]?.lastError == nil {
+                groups[key]?.lastError = error
+            }
+            // Python acty follows `group_failed` with `group_done`; ours records `group_done` too. Either way it failed.
+            if event.kind == .groupFailed, let key = event.group, groups[key]?.finishedAt == nil { groups[key]?.state = "failed" }
+        case .groupsPending, .groupAdmitted, .groupRetired, .burstOn, .burstOff, .capChanged: admission(event)
+        case .runtimeStats: runtimeStats(event)
         case .unknown: unknownTypes[event.type, default: 0] += 1
         default: break
         }
@@ -131,7 +144,7 @@ extension DashboardState {
         guard let id = event.job else { return nil }
         if let job = jobs.removeValue(forKey: id) { return job }
         var job = Job(id: id, group: event.group, lane: laneName(event), role: event.role, follower: event.follower)
-        if inferPriorPhases, let prior = Self.priorPhase(event.kind), totals[prior.rawValue] > 0 {
+        if inferPriorPhases, let prior = priorPhase(ofUnseen: id, event), totals[prior.rawValue] > 0 {
             job.phase = prior
             // `move` takes it out of the prior phase's counts, which the seed included.
             if lanes[job.lane] == nil || lanes[job.lane]!.counts[prior.rawValue] == 0 {
@@ -141,12 +154,30 @@ extension DashboardState {
         return job
     }
 
-    static func priorPhase(_ kind: TUIEvent.Kind) -> Phase? {
-        switch kind {
-        case .jobStarted: .ready
-        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: .running
-        default: nil
+    /// The phase a job no event has named yet was in before `event` (a follow that started late).
+    private mutating func priorPhase(ofUnseen id: String, _ event: TUIEvent) -> Phase? {
+        switch event.kind {
+        case .jobStarted, .jobCancelled:
+            if unseenScheduled.remove(id) != nil { return .scheduled }
+            if event.kind == .jobStarted { return .ready }
+            if event.payload?["phase"]?.stringValue == "running" { return .running }
+            // A group's followers that have not started are all blocked or all released (`followers_ready`).
+            if event.role == .follower, let key = event.group, let blocked = unseenBlocked[key] {
+                unseenBlocked[key] = blocked > 1 ? blocked - 1 : nil
+                return .blocked
+            }
+            return .ready
+        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: return .running
+        default: return nil
         }
+    }
+
+    /// Moves jobs no event has named from one phase's counts to another's.
+    private mutating func moveUnseen(_ count: Int, lane: String, from old: Phase, to new: Phase) {
+        totals[old.rawValue] -= count
+        totals[new.rawValue] += count
+        lanes[lane, default: Lane(name: lane)].counts[old.rawValue] -= count
+        lanes[lane, default: Lane(name: lane)].counts[new.rawValue] += count
     }
 
     /// Moves a job to `phase`, keeping totals, lane counts and pool occupancy in step.
@@ -187,6 +218,51 @@ extension DashboardState {
             at: event.at, job: event.job, group: event.group, lane: event.lane ?? event.job.flatMap { jobs[$0]?.lane },
             errorType: type, message: message, retried: retried
         ))
+    }
+
+    // MARK: Python acty's scheduler events
+
+    private mutating func deferred(_ event: TUIEvent) {
+        let lane = laneName(event)
+        lanes[lane, default: Lane(name: lane)].deferrals += 1
+        if let id = event.job { jobs[id]?.deferrals += 1 }
+    }
+
+    private mutating func admission(_ event: TUIEvent) {
+        var admission = self.admission ?? Admission()
+        let payload = event.payload
+        switch event.kind {
+        case .groupAdmitted: admission.admitted += 1
+        case .groupRetired: admission.retired += 1
+        case .groupsPending:
+            admission.pending = payload?["pending"]?.intValue ?? admission.pending
+            admission.active = payload?["active"]?.intValue ?? admission.active
+            admission.cap = payload?["cap"]?.intValue ?? admission.cap
+        default:
+            if event.kind != .capChanged { admission.burst = event.kind == .burstOn }
+            admission.cap = payload?["cap"]?.intValue ?? admission.cap
+            admission.baseCap = payload?["base_cap"]?.intValue ?? admission.baseCap
+            admission.runnable = payload?["runnable"]?.intValue ?? admission.runnable
+            admission.lowWatermark = payload?["low_watermark"]?.intValue ?? admission.lowWatermark
+        }
+        self.admission = admission
+    }
+
+    private mutating func runtimeStats(_ event: TUIEvent) {
+        let payload = event.payload
+        var stats = RuntimeStats(at: event.at)
+        stats.queueDepth = payload?["queue_depth"]?.intValue
+        stats.inflightWorkers = payload?["inflight_workers"]?.intValue
+        stats.warmTasks = payload?["warm_tasks"]?.intValue
+        for (state, count) in payload?["groups_by_state"]?.objectValue ?? [:] {
+            if let count = count.intValue { stats.groupsByState[state] = count }
+        }
+        runtimeStats = stats
+    }
+
+    static func errorText(_ payload: JSONValue?) -> String? {
+        payload?["error_info"]?["message"]?.stringValue ?? payload?["error"]?["message"]?.stringValue
+            ?? payload?["error"]?.stringValue ?? payload?["reason"]?.stringValue
     }
 
     // MARK: Groups, engines, lanes

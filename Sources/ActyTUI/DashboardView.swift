@@ -1,13 +1,13 @@
 /// Draws frames: state + context + size → a grid of cells. Pure: the same inputs draw the same grid.
-public enum View {
-    public static func render(_ state: DashboardState, _ context: ViewContext, width: Int, height: Int) -> Grid {
+package enum View {
+    package static func render(_ state: DashboardState, _ context: ViewContext, width: Int, height: Int) -> Grid {
         var grid = Grid(width: width, height: height)
         guard width >= 20, height >= 5 else {
             grid.write("window too small", x: 0, y: 0)
             return grid
         }
-        header(state, context, into: &grid)
-        var body = Canvas(grid: grid, top: 3, bottom: height - 1)
+        let top = header(state, context, into: &grid)
+        var body = Canvas(grid: grid, top: top, bottom: height - 1)
         switch context.screen {
         case .dashboard: DashboardScreen.draw(state, context, into: &body)
         case .timeline: TimelineScreen.draw(state, into: &body)
@@ -21,8 +21,9 @@ public enum View {
         return grid
     }
 
-    /// Three lines: the file and engines; totals by phase; rates, elapsed time and counters.
-    static func header(_ state: DashboardState, _ context: ViewContext, into grid: inout Grid) {
+    /// Three lines (four when the counters do not fit in a narrow window): the file and engines; totals by phase;
+    /// rates, elapsed time, groups and counters. Returns the first line below it.
+    static func header(_ state: DashboardState, _ context: ViewContext, into grid: inout Grid) -> Int {
         var x = grid.write("acty-tui ", x: 0, y: 0, style: .title)
         x = grid.write(context.title, x: x, y: 0, style: .info, limit: grid.width / 2)
         let alive = state.engines.values.filter(\.alive).sorted { $0.id < $1.id }
@@ -32,11 +33,11 @@ public enum View {
                 engine.host.map { "\($0)/\(engine.pid.map(String.init) ?? "?")" } ?? String(engine.id.prefix(8))
             }.joined(separator: " ")
         x = grid.write("  ", x: x, y: 0)
-        x = grid.write(engines, x: x, y: 0, style: alive.isEmpty ? .bad : .good, limit: grid.width - x)
-        if let position = context.position {
-            let text = " " + position
-            if grid.width - text.count > x { grid.write(text, x: grid.width - text.count, y: 0, style: .busy) }
-        }
+        // The reader's position keeps its place on the right; the engines give way to it.
+        let position = context.position.map { " " + $0 } ?? ""
+        let room = grid.width - x - (position.count < grid.width - x ? position.count : 0)
+        x = grid.write(engines, x: x, y: 0, style: alive.isEmpty ? .bad : .good, limit: room)
+        if !position.isEmpty, grid.width - position.count >= x { grid.write(position, x: grid.width - position.count, y: 0, style: .busy) }
 
         let phases: [(String, DashboardState.Phase, Style)] = [
             ("blocked", .blocked, .faint), ("ready", .ready, .plain), ("sched", .scheduled, .plain),
@@ -53,16 +54,24 @@ public enum View {
 
         let elapsed = (state.lastAt ?? 0) - (state.firstAt ?? 0)
         let outcomes = state.groupOutcomes
-        var line = "jobs/s \(Glyphs.rate(state.currentThroughput)) now \(Glyphs.rate(state.runThroughput)) run"
+        // Once every engine seen has stopped, nothing runs now, whatever the last seconds of the log did.
+        let ended = !state.engines.isEmpty && !state.engines.values.contains(where: \.alive)
+        var line = "jobs/s \(ended ? "0" : Glyphs.rate(state.currentThroughput)) now \(Glyphs.rate(state.runThroughput)) run"
         line += " · \(Glyphs.duration(elapsed)) · groups \(state.groups.values.filter(\.isActive).count) active"
         line += " \(outcomes["succeeded", default: 0]) ok \(outcomes["failed", default: 0]) failed"
         if let cancelled = outcomes["cancelled"] { line += " \(cancelled) cancelled" }
+        var counters = "retried \(Glyphs.count(state.retried))"
+        if state.requeued > 0 { counters += " requeued \(Glyphs.count(state.requeued))" }
+        if state.rescued > 0 { counters += " rescued \(Glyphs.count(state.rescued))" }
         let unknown = state.unknownTypes.values.reduce(0, +)
-        if unknown > 0 || state.badLines > 0 { line += " · unknown events \(unknown), bad lines \(state.badLines)" }
-        line += " · retried \(Glyphs.count(state.retried))"
-        if state.requeued > 0 { line += " requeued \(Glyphs.count(state.requeued))" }
-        if state.rescued > 0 { line += " rescued \(Glyphs.count(state.rescued))" }
+        if unknown > 0 || state.badLines > 0 { counters += " · unknown events \(unknown), bad lines \(state.badLines)" }
+        if line.count + 3 + counters.count <= grid.width || grid.height < 12 {
+            grid.write(line + " · " + counters, x: 0, y: 2, style: .plain)
+            return 3
+        }
         grid.write(line, x: 0, y: 2, style: .plain)
+        grid.write(counters, x: 0, y: 3, style: .plain)
+        return 4
     }
 
     static func footer(_ context: ViewContext, _ state: DashboardState, into grid: inout Grid) {
@@ -75,7 +84,7 @@ public enum View {
         case .dashboard: "q quit  ? keys  t timeline  l log  / filter  ↑↓ select  enter group"
         case .group: "esc back  ↑↓ select  enter job  q quit"
         case .job, .help, .timeline: "esc back  q quit"
-        case .log: "esc back  ↑↓ scroll  / filter  q quit"
+        case .log: "esc back  ↑↓ scroll  / filter (type: group: lane: -x)  q quit"
         }
         var x = grid.write(keys, x: 0, y: y, style: .faint)
         if !context.filter.isEmpty { x = grid.write("  filter: " + context.filter, x: x, y: y, style: .busy) }

@@ -3,7 +3,7 @@ import ActyStore
 import Foundation
 
 /// Where a live dashboard's events come from, tick by tick.
-public protocol EventFeed {
+package protocol EventFeed {
     /// Applies what is new by `now` (wall-clock seconds); returns whether the state changed.
     mutating func tick(now: Double, state: inout DashboardState) throws -> Bool
     /// Handles a key's command; returns whether the state changed.
@@ -14,29 +14,29 @@ public protocol EventFeed {
 
 /// Replays a run's events at a speed: `speed` seconds of the run per wall-clock second, 0 = as fast as possible.
 /// Reconstructs the state from events only.
-public struct ReplayFeed: EventFeed {
-    public let events: [TUIEvent]
+package struct ReplayFeed: EventFeed {
+    package let events: [TUIEvent]
     let badLines: Int
-    public private(set) var index = 0
-    public private(set) var speed: Double
-    public private(set) var paused = false
+    package private(set) var index = 0
+    package private(set) var speed: Double
+    package private(set) var paused = false
     /// The run's time the replay has reached, and the wall-clock time it was reached at.
     private var cursor: (run: Double, wall: Double)?
     /// At full speed, events per tick: the screen still refreshes and keys still work during a long log.
     static let fullSpeedBatch = 200_000
 
-    public init(events: [TUIEvent], badLines: Int, speed: Double) {
+    package init(events: [TUIEvent], badLines: Int, speed: Double) {
         self.events = events
         self.badLines = badLines
         self.speed = max(0, speed)
     }
 
-    public var position: String {
-        let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(speed))
+    package var position: String {
+        let rate = speed == 0 ? "max" : "×" + (speed == speed.rounded() ? String(Int(speed)) : String(format: "%.3g", speed))
         return "replay \(index)/\(events.count) \(rate)" + (paused ? " paused" : "") + (index == events.count ? " end" : "")
     }
 
-    public mutating func tick(now: Double, state: inout DashboardState) -> Bool {
+    package mutating func tick(now: Double, state: inout DashboardState) -> Bool {
         guard !paused, index < events.count else {
             cursor = nil
             return false
@@ -54,7 +54,7 @@ public struct ReplayFeed: EventFeed {
         return index > start
     }
 
-    public mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool {
+    package mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool {
         switch command {
         case .togglePause: paused.toggle()
         case .step:
@@ -80,9 +80,10 @@ public struct ReplayFeed: EventFeed {
     }
 }
 
-/// Follows a database an engine is writing: each tick reads the events after the last one seen (one range of the
-/// primary key) and, every second, the `workers` table (engines alive). Never re-reads the whole log.
-public struct FollowFeed: EventFeed {
+/// Follows a database an engine is writing: each tick reads, in one read transaction, the events after the last one
+/// seen (one range of the primary key) and, every second, the `workers` table (engines alive). Never re-reads the
+/// whole log or the `jobs` table: an idle tick is one empty range read, and nothing is drawn unless it changed.
+package struct FollowFeed: EventFeed {
     let store: ReadOnlyStore
     let pollInterval: Double
     private var lastPoll = -Double.infinity
@@ -91,8 +92,13 @@ public struct FollowFeed: EventFeed {
     /// An engine that has not heartbeat for this long is shown as gone even if it never marked itself stopped
     /// (a crash): the engine heartbeats several times per lease (30 s by default).
     static let silentAfter = 60.0
+    /// Events per read: a burst is applied over several ticks (~25 ms each on the development VM) and the screen
+    /// keeps refreshing. After a full page the next tick reads again without waiting for the poll interval, so a
+    /// follow keeps up with an engine at full speed.
+    static let page = 4_000
+    private var behind = false
 
-    public enum Start: Sendable, Hashable {
+    package enum Start: Sendable, Hashable {
         /// Replay every event first.
         case fromStart
         /// Counts from the tables, then the last `n` events.
@@ -101,78 +107,88 @@ public struct FollowFeed: EventFeed {
         case fromTime(Double)
     }
 
-    /// Opens the database and builds the first state.
-    public static func open(_ path: String, start: Start, pollInterval: Double) throws -> (FollowFeed, DashboardState) {
+    /// Opens the database and builds the first state. A late start reads the counts and the events after its start
+    /// in one snapshot, so the events move jobs from counts that do not include them yet.
+    package static func open(_ path: String, start: Start, pollInterval: Double) throws -> (FollowFeed, DashboardState) {
         let store = try Store.openReadOnly(path)
         var state = DashboardState()
+        let now = Date().timeIntervalSince1970
+        let first: FollowRead
         let from: Int64
         switch start {
-        case .fromStart: from = 0
-        case .lastN(let n): from = max(0, try store.lastEventSeq() - Int64(n))
-        case .fromTime(let at): from = try store.eventSeq(before: at)
+        case .fromStart:
+            // Pages in their own transactions: no counts to agree with, the events alone make the state.
+            var events = try RunLog.events(of: store, after: 0)
+            from = events.last?.seq ?? 0
+            let rest = try store.follow(after: from, limit: Int.max, workers: true, counts: false)
+            events += rest.events
+            first = FollowRead(events: events, workers: rest.workers, counts: nil)
+        case .lastN(let n):
+            from = try store.followStart(lastN: n)
+            first = try store.follow(after: from, limit: Int.max, workers: true, counts: true)
+        case .fromTime(let at):
+            from = try store.followStart(at: at)
+            first = try store.follow(after: from, limit: Int.max, workers: true, counts: true)
         }
-        let events = try RunLog.events(of: store, after: from)
-        state.inferPriorPhases = from > 0
-        for event in events { state.apply(TUIEvent(event)) }
-        if from > 0 { try seed(&state, from: store) }
-        var feed = FollowFeed(store: store, pollInterval: pollInterval, lastSeq: events.last?.seq ?? from)
-        try feed.readWorkers(into: &state, now: Date().timeIntervalSince1970)
+        state.inferPriorPhases = first.counts != nil
+        for event in first.events { state.apply(TUIEvent(event)) }
+        if let counts = first.counts { seed(&state, from: counts) }
+        var feed = FollowFeed(store: store, pollInterval: pollInterval, lastSeq: first.events.last?.seq ?? from)
+        feed.lastWorkers = now
+        if let workers = first.workers { setEngines(workers, into: &state, now: now) }
         return (feed, state)
     }
 
-    /// Counts by state and lanes from the tables (once: these read whole tables), so a follow that starts late
-    /// shows the run's totals.
-    static func seed(_ state: inout DashboardState, from store: ReadOnlyStore) throws {
-        let summary = try store.summary()
+    /// Counts by state and lanes from the tables (a follow that starts late shows the run's totals).
+    static func seed(_ state: inout DashboardState, from counts: FollowRead.Counts) {
         var jobsByState: [String: Int] = [:]
-        for row in summary.first(where: { $0.0 == "jobs_by_state" })?.1.rows ?? [] {
-            if let state = row[0].stringValue, let count = row[1].intValue { jobsByState[state] = count }
+        for byState in counts.jobs.values {
+            for (name, count) in byState { jobsByState[name, default: 0] += count }
         }
-        var groupsByState: [String: Int] = [:]
-        for row in summary.first(where: { $0.0 == "groups_by_state" })?.1.rows ?? [] {
-            if let state = row[0].stringValue, let count = row[1].intValue { groupsByState[state] = count }
-        }
-        let lanes = try store.lanes()
-        var seeded: [DashboardState.Lane] = []
-        for index in lanes.rows.indices {
-            func value(_ column: String) -> JSONValue? { lanes.value(column, row: index) }
-            guard let name = value("name")?.stringValue else { continue }
+        var seeded: [String: DashboardState.Lane] = [:]
+        for (name, byState) in counts.jobs {
             var lane = DashboardState.Lane(name: name)
-            lane.weight = value("weight")?.doubleValue ?? 1
-            lane.maxInflight = value("max_inflight")?.intValue
-            lane.paused = value("paused")?.intValue == 1
-            lane.counts[DashboardState.Phase.ready.rawValue] = value("ready")?.intValue ?? 0
-            lane.counts[DashboardState.Phase.running.rawValue] = value("running")?.intValue ?? 0
-            lane.counts[DashboardState.Phase.succeeded.rawValue] = value("done")?.intValue ?? 0
-            lane.counts[DashboardState.Phase.failed.rawValue] = value("failed")?.intValue ?? 0
-            lane.starts = state.lanes[name]?.starts ?? 0
-            seeded.append(lane)
+            for (stateName, count) in byState {
+                if let phase = DashboardState.phase(ofState: stateName) { lane.counts[phase.rawValue] += count }
+            }
+            seeded[name] = lane
         }
-        state.seed(jobsByState: jobsByState, groupsByState: groupsByState, lanes: seeded)
+        let settings = counts.laneSettings
+        for index in settings.rows.indices {
+            guard let name = settings.value("name", row: index)?.stringValue else { continue }
+            var lane = seeded[name] ?? DashboardState.Lane(name: name)
+            lane.weight = settings.value("weight", row: index)?.doubleValue ?? 1
+            lane.maxInflight = settings.value("max_inflight", row: index)?.intValue
+            lane.paused = settings.value("paused", row: index)?.intValue == 1
+            seeded[name] = lane
+        }
+        for name in seeded.keys { seeded[name]?.starts = state.lanes[name]?.starts ?? 0 }
+        state.seed(
+            jobsByState: jobsByState, groupsByState: counts.groupsByState, lanes: Array(seeded.values),
+            runStartedAt: counts.runStartedAt, blockedByGroup: counts.blockedByGroup, scheduledJobs: counts.scheduledJobs.map { String($0) }
+        )
     }
 
-    public var position: String { "follow · seq \(lastSeq)" }
+    package var position: String { "follow · seq \(lastSeq)" }
 
-    public mutating func tick(now: Double, state: inout DashboardState) throws -> Bool {
-        var changed = false
-        if now - lastWorkers >= 1 {
-            try readWorkers(into: &state, now: now)
-            changed = true
-        }
-        guard now - lastPoll >= pollInterval else { return changed }
+    package mutating func tick(now: Double, state: inout DashboardState) throws -> Bool {
+        let workersDue = now - lastWorkers >= 1
+        guard workersDue || behind || now - lastPoll >= pollInterval else { return false }
         lastPoll = now
-        // Pages of 10,000: a burst is applied over a few ticks and the screen keeps refreshing.
-        let page = try store.eventRecords(after: lastSeq, limit: 10_000)
-        for record in page { state.apply(TUIEvent(record)) }
-        if let last = page.last?.seq { lastSeq = last }
-        return changed || !page.isEmpty
+        let read = try store.follow(after: lastSeq, limit: Self.page, workers: workersDue, counts: false)
+        behind = read.events.count == Self.page
+        for record in read.events { state.apply(TUIEvent(record)) }
+        if let last = read.events.last?.seq { lastSeq = last }
+        if let workers = read.workers {
+            lastWorkers = now
+            Self.setEngines(workers, into: &state, now: now)
+        }
+        return workersDue || !read.events.isEmpty
     }
 
-    public mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool { false }
+    package mutating func handle(_ command: FeedCommand, state: inout DashboardState) -> Bool { false }
 
-    mutating func readWorkers(into state: inout DashboardState, now: Double) throws {
-        lastWorkers = now
-        let table = try store.workers()
+    static func setEngines(_ table: QueryTable, into state: inout DashboardState, now: Double) {
         var engines: [DashboardState.Engine] = []
         for index in table.rows.indices {
             guard let id = table.value("id", row: index)?.stringValue else { continue }
@@ -181,7 +197,11 @@ public struct FollowFeed: EventFeed {
             engine.host = table.value("host", row: index)?.stringValue
             engine.pid = table.value("pid", row: index)?.intValue
             engine.alive = table.value("alive", row: index)?.intValue == 1 && now - heartbeat < Self.silentAfter
+                && !LocalProcess.isGone(host: engine.host, pid: engine.pid)
             engines.append(engine)
+            for pool in ["primer", "follower"] {
+                if let size = table.value("\(pool)_workers", row: index)?.intValue { state.setPoolSize(engine: id, pool: pool, size: size) }
+            }
         }
         state.setEngines(engines)
     }

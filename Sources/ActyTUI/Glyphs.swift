@@ -34,6 +34,14 @@ enum Glyphs {
         return right ? pad + text : text + pad
     }
 
+    /// `text` in exactly `width` columns, keeping its end when too long (`…priority/api-3`): group keys differ at
+    /// the end (acty-demo's all start with the run id).
+    static func fitTail(_ text: String, _ width: Int) -> String {
+        guard width > 0 else { return "" }
+        if text.count > width { return "…" + String(text.suffix(width - 1)) }
+        return text + String(repeating: " ", count: width - text.count)
+    }
+
     /// A count in at most 5 columns: 999, 12.3k, 4.56M.
     static func count(_ n: Int) -> String {
         switch abs(n) {
@@ -65,9 +73,13 @@ enum Glyphs {
         return String(format: "%02d:%02d:%02d.%03d", day / 3_600_000, day / 60_000 % 60, day / 1000 % 60, day % 1000)
     }
 
-    /// The last two `:`-separated parts of a Python acty id (`priority:g0:primer:1` → `primer:1`), whole otherwise.
+    /// The last two `:`- or `/`-separated parts of an id (Python acty's `priority:g0:primer:1` → `primer:1`,
+    /// acty-demo's `run-…/priority/api-3` → `priority/api-3`), whole otherwise.
     static func shortID(_ id: String) -> String {
-        let parts = id.split(separator: ":")
-        return parts.count > 2 ? parts.suffix(2).joined(separator: ":") : id
+        for separator: Character in [":", "/"] {
+            let parts = id.split(separator: separator)
+            if parts.count > 2 { return parts.suffix(2).joined(separator: String(separator)) }
+        }
+        return id
     }
 }

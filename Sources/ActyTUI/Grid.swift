@@ -1,56 +1,56 @@
 /// How a cell is drawn: a foreground colour and attributes. The plain-text form ignores it.
-public struct Style: Sendable, Hashable {
+package struct Style: Sendable, Hashable {
     /// The eight ANSI colours.
-    public enum Color: UInt8, Sendable, Hashable {
+    package enum Color: UInt8, Sendable, Hashable {
         case black, red, green, yellow, blue, magenta, cyan, white
     }
 
-    public var color: Color?
-    public var bold = false
-    public var dim = false
-    public var inverse = false
+    package var color: Color?
+    package var bold = false
+    package var dim = false
+    package var inverse = false
 
-    public init(color: Color? = nil, bold: Bool = false, dim: Bool = false, inverse: Bool = false) {
+    package init(color: Color? = nil, bold: Bool = false, dim: Bool = false, inverse: Bool = false) {
         self.color = color
         self.bold = bold
         self.dim = dim
         self.inverse = inverse
     }
 
-    public static let plain = Style()
-    public static let title = Style(bold: true)
-    public static let faint = Style(dim: true)
-    public static let good = Style(color: .green)
-    public static let bad = Style(color: .red)
-    public static let busy = Style(color: .yellow)
-    public static let info = Style(color: .cyan)
-    public static let selected = Style(inverse: true)
+    package static let plain = Style()
+    package static let title = Style(bold: true)
+    package static let faint = Style(dim: true)
+    package static let good = Style(color: .green)
+    package static let bad = Style(color: .red)
+    package static let busy = Style(color: .yellow)
+    package static let info = Style(color: .cyan)
+    package static let selected = Style(inverse: true)
 }
 
 /// One character cell of the screen.
-public struct Cell: Sendable, Hashable {
-    public var character: Character
-    public var style: Style
+package struct Cell: Sendable, Hashable {
+    package var character: Character
+    package var style: Style
 
-    public init(_ character: Character = " ", _ style: Style = .plain) {
+    package init(_ character: Character = " ", _ style: Style = .plain) {
         self.character = character
         self.style = style
     }
 }
 
 /// A screen's worth of cells, row-major; what the view layer draws and the terminal layer diffs.
-public struct Grid: Sendable, Hashable {
-    public let width: Int
-    public let height: Int
-    public private(set) var cells: [Cell]
+package struct Grid: Sendable, Hashable {
+    package let width: Int
+    package let height: Int
+    package private(set) var cells: [Cell]
 
-    public init(width: Int, height: Int) {
+    package init(width: Int, height: Int) {
         self.width = max(0, width)
         self.height = max(0, height)
         cells = Array(repeating: Cell(), count: self.width * self.height)
     }
 
-    public subscript(x: Int, y: Int) -> Cell {
+    package subscript(x: Int, y: Int) -> Cell {
         get { cells[y * width + x] }
         set { if x >= 0, x < width, y >= 0, y < height { cells[y * width + x] = newValue } }
     }
@@ -58,7 +58,7 @@ public struct Grid: Sendable, Hashable {
     /// Writes `text` from column `x` of row `y`, clipped to `limit` columns (and the grid); returns the column
     /// after the text.
     @discardableResult
-    public mutating func write(_ text: String, x: Int, y: Int, style: Style = .plain, limit: Int? = nil) -> Int {
+    package mutating func write(_ text: String, x: Int, y: Int, style: Style = .plain, limit: Int? = nil) -> Int {
         guard y >= 0, y < height else { return x }
         let end = min(width, limit.map { x + $0 } ?? width)
         var column = x
@@ -71,7 +71,7 @@ public struct Grid: Sendable, Hashable {
     }
 
     /// The grid as text: one line per row, trailing spaces removed.
-    public var plainText: String {
+    package var plainText: String {
         var lines: [String] = []
         lines.reserveCapacity(height)
         for y in 0..<height {

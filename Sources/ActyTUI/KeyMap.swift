@@ -1,11 +1,11 @@
 /// What a key asks of the event feed (replay position and speed) or the program.
-public enum FeedCommand: Sendable, Hashable {
+package enum FeedCommand: Sendable, Hashable {
     case quit, togglePause, step, faster, slower, fullSpeed, jumpToStart, jumpToEnd
 }
 
 /// What keys do: screen changes are made on the context; feed commands are returned.
-public enum KeyMap {
-    public static func handle(_ key: Key, context: inout ViewContext, state: DashboardState) -> FeedCommand? {
+package enum KeyMap {
+    package static func handle(_ key: Key, context: inout ViewContext, state: DashboardState) -> FeedCommand? {
         if context.editingFilter {
             switch key {
             case .enter: context.editingFilter = false
@@ -18,6 +18,7 @@ public enum KeyMap {
             default: break
             }
             context.selected = 0
+            context.scroll = 0
             return nil
         }
         switch key {
@@ -70,7 +71,7 @@ public enum KeyMap {
             context.screen = .group(rows[context.selected].key)
             context.selected = 0
         case .group(let key):
-            let jobs = DrillDown.jobs(of: key, in: state)
+            let jobs = DrillDown.jobs(of: key, in: state, context)
             guard jobs.indices.contains(context.selected) else { return }
             context.screen = .job(jobs[context.selected].id)
         default: break
@@ -81,10 +82,12 @@ public enum KeyMap {
         switch context.screen {
         case .job(let id):
             let group = state.jobs[id]?.group ?? state.finishedJobs.elements.last { $0.id == id }?.group
+                ?? context.groupJobs.first { $0.id == id }?.group
             context.screen = group.map { .group($0) } ?? .dashboard
         default:
             context.screen = .dashboard
             context.filter = ""
+            context.groupJobs = []
         }
         context.selected = 0
         context.jobDetails = []

@@ -8,8 +8,8 @@ struct Follow: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Watch a database an engine (or several) is writing, live.",
         discussion: """
-            Opens the file read-only (it never blocks the engine) and reads the events written after the last one
-            seen, every --poll-interval seconds. Without --from-start it shows the run's totals from the tables and
+            Opens the file read-only (it never blocks the engine) and reads the events written after the last one \
+            seen, every --poll-interval seconds. Without --from-start it shows the run's totals from the tables and \
             the last 200 events, then follows.
 
             Keys: q quit, ? help, t timeline, l event log, / filter, enter drill down, esc back.
@@ -44,9 +44,7 @@ struct Follow: ParsableCommand {
             let start: FollowFeed.Start = fromStart ? .fromStart : startFromTs.map { .fromTime($0) } ?? .lastN(lastN ?? 200)
             let (feed, state) = try FollowFeed.open(db, start: start, pollInterval: pollInterval)
             let store = try Store.openReadOnly(db)
-            try Session.run(title: URL(fileURLWithPath: db).lastPathComponent, state: state, feed: feed) { id in
-                JobDetails.lines(store, id)
-            }
+            try Session.run(title: URL(fileURLWithPath: db).lastPathComponent, state: state, feed: feed, store: store)
         }
     }
 }
@@ -56,7 +54,7 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a run's event log from a database or a JSONL file (ours or Python acty's).",
         discussion: """
-            Keys: + faster, - slower, 0 as fast as possible, p pause, . one event when paused, g start, G end,
+            Keys: + faster, - slower, 0 as fast as possible, p pause, . one event when paused, g start, G end, \
             q quit, ? help, t timeline, l event log, / filter, enter drill down, esc back.
 
             Example:
@@ -89,35 +87,101 @@ struct Replay: ParsableCommand {
             state.badLines = contents.badLines
             let feed = ReplayFeed(events: events, badLines: contents.badLines, speed: speed)
             let store = RunLog.isDatabase(path) ? try? Store.openReadOnly(path) : nil
-            try Session.run(title: URL(fileURLWithPath: path).lastPathComponent, state: state, feed: feed) { id in
-                store.map { JobDetails.lines($0, id) } ?? []
-            }
+            try Session.run(title: URL(fileURLWithPath: path).lastPathComponent, state: state, feed: feed, store: store)
         }
     }
 }
 
-/// A job's row and attempts from the database, for the job screen: payload and result pretty-printed, truncated.
+/// A job's row and attempts from the database, for the job screen: its attempts, then payload and result as
+/// indented JSON, each cut to a few lines.
 enum JobDetails {
+    /// Lines of pretty JSON shown per value; the rest is counted.
+    static let linesPerValue = 14
+
     static func lines(_ store: ReadOnlyStore, _ id: String) -> [String] {
         guard let number = Int64(id), let sections = try? store.job(id: number) else { return [] }
         var lines: [String] = []
-        if let job = sections.first(where: { $0.0 == "job" })?.1 {
-            for column in ["executor", "attempts", "max_attempts", "error", "payload", "result"] {
-                guard let value = job.value(column), value != .null else { continue }
-                var text = value.stringValue ?? value.jsonString
-                if let parsed = try? JSONValue(jsonString: text) { text = parsed.jsonString }
-                lines.append("\(column): " + String(text.prefix(400)))
-            }
+        let job = sections.first(where: { $0.0 == "job" })?.1
+        func value(_ column: String) -> JSONValue? {
+            guard let value = job?.value(column), value != .null else { return nil }
+            return value
         }
+        let settings = ["executor", "attempts", "max_attempts"].compactMap { column in
+            value(column).map { "\(column) \($0.stringValue ?? $0.jsonString)" }
+        }
+        if !settings.isEmpty { lines.append(settings.joined(separator: "  ")) }
         if let attempts = sections.first(where: { $0.0 == "attempts" })?.1 {
             for index in attempts.rows.indices {
                 let number = attempts.value("number", row: index)?.intValue ?? 0
                 let outcome = attempts.value("outcome", row: index)?.stringValue ?? "?"
                 let duration = attempts.value("duration", row: index)?.doubleValue ?? 0
+                let worker = attempts.value("worker", row: index)?.stringValue.map { " on \($0.prefix(8))" } ?? ""
                 let error = attempts.value("error", row: index)?.stringValue ?? ""
-                lines.append("attempt \(number): \(outcome) in \(Glyphs.duration(duration)) \(error.prefix(200))")
+                lines.append("attempt \(number): \(outcome) in \(Glyphs.duration(duration))\(worker) \(error.prefix(200))")
+            }
+        }
+        for column in ["error", "payload", "result"] {
+            guard let stored = value(column) else { continue }
+            let text = stored.stringValue ?? stored.jsonString
+            guard let parsed = try? JSONValue(jsonString: text) else {
+                lines.append("\(column): " + String(text.prefix(400)))
+                continue
+            }
+            let pretty = prettyLines(parsed)
+            lines.append("\(column):" + (pretty.count == 1 ? " " + pretty[0] : ""))
+            if pretty.count > 1 {
+                lines += pretty.prefix(linesPerValue).map { "  " + $0 }
+                if pretty.count > linesPerValue { lines.append("  … \(pretty.count - linesPerValue) more lines") }
             }
         }
         return lines
+    }
+
+    /// A group's jobs as the database holds them (its newest group of that key), for the group screen.
+    static func jobs(_ store: ReadOnlyStore, group key: String) -> [DashboardState.Job] {
+        guard let table = try? store.group(key: key).first(where: { $0.0 == "jobs" })?.1 else { return [] }
+        return table.rows.indices.compactMap { index in
+            func value(_ column: String) -> JSONValue? { table.value(column, row: index) }
+            guard let id = value("id")?.intValue else { return nil }
+            var job = DashboardState.Job(
+                id: String(id), group: key, lane: value("lane")?.stringValue ?? "default",
+                role: value("role")?.stringValue.flatMap(JobRole.init(rawValue:)), follower: value("follower_index")?.intValue
+            )
+            job.phase = value("state")?.stringValue.flatMap(DashboardState.phase(ofState:))
+            job.queuedAt = value("created_at")?.doubleValue
+            job.startedAt = value("started_at")?.doubleValue
+            job.finishedAt = value("finished_at")?.doubleValue
+            return job
+        }
+    }
+
+    /// `value` as indented JSON lines, object keys sorted, long strings cut to 160 characters.
+    static func prettyLines(_ value: JSONValue, indent: String = "") -> [String] {
+        let inner = indent + "  "
+        switch value {
+        case .object(let fields) where !fields.isEmpty:
+            let keys = fields.keys.sorted()
+            var lines = ["{"]
+            for (index, key) in keys.enumerated() {
+                var member = prettyLines(fields[key]!, indent: inner)
+                member[0] = inner + JSONValue.string(key).jsonString + ": " + member[0]
+                if index < keys.count - 1 { member[member.count - 1] += "," }
+                lines += member
+            }
+            return lines + [indent + "}"]
+        case .array(let elements) where !elements.isEmpty:
+            var lines = ["["]
+            for (index, element) in elements.enumerated() {
+                var member = prettyLines(element, indent: inner)
+                member[0] = inner + member[0]
+                if index < elements.count - 1 { member[member.count - 1] += "," }
+                lines += member
+            }
+            return lines + [indent + "]"]
+        case .string(let text) where text.count > 160:
+            return [JSONValue.string(String(text.prefix(160)) + "…").jsonString]
+        default:
+            return [value.jsonString]
+        }
     }
 }

@@ -13,7 +13,8 @@ enum TimelineScreen {
         let start = jobs.map { $0.queuedAt ?? $0.startedAt ?? end }.min() ?? end
         let span = max(end - start, 0.001)
         let showLane = state.lanes.count > 1
-        let labelWidth = 9 + 9 + (showLane ? 11 : 0) + 15 + 8
+        let groupWidth = canvas.width >= 120 ? 28 : 14
+        let labelWidth = 9 + 9 + (showLane ? 11 : 0) + groupWidth + 1 + 8
         let barWidth = max(10, canvas.width - labelWidth)
         canvas.section("Timeline: \(jobs.count) jobs over \(Glyphs.duration(span)), queued ░ running █ retry ↻")
         for job in jobs {
@@ -22,7 +23,7 @@ enum TimelineScreen {
                 (Glyphs.fit(job.pool ?? "-", 9), .faint), (Glyphs.fit(job.role?.rawValue ?? "-", 9), .plain),
             ]
             if showLane { pieces.append((Glyphs.fit(job.lane, 10) + " ", .faint)) }
-            pieces.append((Glyphs.fit(Glyphs.shortID(job.group ?? job.id), 14) + " ", .plain))
+            pieces.append((Glyphs.fit(Glyphs.shortID(job.group ?? job.id), groupWidth) + " ", .plain))
             pieces.append((Glyphs.fit(Glyphs.duration(duration), 7, right: true) + " ", .plain))
             canvas.line(pieces)
             drawBar(job, from: start, span: span, end: end, x: labelWidth, width: barWidth, y: canvas.y - 1, grid: &canvas.grid)
@@ -56,14 +57,34 @@ enum TimelineScreen {
     }
 }
 
-/// `l`: the latest events, newest at the bottom, filtered by `/` (type, group, lane or job), scrolled with ↑↓.
+/// `l`: the latest events, newest at the bottom, filtered by `/` per field (`type:job_failed group:g1 lane:priority`,
+/// `-type:job_requeued`, bare words search the whole line), scrolled with ↑↓.
 enum LogScreen {
+    static let fields: Set<String> = ["type", "job", "group", "lane", "kind", "pool", "engine"]
+
+    static func value(_ field: String, of event: TUIEvent) -> String? {
+        switch field {
+        case "type": event.type
+        case "job": event.job
+        case "group": event.group
+        case "lane": event.lane
+        case "kind": event.role?.rawValue
+        case "pool": event.pool
+        case "engine": event.engine
+        default: nil
+        }
+    }
+
+    /// The events of the log that pass the context's filter, oldest first.
+    static func events(_ state: DashboardState, _ context: ViewContext) -> [TUIEvent] {
+        let filter = FieldFilter(context.filter, fields: fields)
+        guard !filter.isEmpty else { return state.log.elements }
+        return state.log.elements.filter { event in filter.matches({ value($0, of: event) }, text: line(event)) }
+    }
+
     static func draw(_ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
         let filter = context.filter
-        let events = state.log.elements.filter { event in
-            filter.isEmpty || event.type.contains(filter) || (event.group ?? "").contains(filter)
-                || (event.lane ?? "").contains(filter) || (event.job ?? "") == filter
-        }
+        let events = events(state, context)
         canvas.section("Event log: \(events.count) of the last \(state.log.count) events" + (filter.isEmpty ? "" : " matching \"\(filter)\""))
         let rows = canvas.linesLeft
         let endIndex = max(0, events.count - max(0, context.scroll))
@@ -102,7 +123,11 @@ enum LogScreen {
 enum HelpScreen {
     static let keys: [(String, String)] = [
         ("q", "quit (also ctrl-c)"), ("?", "this help"), ("t", "timeline of recent jobs"), ("l", "event log"),
-        ("/", "filter groups (dashboard) or events (log); enter keeps it, esc clears it"),
+        ("/", "filter groups (dashboard) or events (log); enter keeps, esc clears"),
+        ("", "words match anywhere, field:value one field, -x excludes, x* prefix"),
+        ("", "log fields: type group lane job kind pool engine, for example"),
+        ("", "  type:job_failed lane:priority   or   -type:job_requeued group:g3"),
+        ("", "group fields: group lane state primer, e.g. state:failed"),
         ("↑ ↓ / k j", "select a group or job, scroll the log"), ("enter", "drill down: group → its jobs → a job"),
         ("esc", "back to the previous screen"),
         ("p", "replay: pause / resume"), (".", "replay: one event when paused"), ("+ -", "replay: faster / slower"),
@@ -117,11 +142,14 @@ enum HelpScreen {
 
 /// `enter` on a group: its jobs; `enter` on a job: what the log says about it, plus database details.
 enum DrillDown {
-    /// The jobs of a group the state still holds (live ones and recently finished), primer first.
-    static func jobs(of key: String, in state: DashboardState) -> [DashboardState.Job] {
+    /// The jobs of a group: those the state still holds (live ones and recently finished), then those only the
+    /// database holds; primer first.
+    static func jobs(of key: String, in state: DashboardState, _ context: ViewContext) -> [DashboardState.Job] {
         let live = state.jobs.values.filter { $0.group == key }
         let done = state.finishedJobs.elements.filter { $0.group == key }
-        return (live + done).sorted { ($0.role == .primer ? 0 : 1, $0.follower ?? 0, $0.id) < ($1.role == .primer ? 0 : 1, $1.follower ?? 0, $1.id) }
+        let known = Set((live + done).map(\.id))
+        let stored = context.groupJobs.filter { $0.group == key && !known.contains($0.id) }
+        return (live + done + stored).sorted { ($0.role == .primer ? 0 : 1, $0.follower ?? 0, $0.id) < ($1.role == .primer ? 0 : 1, $1.follower ?? 0, $1.id) }
     }
 
     static func drawGroup(_ key: String, _ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
@@ -130,9 +158,11 @@ enum DrillDown {
         if let group {
             title += ": \(group.state), lane \(group.lane ?? "-"), primer \(group.primer), followers \(group.followersDone)/\(group.followers)"
             if group.followersFailed > 0 { title += ", \(group.followersFailed) failed" }
+            if group.warming { title += ", warming up" }
         }
         canvas.section(title)
-        let jobs = jobs(of: key, in: state)
+        if let error = group.flatMap(\.lastError) { canvas.line([("error: " + error.split(whereSeparator: \.isNewline).joined(separator: " "), .bad)]) }
+        let jobs = jobs(of: key, in: state, context)
         if jobs.isEmpty { canvas.line([("no jobs of this group are in the recent history", .faint)]) }
         let selected = min(max(0, context.selected), max(0, jobs.count - 1))
         let rows = canvas.linesLeft
@@ -148,12 +178,13 @@ enum DrillDown {
     }
 
     static func drawJob(_ id: String, _ state: DashboardState, _ context: ViewContext, into canvas: inout Canvas) {
-        let job = state.jobs[id] ?? state.finishedJobs.elements.last { $0.id == id }
+        let job = state.jobs[id] ?? state.finishedJobs.elements.last { $0.id == id } ?? context.groupJobs.first { $0.id == id }
         canvas.section("Job \(id)")
         if let job {
             canvas.line([("group \(job.group ?? "-")  lane \(job.lane)  role \(job.role?.rawValue ?? "-")  state \(job.phase?.name ?? "?")", .plain)])
             var times = "queued \(job.queuedAt.map(Glyphs.clock) ?? "-")  started \(job.startedAt.map(Glyphs.clock) ?? "-")"
             times += "  finished \(job.finishedAt.map(Glyphs.clock) ?? "-")  retries \(job.retries.count)"
+            if job.deferrals > 0 { times += "  deferred \(job.deferrals)" }
             canvas.line([(times, .plain)])
         }
         for line in context.jobDetails { canvas.line([(line, .plain)]) }

@@ -1,21 +1,21 @@
 /// A fixed-capacity buffer keeping the newest elements: memory stays bounded however long a run is followed.
-public struct Ring<Element: Sendable>: Sendable {
-    public let capacity: Int
+package struct Ring<Element: Sendable>: Sendable {
+    package let capacity: Int
     private var storage: [Element] = []
     private var next = 0
 
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
         storage.reserveCapacity(min(capacity, 1024))
     }
 
     /// How many elements it holds.
-    public var count: Int { storage.count }
+    package var count: Int { storage.count }
 
     /// Adds an element; when full, drops the oldest and returns it.
     @discardableResult
-    public mutating func append(_ element: Element) -> Element? {
+    package mutating func append(_ element: Element) -> Element? {
         var dropped: Element?
         if storage.count < capacity {
             storage.append(element)
@@ -28,12 +28,12 @@ public struct Ring<Element: Sendable>: Sendable {
     }
 
     /// The elements, oldest first.
-    public var elements: [Element] {
+    package var elements: [Element] {
         storage.count < capacity ? storage : Array(storage[next...] + storage[..<next])
     }
 
     /// The newest `n` elements, newest first.
-    public func newest(_ n: Int) -> [Element] {
+    package func newest(_ n: Int) -> [Element] {
         var result: [Element] = []
         result.reserveCapacity(min(n, storage.count))
         var index = next
@@ -46,14 +46,14 @@ public struct Ring<Element: Sendable>: Sendable {
 }
 
 /// Values per second of event time over the last `capacity` seconds (throughput, queue depth), for sparklines.
-public struct SecondSeries: Sendable, Hashable {
-    public let capacity: Int
+package struct SecondSeries: Sendable, Hashable {
+    package let capacity: Int
     /// The values, oldest first; the last one is the current (partial) second.
-    public private(set) var values: [Int] = []
+    package private(set) var values: [Int] = []
     /// The second (Unix epoch, floored) of the last value.
-    public private(set) var lastSecond: Int64?
+    package private(set) var lastSecond: Int64?
 
-    public init(capacity: Int = 120) { self.capacity = capacity }
+    package init(capacity: Int = 120) { self.capacity = capacity }
 
     /// Moves the current second to `at`'s, filling skipped seconds with zero (counts) or the last value (levels,
     /// `carry`); an earlier `at` stays in the current second.
@@ -72,13 +72,13 @@ public struct SecondSeries: Sendable, Hashable {
     }
 
     /// Adds `n` to the current second (`at`'s).
-    public mutating func add(_ n: Int, at: Double) {
+    package mutating func add(_ n: Int, at: Double) {
         advance(to: at, carry: false)
         values[values.count - 1] += n
     }
 
     /// Sets the current second's value (`at`'s) to `n`.
-    public mutating func set(_ n: Int, at: Double) {
+    package mutating func set(_ n: Int, at: Double) {
         advance(to: at, carry: true)
         values[values.count - 1] = n
     }

@@ -1,17 +1,17 @@
-public import ActyCore
+package import ActyCore
 package import ActyStore
-public import Foundation
+package import Foundation
 
 /// Reads a run's events from an Acty database or a JSONL log in acty's envelope.
-public enum RunLog {
+package enum RunLog {
     /// Events and the count of lines that were not events.
-    public struct Contents: Sendable {
-        public var events: [TUIEvent]
-        public var badLines: Int
+    package struct Contents: Sendable {
+        package var events: [TUIEvent]
+        package var badLines: Int
     }
 
     /// Whether the file starts with SQLite's header.
-    public static func isDatabase(_ path: String) -> Bool {
+    package static func isDatabase(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         let header = (try? handle.read(upToCount: 16)) ?? Data()
@@ -22,7 +22,7 @@ public enum RunLog {
     ///
     /// - Throws: ``ActyError`` `databaseUnavailable` for a missing file, `incompatibleSchema` for a database that
     ///   is not Acty's or is newer, `invalidArgument` for a file holding no event at all.
-    public static func load(_ path: String) throws -> Contents {
+    package static func load(_ path: String) throws -> Contents {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw ActyError(.databaseUnavailable, "no file at \(path)")
@@ -44,19 +44,25 @@ public enum RunLog {
     }
 
     /// The events of a JSONL log; blank lines are skipped, other lines that are not events are counted.
-    public static func parseJSONL(_ data: Data) -> Contents {
+    package static func parseJSONL(_ data: Data) -> Contents {
         var events: [TUIEvent] = []
+        let bad = forEachJSONLEvent(data) { events.append($0) }
+        return Contents(events: events, badLines: bad)
+    }
+
+    /// Calls `body` with each event of a JSONL log, in order, without holding them all; returns the count of lines
+    /// that were not events (blank lines are skipped).
+    static func forEachJSONLEvent(_ data: Data, _ body: (TUIEvent) -> Void) -> Int {
         var bad = 0
         data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             let bytes = buffer.bindMemory(to: UInt8.self)
             var start = 0
             while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+                let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
                 let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
                 if line.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) {
-                    if let event = TUIEvent(jsonlLine: String(decoding: line, as: UTF8.self)) {
-                        events.append(event)
+                    if let event = TUIEvent(jsonlBytes: line) {
+                        body(event)
                     } else {
                         bad += 1
                     }
@@ -64,11 +70,11 @@ public enum RunLog {
                 start = end + 1
             }
         }
-        return Contents(events: events, badLines: bad)
+        return bad
     }
 
     /// Every event of a database, oldest first, read in pages (each its own short read transaction).
-    public static func events(ofDatabaseAt path: String) throws -> [EventRecord] {
+    package static func events(ofDatabaseAt path: String) throws -> [EventRecord] {
         try events(of: Store.openReadOnly(path), after: 0)
     }
 
@@ -85,10 +91,16 @@ public enum RunLog {
         return events
     }
 
-    /// The state after every event of the file.
-    public static func state(of path: String) throws -> DashboardState {
-        let contents = try load(path)
+    /// The state after every event of the file. A JSONL log is applied as it is read, never held whole.
+    package static func state(of path: String) throws -> DashboardState {
         var state = DashboardState()
+        if !isDatabase(path), let data = FileManager.default.contents(atPath: path) {
+            let bad = forEachJSONLEvent(data) { state.apply($0) }
+            state.badLines = bad
+            if state.applied > 0 || state.badLines == 0 { return state }
+        }
+        let contents = try load(path)
+        state = DashboardState()
         state.badLines = contents.badLines
         for event in contents.events { state.apply(event) }
         return state

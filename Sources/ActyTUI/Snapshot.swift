@@ -7,7 +7,7 @@ struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print one frame of the dashboard as plain text and exit.",
         discussion: """
-            Reads every event of the file (an Acty database, or a JSONL log in acty's envelope: ours from
+            Reads every event of the file (an Acty database, or a JSONL log in acty's envelope: ours from \
             `acty-query export-jsonl` or Python acty's own) and renders the state after the last one.
 
             Example:

@@ -1,36 +1,36 @@
-public import ActyCore
+package import ActyCore
 
 /// One event of a run, from either source the dashboard reads: a row of an Acty database's `events` table or a line
 /// of a JSONL log in acty's envelope (ours, from `acty-query export-jsonl`, or Python acty's own).
 ///
 /// Ids are strings because Python acty's are (`priority:g0:primer:1`); ours are the decimal job id.
-public struct TUIEvent: Sendable, Hashable {
+package struct TUIEvent: Sendable, Hashable {
     /// Position in the log.
-    public var seq: Int64
+    package var seq: Int64
     /// When it happened, in Unix epoch seconds.
-    public var at: Double
+    package var at: Double
     /// The event's type as written (kept for unknown types and the event log).
-    public var type: String
+    package var type: String
     /// The event's type, `.unknown` for a type neither implementation writes.
-    public var kind: Kind
+    package var kind: Kind
     /// The job, for job events.
-    public var job: String?
+    package var job: String?
     /// The group's key, for group and job events.
-    public var group: String?
+    package var group: String?
     /// The job's role (`kind` in acty's envelope).
-    public var role: JobRole?
+    package var role: JobRole?
     /// The follower's index.
-    public var follower: Int?
+    package var follower: Int?
     /// The lane, when the event names one (envelope, payload or the payload's job context).
-    public var lane: String?
+    package var lane: String?
     /// The worker pool that ran the job.
-    public var pool: String?
+    package var pool: String?
     /// The engine process (our worker id; Python acty's run id).
-    public var engine: String?
+    package var engine: String?
     /// The event's details.
-    public var payload: JSONValue?
+    package var payload: JSONValue?
 
-    public init(
+    package init(
         seq: Int64, at: Double, type: String, job: String? = nil, group: String? = nil, role: JobRole? = nil,
         follower: Int? = nil, lane: String? = nil, pool: String? = nil, engine: String? = nil, payload: JSONValue? = nil
     ) {
@@ -50,7 +50,7 @@ public struct TUIEvent: Sendable, Hashable {
 
     /// Event types of both implementations. Types only one of them writes are listed too, so that neither's logs
     /// count as unknown.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
+    package enum Kind: String, Sendable, Hashable, CaseIterable {
         case runStarted = "run_started", runFinished = "run_finished", workerStarted = "worker_started"
         case workerStopped = "worker_stopped", groupActivated = "group_activated", groupClosed = "group_closed"
         case followersReady = "followers_ready", primerFailed = "primer_failed", followerFailed = "follower_failed"
@@ -76,7 +76,7 @@ public struct TUIEvent: Sendable, Hashable {
 
 extension TUIEvent {
     /// The event of an Acty database, as the store reads it.
-    public init(_ record: EventRecord) {
+    package init(_ record: EventRecord) {
         self.init(
             seq: record.seq, at: record.at, type: record.type, job: record.jobID.map { String($0.rawValue) },
             group: record.groupKey, role: record.role, follower: record.followerIndex, lane: record.lane,
@@ -86,24 +86,33 @@ extension TUIEvent {
 
     /// Reads one line of a JSONL log in acty's envelope; `nil` when the line is not such an event (not JSON, not an
     /// object, no `type`).
-    public init?(jsonlLine line: String) {
-        guard let value = try? JSONValue(jsonString: line), case .object(let fields) = value,
-            let type = fields["type"]?.stringValue
-        else { return nil }
-        func text(_ key: String) -> String? {
-            switch fields[key] {
+    package init?(jsonlLine line: String) {
+        var line = line
+        guard let event = line.withUTF8({ TUIEvent(jsonlBytes: $0) }) else { return nil }
+        self = event
+    }
+
+    /// Reads one line given as UTF-8 bytes (see ``init(jsonlLine:)``). Bytes that are not UTF-8 are replaced, as
+    /// `String(decoding:as:)` does, rather than costing the line.
+    init?(jsonlBytes bytes: UnsafeBufferPointer<UInt8>) {
+        var envelope = Envelope(bytes)
+        if envelope == nil, bytes.contains(where: { $0 >= 0x80 }) {
+            var repaired = String(decoding: bytes, as: UTF8.self)
+            envelope = repaired.withUTF8 { Envelope($0) }
+        }
+        guard let envelope, let type = envelope.type else { return nil }
+        func text(_ value: JSONValue?) -> String? {
+            switch value {
             case .string(let string)?: string
-            case .number(let number)?: number == number.rounded() ? String(Int64(number)) : String(number)
+            case .number(let number)?: Int64(exactly: number).map { String($0) } ?? String(number)
             default: nil
             }
         }
-        let at = fields["ts"]?.doubleValue ?? fields["timestamp"]?.doubleValue ?? fields["time"]?.doubleValue ?? 0
-        var payload = fields["payload"]
-        if payload == .null { payload = nil }
         self.init(
-            seq: Int64(fields["seq"]?.doubleValue ?? 0), at: at, type: type, job: text("job_id"), group: text("group_id"),
-            role: text("kind").flatMap(JobRole.init(rawValue:)), follower: text("follower_id").flatMap { Int($0) },
-            lane: nil, pool: text("pool"), engine: text("run_id"), payload: payload
+            seq: envelope.seq.flatMap { Int64(exactly: $0.rounded(.towardZero)) } ?? 0, at: envelope.ts ?? envelope.timestamp ?? envelope.time ?? 0, type: type,
+            job: text(envelope.jobID), group: text(envelope.groupID), role: text(envelope.kind).flatMap(JobRole.init(rawValue:)),
+            follower: text(envelope.followerID).flatMap { Int($0) }, lane: nil, pool: text(envelope.pool),
+            engine: text(envelope.runID), payload: envelope.payload == .null ? nil : envelope.payload
         )
     }
 }

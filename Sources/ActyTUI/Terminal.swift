@@ -1,4 +1,5 @@
 import ActyCore
+import ActyStore
 import Dispatch
 import Foundation
 
@@ -93,7 +94,7 @@ final class Terminal {
 
 /// The interactive loop shared by follow and replay: keys → context and feed, feed → state, state → frame → diff.
 enum Session {
-    static func run(title: String, state initial: DashboardState, feed initialFeed: some EventFeed, jobDetails: ((String) -> [String])? = nil) throws {
+    static func run(title: String, state initial: DashboardState, feed initialFeed: some EventFeed, store: ReadOnlyStore? = nil) throws {
         let terminal = try Terminal()
         defer { terminal.restore() }
         let colors = ANSI.usesColor(isTerminal: true, environment: ProcessInfo.processInfo.environment)
@@ -110,7 +111,10 @@ enum Session {
                     if command == .quit { return }
                     dirty = feed.handle(command, state: &state) || dirty
                 }
-                if case .job(let id) = context.screen, context.screen != screen { context.jobDetails = jobDetails?(id) ?? [] }
+                if let store, context.screen != screen {
+                    if case .job(let id) = context.screen { context.jobDetails = JobDetails.lines(store, id) }
+                    if case .group(let key) = context.screen { context.groupJobs = JobDetails.jobs(store, group: key) }
+                }
                 dirty = true
             }
             let now = Date().timeIntervalSince1970

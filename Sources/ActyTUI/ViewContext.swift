@@ -1,7 +1,7 @@
 /// What a frame shows besides the run's state: the screen, the source, the reader's position, filters and scrolling.
 /// The terminal layer changes it on keys; the view layer only reads it.
-public struct ViewContext: Sendable, Hashable {
-    public enum Screen: Sendable, Hashable {
+package struct ViewContext: Sendable, Hashable {
+    package enum Screen: Sendable, Hashable {
         case dashboard, timeline, log, help
         /// A group's jobs (drill-down from the dashboard).
         case group(String)
@@ -10,22 +10,25 @@ public struct ViewContext: Sendable, Hashable {
     }
 
     /// The file being shown.
-    public var title: String
-    public var screen: Screen = .dashboard
+    package var title: String
+    package var screen: Screen = .dashboard
     /// Where the reader is (`replay 120/854 ×2 paused`, `follow`), shown in the header.
-    public var position: String?
+    package var position: String?
     /// Text the groups list (dashboard) or the event log must contain, set with `/`.
-    public var filter = ""
+    package var filter = ""
     /// Whether the filter is being typed.
-    public var editingFilter = false
+    package var editingFilter = false
     /// The highlighted row of the groups list or of a group's jobs.
-    public var selected = 0
+    package var selected = 0
     /// Lines scrolled up from the newest in the event log.
-    public var scroll = 0
+    package var scroll = 0
     /// Extra lines for the job screen (details a database holds), prepared by the caller.
-    public var jobDetails: [String] = []
+    package var jobDetails: [String] = []
+    /// The group screen's jobs as the database holds them (follow, or replay of a database), prepared by the
+    /// caller: the state keeps only recent jobs.
+    package var groupJobs: [DashboardState.Job] = []
 
-    public init(title: String, screen: Screen = .dashboard, position: String? = nil) {
+    package init(title: String, screen: Screen = .dashboard, position: String? = nil) {
         self.title = title
         self.screen = screen
         self.position = position

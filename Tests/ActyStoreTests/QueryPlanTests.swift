@@ -54,6 +54,16 @@ struct QueryPlanTests {
         // acty-tui follow, every refresh: the events after the last one seen, with their group and job.
         Case(name: "events after a seq", sql: Store.eventsAfterSQL, arguments: [10, 1000]),
         Case(name: "event time by seq", sql: ReadOnlyStore.eventAtSQL, arguments: [10]),
+        // acty-tui follow, once when it starts late: groups by state from their index alone (the job counts are one
+        // pass over `jobs` at that start; a refresh reads only the events above and `workers`).
+        Case(
+            name: "follow: groups by state", sql: ReadOnlyStore.followGroupCountsSQL, arguments: [],
+            indexes: ["groups_state"], allowsIndexScan: true
+        ),
+        Case(
+            name: "follow: scheduled jobs", sql: ReadOnlyStore.followScheduledJobsSQL, arguments: [],
+            indexes: ["jobs_scheduled"], allowsIndexScan: true
+        ),
     ]
 
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or

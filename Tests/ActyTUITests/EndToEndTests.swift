@@ -45,48 +45,67 @@ struct EndToEndTests {
         #expect(try String(contentsOfFile: folder.file("after-term"), encoding: .utf8) == before)
     }
 
-    @Test func followShowsWhatAnEngineWritesInAnotherProcess() async throws {
+    /// acty-demo writes the file in another process, a follow starts late (mid-run), acty-demo is killed, and a
+    /// second acty-demo resumes the file: follow shows each engine while it runs, that none is alive after the crash and at the end, and, once the
+    /// file is quiet, the same totals, group outcomes and lane counts as the database.
+    @Test func followShowsACrashedAndResumedActyDemoRun() throws {
         let tui = try BuiltProduct.url(named: "acty-tui", environmentVariable: "ACTY_TUI").path
+        let demo = try BuiltProduct.url(named: "acty-demo", environmentVariable: "ACTY_DEMO").path
         let folder = TemporaryDirectory()
-        let path = folder.file()
-        let engine = try await ActyEngine(
-            database: .file(path), configuration: EngineConfiguration(lanes: ["fast": LaneConfiguration(weight: 3)]),
-            executors: [ClosureExecutor(name: "work") { job in
-                if job.payload["fail"]?.boolValue == true { throw EngineRun.Planned() }
-                return job.payload
-            }]
-        )
+        let path = folder.file("demo.db")
+        func runDemo(_ name: String, groups: Int) throws -> ChildProcess {
+            try ChildProcess(demo, [
+                "--database", path, "--groups", String(groups), "--followers", "4", "--min-delay-ms", "40",
+                "--max-delay-ms", "120", "--failure-rate", "0.1", "--max-attempts", "2",
+            ], standardOutput: folder.file("\(name).out"), standardError: folder.file("\(name).err"))
+        }
         let tmux = Tmux()
         defer { tmux.stop() }
-        do {
-            try tmux.start("\(tui) follow \(path) --poll-interval 0.1", width: 120, height: 40)
-            try waitUntil("follow shows the live engine") { tmux.capture().contains("engines ") }
-            var handles: [GroupSubmission] = []
-            for index in 0..<8 {
-                let followers: [JSONValue] = (0..<5).map { ["n": .number(Double($0)), "fail": .bool(index == 3 && $0 == 0)] }
-                handles.append(try await engine.submitGroup("e2e-\(index)", primer: ["n": 0], followers: followers, lane: "fast"))
-            }
-            for handle in handles { for job in handle.jobs { _ = try? await job.result() } }
-            let store = try Store.openReadOnly(path)
-            let counts = Dictionary(uniqueKeysWithValues: (try store.summary().first { $0.0 == "jobs_by_state" }!.1.rows)
-                .map { ($0[0].stringValue!, $0[1].intValue!) })
-            let expected = "jobs \(counts.values.reduce(0, +)) ·"
-            let done = "done \(counts["succeeded", default: 0]) failed \(counts["failed", default: 0])"
-            try waitUntil("the screen shows the database's counts: \(expected) … \(done)") {
-                let screen = tmux.capture()
-                return screen.contains(expected) && screen.contains(done)
-            }
-            // The failing follower fails its group: followers of it that had not started yet are cancelled.
-            #expect(counts["failed"] == 1)
-            #expect(counts["succeeded", default: 0] + counts["cancelled", default: 0] == 47)
-        } catch {
-            try await engine.shutdown()
-            throw error
+        let first = try runDemo("first", groups: 60)
+        defer { first.send(SIGKILL) }
+        try waitUntil("the first acty-demo has finished jobs") { ((try? StoreCounts.jobs(path))?["succeeded"] ?? 0) >= 10 }
+
+        // A late follow: the run's counts from the tables and its last 20 events, read in one snapshot while
+        // acty-demo writes; the events after them move jobs from those counts.
+        try tmux.start("\(tui) follow \(path) --last-n 20 --poll-interval 0.1", width: 120, height: 40)
+        try waitUntil("follow shows the first acty-demo alive") { Self.header(tmux.capture()).contains("/\(first.pid)") }
+        first.send(SIGKILL)
+        first.waitUntilExit()
+        try waitUntil("follow shows that the killed engine is gone") { Self.header(tmux.capture()).contains("no engine alive") }
+
+        // The second run rescues the killed run's jobs and drains what it left queued.
+        let second = try runDemo("second", groups: 4)
+        defer { second.send(SIGKILL) }
+        #expect(second.waitUntilExit() == .status(0))
+        let final = try StoreCounts.jobs(path)
+        let store = try Store.openReadOnly(path)
+        #expect(final["running", default: 0] == 0 && final["succeeded", default: 0] > 0)
+        let expected = "jobs \(final.values.reduce(0, +)) · blocked \(final["blocked", default: 0]) ready \(final["ready", default: 0])"
+            + " sched \(final["scheduled", default: 0]) running 0 done \(final["succeeded", default: 0])"
+            + " failed \(final["failed", default: 0]) cancelled \(final["cancelled", default: 0])"
+        var screen = ""
+        try waitUntil("the screen shows the database's totals: \(expected)") {
+            screen = tmux.capture()
+            return screen.contains(expected) && Self.header(screen).contains("no engine alive")
         }
-        try await engine.shutdown()
-        try waitUntil("follow shows that no engine is alive") { tmux.capture().contains("no engine alive") }
+        // Group outcomes and each lane's ready / running / done / failed, as the database counts them.
+        let outcomes = try StoreCounts.groups(path)
+        #expect(screen.contains("\(outcomes["succeeded", default: 0]) ok \(outcomes["failed", default: 0]) failed"), "\(screen)")
+        let lanes = try store.lanes()
+        for index in lanes.rows.indices {
+            let name = try #require(lanes.value("name", row: index)?.stringValue)
+            let numbers = ["ready", "running", "done", "failed"].map { lanes.value($0, row: index)?.intValue ?? -1 }
+            let row = screen.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map(String.init) ?? ""
+            let shown = row.split(separator: " ").compactMap { Int($0) }.suffix(4)
+            #expect(Array(shown) == numbers, "lane \(name): \(row)")
+        }
         tmux.send("q")
         try waitUntil("follow quits on q") { !tmux.alternateScreen }
+    }
+
+    /// The first three lines of a captured frame.
+    static func header(_ screen: String) -> String {
+        screen.split(separator: "\n", omittingEmptySubsequences: false).prefix(3).joined(separator: "\n")
     }
 
     @Test func followAndReplayWithoutATerminalSuggestSnapshot() async throws {

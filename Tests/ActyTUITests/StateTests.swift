@@ -44,6 +44,28 @@ struct StateTests {
         #expect(failures.contains { $0.message == "rate limited (429), try again" })
     }
 
+    @Test func pythonAdmissionBurstStatsAndWarmDelayAreKept() throws {
+        let state = try RunLog.state(of: Fixture.pythonAdmission)
+        #expect(state.unknownTypes.isEmpty && state.badLines == 0 && state.applied == 48)
+        // groups_pending's last payload, burst_on/cap_changed's last payload, and the admitted/retired counts.
+        let admission = try #require(state.admission)
+        #expect(admission.active == 2 && admission.pending == 0 && admission.cap == 2 && admission.baseCap == 1)
+        #expect(admission.burst && admission.runnable == 0 && admission.lowWatermark == 3)
+        #expect(admission.admitted == 3 && admission.retired == 1)
+        // The last runtime_stats.
+        let stats = try #require(state.runtimeStats)
+        #expect(stats.queueDepth == 0 && stats.inflightWorkers == 1 && stats.groupsByState["FOLLOWERS_READY"] == 1)
+        // C is in its warm delay, A's ended; B failed by its primer, whose message is kept over group_failed's cause.
+        #expect(state.groups["C"]?.warming == true && state.groups["A"]?.warming == false)
+        #expect(state.groups["B"]?.state == "failed" && state.groups["B"]?.lastError == "bad output again")
+        #expect(state.groups["A"]?.lastError == "specialist could not answer: 0")
+        // One work-steal deferral; a core retry queues a new job and leaves the failed one finished.
+        #expect(state.requeued == 1 && state.lanes["default"]?.deferrals == 1)
+        #expect(state.retried == 2 && state.jobs["B:primer:2"] == nil)
+        #expect(state.total(.failed) == 3 && state.total(.running) == 1 && state.total(.succeeded) == 2)
+        #expect(state.jobs["A:follower:5"]?.retries.count == 1)
+    }
+
     @Test func badLinesAndUnknownTypesAreCountedNotFatal() throws {
         let lines = [
             #"{"schema_version": 1, "run_id": "r", "seq": 1, "ts": 10.0, "type": "group_activated", "payload": null, "job_id": null, "group_id": "g", "follower_id": null, "pool": null, "kind": null}"#,
@@ -75,18 +97,8 @@ struct StateTests {
         let folder = TemporaryDirectory()
         let path = try await EngineRun.make(in: folder)
         let state = try RunLog.state(of: path)
-        let store = try Store.openReadOnly(path)
-        let summary = try store.summary()
-        let byState = try #require(summary.first { $0.0 == "jobs_by_state" }?.1)
-        var expected: [String: Int] = [:]
-        for row in byState.rows { expected[row[0].stringValue!] = row[1].intValue! }
-        var actual: [String: Int] = [:]
-        for phase in DashboardState.Phase.allCases where state.total(phase) > 0 { actual[phase.name] = state.total(phase) }
-        #expect(actual == expected)
-        let groupsByState = try #require(summary.first { $0.0 == "groups_by_state" }?.1)
-        var groups: [String: Int] = [:]
-        for row in groupsByState.rows { groups[row[0].stringValue!] = row[1].intValue! }
-        #expect(state.groupOutcomes == groups)
+        #expect(StoreCounts.totals(state) == (try StoreCounts.jobs(path)))
+        #expect(state.groupOutcomes == (try StoreCounts.groups(path)))
         #expect(state.engines.count == 1 && state.engines.values.allSatisfy { !$0.alive && $0.pid != nil })
         #expect(state.lanes["fast"]?.weight == 3 && state.lanes["slow"]?.maxInflight == 2)
 
@@ -103,15 +115,41 @@ enum Fixture {
     /// Python acty's own JSONL log of a small run (two lanes, tenacity retries, one failed primer).
     static let pythonRun = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/python-run-a.jsonl").path
+    /// A log in Python acty's envelope with the events run-a lacks (admission, burst, runtime_stats, a core retry, a
+    /// group left in its warm delay), written by hand after the payloads of acty-python-semantics.md §2.5, §2.6
+    /// and §5.2: the run is cut off mid-way, so an engine is alive and jobs still run.
+    static let pythonAdmission = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/python-admission.jsonl").path
 }
 
-/// A database written by a real engine: succeeded, failed and retried jobs in two lanes, one group whose primer
-/// fails; the engine is shut down before the test reads it.
+/// Jobs and groups by state as the store's summary counts them (what `acty-query summary` prints), and a state's
+/// totals in the same form.
+enum StoreCounts {
+    static func jobs(_ path: String) throws -> [String: Int] { try summary(path, "jobs_by_state") }
+    static func groups(_ path: String) throws -> [String: Int] { try summary(path, "groups_by_state") }
+
+    static func summary(_ path: String, _ name: String) throws -> [String: Int] {
+        let table = try #require(try Store.openReadOnly(path).summary().first { $0.0 == name }?.1)
+        var counts: [String: Int] = [:]
+        for row in table.rows { counts[row[0].stringValue!] = row[1].intValue! }
+        return counts
+    }
+
+    /// The state's totals by state name, phases with no job left out.
+    static func totals(_ state: DashboardState) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for phase in DashboardState.Phase.allCases where state.total(phase) > 0 { counts[phase.name] = state.total(phase) }
+        return counts
+    }
+}
+
+/// A database written by a real engine: succeeded, failed and retried jobs in two lanes (every job has two attempts,
+/// 10 ms apart), one group whose primer fails; the engine is shut down before the test reads it.
 enum EngineRun {
     struct Planned: Error {}
 
-    static func make(in folder: TemporaryDirectory, groups: Int = 6) async throws -> String {
-        let path = folder.file()
+    static func make(in folder: TemporaryDirectory, groups: Int = 6, path: String? = nil) async throws -> String {
+        let path = path ?? folder.file()
         let engine = try await ActyEngine(
             database: .file(path),
             configuration: EngineConfiguration(lanes: ["fast": LaneConfiguration(weight: 3), "slow": LaneConfiguration(weight: 1, maxInflight: 2)]),
@@ -125,7 +163,8 @@ enum EngineRun {
             for index in 0..<groups {
                 let followers: [JSONValue] = (0..<4).map { ["n": .number(Double($0)), "fail": .bool($0 == 3 && index % 2 == 0)] }
                 handles.append(try await engine.submitGroup(
-                    "g\(index)", primer: ["fail": .bool(index == 1)], followers: followers, lane: index % 2 == 0 ? "fast" : "slow"
+                    "g\(index)", primer: ["fail": .bool(index == 1)], followers: followers, lane: index % 2 == 0 ? "fast" : "slow",
+                    options: GroupOptions(retryPolicy: RetryPolicy(maxAttempts: 2, initialDelay: .milliseconds(10)))
                 ))
             }
             for handle in handles { for job in handle.jobs { _ = try? await job.result() } }

@@ -62,6 +62,15 @@ struct TerminalTests {
         #expect(id.hasPrefix("background:g34:"))
         _ = KeyMap.handle(.escape, context: &context, state: state)
         #expect(context.screen == .group("background:g34"))
+        // The log: ↑ scrolls back; typing a per-field filter starts again from the newest events.
+        context = ViewContext(title: "t")
+        for key in [Key.character("l"), .up, .up] { _ = KeyMap.handle(key, context: &context, state: state) }
+        #expect(context.screen == .log && context.scroll == 2)
+        for key in [Key.character("/")] + "type:job_failed -lane:priority".map(Key.character) + [.enter] {
+            _ = KeyMap.handle(key, context: &context, state: state)
+        }
+        #expect(context.filter == "type:job_failed -lane:priority" && context.scroll == 0 && !context.editingFilter)
+        #expect(View.render(state, context, width: 100, height: 30).plainText.contains("Event log: 6 of the last 854 events"))
         #expect(KeyMap.handle(.character("q"), context: &context, state: state) == .quit)
         #expect(KeyMap.handle(.character("+"), context: &context, state: state) == .faster)
     }

@@ -87,10 +87,9 @@ extension ActyEngine {
     /// The executors of the live engines on the database: this one's, and those registered by other engines that
     /// have not stopped (an engine on this host whose process is gone does not count, even before it is marked lost).
     func liveExecutors() async throws -> Set<String> {
-        let host = ProcessInfo.processInfo.hostName
         var names = Set(executors.keys)
         for worker in try await store.activeWorkers() where worker.id != workerID {
-            if worker.host == host, !Self.processExists(worker.pid) { continue }
+            if LocalProcess.isGone(host: worker.host, pid: worker.pid) { continue }
             let registered = (try? JSONValue(jsonString: worker.executors))?.arrayValue ?? []
             names.formUnion(registered.compactMap(\.stringValue))
         }

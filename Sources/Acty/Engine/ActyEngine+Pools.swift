@@ -125,25 +125,12 @@ extension ActyEngine {
     /// Workers on this host whose process no longer exists: their jobs can be rescued without waiting for their
     /// leases to expire. (A reused process id makes a dead worker look alive; its leases then expire as usual.)
     private func deadLocalWorkers() async throws -> [String] {
-        let host = ProcessInfo.processInfo.hostName
         let me = Int(ProcessInfo.processInfo.processIdentifier)
         let others = try await store.activeWorkers().filter { $0.id != workerID }
         if !sawPeers.withLock({ $0 }), try await store.otherWorkersActive(since: startedAt, excluding: workerID) {
             sawPeers.withLock { $0 = true }
         }
-        return others.filter { $0.host == host && $0.pid != me && !Self.processExists($0.pid) }.map(\.id)
-    }
-
-    /// Whether a process exists and has not exited: a killed process whose parent has not reaped it yet is a
-    /// zombie, which `kill(pid, 0)` still finds, so Linux's `/proc/<pid>/stat` is asked for its state too.
-    static func processExists(_ pid: Int) -> Bool {
-        guard pid > 0, pid <= Int(Int32.max) else { return false }
-        guard kill(pid_t(pid), 0) == 0 else { return errno != ESRCH }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let end = stat.lastIndex(of: ")")
-        else { return true }
-        let state = stat[stat.index(after: end)...].drop(while: { $0 == " " }).first
-        return state != "Z" && state != "X"
+        return others.filter { $0.pid != me && LocalProcess.isGone(host: $0.host, pid: $0.pid) }.map(\.id)
     }
 }
 

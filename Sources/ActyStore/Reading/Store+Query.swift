@@ -276,13 +276,13 @@ package final class ReadOnlyStore: Sendable {
     /// Engine processes, by start. Columns: `id, pid, host, alive` (1 when `stopped_at` is NULL), `started_at,
     /// heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers, executors` (JSON text).
     package func workers() throws -> QueryTable {
-        try read { db in
-            try Self.table(db, """
-                SELECT id, pid, host, stopped_at IS NULL AS alive, started_at, heartbeat_at, stopped_at, stop_reason,
-                    primer_workers, follower_workers, executors FROM workers ORDER BY started_at
-                """)
-        }
+        try read { db in try Self.table(db, Self.workersSQL) }
     }
+
+    static let workersSQL = """
+        SELECT id, pid, host, stopped_at IS NULL AS alive, started_at, heartbeat_at, stopped_at, stop_reason,
+            primer_workers, follower_workers, executors FROM workers ORDER BY started_at
+        """
 
     // MARK: Events
 
