@@ -155,6 +155,11 @@ final class Tmux: Sendable {
     func start(_ command: String, width: Int, height: Int) throws {
         run(["-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", String(width), "-y", String(height), command])
         try waitUntil("tmux started") { !run(["list-sessions"]).isEmpty }
+        // A test process that is killed runs no `defer`: the server then ends itself, and the follow it runs.
+        if let binary = Self.binary {
+            let tmux = "\(binary) -L \(socket)"
+            run(["run-shell", "-b", "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; kill -9 $(\(tmux) list-panes -a -F '#{pane_pid}'); \(tmux) kill-server"])
+        }
     }
 
     func capture() -> String { run(["capture-pane", "-p", "-t", "tui"]) }
@@ -171,5 +176,10 @@ final class Tmux: Sendable {
         }
     }
 
-    func stop() { run(["kill-server"]) }
+    /// Ends the session's programs and the server (`kill-server` alone can leave a busy pane's program running).
+    func stop() {
+        let panes = run(["list-panes", "-a", "-F", "#{pane_pid}"]).split(separator: "\n").compactMap { pid_t($0) }
+        for pid in panes { kill(pid, SIGKILL) }
+        run(["kill-server"])
+    }
 }

@@ -148,15 +148,17 @@ struct StorageFaultTests {
         let mount = try #require(ScratchMount(sizeKB: 8192))
         let gate = Gate()
         // Writes larger than the log: once a checkpoint lets the log start over, small writes fit in the space the
-        // log file already has, and a full disk would not fail them.
+        // log file already has, and a full disk would not fail them. Recording a primer rewrites its 300 KB row
+        // with a 300 KB output: more than the log file holds.
         let padding = String(repeating: "x", count: 300_000)
         let (engine, submissions) = try await Self.engineWithRunningPrimers(
             mount.path + "/acty.db", groups: 2, gate: gate, padding: padding.count
         )
         try await shuttingDownOnError(engine) {
             let filler = try mount.fill()
+            // Larger than everything written so far, so it cannot fit in the log file's space either.
             let refused = await #expect(throws: ActyError.self) {
-                try await engine.submitGroup("refused", primer: ["n": 9, "padding": .string(padding)])
+                try await engine.submitGroup("refused", primer: ["n": 9, "padding": .string(String(repeating: "y", count: 2_000_000))])
             }
             #expect(refused?.code == .databaseFull)
 
