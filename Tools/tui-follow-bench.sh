@@ -5,7 +5,7 @@
 #     `acty-bench fanout` adds jobs to the same file;
 #  2. CPU while idle and RSS over time of a real `acty-tui follow` in a tmux pane, first idle, then while the
 #     writer adds 20,000 jobs at full speed, pauses, and again, for `minutes`.
-# Usage: swift build -c release --product acty-tui --product acty-bench && Tools/tui-follow-bench.sh [minutes [pause]]
+# Usage: swift build -c release --product acty-tui && swift build -c release --product acty-bench && Tools/tui-follow-bench.sh [minutes [pause]]
 #   minutes: how long the writer runs (default 1); pause: seconds between its bursts (default 1; 9 for an hour-long
 #   run at ~2,000 jobs/s that does not fill the disk).
 set -eu

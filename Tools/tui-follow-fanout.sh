@@ -2,7 +2,7 @@
 # "Following does not slow the engine": acty-bench fanout throughput with `acty-tui follow` attached (in a tmux
 # pane, on the same file) and without, alternating, N runs each. Each run's database is created first by a
 # one-group fanout, so follow is attached before the measured run starts.
-# Usage: swift build -c release --product acty-tui --product acty-bench && Tools/tui-follow-fanout.sh [runs, default 5] [groups, default 10000]
+# Usage: swift build -c release --product acty-tui && swift build -c release --product acty-bench && Tools/tui-follow-fanout.sh [runs, default 5] [groups, default 10000]
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
