@@ -4,7 +4,7 @@ import ActyCore
 /// running jobs ending in ▸, failed ones red.
 enum TimelineScreen {
     static func draw(_ state: DashboardState, into canvas: inout Canvas) {
-        let rows = canvas.linesLeft - 2
+        let rows = canvas.linesLeft - 3
         let running = state.jobs.values.filter { $0.startedAt != nil }
             .sorted { ($0.startedAt ?? 0, $0.id) < ($1.startedAt ?? 0, $1.id) }
         let finished = state.finishedJobs.newest(max(0, rows - running.count)).reversed()
@@ -16,14 +16,19 @@ enum TimelineScreen {
         let groupWidth = canvas.width >= 120 ? 28 : 14
         let labelWidth = 9 + 9 + (showLane ? 11 : 0) + groupWidth + 1 + 8
         let barWidth = max(10, canvas.width - labelWidth)
+        let prefix = DashboardScreen.sharedPrefix(jobs.compactMap(\.group))
         canvas.section("Timeline: \(jobs.count) jobs over \(Glyphs.duration(span)), queued ░ running █ retry ↻")
+        var header = Glyphs.fit("pool", 9) + Glyphs.fit("role", 9)
+        if showLane { header += Glyphs.fit("lane", 10) + " " }
+        header += Glyphs.fit(prefix.isEmpty ? "group" : "group \(prefix)…", groupWidth) + " " + Glyphs.fit("took", 7, right: true)
+        canvas.line([(header, .faint)])
         for job in jobs {
             let duration = (job.finishedAt ?? end) - (job.startedAt ?? job.queuedAt ?? end)
             var pieces: [(String, Style)] = [
                 (Glyphs.fit(job.pool ?? "-", 9), .faint), (Glyphs.fit(job.role?.rawValue ?? "-", 9), .plain),
             ]
             if showLane { pieces.append((Glyphs.fit(job.lane, 10) + " ", .faint)) }
-            pieces.append((Glyphs.fit(Glyphs.shortID(job.group ?? job.id), groupWidth) + " ", .plain))
+            pieces.append((Glyphs.fitTail(Glyphs.shortID(job.group.map { String($0.dropFirst(prefix.count)) } ?? job.id), groupWidth) + " ", .plain))
             pieces.append((Glyphs.fit(Glyphs.duration(duration), 7, right: true) + " ", .plain))
             canvas.line(pieces)
             drawBar(job, from: start, span: span, end: end, x: labelWidth, width: barWidth, y: canvas.y - 1, grid: &canvas.grid)
