@@ -33,6 +33,9 @@ public struct JobResult: Sendable, Hashable {
     public var error: JobError?
     /// How many attempts were started, abandoned ones included (their rows in `attempts` say which).
     public var attempts: Int
+    /// The seq of the event that recorded this outcome, for results read from ``ActyEngine/results(after:)``: pass
+    /// the last one handled to `results(after:)` to go on from there after a restart. `nil` from a ``JobHandle``.
+    public var eventSeq: Int64?
 
     /// Creates a result.
     public init(
@@ -42,7 +45,8 @@ public struct JobResult: Sendable, Hashable {
         status: Status,
         output: JSONValue? = nil,
         error: JobError? = nil,
-        attempts: Int
+        attempts: Int,
+        eventSeq: Int64? = nil
     ) {
         self.jobID = jobID
         self.groupKey = groupKey
@@ -51,6 +55,7 @@ public struct JobResult: Sendable, Hashable {
         self.output = output
         self.error = error
         self.attempts = attempts
+        self.eventSeq = eventSeq
     }
 }
 

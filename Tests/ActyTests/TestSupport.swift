@@ -109,6 +109,24 @@ func makeEngine(
     try await ActyEngine(database: .file(dir.file()), configuration: configuration, executors: executors, runsInBackground: runsInBackground)
 }
 
+/// Runs `body` with an engine on `dir`'s database file and shuts the engine down afterwards, also when `body` throws.
+func withEngine<T>(
+    _ dir: TemporaryDirectory,
+    _ configuration: EngineConfiguration = EngineConfiguration(),
+    executors: [any Executor] = [EchoExecutor()],
+    _ body: (ActyEngine) async throws -> T
+) async throws -> T {
+    let engine = try await makeEngine(dir, configuration, executors: executors)
+    do {
+        let value = try await body(engine)
+        try await engine.boundedShutdown()
+        return value
+    } catch {
+        try? await engine.boundedShutdown()
+        throw error
+    }
+}
+
 /// Waits until every group of `submissions` has succeeded on `engine`, and checks that each job ended succeeded with
 /// exactly one succeeded attempt.
 func expectEveryJobSucceededOnce(_ submissions: [GroupSubmission], on engine: ActyEngine) async throws {

@@ -61,6 +61,8 @@ extension ActyEngine {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.pollInterval)
             dispatcher.tick()
+            // Other processes and tools may have recorded outcomes.
+            registry.feed.notify()
             await resolveWatchedHandles()
         }
     }

@@ -147,6 +147,8 @@ final class ResultRegistry: Sendable {
 
     private let state = Locked(State())
     private let store: Store
+    /// Wakes ``JobResults`` iterators when outcomes are recorded.
+    let feed = ResultsFeed()
 
     init(store: Store) {
         self.store = store
@@ -220,6 +222,7 @@ final class ResultRegistry: Sendable {
     /// Resolves the slots of finished jobs and forgets them.
     func resolve(_ results: [JobResult]) {
         guard !results.isEmpty else { return }
+        feed.notify()
         let resolved: [(ResultSlot, JobResult)] = state.withLock { state in
             results.compactMap { result in
                 state.watched.remove(result.jobID)
@@ -264,5 +267,6 @@ final class ResultRegistry: Sendable {
             return Array(state.slots.values)
         }
         for slot in all { slot.resolve(.failure(error)) }
+        feed.close()
     }
 }

@@ -60,6 +60,29 @@ extension Store {
         try await read { db in try Self.fetchEvents(db, after: seq, limit: limit) }
     }
 
+    /// Jobs whose outcome was recorded after event `seq` (a `job_succeeded`, `job_failed` or `job_cancelled` event),
+    /// in the order of those events, up to `limit` of them; a job recorded twice (run again by an operator) comes
+    /// twice. `scannedTo` is where the next page starts: the last event read, or the newest event when fewer than
+    /// `limit` matched.
+    package func finishedJobs(after seq: Int64, limit: Int) async throws -> (jobs: [FinishedJobEvent], scannedTo: Int64) {
+        try await read { db in
+            var jobs: [FinishedJobEvent] = []
+            let rows = try Row.fetchCursor(db, sql: Self.finishedJobsSQL, arguments: [seq, limit])
+            while let row = try rows.next() {
+                jobs.append(FinishedJobEvent(seq: row[22], type: try decodeEnum(row[23], table: "events"), job: try JobRecord(row: row)))
+            }
+            if jobs.count == limit, let last = jobs.last { return (jobs, last.seq) }
+            return (jobs, try Int64.fetchOne(db, sql: ReadOnlyStore.lastEventSeqSQL) ?? seq)
+        }
+    }
+
+    static let finishedJobsSQL = """
+        SELECT \(JobRecord.columns), events.seq, events.type
+        FROM events JOIN jobs ON jobs.id = events.job_id JOIN groups ON groups.id = jobs.group_id
+        WHERE events.seq > ? AND (events.type = 'job_succeeded' OR events.type = 'job_failed' OR events.type = 'job_cancelled')
+        ORDER BY events.seq LIMIT ?
+        """
+
     /// The jobs with these ids (those that exist).
     package func jobs(_ ids: [JobID]) async throws -> [JobRecord] {
         guard !ids.isEmpty else { return [] }

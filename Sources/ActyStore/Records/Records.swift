@@ -48,13 +48,15 @@ package struct JobRecord: Sendable, Hashable {
     /// When it reached a terminal state.
     package var finishedAt: Double?
 
-    static let selection = """
-        SELECT jobs.id, jobs.group_id, groups.key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
+    /// The columns ``init(row:)`` reads, in order: a job row with its group's key (from `groups`).
+    static let columns = """
+        jobs.id, jobs.group_id, groups.key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
             jobs.priority, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.run_at, jobs.lease_owner,
             jobs.lease_until, jobs.result, jobs.error, jobs.created_at, jobs.started_at, jobs.finished_at, jobs.abandoned,
             jobs.max_abandoned
-        FROM jobs JOIN groups ON groups.id = jobs.group_id
         """
+
+    static let selection = "SELECT \(columns) FROM jobs JOIN groups ON groups.id = jobs.group_id"
 
     init(row: Row) throws {
         id = JobID(row[0])
@@ -255,6 +257,15 @@ package struct WorkerRecord: Sendable, Hashable {
         followerWorkers = row[8]
         executors = row[9]
     }
+}
+
+/// A job as it was when read, with the event that recorded its outcome.
+package struct FinishedJobEvent: Sendable {
+    /// The event's seq.
+    package var seq: Int64
+    /// `job_succeeded`, `job_failed` or `job_cancelled`.
+    package var type: EventType
+    package var job: JobRecord
 }
 
 func decodeEnum<T: RawRepresentable<String>>(_ raw: String, table: String) throws -> T {

@@ -1,5 +1,6 @@
 package import ActyCore
 import GRDB
+import Synchronization
 
 extension Store {
     /// Runs a state change in the next group-commit transaction and returns once it has committed.
@@ -207,16 +208,22 @@ final class BatchRecorder: BatchTail {
         var effects = WriteEffects()
         var work: DispatchWork?
         var result = DispatchResult()
+        var lastEventSeq: Int64 = 0
     }
 
     private let state = Locked(State())
     private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
+    private let committedEventSeq: Atomic<Int64>
+
+    /// The seq of the last event committed through this recorder (the log's end when it was made, before any).
+    var lastCommittedEventSeq: Int64 { committedEventSeq.load(ordering: .acquiring) }
 
     /// Whether committed events are kept in memory for the observer.
     var keepsEvents: Bool { eventObserver != nil }
 
-    init(eventObserver: (@Sendable ([EventRecord]) -> Void)?) {
+    init(eventObserver: (@Sendable ([EventRecord]) -> Void)?, lastEventSeq: Int64) {
         self.eventObserver = eventObserver
+        committedEventSeq = Atomic(lastEventSeq)
     }
 
     func attach(_ dispatch: any Dispatch) {
@@ -227,6 +234,7 @@ final class BatchRecorder: BatchTail {
     func add(_ context: WriteContext) {
         state.withLock { state in
             state.effects.merge(context.effects)
+            state.lastEventSeq = max(state.lastEventSeq, context.lastEventSeq)
             if keepsEvents { state.events += context.events }
         }
     }
@@ -249,15 +257,17 @@ final class BatchRecorder: BatchTail {
                 state.effects = WriteEffects()
                 state.work = nil
                 state.result = DispatchResult()
+                state.lastEventSeq = 0
             }
-            return (state.dispatch, state.work, state.result, state.effects, state.events)
+            return (state.dispatch, state.work, state.result, state.effects, state.events, state.lastEventSeq)
         }
-        let (dispatch, work, result, effects, events) = finished
+        let (dispatch, work, result, effects, events, lastEventSeq) = finished
         switch outcome {
         case .rolledBackToRetry:
             // The batch runs again without the failed request; the dispatch's work has not been taken yet.
             return
         case .committed:
+            if lastEventSeq > 0 { committedEventSeq.store(lastEventSeq, ordering: .releasing) }
             if let eventObserver, !events.isEmpty { eventObserver(events) }
             dispatch?.batchEnded(work, .success(result), effects: effects)
         case .failed(let error):

@@ -29,6 +29,10 @@ package final class Store: Sendable {
     /// What the running batch wrote, for its tail: events for the observer, effects for the dispatch.
     let batch: BatchRecorder
 
+    /// The seq of the newest event this store knows of: the log's end when it opened, then its own commits' last
+    /// events. Other processes' events after it are not counted until read.
+    package var lastKnownEventSeq: Int64 { batch.lastCommittedEventSeq }
+
     /// Opens (creating if needed) and migrates a database.
     ///
     /// - Parameters:
@@ -102,7 +106,8 @@ package final class Store: Sendable {
         }
         self.database = database
         self.checkpointer = Locked(checkpointer)
-        batch = BatchRecorder(eventObserver: eventObserver)
+        let lastEventSeq = try database.read { try Int64.fetchOne($0, sql: ReadOnlyStore.lastEventSeqSQL) ?? 0 }
+        batch = BatchRecorder(eventObserver: eventObserver, lastEventSeq: lastEventSeq)
         writer = GroupCommitWriter(database: database, path: path, tail: batch)
     }
 

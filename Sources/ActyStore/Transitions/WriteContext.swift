@@ -18,6 +18,8 @@ struct WriteContext {
     var effects = WriteEffects()
     /// Committed events for sinks (with their `seq`), when ``keepsEvents`` is on.
     var events: [EventRecord] = []
+    /// The seq of the last event this request inserted (0 when none).
+    var lastEventSeq: Int64 = 0
     /// Events recorded but not inserted yet.
     private var pendingEvents: [EventRecord] = []
 
@@ -55,6 +57,7 @@ struct WriteContext {
         guard !pendingEvents.isEmpty else { return }
         let keepsEvents = keepsEvents
         var committed: [EventRecord] = []
+        var lastSeq = lastEventSeq
         try MultiRowInsert.events.insert(pendingEvents, in: db) { arguments, event in
             arguments.add(event.at)
             arguments.add(event.type)
@@ -64,6 +67,7 @@ struct WriteContext {
             arguments.add(event.worker)
             arguments.add(event.data)
         } inserted: { chunk, firstSeq in
+            lastSeq = firstSeq + Int64(chunk.count) - 1
             guard keepsEvents else { return }
             var seq = firstSeq
             for var event in chunk {
@@ -73,6 +77,7 @@ struct WriteContext {
             }
         }
         events += committed
+        lastEventSeq = lastSeq
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
