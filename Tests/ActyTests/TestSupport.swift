@@ -109,6 +109,14 @@ func makeEngine(
     try await ActyEngine(database: .file(dir.file()), configuration: configuration, executors: executors, runsInBackground: runsInBackground)
 }
 
+/// Expects `body` to throw an ``ActyError`` with `code`.
+func expectError<T>(
+    _ code: ActyError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
+) async {
+    let error = await #expect(throws: ActyError.self, sourceLocation: sourceLocation) { _ = try await body() }
+    #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
+}
+
 /// Runs `body` with an engine on `dir`'s database file and shuts the engine down afterwards, also when `body` throws.
 func withEngine<T>(
     _ dir: TemporaryDirectory,

@@ -165,7 +165,7 @@ extension ActyEngine {
     }
 
     /// The group to insert for a spec, checked: key, lane, executor, retry policy, timeout and every payload.
-    private func makeGroup(_ spec: GroupSpec, isClosed: Bool) async throws -> NewGroup {
+    func makeGroup(_ spec: GroupSpec, isClosed: Bool) async throws -> NewGroup {
         let key = spec.key
         let options = spec.options
         try checkRunning()
@@ -238,7 +238,7 @@ extension ActyEngine {
 
     /// Inserts groups in one transaction; their jobs' result slots are registered as soon as it has committed,
     /// before they can finish.
-    private func insert(_ groups: [NewGroup]) async throws -> [GroupSubmission] {
+    func insert(_ groups: [NewGroup]) async throws -> [GroupSubmission] {
         let registry = registry
         return try await store.submitGroups(groups, worker: workerID) { submitted, _ in
             var slots = registry.register(submitted.flatMap(\.jobs))[...]

@@ -11,10 +11,10 @@ public struct OpenGroup: Sendable {
     public let id: GroupID
     /// The group's key.
     public let key: String
-    private let executor: String
-    private let maxAttempts: Int
-    private let cacheKey: String?
-    private let cacheContext: JSONValue?
+    let executor: String
+    let maxAttempts: Int
+    let cacheKey: String?
+    let cacheContext: JSONValue?
 
     init(engine: ActyEngine, id: GroupID, key: String, executor: String, maxAttempts: Int, cacheKey: String?, cacheContext: JSONValue?) {
         self.engine = engine

@@ -45,6 +45,11 @@ extension Store {
         }
     }
 
+    /// How many groups are live (open or closed, not finished).
+    package func liveGroupCount() async throws -> Int {
+        try await read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM groups WHERE state = 'open' OR state = 'closed'") ?? 0 }
+    }
+
     /// Attempts of one job, or of every job when `job` is nil, by job and number.
     package func attempts(of job: JobID? = nil) async throws -> [AttemptRecord] {
         try await read { db in

@@ -27,6 +27,17 @@ extension Store {
         try await write(worker: worker) { try $0.cancelGroup(id) }
     }
 
+    /// Closes every open group of the database; returns how many, with the effects, once committed.
+    package func closeAllOpenGroups(worker: String?) async throws -> (Int, WriteEffects) {
+        try await write(worker: worker) { try $0.closeAllOpenGroups() }
+    }
+
+    /// Cancels every live group of the database and their unfinished jobs, running ones included; returns how many,
+    /// with the effects, once committed.
+    package func cancelAllLiveGroups(worker: String?) async throws -> (Int, WriteEffects) {
+        try await write(worker: worker) { try $0.cancelAllLiveGroups() }
+    }
+
     /// Queues a failed or cancelled job again, with one more attempt. Returns how many jobs were queued: the job,
     /// and for a primer the followers its failure or its group's cancellation had cancelled.
     ///
@@ -57,6 +68,14 @@ extension Store {
     /// - Throws: ``ActyError/Code/unknownLane``, ``ActyError/Code/invalidArgument``.
     package func setLaneWeight(_ name: String, weight: Double, maxInflight: Int?? = nil, worker: String?) async throws {
         _ = try await write(worker: worker) { try $0.setLaneWeight(name, weight: weight, maxInflight: maxInflight) }
+    }
+
+    /// Creates a lane with `initial` settings unless it exists, then sets its weight when `weight` is given; returns
+    /// the lane's settings once committed.
+    package func openLane(
+        _ name: String, initial: (weight: Double, maxInflight: Int?), weight: Double?, worker: String?
+    ) async throws -> (weight: Double, maxInflight: Int?, paused: Bool) {
+        try await write(worker: worker) { try $0.openLane(name, initial: initial, weight: weight) }.0
     }
 
     /// Removes groups that finished before `finishedBefore` (Unix seconds) with their jobs, attempts and events,

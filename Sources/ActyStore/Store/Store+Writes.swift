@@ -95,6 +95,17 @@ extension Store {
         try await addJobs(jobs, role: role, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit, worker: worker) { ($0, $1) }
     }
 
+    /// Adds a job to an open group as its primer when it has none yet, else as a follower; returns once committed,
+    /// with the job's id and role.
+    package func addJobAsPrimerIfNone<U: Sendable>(
+        _ job: NewJob, toGroup group: GroupID, skipPrimerOnCacheHit: (provider: String, fingerprint: String)? = nil,
+        worker: String?, committed: @escaping @Sendable ((JobID, JobRole), WriteEffects) -> U
+    ) async throws -> U {
+        try await write(worker: worker, {
+            try $0.addJobAsPrimerIfNone(job, toGroup: group, skipPrimerOnCacheHit: skipPrimerOnCacheHit)
+        }, committed: committed)
+    }
+
     /// The output recorded for an open group's primer that was skipped because its cache entry was ready:
     /// `{"skipped": "cache_hit", "cache_key": <key>}`.
     package static func skippedPrimerOutput(cacheKey: String) -> JSONValue {

@@ -38,6 +38,27 @@ extension WriteContext {
         return true
     }
 
+    /// Closes every open group of the database (see ``closeGroup(_:)``); returns how many.
+    mutating func closeAllOpenGroups() throws -> Int {
+        let ids = try groupIDs(sql: "SELECT id FROM groups WHERE state = 'open' ORDER BY id")
+        for id in ids { try closeGroup(id) }
+        return ids.count
+    }
+
+    /// Cancels every live group of the database and their unfinished jobs (see ``cancelGroup(_:)``); returns how
+    /// many.
+    mutating func cancelAllLiveGroups() throws -> Int {
+        let ids = try groupIDs(sql: "SELECT id FROM groups WHERE state = 'open' OR state = 'closed' ORDER BY id")
+        for id in ids { _ = try cancelGroup(id) }
+        return ids.count
+    }
+
+    private func groupIDs(sql: String) throws -> [GroupID] {
+        var ids: [GroupID] = []
+        try db.cachedStatement(sql: sql).forEachRow { _ in } _: { ids.append(GroupID($0.int64(0))) }
+        return ids
+    }
+
     private mutating func cancel(_ jobs: [JobRow], in group: GroupRow, reason: String) throws {
         guard !jobs.isEmpty else { return }
         let error = JobError(type: "cancelled", message: reason)

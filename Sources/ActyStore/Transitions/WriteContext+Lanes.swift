@@ -43,6 +43,35 @@ extension WriteContext {
         try record(.laneConfigsUpdated, lane: name, data: JSONValue.object(data).jsonString)
     }
 
+    /// Creates a lane with `initial` settings unless it exists, then sets its weight when `weight` is given; records
+    /// `lane_configs_updated` when anything changed. Returns the lane's settings.
+    mutating func openLane(
+        _ name: String, initial: (weight: Double, maxInflight: Int?), weight: Double?
+    ) throws -> (weight: Double, maxInflight: Int?, paused: Bool) {
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO lanes (name, weight, max_inflight, paused, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET weight = excluded.weight, updated_at = excluded.updated_at
+            WHERE ? AND weight != excluded.weight
+            """)
+        try insert.run {
+            $0.add(name); $0.add(weight ?? initial.weight); $0.add(initial.maxInflight); $0.add(now); $0.add(now)
+            $0.add(weight == nil ? 0 : 1)
+        }
+        let changed = db.changesCount > 0
+        var settings: (weight: Double, maxInflight: Int?, paused: Bool) = (initial.weight, initial.maxInflight, false)
+        try db.cachedStatement(sql: "SELECT weight, max_inflight, paused FROM lanes WHERE name = ?").forEachRow { $0.add(name) } _: { row in
+            settings = (row.double(0), row.optionalInt(1), row.int(2) != 0)
+        }
+        if changed {
+            let config: JSONValue = [
+                "lane": .string(name), "weight": .number(settings.weight),
+                "max_inflight": settings.maxInflight.map { .number(Double($0)) } ?? .null,
+            ]
+            try record(.laneConfigsUpdated, lane: name, data: JSONValue.object(["lane_configs": [config]]).jsonString)
+        }
+        return settings
+    }
+
     private func requireLane(_ name: String) throws {
         var exists = false
         try db.cachedStatement(sql: "SELECT 1 FROM lanes WHERE name = ?").forEachRow { $0.add(name) } _: { _ in exists = true }

@@ -311,6 +311,15 @@ extension WriteContext {
             AND (cache_entries.expires_at IS NULL OR cache_entries.expires_at > ?)
         """
 
+    /// Adds a job to an open group as its primer when it has none yet, else as a follower (the original's
+    /// `auto_primer_from_first_payload`); decided inside the transaction, so two concurrent calls make one primer.
+    mutating func addJobAsPrimerIfNone(
+        _ job: NewJob, toGroup id: GroupID, skipPrimerOnCacheHit cache: (provider: String, fingerprint: String)?
+    ) throws -> (JobID, JobRole) {
+        let role: JobRole = try groupRow(id).primerState == .none ? .primer : .follower
+        return (try addJobs([job], role: role, toGroup: id, skipPrimerOnCacheHit: role == .primer ? cache : nil)[0], role)
+    }
+
     /// Closes an open group: no more followers. Closing a group that is already closed or finished does nothing.
     ///
     /// A group closed without a primer will never get one, so its waiting followers are released.
