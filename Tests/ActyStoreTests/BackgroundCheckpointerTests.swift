@@ -8,7 +8,7 @@ struct BackgroundCheckpointerTests {
     /// A WAL database with a table of page-sized rows, and the checkpointer installed on its writer.
     static func withDatabase(
         threshold: Int32, limit: Int32, idleDelay: Duration = .seconds(60), interval: Duration = .seconds(60),
-        _ body: (DatabasePool, _ path: String) async throws -> Void
+        _ body: (DatabasePool, _ path: String, BackgroundCheckpointer) async throws -> Void
     ) async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/wal.db"
@@ -21,7 +21,7 @@ struct BackgroundCheckpointerTests {
                 path: path, threshold: threshold, limit: limit, idleDelay: idleDelay, interval: interval
             )
             try await pool.writeWithoutTransaction { checkpointer.install(on: $0) }
-            try await body(pool, path)
+            try await body(pool, path, checkpointer)
             try await pool.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
             try checkpointer.close()
             try pool.close()
@@ -39,7 +39,7 @@ struct BackgroundCheckpointerTests {
 
     @Test func pagesReachTheDatabaseFileWithoutTheWriterCheckpointing() async throws {
         // The writer's own limit is never reached: only a background checkpoint can copy pages into the file.
-        try await Self.withDatabase(threshold: 50, limit: 1_000_000) { pool, path in
+        try await Self.withDatabase(threshold: 50, limit: 1_000_000) { pool, path, _ in
             // Commits start the background checkpoints; a loaded machine makes each copy less, so write until the
             // file has grown rather than a fixed number of pages.
             let before = Self.size(path)
@@ -48,6 +48,17 @@ struct BackgroundCheckpointerTests {
                 try #require(ContinuousClock.now < deadline, "the database file did not grow")
                 try Self.writePage(pool)
             }
+        }
+    }
+
+    @Test func backgroundCheckpointsStartOncePerStepOfGrowthNotAtEveryCommit() async throws {
+        try await Self.withDatabase(threshold: 40, limit: 1_000_000) { pool, path, checkpointer in
+            // Each commit adds a page and a b-tree page or two: 300 commits grow the log by some 600 frames.
+            for _ in 0..<300 { try Self.writePage(pool) }
+            let frames = Int(Self.size(path + "-wal") / (4096 + 24))
+            let started = checkpointer.checkpointsStarted
+            #expect(started >= 1)
+            #expect(started <= (frames - 40) / Int(checkpointer.step) + 1, "\(started) checkpoints for a log of \(frames) frames")
         }
     }
 
@@ -62,7 +73,7 @@ struct BackgroundCheckpointerTests {
         // Without checkpoints the log never starts over (SQLite's own are off); with them it restarts around
         // `limit` frames, later when a background checkpoint is slow to finish on a loaded machine, so the test
         // counts restarts rather than bounding the log's size.
-        try await Self.withDatabase(threshold: 50, limit: 200) { pool, path in
+        try await Self.withDatabase(threshold: 50, limit: 200) { pool, path, _ in
             try Self.writePage(pool)
             let first = Self.logRestarts(path)
             var commits = 1
@@ -78,7 +89,7 @@ struct BackgroundCheckpointerTests {
 
     @Test func pagesReachTheDatabaseFileOnATimerWhileCommitsKeepComing() async throws {
         // Below the threshold and never quiet for the idle delay: only the timer copies pages into the file.
-        try await Self.withDatabase(threshold: 1_000_000, limit: 1_000_000, interval: .milliseconds(100)) { pool, path in
+        try await Self.withDatabase(threshold: 1_000_000, limit: 1_000_000, interval: .milliseconds(100)) { pool, path, _ in
             let before = Self.size(path)
             let deadline = ContinuousClock.now + .seconds(20)
             while Self.size(path) < before + 20 * 4096 {
@@ -90,7 +101,7 @@ struct BackgroundCheckpointerTests {
     }
 
     @Test func theLogIsCopiedAndTruncatedOnceTheWriterGoesQuiet() async throws {
-        try await Self.withDatabase(threshold: 1_000_000, limit: 1_000_000, idleDelay: .milliseconds(100)) { pool, path in
+        try await Self.withDatabase(threshold: 1_000_000, limit: 1_000_000, idleDelay: .milliseconds(100)) { pool, path, _ in
             for _ in 0..<100 { try Self.writePage(pool) }
             try await waitUntil(timeout: .seconds(20), "the log to be emptied") { Self.size(path + "-wal") == 0 }
             #expect(Self.size(path) > 100 * 3000)
