@@ -63,7 +63,7 @@ extension ActyEngine {
     }
 
     /// Groups in one state, for a process that resumes work it did not submit: re-attach open groups by key with
-    /// ``openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:)``, wait for closed ones with
+    /// ``openGroup(_:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``, wait for closed ones with
     /// ``waitForGroup(_:)``.
     ///
     /// ```swift
