@@ -52,6 +52,7 @@ extension DashboardState {
                 ?? (event.payload?["ok"]?.boolValue == false ? "failed" : "succeeded")
             finishGroup(event, state: groups[event.group ?? ""]?.state == "failed" ? "failed" : state)
         case .groupCancelled: finishGroup(event, state: "cancelled")
+        case .groupBlocked, .groupUnblocked, .groupDependencyFailed: dependency(event)
         case .cacheHit:
             if event.payload?["reason"]?.stringValue == "primer_skipped", let key = event.group { groups[key]?.primer = "skipped" }
         case .runStarted, .workerStarted: engineStarted(event)
@@ -267,12 +268,44 @@ extension DashboardState {
 
     // MARK: Groups, engines, lanes
 
+    /// A group's dependencies: `group_blocked` adds one it waits for (Python acty writes it before
+    /// `group_activated`), `group_dependency_failed` counts one that failed, `group_unblocked` releases the jobs
+    /// held behind them (the primer; followers come with `followers_ready`).
+    private mutating func dependency(_ event: TUIEvent) {
+        guard let key = event.group else { return }
+        if groups[key] == nil { groups[key] = Group(key: key, lane: event.lane, activatedAt: event.at) }
+        let dependency = event.payload?["dependency_id"]?.stringValue ?? "?"
+        switch event.kind {
+        case .groupBlocked:
+            groups[key]?.waitingFor.insert(dependency)
+        case .groupDependencyFailed:
+            dependencyFailures += 1
+            let reason = event.payload?["reason"]?.stringValue ?? "failed"
+            groups[key]?.lastError = "dependency '\(dependency)' \(reason == "timeout" ? "timed out" : reason)"
+            groups[key]?.waitingFor.remove(dependency)
+        default:
+            groups[key]?.waitingFor = []
+            var stillBlocked: [String] = []
+            for id in groups[key]?.blocked ?? [] {
+                guard var job = jobs[id], job.phase == .blocked else { continue }
+                if job.role == .primer {
+                    move(&job, to: .ready)
+                    jobs[id] = job
+                } else {
+                    stillBlocked.append(id)
+                }
+            }
+            groups[key]?.blocked = stillBlocked
+        }
+    }
+
     private mutating func finishGroup(_ event: TUIEvent, state: String) {
         guard let key = event.group else { return }
         var group = groups[key] ?? Group(key: key, lane: event.lane, activatedAt: event.at)
         guard group.finishedAt == nil else { return }
         group.state = state
         group.finishedAt = event.at
+        group.waitingFor = []
         groupOutcomes[state, default: 0] += 1
         groups[key] = group
         // Finished groups stay a while: Python acty reports followers finishing after their group's `group_done`.
