@@ -13,17 +13,21 @@ extension WriteContext {
     ///
     /// The stored waiting dependencies form no cycle, so a new cycle goes through a group of the call that someone
     /// waits for: another group of the call, or a stored dependency waiting for the next group with its key. Only
-    /// from those does a depth-first walk start, visiting each group once per call; a group submitted at the end of
-    /// a chain, which nobody waits for yet, costs one index probe.
+    /// from those does a depth-first walk start, visiting each group once per call. The walk leaves the call for
+    /// stored groups only when some stored dependency waits for a key of the call, the only way back into it: a call
+    /// that extends a chain of blocked groups does not walk the chain. Each group of the call costs an index probe.
     ///
     /// - Parameter batch: the index of the call's group for each key.
     func checkCycles(_ groups: [NewGroup], batch: [String: Int]) throws {
         let dependedOn = Set(groups.lazy.flatMap { $0.dependencies.map(\.key) })
+        var waitedForByStored: Set<String> = []
+        for group in groups where try waitsForNext(key: group.key) { waitedForByStored.insert(group.key) }
+        let walksStored = !waitedForByStored.isEmpty
         var visited: [Node: Bool] = [:]  // false while on the walk's path, true once every path from it is known
         for (index, group) in groups.enumerated() where !group.dependencies.isEmpty {
-            guard visited[.call(index)] == nil, try dependedOn.contains(group.key) || waitsForNext(key: group.key) else { continue }
+            guard visited[.call(index)] == nil, dependedOn.contains(group.key) || waitedForByStored.contains(group.key) else { continue }
             visited[.call(index)] = false
-            var path: [(node: Node, next: [Node])] = [(.call(index), try successors(of: .call(index), groups, batch))]
+            var path: [(node: Node, next: [Node])] = [(.call(index), try successors(of: .call(index), groups, batch, walksStored))]
             while !path.isEmpty {
                 guard let next = path[path.count - 1].next.popLast() else {
                     visited[path.removeLast().node] = true
@@ -38,19 +42,21 @@ extension WriteContext {
                     throw try cycleError(cycle, groups)
                 case nil:
                     visited[next] = false
-                    path.append((next, try successors(of: next, groups, batch)))
+                    path.append((next, try successors(of: next, groups, batch, walksStored)))
                 }
             }
         }
     }
 
-    /// The groups a node waits for: those of the call by key, the live or unfinished group a key names, and for a
-    /// stored group its waiting dependencies (one waiting for the next group with a key of the call waits for it).
-    private func successors(of node: Node, _ groups: [NewGroup], _ batch: [String: Int]) throws -> [Node] {
+    /// The groups a node waits for: those of the call by key, the live or unfinished group a key names (when
+    /// `walksStored`), and for a stored group its waiting dependencies (one waiting for the next group with a key of
+    /// the call waits for it).
+    private func successors(of node: Node, _ groups: [NewGroup], _ batch: [String: Int], _ walksStored: Bool) throws -> [Node] {
         switch node {
         case .call(let index):
             return try groups[index].dependencies.compactMap { dependency in
                 if let other = batch[dependency.key] { return .call(other) }
+                guard walksStored else { return nil }
                 var unfinished: GroupID?
                 try db.cachedStatement(sql: Self.newestGroupSQL).forEachRow { $0.add(dependency.key) } _: { row in
                     if row.optionalDouble(2) == nil { unfinished = GroupID(row.int64(0)) }
