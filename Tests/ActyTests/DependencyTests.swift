@@ -67,6 +67,20 @@ struct DependencyTests {
         }
     }
 
+    @Test func anEmptyGroupClosedWhileBlockedFinishesOnlyOnceUnblocked() async throws {
+        let dir = TemporaryDirectory()
+        try await withEngine(dir, Self.oneEach, executors: [KeyedGates().executor]) { engine in
+            let empty = try await engine.openGroup("empty", dependsOn: [GroupDependency("g-dep")])
+            try await empty.close()
+            #expect(try await engine.store.group(empty.id)?.state == .closed)
+            #expect(try await engine.store.group(empty.id)?.finishedAt == nil)
+            _ = try await engine.submitGroup("g-dep", primer: "p").primer!.boundedResult()
+            #expect(try await engine.waitForGroup("empty", state: .succeeded))
+            let events = try await engine.allEvents().filter { $0.groupID == empty.id }.map(\.type)
+            #expect(events == ["group_activated", "group_blocked", "group_closed", "group_unblocked", "group_done"])
+        }
+    }
+
     @Test func requireSuccessFailsEveryDependentWhenTheDependencyFails() async throws {
         let dir = TemporaryDirectory()
         try await withEngine(dir, Self.oneEach, executors: [KeyedGates().executor]) { engine in
