@@ -168,6 +168,10 @@ extension DashboardState {
                 return .blocked
             }
             return .ready
+        case .jobFailed where event.payload?["reason"]?.stringValue == "dependency_failed":
+            // Failed by its group's dependency without ever running: it was blocked.
+            if let key = event.group, let blocked = unseenBlocked[key] { unseenBlocked[key] = blocked > 1 ? blocked - 1 : nil }
+            return .blocked
         case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: return .running
         default: return nil
         }
