@@ -290,16 +290,26 @@ extension DashboardState {
         default:
             groups[key]?.waitingFor = []
             var stillBlocked: [String] = []
+            var primerMoved = false
             for id in groups[key]?.blocked ?? [] {
                 guard var job = jobs[id], job.phase == .blocked else { continue }
                 if job.role == .primer {
                     move(&job, to: .ready)
                     jobs[id] = job
+                    primerMoved = true
                 } else {
                     stillBlocked.append(id)
                 }
             }
             groups[key]?.blocked = stillBlocked
+            // A primer made ready that a late start counted blocked without seeing it queued (the look through the
+            // jobs happens only then).
+            if event.payload?["primer"]?.boolValue == true, !primerMoved, let unseen = unseenBlocked[key],
+                !jobs.values.contains(where: { $0.group == key && $0.role == .primer })
+            {
+                unseenBlocked[key] = unseen > 1 ? unseen - 1 : nil
+                moveUnseen(1, lane: laneName(event), from: .blocked, to: .ready)
+            }
         }
     }
 

@@ -79,7 +79,9 @@ struct WorkloadPlan {
                 "agent": "writer", "task": "write the release notes",
                 "messages": [["role": "user", "content": "Summarise what the reviews found into release notes."]],
             ],
-            followers: [["agent": "specialist:docs", "task": "edit the release notes", "messages": [["role": "user", "content": "Tighten the notes."]]]],
+            followers: [
+                ["agent": "specialist:docs", "task": "edit the release notes", "messages": [["role": "user", "content": "Tighten the notes."]]],
+            ],
             dependsOn: reviews
         )
     }

@@ -86,7 +86,8 @@ struct DependencyStateTests {
             #"{"schema_version":1,"seq":1,"ts":1,"type":"group_blocked","group_id":"g","payload":{"dependency_id":"a","policy":"on_done"}}"#,
             #"{"schema_version":1,"seq":2,"ts":1,"type":"group_blocked","group_id":"g","payload":{"dependency_id":"b","policy":"on_done"}}"#,
             #"{"schema_version":1,"seq":3,"ts":1,"type":"job_queued","group_id":"g","job_id":"1","kind":"primer","payload":{"blocked":true}}"#,
-            #"{"schema_version":1,"seq":4,"ts":2,"type":"group_dependency_failed","group_id":"g","payload":{"dependency_id":"a","policy":"on_done","reason":"timeout"}}"#,
+            #"{"schema_version":1,"seq":4,"ts":2,"type":"group_dependency_failed","group_id":"g","#
+                + #""payload":{"dependency_id":"a","policy":"on_done","reason":"timeout"}}"#,
         ]
         var state = DashboardState()
         for event in RunLog.parseJSONL(Data(lines.joined(separator: "\n").utf8)).events { state.apply(event) }
@@ -95,7 +96,8 @@ struct DependencyStateTests {
         #expect(state.groups["g"]?.lastError == "dependency 'a' timed out")
         #expect(state.total(.blocked) == 1 && state.total(.ready) == 0)
 
-        let unblocked = #"{"schema_version":1,"seq":5,"ts":3,"type":"group_unblocked","group_id":"g","payload":{"dependency_id":"b","policy":"on_done"}}"#
+        let unblocked = #"{"schema_version":1,"seq":5,"ts":3,"type":"group_unblocked","group_id":"g","#
+            + #""payload":{"dependency_id":"b","policy":"on_done"}}"#
         for event in RunLog.parseJSONL(Data(unblocked.utf8)).events { state.apply(event) }
         #expect(state.groups["g"]?.isBlocked == false)
         #expect(state.total(.blocked) == 0 && state.total(.ready) == 1)

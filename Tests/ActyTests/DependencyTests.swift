@@ -36,7 +36,7 @@ struct DependencyTests {
             let dependencyDone = try #require(events.ofType(.groupDone).first { $0.groupID == dependency.groupID })
             let unblocked = try #require(events.ofType(.groupUnblocked).first)
             #expect(unblocked.groupID == blocked.groupID)
-            #expect(try Self.data(unblocked) == ["dependency_id": "g-dep", "policy": "on_done"])
+            #expect(try Self.data(unblocked) == ["dependency_id": "g-dep", "policy": "on_done", "primer": true])
             // Unblocked in the transaction that finished the dependency: no event of another write in between.
             #expect(unblocked.seq == dependencyDone.seq + 1)
             #expect(try #require(events.onlySeq(.jobStarted, job: blocked.primer!.id)) > unblocked.seq)
@@ -147,7 +147,9 @@ struct DependencyTests {
         try await withEngine(dir, Self.oneEach, executors: [gates.executor]) { engine in
             var dependents: [GroupSubmission] = []
             for index in 0..<4 {
-                dependents.append(try await engine.submitGroup("g-dependent-\(index)", primer: ["p": .number(Double(index))], dependsOn: [GroupDependency("g-dep")]))
+                dependents.append(
+                    try await engine.submitGroup("g-dependent-\(index)", primer: ["p": .number(Double(index))], dependsOn: [GroupDependency("g-dep")])
+                )
             }
             _ = try await engine.submitGroup("g-dep", primer: ["p": 99])
             gates.open("g-dep")
@@ -195,7 +197,9 @@ struct DependencyTests {
             _ = try await engine.submitGroup("broke", primer: ["fail": true]).primer!.boundedResult()
             #expect(try await engine.waitForGroup("broke", state: .failed))
 
-            let afterSuccess = try await engine.submitGroup("after-passed", primer: "p", dependsOn: [GroupDependency("passed", policy: .requireSuccess)])
+            let afterSuccess = try await engine.submitGroup(
+                "after-passed", primer: "p", dependsOn: [GroupDependency("passed", policy: .requireSuccess)]
+            )
             #expect(try await afterSuccess.primer!.boundedResult().status == .succeeded)
             let onDone = try await engine.submitGroup("after-broke", primer: "p", dependsOn: [GroupDependency("broke")])
             #expect(try await onDone.primer!.boundedResult().status == .succeeded)
@@ -219,7 +223,8 @@ struct DependencyTests {
                 "g-on-done", primer: "p", dependsOn: [GroupDependency("g-missing", timeout: .milliseconds(200))]
             )
             let failed = try await engine.submitGroup(
-                "g-required", primer: "p", followers: ["f"], dependsOn: [GroupDependency("g-missing", policy: .requireSuccess, timeout: .milliseconds(200))]
+                "g-required", primer: "p", followers: ["f"],
+                dependsOn: [GroupDependency("g-missing", policy: .requireSuccess, timeout: .milliseconds(200))]
             )
             #expect(try await released.primer!.boundedResult().status == .succeeded)
             for job in failed.jobs {

@@ -47,7 +47,9 @@ extension Store {
     /// The dependencies of a group, in key order.
     package func dependencies(ofGroup id: GroupID) async throws -> [DependencyRecord] {
         try await read {
-            try $0.fetchAll(DependencyRecord.init, sql: DependencyRecord.selection + " WHERE group_id = ? ORDER BY dependency_key", arguments: [id.rawValue])
+            try $0.fetchAll(
+                DependencyRecord.init, sql: DependencyRecord.selection + " WHERE group_id = ? ORDER BY dependency_key", arguments: [id.rawValue]
+            )
         }
     }
 }

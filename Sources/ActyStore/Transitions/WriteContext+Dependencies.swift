@@ -174,9 +174,11 @@ extension WriteContext {
     /// A group's last dependency was resolved: its primer becomes ready, and so do its followers when the group has
     /// no primer to wait for (closed without one, or skipped). A closed group without jobs finishes.
     private mutating func unblock(_ group: GroupRow, last dependency: GroupDependency) throws {
-        try record(.groupUnblocked, group, data: Self.dependencyData(dependency))
         try db.cachedStatement(sql: Self.readyPrimerSQL).run { $0.add(group.id.rawValue) }
-        if db.changesCount > 0 { effects.readyWork.insert(WorkKind(role: .primer, lane: group.lane)) }
+        let primerReady = db.changesCount > 0
+        if primerReady { effects.readyWork.insert(WorkKind(role: .primer, lane: group.lane)) }
+        // `primer`: whether a primer became ready, for readers that count jobs they have not seen queued.
+        try record(.groupUnblocked, group, data: Self.dependencyData(dependency, primerReady: primerReady))
         if group.primerState == .skipped || (group.primerState == .none && group.state == .closed) {
             try releaseFollowers(of: group, primerSucceeded: false)
         }
@@ -247,10 +249,11 @@ extension WriteContext {
     }
 
     /// The data of a dependency event, with Python acty's keys: `dependency_id` is the key depended on.
-    static func dependencyData(_ dependency: GroupDependency, reason: String? = nil) -> String {
+    static func dependencyData(_ dependency: GroupDependency, reason: String? = nil, primerReady: Bool? = nil) -> String {
         var data: [String: JSONValue] = ["dependency_id": .string(dependency.key), "policy": .string(dependency.policy.rawValue)]
         if let timeout = dependency.timeout { data["timeout_s"] = .number(timeout.seconds) }
         if let reason { data["reason"] = .string(reason) }
+        if let primerReady { data["primer"] = .bool(primerReady) }
         return JSONValue.object(data).jsonString
     }
 
