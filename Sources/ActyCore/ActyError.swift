@@ -22,6 +22,7 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
             case engineStopped = "engine stopped"
             case outcomeNotRecorded = "outcome not recorded"
             case storage = "storage error"
+            case dependencyCycle = "dependency cycle"
         }
 
         private let value: Value
@@ -62,6 +63,9 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
         public static let outcomeNotRecorded = Code(.outcomeNotRecorded)
         /// SQLite reported an unexpected error.
         public static let storage = Code(.storage)
+        /// A group's dependencies would close a cycle (a group depending on itself is one); the message prints it,
+        /// as `a → b → a`. Nothing of the submission is stored.
+        public static let dependencyCycle = Code(.dependencyCycle)
 
         public var description: String { value.rawValue }
     }

@@ -27,6 +27,15 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case groupCancelled = "group_cancelled"
     /// Every job of a group is terminal (data: outcome and counts).
     case groupDone = "group_done"
+    /// A group waits for one of its dependencies (data: `dependency_id`, the key; `policy`; `timeout_s`). One
+    /// event per dependency still waiting at submission.
+    case groupBlocked = "group_blocked"
+    /// A group's last waiting dependency was resolved: its jobs may run (data: that dependency, as for
+    /// `group_blocked`).
+    case groupUnblocked = "group_unblocked"
+    /// One of a group's dependencies failed, was cancelled or timed out (data: as for `group_blocked`, and
+    /// `reason`: `failed`, `cancelled` or `timeout`). Under `require_success` the group fails with it.
+    case groupDependencyFailed = "group_dependency_failed"
     /// A job was stored and waits for its turn (or for its primer).
     case jobQueued = "job_queued"
     /// A worker started an attempt of a job.

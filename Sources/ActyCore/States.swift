@@ -14,7 +14,8 @@ public enum JobRole: String, Sendable, Hashable, CaseIterable, Codable {
 /// `blocked` → `ready` → `running` → `succeeded` | `failed` | `cancelled`; a failed attempt with attempts left goes
 /// to `scheduled` and back to `ready` when its backoff is over.
 public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
-    /// A follower waiting for its group's primer.
+    /// A follower waiting for its group's primer, or any job of a group waiting for its dependencies
+    /// (see ``GroupDependency``).
     case blocked
     /// Waiting for a worker.
     case ready

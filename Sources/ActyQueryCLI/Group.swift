@@ -4,7 +4,7 @@ import ArgumentParser
 /// `acty-query group <key>`: one group with its jobs and cache entry.
 struct Group: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show one group (the most recent with this key): its row, its jobs and its cache entry.",
+        abstract: "Show one group (the most recent with this key): its row, its jobs, its cache entry and its dependencies.",
         discussion: """
             Example:
               acty-query group acty.db run-42 --format json

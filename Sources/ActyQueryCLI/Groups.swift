@@ -14,6 +14,7 @@ struct Groups: AsyncParsableCommand {
         discussion: """
             Example:
               acty-query groups acty.db --state failed --lane background --limit 20
+              acty-query groups acty.db --blocked
             """
     )
 
@@ -22,6 +23,8 @@ struct Groups: AsyncParsableCommand {
     var state: GroupStateArgument?
     @Option(help: "Only groups of this lane.")
     var lane: String?
+    @Flag(help: "Only live groups blocked by dependencies they still wait for (see the dependencies subcommand).")
+    var blocked = false
     @Option(parsing: .unconditional, help: "At most this many groups.")
     var limit = 50
 
@@ -29,7 +32,7 @@ struct Groups: AsyncParsableCommand {
 
     func run() async throws {
         try reportingErrors {
-            let table = try options.open().groups(state: state?.rawValue, lane: lane, limit: limit)
+            let table = try options.open().groups(state: state?.rawValue, lane: lane, blocked: blocked, limit: limit)
             emit(Output.standard(options.format).render(table))
         }
     }

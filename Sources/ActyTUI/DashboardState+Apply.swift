@@ -52,6 +52,7 @@ extension DashboardState {
                 ?? (event.payload?["ok"]?.boolValue == false ? "failed" : "succeeded")
             finishGroup(event, state: groups[event.group ?? ""]?.state == "failed" ? "failed" : state)
         case .groupCancelled: finishGroup(event, state: "cancelled")
+        case .groupBlocked, .groupUnblocked, .groupDependencyFailed: dependency(event)
         case .cacheHit:
             if event.payload?["reason"]?.stringValue == "primer_skipped", let key = event.group { groups[key]?.primer = "skipped" }
         case .runStarted, .workerStarted: engineStarted(event)
@@ -167,6 +168,10 @@ extension DashboardState {
                 return .blocked
             }
             return .ready
+        case .jobFailed where event.payload?["reason"]?.stringValue == "dependency_failed":
+            // Failed by its group's dependency without ever running: it was blocked.
+            if let key = event.group, let blocked = unseenBlocked[key] { unseenBlocked[key] = blocked > 1 ? blocked - 1 : nil }
+            return .blocked
         case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: return .running
         default: return nil
         }
@@ -267,12 +272,54 @@ extension DashboardState {
 
     // MARK: Groups, engines, lanes
 
+    /// A group's dependencies: `group_blocked` adds one it waits for (Python acty writes it before
+    /// `group_activated`), `group_dependency_failed` counts one that failed, `group_unblocked` releases the jobs
+    /// held behind them (the primer; followers come with `followers_ready`).
+    private mutating func dependency(_ event: TUIEvent) {
+        guard let key = event.group else { return }
+        if groups[key] == nil { groups[key] = Group(key: key, lane: event.lane, activatedAt: event.at) }
+        let dependency = event.payload?["dependency_id"]?.stringValue ?? "?"
+        switch event.kind {
+        case .groupBlocked:
+            groups[key]?.waitingFor.insert(dependency)
+        case .groupDependencyFailed:
+            dependencyFailures += 1
+            let reason = event.payload?["reason"]?.stringValue ?? "failed"
+            groups[key]?.lastError = "dependency '\(dependency)' \(reason == "timeout" ? "timed out" : reason)"
+            groups[key]?.waitingFor.remove(dependency)
+        default:
+            groups[key]?.waitingFor = []
+            var stillBlocked: [String] = []
+            var primerMoved = false
+            for id in groups[key]?.blocked ?? [] {
+                guard var job = jobs[id], job.phase == .blocked else { continue }
+                if job.role == .primer {
+                    move(&job, to: .ready)
+                    jobs[id] = job
+                    primerMoved = true
+                } else {
+                    stillBlocked.append(id)
+                }
+            }
+            groups[key]?.blocked = stillBlocked
+            // A primer made ready that a late start counted blocked without seeing it queued (the look through the
+            // jobs happens only then).
+            if event.payload?["primer"]?.boolValue == true, !primerMoved, let unseen = unseenBlocked[key],
+                !jobs.values.contains(where: { $0.group == key && $0.role == .primer })
+            {
+                unseenBlocked[key] = unseen > 1 ? unseen - 1 : nil
+                moveUnseen(1, lane: laneName(event), from: .blocked, to: .ready)
+            }
+        }
+    }
+
     private mutating func finishGroup(_ event: TUIEvent, state: String) {
         guard let key = event.group else { return }
         var group = groups[key] ?? Group(key: key, lane: event.lane, activatedAt: event.at)
         guard group.finishedAt == nil else { return }
         group.state = state
         group.finishedAt = event.at
+        group.waitingFor = []
         groupOutcomes[state, default: 0] += 1
         groups[key] = group
         // Finished groups stay a while: Python acty reports followers finishing after their group's `group_done`.

@@ -83,10 +83,15 @@ package struct DashboardState: Sendable {
         package var warming = false
         /// The latest error the group's lifecycle events reported (`primer_failed`, `follower_failed`, `group_failed`).
         package var lastError: String?
-        /// Jobs queued behind the primer, released by `followers_ready`.
+        /// Jobs queued behind the primer, released by `followers_ready`, or behind the group's dependencies (its
+        /// primer), released by `group_unblocked`.
         var blocked: [String] = []
+        /// Keys of the groups it still waits for (`group_blocked`); none once `group_unblocked` came.
+        package var waitingFor: Set<String> = []
 
         package var isActive: Bool { state == "active" }
+        /// Whether the group waits for dependencies: none of its jobs can run.
+        package var isBlocked: Bool { isActive && !waitingFor.isEmpty }
     }
 
     /// A failed attempt.
@@ -169,6 +174,8 @@ package struct DashboardState: Sendable {
     package internal(set) var retried = 0
     package internal(set) var requeued = 0
     package internal(set) var rescued = 0
+    /// Dependencies that failed, were cancelled or timed out (`group_dependency_failed`).
+    package internal(set) var dependencyFailures = 0
 
     package init() {}
 

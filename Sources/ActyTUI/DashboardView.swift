@@ -58,11 +58,14 @@ package enum View {
         let ended = !state.engines.isEmpty && !state.engines.values.contains(where: \.alive)
         var line = "jobs/s \(ended ? "0" : Glyphs.rate(state.currentThroughput)) now \(Glyphs.rate(state.runThroughput)) run"
         line += " · \(Glyphs.duration(elapsed)) · groups \(state.groups.values.filter(\.isActive).count) active"
+        let blocked = state.groups.values.filter(\.isBlocked).count
+        if blocked > 0 { line += " \(blocked) blocked" }
         line += " \(outcomes["succeeded", default: 0]) ok \(outcomes["failed", default: 0]) failed"
         if let cancelled = outcomes["cancelled"] { line += " \(cancelled) cancelled" }
         var counters = "retried \(Glyphs.count(state.retried))"
         if state.requeued > 0 { counters += " requeued \(Glyphs.count(state.requeued))" }
         if state.rescued > 0 { counters += " rescued \(Glyphs.count(state.rescued))" }
+        if state.dependencyFailures > 0 { counters += " dependencies failed \(Glyphs.count(state.dependencyFailures))" }
         let unknown = state.unknownTypes.values.reduce(0, +)
         if unknown > 0 || state.badLines > 0 { counters += " · unknown events \(unknown), bad lines \(state.badLines)" }
         if line.count + 3 + counters.count <= grid.width || grid.height < 12 {

@@ -29,10 +29,12 @@ struct Workload {
         }
     }
 
-    /// A closed group: primer and followers in one `submitGroup` call.
+    /// A closed group: primer and followers in one `submitGroup` call. A group with dependencies waits for them
+    /// (whatever their outcome: the notes report failed reviews too).
     private func runClosed(_ group: WorkloadPlan.Group) async throws {
         let submission = try await engine.submitGroup(
             group.key, primer: group.primer, followers: group.followers, lane: group.lane,
+            dependsOn: group.dependsOn.map { GroupDependency($0, policy: .onDone) },
             groupContext: ["service": .string(group.service), "run": .string(plan.runID)]
         )
         try await awaitAll(submission.jobs)

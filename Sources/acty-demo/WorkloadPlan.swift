@@ -5,7 +5,8 @@ import Acty
 /// Every group is a release or incident review of one service: a coordinator primer sets up the shared context and
 /// specialist followers each review one aspect. Groups alternate between closed (all submitted at once with
 /// `submitGroup`, at the start of the run) and open (`withOpenGroup`, started one after another, followers arriving
-/// over time); lanes alternate in pairs so each lane gets both kinds.
+/// over time); lanes alternate in pairs so each lane gets both kinds. A last group writes the release notes: it is
+/// submitted at the start with a dependency on every review, so it stays blocked until all of them have finished.
 struct WorkloadPlan {
     /// One group of the run.
     struct Group {
@@ -20,6 +21,8 @@ struct WorkloadPlan {
         var followerGaps: [Duration]
         var primer: JSONValue
         var followers: [JSONValue]
+        /// Keys of the groups it waits for: it runs once they have finished.
+        var dependsOn: [String] = []
     }
 
     static let priorityLane = "priority"
@@ -64,6 +67,23 @@ struct WorkloadPlan {
                 followers: (0..<followers).map { Self.follower(Self.specialists[(first + $0) % Self.specialists.count], service: service) }
             )
         }
+        if !self.groups.isEmpty { self.groups.append(Self.releaseNotes(runID: runID, after: self.groups.map(\.key))) }
+    }
+
+    /// The release-notes group: a writer primer and an editor follower, after every review of the run.
+    private static func releaseNotes(runID: String, after reviews: [String]) -> Group {
+        Group(
+            key: "\(runID)/\(priorityLane)/release-notes", lane: priorityLane, service: "release", isOpen: false, startAfter: .zero,
+            followerGaps: [],
+            primer: [
+                "agent": "writer", "task": "write the release notes",
+                "messages": [["role": "user", "content": "Summarise what the reviews found into release notes."]],
+            ],
+            followers: [
+                ["agent": "specialist:docs", "task": "edit the release notes", "messages": [["role": "user", "content": "Tighten the notes."]]],
+            ],
+            dependsOn: reviews
+        )
     }
 
     private static let services = [

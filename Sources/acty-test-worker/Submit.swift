@@ -3,7 +3,8 @@ import ActyStore
 import ArgumentParser
 import Foundation
 
-/// Submits G groups of one primer and F followers that run on the `crash` executor, then exits.
+/// Submits G groups of one primer and F followers that run on the `crash` executor, then exits; with `--chain`,
+/// each group depends on the one before.
 ///
 /// Goes through ``Store`` rather than an ``ActyEngine``: an engine that registers the `crash` executor would
 /// start running the jobs it submits, and this process must leave them all queued for the `work` processes.
@@ -20,6 +21,8 @@ struct Submit: AsyncParsableCommand {
     var maxAttempts = 50
     @Option(help: "Makes follower 0 of this group a poison pill: running it kills the process.") var poisonGroup: Int?
     @Option(help: "Groups per submitGroups call (each submitter's groups, in calls of this many).") var bulk = 1
+    @Flag(help: "Makes each group depend on the one before (crash-<i> on crash-<i-1>, requiring its success).")
+    var chain = false
 
     func validate() throws {
         guard groups > 0, followers >= 0, maxAttempts >= 1, bulk >= 1 else {
@@ -30,7 +33,7 @@ struct Submit: AsyncParsableCommand {
     func run() async throws {
         let store = try Store(.file(database))
         let policy = RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
-        let (groups, followers, maxAttempts, poisonGroup, bulk) = (groups, followers, maxAttempts, poisonGroup, bulk)
+        let (groups, followers, maxAttempts, poisonGroup, bulk, chain) = (groups, followers, maxAttempts, poisonGroup, bulk, chain)
         let job = { @Sendable (payload: String) in NewJob(executor: Work.executorName, payload: payload, maxAttempts: maxAttempts) }
         // Concurrent submissions share the writer's transactions.
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -39,7 +42,7 @@ struct Submit: AsyncParsableCommand {
                     let mine = Array(stride(from: submitter, to: groups, by: 8))
                     for start in stride(from: 0, to: mine.count, by: bulk) {
                         let call = mine[start..<min(start + bulk, mine.count)].map { index in
-                            NewGroup(
+                            var group = NewGroup(
                                 key: "crash-\(index)", lane: "default",
                                 primer: job(#"{"group":\#(index),"role":"primer"}"#),
                                 followers: (0..<followers).map { follower in
@@ -48,6 +51,9 @@ struct Submit: AsyncParsableCommand {
                                 },
                                 isClosed: true, retryPolicy: policy
                             )
+                            // Submitters run concurrently: a group may come before the one it depends on.
+                            if chain, index > 0 { group.dependencies = [GroupDependency("crash-\(index - 1)", policy: .requireSuccess)] }
+                            return group
                         }
                         _ = try await store.submitGroups(call, worker: nil)
                     }

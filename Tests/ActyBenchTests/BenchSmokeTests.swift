@@ -16,6 +16,14 @@ struct BenchSmokeTests {
         Case(arguments: ["fanout", "--groups", "50"], keys: ["workload", "jobs", "succeeded", "jobs_per_second", "sqlite", "peak_rss_mb"]),
         Case(arguments: ["fanout", "--groups", "50", "--bulk", "8"], keys: ["workload", "jobs", "succeeded", "bulk", "jobs_per_second"]),
         Case(
+            arguments: ["dependencies", "--shape", "chain", "--groups", "60", "--followers", "2", "--bulk", "16"],
+            keys: ["workload", "shape", "jobs", "succeeded", "seconds", "seconds_without_dependencies", "ratio", "sqlite", "peak_rss_mb"]
+        ),
+        Case(
+            arguments: ["dependencies", "--shape", "fan-in", "--groups", "100", "--fan-in", "30"],
+            keys: ["workload", "shape", "fan_in", "jobs", "succeeded", "seconds", "ratio"]
+        ),
+        Case(
             arguments: ["recovery", "--jobs", "2000", "--inflight", "20"],
             keys: ["workload", "first_job_ms", "drain_seconds", "lost", "double_recorded", "sqlite", "peak_rss_mb"]
         ),

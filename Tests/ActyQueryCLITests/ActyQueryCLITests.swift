@@ -347,7 +347,10 @@ struct ActyQueryCLITests {
         #expect(files.map(fileBytes) == before)
     }
 
-    @Test(arguments: ["summary", "groups", "group", "jobs", "job", "attempts", "lanes", "cache", "workers", "events", "export-jsonl", "sql", "backup"])
+    @Test(arguments: [
+        "summary", "groups", "group", "dependencies", "jobs", "job", "attempts", "lanes", "cache", "workers", "events", "export-jsonl",
+        "sql", "backup",
+    ])
     func everySubcommandHasHelpWithAnExample(subcommand: String) async throws {
         let run = try await QueryTool.run([subcommand, "--help"])
         #expect(run.status == 0)

@@ -46,7 +46,8 @@ struct MigrationTests {
             let (tables, indexes) = try await store.database.read { db in
                 (try Self.schemaNames("table", in: db), try Self.schemaNames("index", in: db))
             }
-            #expect(tables == expectedTables.union(["schema_migrations"]))
+            // Later migrations add `group_dependencies` (0004).
+            #expect(tables == expectedTables.union(["schema_migrations", "group_dependencies"]))
             #expect(expectedIndexes.isSubset(of: indexes))
         }
     }
@@ -59,8 +60,8 @@ struct MigrationTests {
             #expect(rows.map { $0["version"] as Int } == Migration.all.map(\.version))
             #expect(rows.first?["name"] == "initial")
             #expect(rows.allSatisfy { abs(($0["applied_at"] as Double? ?? 0) - now) < 60 })
-            #expect(Store.schemaVersion == 3)
-            #expect(try await store.appliedSchemaVersion() == 3)
+            #expect(Store.schemaVersion == 4)
+            #expect(try await store.appliedSchemaVersion() == 4)
         }
     }
 
@@ -107,7 +108,7 @@ struct MigrationTests {
             #expect(FileManager.default.createFile(atPath: path, contents: Data()))
             let store = try Store(.file(path))
             defer { try? store.close() }
-            #expect(try await store.appliedSchemaVersion() == 3)
+            #expect(try await store.appliedSchemaVersion() == 4)
         }
     }
 
@@ -154,7 +155,7 @@ struct MigrationTests {
 
     @Test func version1FileIsUpgradedWithEveryRowKept() async throws {
         try await Self.withUpgradedVersion1Store { store in
-            #expect(try await store.appliedSchemaVersion() == 3)
+            #expect(try await store.appliedSchemaVersion() == 4)
             let (counts, payload, attempt, cacheRef, integrity, foreignKeys) = try store.database.read { db in
                 (
                     try ["lanes", "groups", "jobs", "attempts", "cache_entries", "events"].map {
@@ -207,7 +208,7 @@ struct MigrationTests {
             let tables = try store.database.read { db in
                 try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
             }
-            #expect(tables.count == 8)
+            #expect(tables.count == 9)
             for table in tables {
                 let sql: String = table["sql"]
                 let lists = sql.matches(of: #/CHECK\s*\([^\n]*\bIN\s*\(([^)]*)\)/#).filter { $0.output.1.split(separator: ",").count > 2 }

@@ -64,6 +64,36 @@ struct QueryPlanTests {
             name: "follow: scheduled jobs", sql: ReadOnlyStore.followScheduledJobsSQL, arguments: [],
             indexes: ["jobs_scheduled"], allowsIndexScan: true
         ),
+        // Group dependencies: each claim, submission call and group finish pays one of these probes.
+        Case(
+            name: "dependencies: earliest timeout", sql: WriteContext.earliestTimeoutSQL, arguments: [],
+            indexes: ["group_dependencies_due"], allowsIndexScan: true
+        ),
+        Case(
+            name: "dependencies: due timeouts", sql: WriteContext.dueDependenciesSQL, arguments: [1e9],
+            indexes: ["group_dependencies_due"]
+        ),
+        Case(
+            name: "dependencies: any waiting for a new key", sql: WriteContext.anyUnboundSQL, arguments: [],
+            indexes: ["group_dependencies_waiting_key", "group_dependencies_waiting_group"], allowsIndexScan: true
+        ),
+        Case(
+            name: "dependencies: bind to a new group", sql: WriteContext.bindWaitingSQL, arguments: [7, "a-7"],
+            indexes: ["group_dependencies_waiting_key"]
+        ),
+        Case(
+            name: "dependencies: waiting for a key", sql: WriteContext.waitsForKeySQL, arguments: ["a-7"],
+            indexes: ["group_dependencies_waiting_key"]
+        ),
+        Case(
+            name: "dependencies: waiting for a group", sql: WriteContext.waitingOnGroupSQL, arguments: [3],
+            indexes: ["group_dependencies_waiting_group"]
+        ),
+        Case(name: "dependencies: resolve one", sql: WriteContext.resolveSQL, arguments: ["done", "succeeded", 1e9, 3, "a-7"]),
+        Case(name: "dependencies: a group's waiting", sql: WriteContext.waitingDependenciesSQL, arguments: [3]),
+        Case(name: "dependencies: newest group of a key", sql: WriteContext.newestGroupSQL, arguments: ["a-7"], indexes: ["groups_key"]),
+        Case(name: "dependencies: unblock a primer", sql: WriteContext.readyPrimerSQL, arguments: [3], indexes: ["jobs_group"]),
+        Case(name: "dependencies: fail not started", sql: WriteContext.failNotStartedSQL, arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]),
     ]
 
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or
@@ -129,11 +159,13 @@ struct QueryPlanTests {
         let text = plan.joined(separator: "\n")
         #expect(!text.contains("TEMP B-TREE"), "\(statement.name) sorts in a temporary B-tree:\n\(text)")
         for line in plan {
-            let isTableScan = line.hasPrefix("SCAN jobs") || line.hasPrefix("SCAN groups")
+            let isTableScan = line.hasPrefix("SCAN jobs") || line.hasPrefix("SCAN groups") || line.hasPrefix("SCAN group_dependencies")
             let isIndexScan = line.contains(" USING INDEX") || line.contains(" USING COVERING INDEX")
             #expect(!isTableScan || (statement.allowsIndexScan && isIndexScan), "\(statement.name) scans:\n\(text)")
         }
-        let searches = plan.contains { $0.hasPrefix("SEARCH") && ($0.contains("USING INDEX") || $0.contains("USING COVERING INDEX") || $0.contains("INTEGER PRIMARY KEY")) }
+        // `USING PRIMARY KEY` is the key of a WITHOUT ROWID table, an index itself.
+        let indexed = ["USING INDEX", "USING COVERING INDEX", "INTEGER PRIMARY KEY", "USING PRIMARY KEY"]
+        let searches = plan.contains { line in line.hasPrefix("SEARCH") && indexed.contains { line.contains($0) } }
         #expect(searches || statement.allowsIndexScan, "\(statement.name) uses no index:\n\(text)")
         if let indexes = statement.indexes {
             let used = indexes.contains { index in plan.contains { $0.contains("INDEX \(index) ") || $0.hasSuffix("INDEX \(index)") } }

@@ -51,6 +51,19 @@ struct RunAudit {
         }.map(\.id)
     }
 
+    /// Jobs of group `crash-<i>` whose first attempt started before group `crash-<i-1>` finished: what a run of
+    /// `acty-test-worker submit --chain` must never show.
+    var jobsStartedBeforeTheirDependency: [JobID] {
+        let finishedAt = Dictionary(groups.map { ($0.key, $0.finishedAt ?? .infinity) }, uniquingKeysWith: max)
+        let keys = Dictionary(groups.map { ($0.id, $0.key) }, uniquingKeysWith: { first, _ in first })
+        return jobs.filter { job in
+            guard let key = keys[job.groupID], let index = Int(key.dropFirst("crash-".count)), index > 0,
+                let first = attempts[job.id]?.first
+            else { return false }
+            return first.startedAt < finishedAt["crash-\(index - 1)", default: .infinity]
+        }.map(\.id)
+    }
+
     /// Executor runs that do not match an attempt row run by the worker of the process that logged them.
     var unexplainedExecutions: [Execution] {
         let workers = workerByPid

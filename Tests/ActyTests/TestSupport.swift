@@ -235,3 +235,41 @@ func fileBytes(_ path: String) -> Data? {
     FileManager.default.contents(atPath: path)
 }
 
+
+/// Runs `body` with an engine on `dir`'s database file and shuts the engine down when `body` returns or throws.
+func withEngine<T: Sendable>(
+    _ dir: TemporaryDirectory,
+    _ configuration: EngineConfiguration = EngineConfiguration(),
+    executors: [any Executor] = [EchoExecutor()],
+    _ body: (ActyEngine) async throws -> T
+) async throws -> T {
+    let engine = try await makeEngine(dir, configuration, executors: executors)
+    let value: T
+    do {
+        value = try await body(engine)
+    } catch {
+        try? await engine.boundedShutdown()
+        throw error
+    }
+    try await engine.boundedShutdown()
+    return value
+}
+
+/// One gate per group key: the executor `keyed` holds a job of a group whose key has a closed gate until it opens,
+/// fails jobs whose payload has `"fail": true`, and returns the payload otherwise.
+final class KeyedGates: Sendable {
+    private let gates = Locked<[String: Gate]>([:])
+
+    /// Holds the jobs of group `key` until ``open(_:)``.
+    func close(_ key: String) { gates.withLock { $0[key] = Gate() } }
+    /// Lets the jobs of group `key` finish.
+    func open(_ key: String) { gates.withLock { $0[key] }?.open() }
+
+    var executor: ClosureExecutor {
+        ClosureExecutor(name: "keyed") { [self] job in
+            if let gate = gates.withLock({ $0[job.groupKey] }) { try await gate.wait() }
+            if job.payload["fail"]?.boolValue == true { throw PlannedFailure("job \(job.id) of '\(job.groupKey)' was asked to fail") }
+            return job.payload
+        }
+    }
+}

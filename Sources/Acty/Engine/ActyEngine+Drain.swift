@@ -10,11 +10,14 @@ extension ActyEngine {
     /// What drain waits for, precisely:
     /// - every job that is `ready`, `scheduled` (a retry waiting for its backoff) or `running`, in any engine;
     /// - followers `blocked` behind a primer that is still to run: that primer is ready, scheduled or running, and
-    ///   the followers become ready when it succeeds, so drain waits for them too.
+    ///   the followers become ready when it succeeds, so drain waits for them too;
+    /// - groups blocked by a dependency (see ``GroupDependency``) on a group that still runs, which become ready in
+    ///   the transaction that finishes it, and groups waiting for a dependency that has a timeout.
     ///
     /// What it does not wait for: followers of an open group that has no primer yet (they wait for
     /// ``OpenGroup/submitPrimer(_:maxAttempts:)`` or ``OpenGroup/close()``, which only you can call), and open
-    /// groups themselves, which stay open until closed. List them with ``groups(state:limit:)``.
+    /// groups themselves, which stay open until closed; groups waiting without timeout for a key no group has yet.
+    /// List them with ``groups(state:limit:)``.
     ///
     /// Work that no live engine can run does not make drain hang: when nothing runs or can run and jobs remain
     /// whose executor no live engine (this one or another process on the file) has registered, drain throws
@@ -63,7 +66,7 @@ extension ActyEngine {
     }
 
     /// Groups in one state, for a process that resumes work it did not submit: re-attach open groups by key with
-    /// ``openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:)``, wait for closed ones with
+    /// ``openGroup(_:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``, wait for closed ones with
     /// ``waitForGroup(_:)``.
     ///
     /// ```swift

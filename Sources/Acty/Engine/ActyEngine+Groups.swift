@@ -11,13 +11,19 @@ extension ActyEngine {
     ///   - primer: the primer's payload, or `nil` for a group without a primer.
     ///   - followers: the followers' payloads.
     ///   - lane: the lane whose share the group uses; `default` when `nil`.
+    ///   - dependsOn: groups, by key, that must finish before any job of this group runs (see ``GroupDependency``):
+    ///     until then the group is blocked and holds no worker. A dependency that fails under
+    ///     ``GroupDependency/Policy/requireSuccess`` fails this group: its jobs end `failed` with error type
+    ///     `DependencyFailed`.
     ///   - executor: the executor that runs the group's jobs; the engine's ``defaultExecutor`` when `nil`.
     ///   - groupContext: context every job of the group sees as ``Job/groupContext``.
     ///   - cacheKey: the cache or session entry the group's jobs share; every job sees it as ``Job/cache``.
     ///   - cacheContext: what a cache provider needs to build that entry.
     ///   - options: failure policies, retries and timeout for this group, overriding the engine's.
     /// - Throws: ``ActyError`` with code `groupKeyInUse`, `unknownExecutor`, `invalidArgument` (a bad key or lane
-    ///   name) or `encodingFailed` (a NaN or infinite number in a payload, arrays and objects nested deeper than
+    ///   name, a dependency key given twice with different settings, a timeout that is not positive),
+    ///   `dependencyCycle` (the dependencies would close a cycle, or name the group's own key; the message prints
+    ///   the cycle) or `encodingFailed` (a NaN or infinite number in a payload, arrays and objects nested deeper than
     ///   ``JSONValue/maximumParsingDepth``, or more JSON text than SQLite stores in one value).
     @discardableResult
     public func submitGroup(
@@ -25,6 +31,7 @@ extension ActyEngine {
         primer: JSONValue?,
         followers: [JSONValue] = [],
         lane: String? = nil,
+        dependsOn: [GroupDependency] = [],
         executor: String? = nil,
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
@@ -32,8 +39,8 @@ extension ActyEngine {
         options: GroupOptions = GroupOptions()
     ) async throws -> GroupSubmission {
         let spec = GroupSpec(
-            key, primer: primer, followers: followers, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey,
-            cacheContext: cacheContext, options: options
+            key, primer: primer, followers: followers, lane: lane, dependsOn: dependsOn, executor: executor, groupContext: groupContext,
+            cacheKey: cacheKey, cacheContext: cacheContext, options: options
         )
         return try await submitGroups([spec])[0]
     }
@@ -58,10 +65,10 @@ extension ActyEngine {
     /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
     ///
     /// - Parameter specs: the groups, each described as for
-    ///   ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``. An empty list
+    ///   ``submitGroup(_:primer:followers:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``. An empty list
     ///   stores nothing.
     /// - Returns: one ``GroupSubmission`` per spec, in order.
-    /// - Throws: ``ActyError`` with the codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``;
+    /// - Throws: ``ActyError`` with the codes of ``submitGroup(_:primer:followers:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``;
     ///   `groupKeyInUse` also when two specs share a key. With more than one spec, the message names the refused
     ///   spec by its index and key.
     public func submitGroups(_ specs: [GroupSpec]) async throws -> [GroupSubmission] {
@@ -85,11 +92,15 @@ extension ActyEngine {
     /// Add the primer with ``OpenGroup/submitPrimer(_:)`` and followers with ``OpenGroup/addFollower(_:)``, in any
     /// order: followers added before the primer wait for it. ``OpenGroup/close()`` says no more followers will come.
     ///
+    /// A group opened with `dependsOn` is blocked until its dependencies are resolved (see ``GroupDependency``):
+    /// jobs can be added meanwhile, and wait. Re-attaching keeps the dependencies the group was opened with.
+    ///
     /// - Throws: ``ActyError`` with code `groupClosed` when the live group with this key is already closed, or the
-    ///   codes of ``submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``.
+    ///   codes of ``submitGroup(_:primer:followers:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``.
     public func openGroup(
         _ key: String,
         lane: String? = nil,
+        dependsOn: [GroupDependency] = [],
         executor: String? = nil,
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
@@ -100,7 +111,8 @@ extension ActyEngine {
         let executor = try executorName(executor)
         if let attached = try await attach(key, executor: executor) { return attached }
         let spec = GroupSpec(
-            key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
+            key, lane: lane, dependsOn: dependsOn, executor: executor, groupContext: groupContext, cacheKey: cacheKey,
+            cacheContext: cacheContext, options: options
         )
         let group = try await makeGroup(spec, isClosed: false)
         do {
@@ -142,6 +154,7 @@ extension ActyEngine {
     public func withOpenGroup<T: Sendable>(
         _ key: String,
         lane: String? = nil,
+        dependsOn: [GroupDependency] = [],
         executor: String? = nil,
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
@@ -150,7 +163,7 @@ extension ActyEngine {
         _ body: (OpenGroup) async throws -> T
     ) async throws -> T {
         let group = try await openGroup(
-            key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext,
+            key, lane: lane, dependsOn: dependsOn, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext,
             options: options
         )
         let value: T
@@ -199,10 +212,36 @@ extension ActyEngine {
             retryPolicy: retryPolicy,
             jobTimeout: timeout?.seconds
         )
+        group.dependencies = try Self.checkedDependencies(spec.dependsOn, of: key)
         if let primer = spec.primer, let skip = primerSkip(primer, cacheKey: spec.cacheKey, cacheContext: spec.cacheContext) {
             group.skipPrimerOnCacheHit = (skip.provider, skip.fingerprint)
         }
         return group
+    }
+
+    /// A group's dependencies, checked: keys as group keys are, positive timeouts, each key once (a key given twice
+    /// with the same settings counts once).
+    static func checkedDependencies(_ dependencies: [GroupDependency], of key: String) throws -> [GroupDependency] {
+        var checked: [GroupDependency] = []
+        var seen: [String: GroupDependency] = [:]
+        for dependency in dependencies {
+            guard !dependency.key.isEmpty, dependency.key.utf8.count <= 1024 else {
+                throw ActyError(.invalidArgument, "group '\(key)' depends on a key that is empty or longer than 1024 bytes")
+            }
+            if let timeout = dependency.timeout, timeout <= .zero {
+                throw ActyError(.invalidArgument, "the timeout of the dependency of group '\(key)' on '\(dependency.key)' must be positive")
+            }
+            if let earlier = seen.updateValue(dependency, forKey: dependency.key) {
+                guard earlier == dependency else {
+                    throw ActyError(
+                        .invalidArgument, "group '\(key)' depends on '\(dependency.key)' twice with different policies or timeouts: give it once"
+                    )
+                }
+                continue
+            }
+            checked.append(dependency)
+        }
+        return checked
     }
 
     /// The cache entry that lets a primer be skipped (its key, provider and fingerprint) when

@@ -6,7 +6,7 @@ public import Foundation
 public struct GroupInfo: Sendable, Hashable {
     /// The group's row id.
     public var id: GroupID
-    /// The group's key: pass it to ``ActyEngine/openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:)``
+    /// The group's key: pass it to ``ActyEngine/openGroup(_:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``
     /// to re-attach an open group, or to ``ActyEngine/waitForGroup(_:)``.
     public var key: String
     /// Where the group is in its life cycle.
@@ -25,6 +25,9 @@ public struct GroupInfo: Sendable, Hashable {
     public var createdAt: Date
     /// When its last job became terminal, for a finished group.
     public var finishedAt: Date?
+    /// How many of its dependencies (see ``GroupDependency``) are not resolved yet: a live group with any is blocked,
+    /// and none of its jobs runs.
+    public var dependenciesWaiting: Int
 
     init(_ record: GroupRecord) {
         id = record.id
@@ -37,5 +40,6 @@ public struct GroupInfo: Sendable, Hashable {
         finishedJobs = record.jobsFinished
         createdAt = Date(timeIntervalSince1970: record.createdAt)
         finishedAt = record.finishedAt.map(Date.init(timeIntervalSince1970:))
+        dependenciesWaiting = record.dependenciesWaiting
     }
 }

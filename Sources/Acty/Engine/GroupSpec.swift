@@ -1,5 +1,5 @@
 /// One group of a bulk submission with ``ActyEngine/submitGroups(_:)``: what
-/// ``ActyEngine/submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)`` takes,
+/// ``ActyEngine/submitGroup(_:primer:followers:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)`` takes,
 /// as a value.
 ///
 /// ```swift
@@ -17,6 +17,8 @@ public struct GroupSpec: Sendable {
     public var followers: [JSONValue]
     /// The lane whose share the group uses; `default` when `nil`.
     public var lane: String?
+    /// Groups, by key, that must finish before any job of this group runs; they may be groups of the same call.
+    public var dependsOn: [GroupDependency]
     /// The executor that runs the group's jobs; the engine's ``ActyEngine/defaultExecutor`` when `nil`.
     public var executor: String?
     /// Context every job of the group sees as ``Job/groupContext``.
@@ -31,12 +33,13 @@ public struct GroupSpec: Sendable {
     /// Describes a closed group: its primer and all its followers.
     ///
     /// The parameters are those of
-    /// ``ActyEngine/submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``.
+    /// ``ActyEngine/submitGroup(_:primer:followers:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``.
     public init(
         _ key: String,
         primer: JSONValue? = nil,
         followers: [JSONValue] = [],
         lane: String? = nil,
+        dependsOn: [GroupDependency] = [],
         executor: String? = nil,
         groupContext: JSONValue? = nil,
         cacheKey: String? = nil,
@@ -47,6 +50,7 @@ public struct GroupSpec: Sendable {
         self.primer = primer
         self.followers = followers
         self.lane = lane
+        self.dependsOn = dependsOn
         self.executor = executor
         self.groupContext = groupContext
         self.cacheKey = cacheKey

@@ -41,7 +41,7 @@ public struct JobHandle: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
-/// The handles of a group submitted with ``ActyEngine/submitGroup(_:primer:followers:lane:executor:groupContext:cacheKey:cacheContext:options:)``
+/// The handles of a group submitted with ``ActyEngine/submitGroup(_:primer:followers:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)``
 /// or ``ActyEngine/submitGroups(_:)``.
 public struct GroupSubmission: Sendable {
     /// The group's key.

@@ -2,8 +2,8 @@ import ActyStore
 
 /// A group that accepts work over time: its primer and followers may arrive in any order until it is closed.
 ///
-/// Get one from ``ActyEngine/openGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:)`` or
-/// ``ActyEngine/withOpenGroup(_:lane:executor:groupContext:cacheKey:cacheContext:options:_:)``.
+/// Get one from ``ActyEngine/openGroup(_:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:)`` or
+/// ``ActyEngine/withOpenGroup(_:lane:dependsOn:executor:groupContext:cacheKey:cacheContext:options:_:)``.
 public struct OpenGroup: Sendable {
     /// The engine the group belongs to.
     public let engine: ActyEngine

@@ -108,7 +108,8 @@ package final class ReadOnlyStore: Sendable {
     // MARK: Summary
 
     /// The `summary` report, read in one snapshot. Sections (each a table):
-    /// - `overview`: one row with `schema_version`, `jobs_total`, `groups_total`, `throughput_per_second` (attempts
+    /// - `overview`: one row with `schema_version`, `jobs_total`, `groups_total`, `groups_blocked` (live groups
+    ///   waiting for dependencies), `throughput_per_second` (attempts
     ///   finished in the last 60 s, divided by 60), `oldest_ready_age_seconds` (null without ready jobs),
     ///   `workers_alive` (`stopped_at` NULL) and `workers_gone`.
     /// - `jobs_by_state` (`state`, `count`), `jobs_by_lane` (`lane`, `count`), `jobs_by_role` (`role`, `count`),
@@ -121,6 +122,7 @@ package final class ReadOnlyStore: Sendable {
                 SELECT (SELECT MAX(version) FROM schema_migrations) AS schema_version,
                     (SELECT COUNT(*) FROM jobs) AS jobs_total,
                     (SELECT COUNT(*) FROM groups) AS groups_total,
+                    (SELECT COUNT(DISTINCT group_id) FROM group_dependencies WHERE state = 'waiting') AS groups_blocked,
                     (SELECT COUNT(*) FROM attempts WHERE finished_at >= ?1 - 60) / 60.0 AS throughput_per_second,
                     ?1 - (SELECT MIN(created_at) FROM jobs WHERE state = 'ready') AS oldest_ready_age_seconds,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL) AS workers_alive,
@@ -152,27 +154,31 @@ package final class ReadOnlyStore: Sendable {
     static let groupColumns = """
         groups.id, groups.key, groups.lane, groups.state, groups.primer_state, groups.primer_policy,
         groups.follower_policy, groups.jobs_total, groups.jobs_finished, groups.cache_key, groups.error,
-        groups.created_at, groups.closed_at, groups.finished_at
+        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting
         """
 
     /// Groups, newest first. Columns: `id, key, lane, state, primer_state, primer_policy, follower_policy,
-    /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at`.
+    /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at, dependencies_waiting` (how
+    /// many of its dependencies a group still waits for: a live group with any is blocked).
     ///
+    /// - Parameter blocked: only live groups that wait for dependencies.
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
-    package func groups(state: String? = nil, lane: String? = nil, limit: Int = 50) throws -> QueryTable {
+    package func groups(state: String? = nil, lane: String? = nil, blocked: Bool = false, limit: Int = 50) throws -> QueryTable {
         try read { db in
             try Self.requireLane(lane, db)
             return try Self.table(db, """
                 SELECT \(Self.groupColumns) FROM groups
                 WHERE (?1 IS NULL OR groups.state = ?1) AND (?2 IS NULL OR groups.lane = ?2)
-                ORDER BY groups.id DESC LIMIT ?3
-                """, [state, lane, limit])
+                    AND (?3 = 0 OR (groups.dependencies_waiting > 0 AND groups.state IN ('open', 'closed')))
+                ORDER BY groups.id DESC LIMIT ?4
+                """, [state, lane, blocked, limit])
         }
     }
 
-    /// The most recent group with `key`: sections `group` (one row, the columns of ``groups(state:lane:limit:)``),
-    /// `jobs` (the columns of ``jobs(state:lane:role:executor:groupKey:limit:)``, primer first) and `cache_entry`
-    /// (the columns of ``cacheEntries()``, zero or one row).
+    /// The most recent group with `key`: sections `group` (one row, the columns of
+    /// ``groups(state:lane:blocked:limit:)``), `jobs` (the columns of ``jobs(state:lane:role:executor:groupKey:limit:)``,
+    /// primer first), `cache_entry` (the columns of ``cacheEntries()``, zero or one row) and `dependencies` (the
+    /// columns of ``dependencies(state:groupKey:limit:)``, the groups it waits or waited for).
     ///
     /// - Throws: ``ActyError`` `unknownGroup` when no group has this key.
     package func group(key: String) throws -> [(String, QueryTable)] {
@@ -183,7 +189,8 @@ package final class ReadOnlyStore: Sendable {
             }
             let jobs = try Self.table(db, "SELECT \(Self.jobColumns) FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.group_id = ? ORDER BY jobs.role DESC, jobs.follower_index", [Int64(id)])
             let cache = try Self.table(db, "SELECT \(Self.cacheColumns) FROM cache_entries WHERE key = (SELECT cache_key FROM groups WHERE id = ?)", [Int64(id)])
-            return [("group", group), ("jobs", jobs), ("cache_entry", cache)]
+            let dependencies = try Self.table(db, Self.dependenciesSQL(ofGroup: true), [Int64(id)])
+            return [("group", group), ("jobs", jobs), ("cache_entry", cache), ("dependencies", dependencies)]
         }
     }
 

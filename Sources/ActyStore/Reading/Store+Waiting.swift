@@ -6,7 +6,8 @@ import GRDB
 package struct UnfinishedWork: Sendable, Hashable {
     /// Some job is running (leased to an engine, live or not yet rescued).
     package var isRunning: Bool
-    /// Some job is ready or scheduled.
+    /// Some job is ready or scheduled, or a blocked group waits for a dependency with a timeout (which frees it at
+    /// the latest when it is due).
     package var isWaiting: Bool
     /// Some ready job of a lane that is not paused, or some scheduled job, has one of the given executors: a live
     /// engine can run it.
@@ -21,7 +22,9 @@ extension Store {
     ///
     /// Blocked followers are not looked at: one whose primer is pending becomes ready when that primer (ready,
     /// scheduled or running, so counted here) succeeds; the others wait for something only a user can do (an open
-    /// group's primer or `close()`, a retry).
+    /// group's primer or `close()`, a retry). Groups blocked by dependencies count while one of their dependencies
+    /// has a timeout (it will resolve); one that waits without timeout becomes ready in the transaction that
+    /// finishes its dependency, or waits for a group only a user can submit.
     ///
     /// Cost: each answer is an indexed lookup that stops at its first row (`jobs_running`, `jobs_ready` by role and
     /// lane, `jobs_scheduled`). Only ``UnfinishedWork/isRunnable`` may read past rows, the ready jobs whose executor
@@ -32,8 +35,9 @@ extension Store {
         try await read { db in
             let isRunning = try Bool.fetchOne(db, sql: Self.anyRunningSQL) ?? false
             let isWaiting = try Bool.fetchOne(db, sql: Self.anyWaitingSQL) ?? false
-            var work = UnfinishedWork(isRunning: isRunning, isWaiting: isWaiting, isRunnable: false)
-            guard isWaiting, !isRunning, !executors.isEmpty else { return work }
+            let timeoutPending = try Bool.fetchOne(db, sql: Self.anyDependencyTimeoutSQL) ?? false
+            var work = UnfinishedWork(isRunning: isRunning, isWaiting: isWaiting || timeoutPending, isRunnable: timeoutPending)
+            guard isWaiting, !isRunning, !executors.isEmpty, !timeoutPending else { return work }
             let names = Array(executors)
             if try Bool.fetchOne(db, sql: Self.runnableScheduledSQL(executorCount: names.count), arguments: StatementArguments(names)) != nil {
                 work.isRunnable = true
@@ -104,6 +108,11 @@ extension Store {
     static let anyWaitingSQL = """
         SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready')
             OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled')
+        """
+
+    /// Whether a dependency with a timeout is waiting, from the `group_dependencies_due` index.
+    static let anyDependencyTimeoutSQL = """
+        SELECT EXISTS (SELECT 1 FROM group_dependencies INDEXED BY group_dependencies_due WHERE state = 'waiting' AND due_at IS NOT NULL)
         """
 
     /// A scheduled job with one of `executorCount` executors, walking the `jobs_scheduled` index.

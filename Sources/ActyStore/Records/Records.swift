@@ -124,11 +124,13 @@ package struct GroupRecord: Sendable, Hashable {
     package var closedAt: Double?
     /// When its last job became terminal.
     package var finishedAt: Double?
+    /// Dependencies not resolved yet: a live group with any is blocked.
+    package var dependenciesWaiting: Int
 
     static let selection = """
         SELECT id, key, lane, state, primer_state, primer_policy, follower_policy, cache_key, cache_context,
             group_context, followers_total, jobs_total, jobs_finished, error, created_at, closed_at, finished_at,
-            retry_policy, job_timeout
+            retry_policy, job_timeout, dependencies_waiting
         FROM groups
         """
 
@@ -158,6 +160,7 @@ package struct GroupRecord: Sendable, Hashable {
         finishedAt = row[16]
         retryPolicy = (row[17] as String?).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none
         jobTimeout = row[18]
+        dependenciesWaiting = row[19]
     }
 }
 

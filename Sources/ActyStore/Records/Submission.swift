@@ -57,6 +57,8 @@ package struct NewGroup: Sendable, Hashable {
     /// When set, the primer is skipped if the group's cache entry is ready, made by this provider with this
     /// fingerprint and not expired: the followers run at once on the existing entry.
     package var skipPrimerOnCacheHit: (provider: String, fingerprint: String)?
+    /// The groups it waits for, by key, each key once (see `WriteContext+Dependencies.swift`).
+    package var dependencies: [GroupDependency] = []
 
     /// Creates a group to insert.
     package init(

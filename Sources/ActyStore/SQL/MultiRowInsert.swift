@@ -54,6 +54,7 @@ extension MultiRowInsert {
         columns: [
             "key", "lane", "state", "primer_state", "primer_policy", "follower_policy", "retry_policy", "job_timeout", "cache_key",
             "cache_context", "group_context", "followers_total", "jobs_total", "jobs_finished", "created_at", "closed_at",
+            "dependencies_waiting",
         ]
     )
     /// Rows of the `jobs` table, as inserted at submission.
@@ -62,6 +63,13 @@ extension MultiRowInsert {
         columns: [
             "group_id", "role", "follower_index", "executor", "lane", "state", "priority", "payload", "max_attempts", "max_abandoned",
             "created_at",
+        ]
+    )
+    /// Rows of the `group_dependencies` table, as inserted at submission.
+    static let dependencies = MultiRowInsert(
+        table: "group_dependencies",
+        columns: [
+            "group_id", "dependency_key", "dependency_id", "policy", "timeout", "due_at", "state", "outcome", "created_at", "resolved_at",
         ]
     )
 }

@@ -9,6 +9,8 @@ import GRDBSQLite
 extension Statement {
     /// Binds the values `bind` appends, runs the statement to completion and resets it.
     func run(_ bind: (inout Bindings) -> Void) throws {
+        // GRDB may have left the statement stepped (an `execute` through it): binding then would fail silently.
+        sqlite3_reset(sqliteStatement)
         var bindings = Bindings(handle: sqliteStatement)
         bind(&bindings)
         defer { sqlite3_reset(sqliteStatement) }
@@ -19,6 +21,7 @@ extension Statement {
 
     /// Binds the values `bind` appends and calls `row` for each result row, then resets the statement.
     func forEachRow(_ bind: (inout Bindings) -> Void, _ row: (Columns) throws -> Void) throws {
+        sqlite3_reset(sqliteStatement)
         var bindings = Bindings(handle: sqliteStatement)
         bind(&bindings)
         defer { sqlite3_reset(sqliteStatement) }

@@ -29,6 +29,7 @@ extension WriteContext {
             planner.primers.activateAll()
             planner.followers.activateAll()
         }
+        try expireDueDependencies()  // due timeouts unblock or fail dependent groups (WriteContext+Dependencies)
         for kind in try promoteDueRetries().union(effects.readyWork) { planner[kind.role].activate(kind.lane) }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would

@@ -4,7 +4,9 @@ import GRDB
 extension WriteContext {
     /// Makes a group's blocked followers ready: its primer succeeded, or the group will never have one, or the
     /// primer failed under ``PrimerFailurePolicy/runFollowers``.
+    /// A blocked group keeps them waiting: its unblocking releases them.
     mutating func releaseFollowers(of group: GroupRow, primerSucceeded: Bool) throws {
+        guard !group.isBlocked else { return }
         try db.cachedStatement(sql: Self.releaseFollowersSQL).run { $0.add(group.id.rawValue) }
         let count = db.changesCount
         guard count > 0 else { return }
@@ -58,10 +60,11 @@ extension WriteContext {
     }
 
     /// Finishes a group whose jobs are all terminal: a closed group succeeds (or fails, when a policy recorded an
-    /// error); a group already failed gets its finish time. Writes `group_done` once.
+    /// error); a group already failed gets its finish time. Writes `group_done` once, then resolves the groups
+    /// that depend on it. A blocked group is not done, even without jobs.
     mutating func finishGroupIfDone(_ id: GroupID) throws {
         var group = try groupRow(id)
-        guard group.finishedAt == nil, group.jobsFinished >= group.jobsTotal, group.state != .open else { return }
+        guard group.finishedAt == nil, group.jobsFinished >= group.jobsTotal, group.state != .open, !group.isBlocked else { return }
         if group.state == .closed {
             group.state = group.error == nil ? .succeeded : .failed
             if group.state == .failed { try record(.groupFailed, group, data: group.error) }
@@ -86,6 +89,8 @@ extension WriteContext {
             "followers_cancelled": .number(Double(followers.cancelled)),
         ]).jsonString
         try record(.groupDone, group, data: data)
+        if group.dependenciesWaiting > 0 { try dropWaitingDependencies(of: id) }
+        try resolveDependents(of: group)
     }
 }
 

@@ -13,6 +13,9 @@ extension WriteContext {
     ///   ``ActyError/refusing(group:of:key:)``).
     mutating func insertGroups(_ newGroups: [NewGroup]) throws -> [SubmittedGroup] {
         try checkKeys(newGroups)
+        let dependencies = try planDependencies(newGroups)
+        // A group that waits for a dependency, or that a finished one fails, holds all its jobs `blocked`.
+        let held = dependencies.map { $0?.contains { $0.isWaiting || $0.failsDependent } ?? false }
         var lanes: Set<String> = []
         for group in newGroups where lanes.insert(group.lane).inserted {
             try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
@@ -21,28 +24,41 @@ extension WriteContext {
         var skipsPrimer: [Bool] = []
         skipsPrimer.reserveCapacity(groups.count)
         for index in groups.indices {
-            let skips = try primerSkippedOnCacheHit(groups[index])
+            let skips = try !held[index] && primerSkippedOnCacheHit(groups[index])
             if skips { groups[index].primer = nil }
             skipsPrimer.append(skips)
         }
-        let rows = zip(groups, skipsPrimer).map { group, skips in
-            GroupRow(
+        let rows = groups.indices.map { index in
+            let group = groups[index]
+            var row = GroupRow(
                 id: GroupID(0), key: group.key, lane: group.lane, state: group.isClosed ? .closed : .open,
-                primerState: skips ? .skipped : group.primer == nil ? .none : .pending, primerPolicy: group.primerPolicy,
+                primerState: skipsPrimer[index] ? .skipped : group.primer == nil ? .none : .pending, primerPolicy: group.primerPolicy,
                 followerPolicy: group.followerPolicy, followersTotal: group.followers.count,
                 jobsTotal: group.followers.count + (group.primer == nil ? 0 : 1), jobsFinished: 0, error: nil, finishedAt: nil
             )
+            row.dependenciesWaiting = dependencies[index]?.count(where: \.isWaiting) ?? 0
+            return row
         }
         let ids = try insertGroupRows(groups, rows)
+        try bindWaitingDependents(keys: groups.map(\.key), ids: ids)
+        for (index, planned) in dependencies.enumerated() {
+            if let planned { try insertDependencies(of: ids[index], planned, ids: ids) }
+        }
         // Followers wait for a primer unless the group has none (and is closed) or it was skipped.
-        let followersReady = { (index: Int) in skipsPrimer[index] || (groups[index].primer == nil && groups[index].isClosed) }
+        let followersReady = { (index: Int) in
+            !held[index] && (skipsPrimer[index] || (groups[index].primer == nil && groups[index].isClosed))
+        }
 
         // Every job of the call, in one run of multi-row inserts: each group's primer first, then its followers.
         var newJobs: [JobInsert] = []
         newJobs.reserveCapacity(rows.reduce(0) { $0 + $1.jobsTotal })
         for (index, group) in groups.enumerated() {
             if let job = group.primer {
-                newJobs.append(JobInsert(job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: .ready))
+                newJobs.append(
+                    JobInsert(
+                        job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: held[index] ? .blocked : .ready
+                    )
+                )
             }
             let state: JobState = followersReady(index) ? .ready : .blocked
             for (followerIndex, job) in group.followers.enumerated() {
@@ -60,6 +76,11 @@ extension WriteContext {
             var row = rows[index]
             row.id = ids[index]
             try record(.groupActivated, row)
+            if let planned = dependencies[index] {
+                for plan in planned where plan.isWaiting {
+                    try record(.groupBlocked, row, data: Self.dependencyData(plan.dependency))
+                }
+            }
             if skipsPrimer[index], let key = group.cacheKey, let cache = group.skipPrimerOnCacheHit {
                 try db.cachedStatement(sql: Self.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
                 try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(key); $0.add(row.id.rawValue) }
@@ -73,10 +94,15 @@ extension WriteContext {
             if followersReady(index), !followers.isEmpty {
                 try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
             }
-            if group.isClosed, row.jobsTotal == 0 {
-                try finishGroupIfDone(row.id)
-            }
             submitted.append(SubmittedGroup(id: row.id, primer: primer, followers: followers))
+        }
+        // Once every group of the call is stored with its dependencies, so that a group finishing here resolves the
+        // groups of the call that wait for it.
+        for (index, group) in groups.enumerated() {
+            if let planned = dependencies[index] { try recordResolvedDependencies(of: ids[index], planned) }
+            if group.isClosed, rows[index].jobsTotal == 0 {
+                try finishGroupIfDone(ids[index])
+            }
         }
         return submitted
     }
@@ -119,6 +145,7 @@ extension WriteContext {
             arguments.add(0)
             arguments.add(now)
             arguments.add(group.isClosed ? now : nil)
+            arguments.add(row.dependenciesWaiting)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(GroupID(firstID + Int64(offset))) }
         }
@@ -230,10 +257,11 @@ extension WriteContext {
             guard group.primerState == .none else {
                 throw ActyError(.invalidArgument, "group '\(group.key)' already has a primer")
             }
-            if let cache, let key = try readyCacheKey(of: id, provider: cache.provider, fingerprint: cache.fingerprint) {
+            if !group.isBlocked, let cache, let key = try readyCacheKey(of: id, provider: cache.provider, fingerprint: cache.fingerprint) {
                 return [try addSkippedPrimer(jobs[0], to: group, cacheKey: key, provider: cache.provider)]
             }
-            state = .ready
+            // A blocked group's primer waits for its dependencies: their resolution makes it ready.
+            state = group.isBlocked ? .blocked : .ready
             group.primerState = .pending
         case .follower:
             switch group.primerState {

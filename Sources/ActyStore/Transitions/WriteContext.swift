@@ -22,6 +22,9 @@ struct WriteContext {
     var lastEventSeq: Int64 = 0
     /// Events recorded but not inserted yet.
     private var pendingEvents: [EventRecord] = []
+    /// Finished groups whose dependents are still to be resolved, while a resolution runs: a chain of dependents
+    /// failing one after the other is a loop, not a recursion as deep as the chain.
+    var groupsToResolve: [GroupRow]? = nil
 
     init(db: Database, worker: String?, keepsEvents: Bool) {
         self.db = db
@@ -128,10 +131,15 @@ struct GroupRow: Sendable {
     var jobsFinished: Int
     var error: String?
     var finishedAt: Double?
+    /// Dependencies not resolved yet: while any is, the group is blocked and none of its jobs may run.
+    var dependenciesWaiting = 0
+
+    /// Whether the group waits for dependencies.
+    var isBlocked: Bool { dependenciesWaiting > 0 && state.isLive }
 
     static let columns = """
         id, key, lane, state, primer_state, primer_policy, follower_policy, followers_total, jobs_total,
-        jobs_finished, error, finished_at
+        jobs_finished, error, finished_at, dependencies_waiting
         """
 
     init(
@@ -166,6 +174,7 @@ struct GroupRow: Sendable {
         jobsFinished = row.int(9)
         error = row.optionalString(10)
         finishedAt = row.optionalDouble(11)
+        dependenciesWaiting = row.int(12)
     }
 
     private static func decode<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws -> T {
