@@ -24,12 +24,12 @@ struct QueryPlanTests {
     static let hotStatements: [Case] = [
         Case(
             name: "claim",
-            sql: WriteContext.claimSQL(executorCount: 2),
+            sql: WriteContext.claimSQL(executorCount: 2, resultHandlerCount: 0),
             arguments: ["follower", "a", "echo", "other", 8],
             indexes: ["jobs_ready"]
         ),
         Case(
-            name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1),
+            name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 0),
             arguments: ["primer", "b", "echo", 64], indexes: ["jobs_ready"]
         ),
         Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, "follower", 17]),
@@ -43,6 +43,11 @@ struct QueryPlanTests {
         Case(name: "group counts", sql: WriteContext.groupJobCountsSQL, arguments: [3], indexes: ["jobs_group"]),
         Case(name: "group row", sql: WriteContext.groupRowSQL, arguments: [3]),
         Case(name: "claimed job's group", sql: WriteContext.claimedGroupSQL, arguments: [3]),
+        Case(
+            name: "claim, with result handlers", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 2),
+            arguments: ["primer", "b", "echo", "JSONRepairHandler", "other", 64], indexes: ["jobs_ready"]
+        ),
+        Case(name: "complete: resubmit", sql: WriteContext.resubmitSQL, arguments: ["{}", 17, "w1", 1]),
         Case(name: "live key check", sql: WriteContext.liveKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
         Case(name: "group by key", sql: GroupRecord.latestByKeySQL, arguments: ["a-7"], indexes: ["groups_key"]),
         Case(name: "live group by key", sql: GroupRecord.liveByKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),

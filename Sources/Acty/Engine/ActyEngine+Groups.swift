@@ -98,6 +98,8 @@ extension ActyEngine {
     ) async throws -> OpenGroup {
         try checkRunning()
         let executor = try executorName(executor)
+        // Also when re-attaching: the handler of a group opened before a restart is found by name.
+        _ = try await resultHandlerName(options)
         if let attached = try await attach(key, executor: executor) { return attached }
         let spec = GroupSpec(
             key, lane: lane, executor: executor, groupContext: groupContext, cacheKey: cacheKey, cacheContext: cacheContext, options: options
@@ -199,6 +201,8 @@ extension ActyEngine {
             retryPolicy: retryPolicy,
             jobTimeout: timeout?.seconds
         )
+        group.resultHandler = try await resultHandlerName(options)
+        group.maxResubmits = configuration.maxResultHandlerAttempts
         if let primer = spec.primer, let skip = primerSkip(primer, cacheKey: spec.cacheKey, cacheContext: spec.cacheContext) {
             group.skipPrimerOnCacheHit = (skip.provider, skip.fingerprint)
         }

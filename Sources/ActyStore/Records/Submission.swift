@@ -57,6 +57,10 @@ package struct NewGroup: Sendable, Hashable {
     /// When set, the primer is skipped if the group's cache entry is ready, made by this provider with this
     /// fingerprint and not expired: the followers run at once on the existing entry.
     package var skipPrimerOnCacheHit: (provider: String, fingerprint: String)?
+    /// The name of the result handler that looks at the outputs of the group's jobs, if any.
+    package var resultHandler: String?
+    /// How many times the result handler may resubmit each job of the group.
+    package var maxResubmits: Int = 0
 
     /// Creates a group to insert.
     package init(

@@ -42,12 +42,20 @@ extension WriteContext {
         newJobs.reserveCapacity(rows.reduce(0) { $0 + $1.jobsTotal })
         for (index, group) in groups.enumerated() {
             if let job = group.primer {
-                newJobs.append(JobInsert(job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: .ready))
+                newJobs.append(
+                    JobInsert(
+                        job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: .ready,
+                        resultHandler: group.resultHandler
+                    )
+                )
             }
             let state: JobState = followersReady(index) ? .ready : .blocked
             for (followerIndex, job) in group.followers.enumerated() {
                 newJobs.append(
-                    JobInsert(job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex, state: state)
+                    JobInsert(
+                        job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex, state: state,
+                        resultHandler: group.resultHandler
+                    )
                 )
             }
         }
@@ -119,6 +127,8 @@ extension WriteContext {
             arguments.add(0)
             arguments.add(now)
             arguments.add(group.isClosed ? now : nil)
+            arguments.add(group.resultHandler)
+            arguments.add(group.maxResubmits)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(GroupID(firstID + Int64(offset))) }
         }
@@ -133,6 +143,8 @@ extension WriteContext {
         var role: JobRole
         var followerIndex: Int?
         var state: JobState
+        /// Its group's result handler: a claim keeps to jobs whose handler the claiming process has.
+        var resultHandler: String?
     }
 
     /// Inserts job rows, many per statement; returns their ids in order. Their events are the caller's.
@@ -152,6 +164,7 @@ extension WriteContext {
             arguments.add(new.job.maxAttempts)
             arguments.add(new.job.maxAbandonedAttempts)
             arguments.add(now)
+            arguments.add(new.resultHandler)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(JobID(firstID + Int64(offset))) }
         }
@@ -249,10 +262,11 @@ extension WriteContext {
             UPDATE groups SET primer_state = ?, followers_total = ?, jobs_total = ? WHERE id = ?
             """)
         try statement.execute(arguments: [group.primerState.rawValue, group.followersTotal, group.jobsTotal, id.rawValue])
+        let resultHandler = try resultHandler(of: id)
         let inserts = jobs.enumerated().map { offset, job in
             JobInsert(
                 job: job, group: id, lane: group.lane, role: role, followerIndex: role == .follower ? firstIndex + offset : nil,
-                state: state == .cancelled ? .blocked : state
+                state: state == .cancelled ? .blocked : state, resultHandler: resultHandler
             )
         }
         let ids = try insertJobs(inserts)
@@ -277,7 +291,10 @@ extension WriteContext {
         try db.cachedStatement(sql: Self.cacheHitSQL).run { [now] in $0.add(now); $0.add(cacheKey) }
         try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(cacheKey); $0.add(group.id.rawValue) }
         try record(.cacheHit, group, data: Self.cacheData(key: cacheKey, provider: provider, reason: "primer_skipped"))
-        let insert = JobInsert(job: job, group: group.id, lane: group.lane, role: .primer, followerIndex: nil, state: .succeeded)
+        let insert = JobInsert(
+            job: job, group: group.id, lane: group.lane, role: .primer, followerIndex: nil, state: .succeeded,
+            resultHandler: try resultHandler(of: group.id)
+        )
         let ids = try insertJobs([insert])
         try recordQueued([insert], ids: ids[...], groupKey: group.key)
         let ref = JobRef(id: ids[0], groupID: group.id, groupKey: group.key, role: .primer, followerIndex: nil, lane: group.lane)
@@ -325,6 +342,15 @@ extension WriteContext {
             try releaseFollowers(of: group, primerSucceeded: false)
         }
         try finishGroupIfDone(id)
+    }
+
+    /// The name of a group's result handler, if it has one.
+    private func resultHandler(of group: GroupID) throws -> String? {
+        var name: String?
+        try db.cachedStatement(sql: "SELECT result_handler FROM groups WHERE id = ?").forEachRow { $0.add(group.rawValue) } _: {
+            name = $0.optionalString(0)
+        }
+        return name
     }
 
     /// Reads a group row by id.
