@@ -31,6 +31,13 @@ extension DashboardState {
                 move(&job, to: .ready)
                 jobs[job.id] = job
             }
+        case .jobResubmitted:
+            // A result handler asked for another attempt: the job is queued again under its id, as after a rescue.
+            resubmitted += 1
+            if var job = takeJob(event) {
+                move(&job, to: .ready)
+                jobs[job.id] = job
+            }
         case .jobRequeued:
             requeued += 1
             deferred(event)
@@ -167,7 +174,7 @@ extension DashboardState {
                 return .blocked
             }
             return .ready
-        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: return .running
+        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased, .jobResubmitted: return .running
         default: return nil
         }
     }

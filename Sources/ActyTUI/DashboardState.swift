@@ -163,12 +163,14 @@ package struct DashboardState: Sendable {
     package internal(set) var firstAt: Double?
     package internal(set) var lastAt: Double?
     package internal(set) var lastSeq: Int64 = 0
-    /// Attempts started, finished (succeeded or failed), retried, requeued (Python acty's deferrals), rescued.
+    /// Attempts started, finished (succeeded or failed), retried, requeued (Python acty's deferrals), rescued, and
+    /// resubmitted by a result handler.
     package internal(set) var started = 0
     package internal(set) var finished = 0
     package internal(set) var retried = 0
     package internal(set) var requeued = 0
     package internal(set) var rescued = 0
+    package internal(set) var resubmitted = 0
 
     package init() {}
 

@@ -89,6 +89,10 @@ struct QueryPlanTests {
             name: "summary: jobs missing an executor", sql: ReadOnlyStore.jobsMissingExecutorSQL, arguments: [],
             indexes: ["jobs_ready", "jobs_scheduled"]
         ),
+        Case(
+            name: "summary: jobs missing a result handler", sql: ReadOnlyStore.jobsMissingResultHandlerSQL, arguments: [],
+            indexes: ["jobs_ready", "jobs_scheduled"]
+        ),
     ]
 
     /// A store with 4,000 jobs in lanes `a` and `b`: mostly ready followers, some primers, running, finished.
