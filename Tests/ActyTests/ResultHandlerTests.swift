@@ -309,4 +309,41 @@ struct ResultHandlerTests {
             #expect(try await next.store.attempts(of: primer.id).first?.outcome == "resubmitted")
         }
     }
+
+    /// A process killed (SIGKILL) between a resubmit and the attempt it asked for loses nothing: the next engine
+    /// rescues the job and runs it with the resubmitted payload, and its followers, still waiting, run after it.
+    @Test func aProcessKilledAfterAResubmitLeavesTheResubmittedPayloadForTheNextEngine() async throws {
+        let dir = TemporaryDirectory()
+        let database = dir.file()
+        let victim = try TestWorkerProcess(["repair-work", "--database", database], in: dir, name: "victim")
+        let watcher = try Store(.file(database))
+        do {
+            try await require("the resubmitted attempt to run in the victim") {
+                let primer = try await watcher.allJobs().first { $0.role == .primer }
+                return primer?.resubmits == 1 && primer?.state == .running
+            }
+            try await watcher.close()
+        } catch {
+            try? await watcher.close()
+            victim.kill()
+            throw error
+        }
+        victim.kill()
+        #expect(try await victim.waitForExit(timeout: .seconds(10)) == .signal(SIGKILL))
+
+        let payloads = Recorder<JSONValue>()
+        let executor = ClosureExecutor(name: "repairable") { job in
+            payloads.append(job.payload)
+            return job.payload
+        }
+        let handler = Deciding(name: "ResubmitOnce") { output, _ in output == "orig" ? .resubmit("repair", reason: "again") : .accept }
+        try await withEngine(dir, EngineConfiguration(resultHandler: handler), executors: [executor]) { engine in
+            #expect(try await engine.waitForGroup("repaired", state: .succeeded))
+            #expect(payloads.values == ["repair", "f"])
+            let primer = try #require(try await engine.store.allJobs().first { $0.role == .primer })
+            #expect(primer.result == #""repair""#)
+            #expect(primer.originalPayload == #""orig""#)
+            #expect(try await engine.store.attempts(of: primer.id).map(\.outcome) == ["resubmitted", "abandoned", "succeeded"])
+        }
+    }
 }
