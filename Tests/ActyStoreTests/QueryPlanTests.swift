@@ -76,7 +76,14 @@ struct QueryPlanTests {
     static let waitingWorkStatements: [Case] = [
         Case(name: "any running", sql: Store.anyRunningSQL, arguments: [], indexes: ["jobs_running"]),
         Case(name: "any waiting", sql: Store.anyWaitingSQL, arguments: [], indexes: ["jobs_ready", "jobs_scheduled"]),
-        Case(name: "runnable scheduled", sql: Store.runnableScheduledSQL(executorCount: 2), arguments: ["echo", "x"], indexes: ["jobs_scheduled"]),
+        Case(
+            name: "runnable scheduled", sql: Store.runnableScheduledSQL(executorCount: 2, resultHandlerCount: 1), arguments: ["echo", "x", "h"],
+            indexes: ["jobs_scheduled"]
+        ),
+        Case(
+            name: "ready by result handler", sql: Store.waitingForResultHandlersSQL(state: .ready, excludedCount: 1), arguments: ["h"],
+            indexes: ["jobs_ready"]
+        ),
         Case(
             name: "ready by executor", sql: Store.waitingForExecutorsSQL(state: .ready, excludedCount: 2), arguments: ["echo", "x"],
             indexes: ["jobs_ready"]

@@ -282,6 +282,18 @@ struct ResultHandlerTests {
         }
     }
 
+    @Test func drainThrowsWhenOnlyJobsWaitingForAMissingHandlerRemain() async throws {
+        let dir = TemporaryDirectory()
+        let submitter = try await makeEngine(dir, EngineConfiguration(resultHandler: Self.repairing()), runsInBackground: false)
+        _ = try await submitter.submitGroup("needs-handler", primer: "orig", followers: ["f"])
+        try await submitter.boundedShutdown()
+        try await withEngine(dir, EngineConfiguration(), executors: [EchoExecutor()]) { engine in
+            let error = await #expect(throws: ActyError.self) { try await engine.boundedDrain() }
+            #expect(error?.code == .unknownResultHandler)
+            #expect(error?.message.contains("(1 need result handler 'deciding')") == true)
+        }
+    }
+
     /// The resubmitted payload is stored before the next attempt: an engine stopped between the attempts leaves the
     /// job with it, and the next engine runs it.
     @Test func aRestartBetweenAttemptsResumesWithTheResubmittedPayload() async throws {
