@@ -64,17 +64,7 @@ extension Store {
     ///
     /// - Parameter executors: the executors of the live engines.
     package func jobsWaitingForExecutors(notIn executors: Set<String>) async throws -> [String: Int] {
-        try await read { db in
-            let names = Array(executors)
-            var counts: [String: Int] = [:]
-            for state in [JobState.ready, .scheduled] {
-                let sql = Self.waitingForExecutorsSQL(state: state, excludedCount: names.count)
-                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(names)) {
-                    counts[row[0], default: 0] += row[1] as Int
-                }
-            }
-            return counts
-        }
+        try await waitingJobCounts(excluding: executors, Self.waitingForExecutorsSQL)
     }
 
     /// Ready and scheduled jobs whose group's result handler is not one of `resultHandlers`, counted by handler:
@@ -82,12 +72,18 @@ extension Store {
     ///
     /// - Parameter resultHandlers: the result handlers of the live engines.
     package func jobsWaitingForResultHandlers(notIn resultHandlers: Set<String>) async throws -> [String: Int] {
+        try await waitingJobCounts(excluding: resultHandlers, Self.waitingForResultHandlersSQL)
+    }
+
+    /// Ready and scheduled jobs counted by the name `sql` groups them by, leaving out `names`.
+    private func waitingJobCounts(
+        excluding names: Set<String>, _ sql: @escaping @Sendable (_ state: JobState, _ excludedCount: Int) -> String
+    ) async throws -> [String: Int] {
         try await read { db in
-            let names = Array(resultHandlers)
+            let names = Array(names)
             var counts: [String: Int] = [:]
             for state in [JobState.ready, .scheduled] {
-                let sql = Self.waitingForResultHandlersSQL(state: state, excludedCount: names.count)
-                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(names)) {
+                for row in try Row.fetchAll(db, sql: sql(state, names.count), arguments: StatementArguments(names)) {
                     counts[row[0], default: 0] += row[1] as Int
                 }
             }
