@@ -182,4 +182,17 @@ struct JSONRepairHandlerTests {
         }
         try await engine.boundedShutdown()
     }
+
+    @Test func aCompositionRunsHandlersInOrderUntilOneDoesNotAccept() async throws {
+        let first = ResultHandlerTests.Deciding(name: "first") { _, _ in .accept }
+        let second = ResultHandlerTests.Deciding(name: "second") { _, _ in .fail(JobError(type: "Stop", message: "stop")) }
+        let third = ResultHandlerTests.Deciding(name: "third") { _, _ in .accept }
+        let job = Job(id: JobID(1), groupKey: "g", role: .primer, payload: "p")
+        let action = try await ComposedResultHandler(name: "all", [first, second, third]).handle(output: "out", of: job)
+        #expect(action == .fail(JobError(type: "Stop", message: "stop")))
+        #expect(first.calls.count == 1 && second.calls.count == 1 && third.calls.count == 0)
+        let accepting = try await ComposedResultHandler(name: "accepting", [first, third]).handle(output: "out", of: job)
+        #expect(accepting == .accept)
+        #expect(third.calls.count == 1)
+    }
 }
