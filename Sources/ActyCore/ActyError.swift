@@ -13,6 +13,7 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
             case incompatibleSchema = "incompatible schema"
             case invalidArgument = "invalid argument"
             case unknownExecutor = "unknown executor"
+            case unknownResultHandler = "unknown result handler"
             case unknownGroup = "unknown group"
             case unknownJob = "unknown job"
             case unknownLane = "unknown lane"
@@ -43,6 +44,8 @@ public struct ActyError: Error, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code(.invalidArgument)
         /// No executor with the requested name is registered in this process.
         public static let unknownExecutor = Code(.unknownExecutor)
+        /// No live engine has the result handler that jobs need.
+        public static let unknownResultHandler = Code(.unknownResultHandler)
         /// No group with the requested key exists (or none is live, where a live one is needed).
         public static let unknownGroup = Code(.unknownGroup)
         /// No job with the requested id exists.

@@ -52,6 +52,13 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case jobReleased = "job_released"
     /// A job was cancelled before or while running.
     case jobCancelled = "job_cancelled"
+    /// A result handler asked for another attempt of a job with a new payload (data: attempt, handler, reason, and
+    /// `result_handler_attempt`, the resubmit's number).
+    case jobResubmitted = "job_resubmitted"
+    /// A result handler replaced a job's output or failed the job (data: handler, `action` `replace` or `fail`).
+    case jobResultHandled = "job_result_handled"
+    /// A result handler threw (data: handler, error, `policy` `fail` or `pass_through`).
+    case jobResultHandlerFailed = "job_result_handler_failed"
     /// Ready or scheduled jobs need an executor that no live engine has registered, so they wait (data: the
     /// executor, how many jobs need it, the executors the recording engine has). Recorded once per executor name by
     /// each engine that notices it.

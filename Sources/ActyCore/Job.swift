@@ -15,12 +15,14 @@ public struct Job: Sendable, Hashable {
     /// The attempt number, starting at 1. It counts every attempt started, also those abandoned because the process
     /// running them died; only the others use up the retry policy's `maxAttempts`.
     public var attempt: Int
-    /// The job's input, as submitted.
+    /// The job's input: as submitted, or as a result handler last resubmitted it.
     public var payload: JSONValue
     /// The context given to the group at submission (shared by all its jobs); `nil` when none was given.
     public var groupContext: JSONValue?
     /// The group's cache or session handle, when the group was opened with a cache key.
     public var cache: CacheHandle?
+    /// How many times a result handler resubmitted the job before this attempt (0 for a job never resubmitted).
+    public var resubmits: Int
 
     /// Creates a job snapshot.
     public init(
@@ -32,7 +34,8 @@ public struct Job: Sendable, Hashable {
         attempt: Int = 1,
         payload: JSONValue,
         groupContext: JSONValue? = nil,
-        cache: CacheHandle? = nil
+        cache: CacheHandle? = nil,
+        resubmits: Int = 0
     ) {
         self.id = id
         self.groupKey = groupKey
@@ -43,5 +46,6 @@ public struct Job: Sendable, Hashable {
         self.payload = payload
         self.groupContext = groupContext
         self.cache = cache
+        self.resubmits = resubmits
     }
 }

@@ -39,7 +39,7 @@ struct Output {
         return Output(format: format, width: width, colour: colour)
     }
 
-    static let jsonColumns: Set<String> = ["payload", "result", "error", "data", "executors"]
+    static let jsonColumns: Set<String> = ["payload", "original_payload", "result", "error", "data", "executors", "result_handlers"]
 
     /// One table: an array of objects (json), one object per line (jsonl), CSV or a fitted table.
     func render(_ table: QueryTable, header: Bool = true) -> String {

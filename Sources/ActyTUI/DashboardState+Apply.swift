@@ -31,6 +31,13 @@ extension DashboardState {
                 move(&job, to: .ready)
                 jobs[job.id] = job
             }
+        case .jobResubmitted:
+            // A result handler asked for another attempt: the job is queued again under its id, as after a rescue.
+            resubmitted += 1
+            if var job = takeJob(event) {
+                move(&job, to: .ready)
+                jobs[job.id] = job
+            }
         case .jobRequeued:
             requeued += 1
             deferred(event)
@@ -172,7 +179,7 @@ extension DashboardState {
             // Failed by its group's dependency without ever running: it was blocked.
             if let key = event.group, let blocked = unseenBlocked[key] { unseenBlocked[key] = blocked > 1 ? blocked - 1 : nil }
             return .blocked
-        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased: return .running
+        case .jobSucceeded, .jobFailed, .jobRetrying, .jobRescued, .jobReleased, .jobResubmitted: return .running
         default: return nil
         }
     }

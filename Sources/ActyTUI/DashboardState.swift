@@ -168,7 +168,8 @@ package struct DashboardState: Sendable {
     package internal(set) var firstAt: Double?
     package internal(set) var lastAt: Double?
     package internal(set) var lastSeq: Int64 = 0
-    /// Attempts started, finished (succeeded or failed), retried, requeued (Python acty's deferrals), rescued.
+    /// Attempts started, finished (succeeded or failed), retried, requeued (Python acty's deferrals), rescued, and
+    /// resubmitted by a result handler.
     package internal(set) var started = 0
     package internal(set) var finished = 0
     package internal(set) var retried = 0
@@ -176,6 +177,7 @@ package struct DashboardState: Sendable {
     package internal(set) var rescued = 0
     /// Dependencies that failed, were cancelled or timed out (`group_dependency_failed`).
     package internal(set) var dependencyFailures = 0
+    package internal(set) var resubmitted = 0
 
     package init() {}
 

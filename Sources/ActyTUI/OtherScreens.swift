@@ -102,7 +102,7 @@ enum LogScreen {
         switch event.kind {
         case .jobFailed, .groupFailed, .primerFailed, .followerFailed: .bad
         case .jobSucceeded, .groupDone: .good
-        case .jobRetrying, .jobRescued: .busy
+        case .jobRetrying, .jobRescued, .jobResubmitted, .jobResultHandlerFailed: .busy
         default: .plain
         }
     }

@@ -14,8 +14,10 @@ struct ActyDemo: AsyncParsableCommand {
             specialist followers (specialist:test-risk, specialist:performance, specialist:ops, ...) fan out behind \
             it. Half of the groups are submitted whole with submitGroup at the start; the other half are open groups \
             (withOpenGroup) whose followers arrive over time. The groups share the workers through two lanes: \
-            "priority" (weight 2) and "background" (weight 1). Jobs run on a SimulatedExecutor that sleeps a random \
-            delay and fails at --failure-rate.
+            "priority" (weight 2) and "background" (weight 1). Jobs run on a simulated model that sleeps a random \
+            delay, fails at --failure-rate, and answers with a JSON verdict that is broken at --broken-json-rate (cut \
+            off, wrapped in prose, or missing a key). A JSONRepairHandler checks every answer and resubmits a broken \
+            one with a request to repair it, at most --max-repairs times per job.
 
             The database file is kept: if it already exists (from an earlier run, say), this run is added to it under \
             fresh group keys that start with a new run id ("run-<time>-<random>/<lane>/<service>-<n>"), so the groups, \
@@ -55,6 +57,12 @@ struct ActyDemo: AsyncParsableCommand {
     @Option(help: "Attempts a job may have: failed attempts are retried after a short backoff (1 means no retry).")
     var maxAttempts = 3
 
+    @Option(help: "Share of the simulated model's answers that are broken JSON, from 0 to 1 (repaired answers: half as often).")
+    var brokenJSONRate = 0.15
+
+    @Option(help: "Repairs of broken answers per job: the JSON repair handler's resubmits (maxResultHandlerAttempts).")
+    var maxRepairs = 2
+
     @Option(help: "Seed of the simulated delays and failures and of the workload's shape.")
     var seed: UInt64 = 7
 
@@ -90,6 +98,12 @@ struct ActyDemo: AsyncParsableCommand {
         }
         guard failureRate.isFinite, (0...1).contains(failureRate) else {
             throw ValidationError("--failure-rate must be between 0 and 1 (got \(failureRate)); e.g. 0.05 fails about one attempt in twenty.")
+        }
+        guard brokenJSONRate.isFinite, (0...1).contains(brokenJSONRate) else {
+            throw ValidationError("--broken-json-rate must be between 0 and 1 (got \(brokenJSONRate)); e.g. 0.15 breaks about one answer in seven.")
+        }
+        guard maxRepairs >= 0 else {
+            throw ValidationError("--max-repairs must not be negative (got \(maxRepairs)); 0 fails a job on its first broken answer.")
         }
         guard !database.isEmpty else {
             throw ValidationError("--database is empty; pass a file path such as acty.db.")

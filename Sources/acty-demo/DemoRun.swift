@@ -31,9 +31,17 @@ struct DemoRun {
                 followerFailurePolicy: .continueGroup,
                 // A failed attempt, or one cut off by a crash, runs again after a short backoff.
                 retryPolicy: RetryPolicy(maxAttempts: options.maxAttempts, initialDelay: .milliseconds(100), maximumDelay: .seconds(2)),
+                // Every answer must be a JSON verdict; a broken one goes back to the model with a request to repair it.
+                resultHandler: JSONRepairHandler(requiredKeys: SimulatedModel.answerKeys, keyTypes: ["findings": .array]),
+                maxResultHandlerAttempts: options.maxRepairs,
                 eventSinks: sinks
             ),
-            executors: [SimulatedExecutor(minDelay: minDelay, maxDelay: maxDelay, failureRate: options.failureRate, seed: options.seed)]
+            executors: [
+                SimulatedModel(
+                    timing: SimulatedExecutor(minDelay: minDelay, maxDelay: maxDelay, failureRate: options.failureRate, seed: options.seed),
+                    brokenRate: options.brokenJSONRate, seed: options.seed
+                )
+            ]
         )
 
         let progress = RunProgress(planned: plan.plannedJobs)

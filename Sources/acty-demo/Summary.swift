@@ -70,7 +70,7 @@ struct Summary {
         let finished = run.jobCounts.filter(\.state.isTerminal).reduce(0) { $0 + $1.count }
         lines += [
             "",
-            "Attempts    \(run.attempts)",
+            "Attempts    \(run.attempts)" + (run.resubmittedAttempts > 0 ? "  (\(run.resubmittedAttempts) broken JSON answers sent back for repair)" : ""),
             "Wall time   \(format(wallSeconds, digits: 2)) s",
             "Throughput  \(format(wallSeconds > 0 ? Double(finished) / wallSeconds : 0, digits: 1)) jobs/s",
             "Database    \(databasePath)",

@@ -60,8 +60,8 @@ struct MigrationTests {
             #expect(rows.map { $0["version"] as Int } == Migration.all.map(\.version))
             #expect(rows.first?["name"] == "initial")
             #expect(rows.allSatisfy { abs(($0["applied_at"] as Double? ?? 0) - now) < 60 })
-            #expect(Store.schemaVersion == 4)
-            #expect(try await store.appliedSchemaVersion() == 4)
+            #expect(Store.schemaVersion == 5)
+            #expect(try await store.appliedSchemaVersion() == Store.schemaVersion)
         }
     }
 
@@ -108,7 +108,7 @@ struct MigrationTests {
             #expect(FileManager.default.createFile(atPath: path, contents: Data()))
             let store = try Store(.file(path))
             defer { try? store.close() }
-            #expect(try await store.appliedSchemaVersion() == 4)
+            #expect(try await store.appliedSchemaVersion() == Store.schemaVersion)
         }
     }
 
@@ -155,7 +155,7 @@ struct MigrationTests {
 
     @Test func version1FileIsUpgradedWithEveryRowKept() async throws {
         try await Self.withUpgradedVersion1Store { store in
-            #expect(try await store.appliedSchemaVersion() == 4)
+            #expect(try await store.appliedSchemaVersion() == Store.schemaVersion)
             let (counts, payload, attempt, cacheRef, integrity, foreignKeys) = try store.database.read { db in
                 (
                     try ["lanes", "groups", "jobs", "attempts", "cache_entries", "events"].map {

@@ -24,12 +24,12 @@ struct QueryPlanTests {
     static let hotStatements: [Case] = [
         Case(
             name: "claim",
-            sql: WriteContext.claimSQL(executorCount: 2),
+            sql: WriteContext.claimSQL(executorCount: 2, resultHandlerCount: 0),
             arguments: ["follower", "a", "echo", "other", 8],
             indexes: ["jobs_ready"]
         ),
         Case(
-            name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1),
+            name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 0),
             arguments: ["primer", "b", "echo", 64], indexes: ["jobs_ready"]
         ),
         Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, "follower", 17]),
@@ -43,6 +43,11 @@ struct QueryPlanTests {
         Case(name: "group counts", sql: WriteContext.groupJobCountsSQL, arguments: [3], indexes: ["jobs_group"]),
         Case(name: "group row", sql: WriteContext.groupRowSQL, arguments: [3]),
         Case(name: "claimed job's group", sql: WriteContext.claimedGroupSQL, arguments: [3]),
+        Case(
+            name: "claim, with result handlers", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 2),
+            arguments: ["primer", "b", "echo", "JSONRepairHandler", "other", 64], indexes: ["jobs_ready"]
+        ),
+        Case(name: "complete: resubmit", sql: WriteContext.resubmitSQL, arguments: ["{}", 17, "w1", 1]),
         Case(name: "live key check", sql: WriteContext.liveKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
         Case(name: "group by key", sql: GroupRecord.latestByKeySQL, arguments: ["a-7"], indexes: ["groups_key"]),
         Case(name: "live group by key", sql: GroupRecord.liveByKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
@@ -101,7 +106,14 @@ struct QueryPlanTests {
     static let waitingWorkStatements: [Case] = [
         Case(name: "any running", sql: Store.anyRunningSQL, arguments: [], indexes: ["jobs_running"]),
         Case(name: "any waiting", sql: Store.anyWaitingSQL, arguments: [], indexes: ["jobs_ready", "jobs_scheduled"]),
-        Case(name: "runnable scheduled", sql: Store.runnableScheduledSQL(executorCount: 2), arguments: ["echo", "x"], indexes: ["jobs_scheduled"]),
+        Case(
+            name: "runnable scheduled", sql: Store.runnableScheduledSQL(executorCount: 2, resultHandlerCount: 1), arguments: ["echo", "x", "h"],
+            indexes: ["jobs_scheduled"]
+        ),
+        Case(
+            name: "ready by result handler", sql: Store.waitingForResultHandlersSQL(state: .ready, excludedCount: 1), arguments: ["h"],
+            indexes: ["jobs_ready"]
+        ),
         Case(
             name: "ready by executor", sql: Store.waitingForExecutorsSQL(state: .ready, excludedCount: 2), arguments: ["echo", "x"],
             indexes: ["jobs_ready"]
@@ -112,6 +124,10 @@ struct QueryPlanTests {
         ),
         Case(
             name: "summary: jobs missing an executor", sql: ReadOnlyStore.jobsMissingExecutorSQL, arguments: [],
+            indexes: ["jobs_ready", "jobs_scheduled"]
+        ),
+        Case(
+            name: "summary: jobs missing a result handler", sql: ReadOnlyStore.jobsMissingResultHandlerSQL, arguments: [],
             indexes: ["jobs_ready", "jobs_scheduled"]
         ),
     ]

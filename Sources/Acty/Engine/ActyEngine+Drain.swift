@@ -22,7 +22,8 @@ extension ActyEngine {
     /// Work that no live engine can run does not make drain hang: when nothing runs or can run and jobs remain
     /// whose executor no live engine (this one or another process on the file) has registered, drain throws
     /// ``ActyError/Code/unknownExecutor`` naming those executors and how many jobs need each; register the executor
-    /// (or cancel the jobs) and call drain again. Ready jobs of a paused lane are waited for, with a warning in the
+    /// (or cancel the jobs) and call drain again. Likewise, jobs whose group's result handler no live engine has
+    /// make it throw ``ActyError/Code/unknownResultHandler``. Ready jobs of a paused lane are waited for, with a warning in the
     /// log, since resuming the lane lets them run.
     ///
     /// Drain checks with indexed lookups that stop at the first row they find, once per
@@ -36,17 +37,20 @@ extension ActyEngine {
             try checkRunning()
             do {
                 let live = try await liveExecutors()
-                let work = try await store.unfinishedWork(executors: live)
+                let handlers = try await liveResultHandlers()
+                let work = try await store.unfinishedWork(executors: live, resultHandlers: handlers)
                 if work.isDone { return }
                 if !work.isRunning, !work.isRunnable {
                     let missing = try await store.jobsWaitingForExecutors(notIn: live)
                     if !missing.isEmpty { throw Self.cannotDrain(missing, registered: live) }
+                    let missingHandlers = try await store.jobsWaitingForResultHandlers(notIn: handlers)
+                    if !missingHandlers.isEmpty { throw Self.cannotDrain(missingHandlers: missingHandlers, registered: handlers) }
                     if !warnedPaused {
                         warnedPaused = true
                         configuration.logger.warning("drain waits for ready jobs of paused lanes: resume the lanes to let them run")
                     }
                 }
-            } catch let error as ActyError where error.code != .unknownExecutor {
+            } catch let error as ActyError where error.code != .unknownExecutor && error.code != .unknownResultHandler {
                 // A read that failed because the engine shut down meanwhile (its store closed) says so.
                 try checkRunning()
                 throw error
@@ -62,6 +66,17 @@ extension ActyEngine {
             "drain cannot finish: jobs wait for executors no running engine has registered (\(needs)); "
                 + "running engines have: \(registered.sorted().joined(separator: ", ")). "
                 + "Register the executor in an engine, or cancel those jobs, then drain again"
+        )
+    }
+
+    private static func cannotDrain(missingHandlers: [String: Int], registered: Set<String>) -> ActyError {
+        let needs = missingHandlers.sorted { $0.key < $1.key }.map { "\($0.value) need result handler '\($0.key)'" }.joined(separator: ", ")
+        let have = registered.isEmpty ? "none" : registered.sorted().joined(separator: ", ")
+        return ActyError(
+            .unknownResultHandler,
+            "drain cannot finish: jobs wait for result handlers no running engine has (\(needs)); running engines have: \(have). "
+                + "Give an engine the handler (EngineConfiguration.resultHandler or additionalResultHandlers), or cancel those jobs, "
+                + "then drain again"
         )
     }
 
@@ -90,11 +105,21 @@ extension ActyEngine {
     /// The executors of the live engines on the database: this one's, and those registered by other engines that
     /// have not stopped (an engine on this host whose process is gone does not count, even before it is marked lost).
     func liveExecutors() async throws -> Set<String> {
-        var names = Set(executors.keys)
+        try await liveNames(Set(executors.keys)) { $0.executors }
+    }
+
+    /// The result handlers of the live engines on the database, as ``liveExecutors()`` finds executors.
+    func liveResultHandlers() async throws -> Set<String> {
+        try await liveNames(Set(resultHandlers.names)) { $0.resultHandlers }
+    }
+
+    /// This engine's `own` names and those other live engines registered (a JSON array in their `workers` row).
+    private func liveNames(_ own: Set<String>, _ registered: (WorkerRecord) -> String?) async throws -> Set<String> {
+        var names = own
         for worker in try await store.activeWorkers() where worker.id != workerID {
             if LocalProcess.isGone(host: worker.host, pid: worker.pid) { continue }
-            let registered = (try? JSONValue(jsonString: worker.executors))?.arrayValue ?? []
-            names.formUnion(registered.compactMap(\.stringValue))
+            let list = registered(worker).flatMap { try? JSONValue(jsonString: $0) }?.arrayValue ?? []
+            names.formUnion(list.compactMap(\.stringValue))
         }
         return names
     }

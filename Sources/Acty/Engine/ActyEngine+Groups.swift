@@ -109,6 +109,8 @@ extension ActyEngine {
     ) async throws -> OpenGroup {
         try checkRunning()
         let executor = try executorName(executor)
+        // Also when re-attaching: the handler of a group opened before a restart is found by name.
+        _ = try await resultHandlerName(options)
         if let attached = try await attach(key, executor: executor) { return attached }
         let spec = GroupSpec(
             key, lane: lane, dependsOn: dependsOn, executor: executor, groupContext: groupContext, cacheKey: cacheKey,
@@ -213,6 +215,8 @@ extension ActyEngine {
             jobTimeout: timeout?.seconds
         )
         group.dependencies = try Self.checkedDependencies(spec.dependsOn, of: key)
+        group.resultHandler = try await resultHandlerName(options)
+        group.maxResubmits = configuration.maxResultHandlerAttempts
         if let primer = spec.primer, let skip = primerSkip(primer, cacheKey: spec.cacheKey, cacheContext: spec.cacheContext) {
             group.skipPrimerOnCacheHit = (skip.provider, skip.fingerprint)
         }

@@ -25,7 +25,8 @@ extension ActyEngine {
                         workers.addTask {
                             await Worker(
                                 pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs,
-                                isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry
+                                isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry,
+                                resultHandlers: self.resultHandlers, resultHandlerErrorPolicy: self.configuration.resultHandlerErrorPolicy
                             ).run()
                         }
                     }

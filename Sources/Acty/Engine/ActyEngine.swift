@@ -39,6 +39,8 @@ public final class ActyEngine: Sendable {
     let store: Store
     let registry: ResultRegistry
     let executors: [String: any Executor]
+    /// The result handlers this engine has, by name.
+    let resultHandlers: ResultHandlerRegistry
     let dispatcher: Dispatcher
     let runningJobs = RunningJobs()
     /// The cache registry, when the engine has a cache provider.
@@ -95,6 +97,9 @@ public final class ActyEngine: Sendable {
                 throw ActyError(.invalidArgument, "two executors are named '\(executor.name)': executor names must be unique")
             }
         }
+        resultHandlers = try ResultHandlerRegistry(
+            (configuration.resultHandler.map { [$0] } ?? []) + configuration.additionalResultHandlers
+        )
         self.configuration = configuration
         self.executors = byName
         self.defaultExecutor = first.name
@@ -111,7 +116,7 @@ public final class ActyEngine: Sendable {
         store = try await Store.open(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
         registry = ResultRegistry(store: store)
         dispatcher = Dispatcher(
-            store: store, workerID: workerID, executors: byName.keys.sorted(),
+            store: store, workerID: workerID, executors: byName.keys.sorted(), resultHandlers: resultHandlers,
             workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,
             leaseDuration: configuration.leaseDuration, stopRetryLimit: configuration.busyTimeout, registry: registry,
             running: runningJobs, logger: configuration.logger
@@ -134,7 +139,7 @@ public final class ActyEngine: Sendable {
                 WorkerRegistration(
                     id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier), host: ProcessInfo.processInfo.hostName,
                     primerWorkers: configuration.primerWorkers, followerWorkers: configuration.followerWorkers,
-                    executors: byName.keys.sorted()
+                    executors: byName.keys.sorted(), resultHandlers: resultHandlers.names
                 )
             )
         } catch {

@@ -99,6 +99,7 @@ final class Dispatcher: Dispatch {
     private let store: Store
     private let workerID: String
     private let executors: [String]
+    private let resultHandlers: ResultHandlerRegistry
     private let leaseDuration: Double
     /// How long a stopping engine keeps trying to record its last completions while the database cannot be written.
     private let stopRetryLimit: Duration
@@ -107,13 +108,14 @@ final class Dispatcher: Dispatch {
     private let logger: Logger
 
     init(
-        store: Store, workerID: String, executors: [String], workers: Int, workStealing: Bool, leaseDuration: Duration,
+        store: Store, workerID: String, executors: [String], resultHandlers: ResultHandlerRegistry, workers: Int, workStealing: Bool, leaseDuration: Duration,
         stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
     ) {
         state = Locked(State(planner: ClaimPlanner(workStealing: workStealing), liveWorkers: workers))
         self.store = store
         self.workerID = workerID
         self.executors = executors
+        self.resultHandlers = resultHandlers
         self.leaseDuration = leaseDuration.seconds
         self.stopRetryLimit = stopRetryLimit
         self.registry = registry
@@ -299,7 +301,8 @@ final class Dispatcher: Dispatch {
                 taken.claimedFor = free.primer + free.follower
                 claim = ClaimRequest(
                     planner: state.planner, dataVersion: state.dataVersion, freePrimerWorkers: free.primer,
-                    freeFollowerWorkers: free.follower, worker: workerID, leaseDuration: leaseDuration, executors: executors
+                    freeFollowerWorkers: free.follower, worker: workerID, leaseDuration: leaseDuration, executors: executors,
+                    resultHandlers: resultHandlers.names
                 )
             }
             state.inFlight = taken

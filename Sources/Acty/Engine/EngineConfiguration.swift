@@ -66,6 +66,21 @@ public struct EngineConfiguration: Sendable {
     /// ``OpenGroup/submitPrimer(_:maxAttempts:)`` returns a handle whose result is `succeeded` with 0 attempts and
     /// the output `{"skipped": "cache_hit", "cache_key": …}`. The default is `true`.
     public var runPrimerOnCacheHit: Bool
+    /// The result handler that looks at the outputs of every group's jobs, unless a group names its own in
+    /// ``GroupOptions/resultHandler``; `nil`, the default, for none. A group stores its handler's name, and only
+    /// engines that have a handler of that name claim its jobs.
+    public var resultHandler: (any ResultHandler)?
+    /// More result handlers this engine has, for groups that name them in ``GroupOptions/resultHandler``: also
+    /// groups submitted by another process, or before a restart, which this engine would otherwise not claim. None by
+    /// default.
+    public var additionalResultHandlers: [any ResultHandler]
+    /// How many times a result handler may resubmit each job (Python acty's `max_result_handler_attempts`): the
+    /// next resubmit the handler asks for fails the job with error type `ResultHandlerFailed`. Stored with each group
+    /// when it is submitted. Resubmits do not use up ``retryPolicy``'s attempts. The default is 1, as in Python acty.
+    public var maxResultHandlerAttempts: Int
+    /// What a result handler that throws does to its job. The default, ``ResultHandlerErrorPolicy/fail``, fails the
+    /// job with the handler's error.
+    public var resultHandlerErrorPolicy: ResultHandlerErrorPolicy
     /// Receivers of every committed event, in commit order, such as a ``JSONLEventSink``. None by default.
     public var eventSinks: [any EventSink]
     /// Where the engine logs; lifecycle details go to `debug`. The default logs nothing.
@@ -92,6 +107,10 @@ public struct EngineConfiguration: Sendable {
         busyTimeout: Duration = .seconds(10),
         cacheTimeToLive: Duration? = nil,
         runPrimerOnCacheHit: Bool = true,
+        resultHandler: (any ResultHandler)? = nil,
+        additionalResultHandlers: [any ResultHandler] = [],
+        maxResultHandlerAttempts: Int = 1,
+        resultHandlerErrorPolicy: ResultHandlerErrorPolicy = .fail,
         eventSinks: [any EventSink] = [],
         logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -114,6 +133,10 @@ public struct EngineConfiguration: Sendable {
         self.busyTimeout = busyTimeout
         self.cacheTimeToLive = cacheTimeToLive
         self.runPrimerOnCacheHit = runPrimerOnCacheHit
+        self.resultHandler = resultHandler
+        self.additionalResultHandlers = additionalResultHandlers
+        self.maxResultHandlerAttempts = maxResultHandlerAttempts
+        self.resultHandlerErrorPolicy = resultHandlerErrorPolicy
         self.eventSinks = eventSinks
         self.logger = logger
     }
@@ -141,6 +164,11 @@ public struct EngineConfiguration: Sendable {
         guard maxAbandonedAttempts >= 1 else {
             throw ActyError(
                 .invalidArgument, "maxAbandonedAttempts must be at least 1 (1 fails a job the first time its process dies), not \(maxAbandonedAttempts)"
+            )
+        }
+        guard maxResultHandlerAttempts >= 0 else {
+            throw ActyError(
+                .invalidArgument, "maxResultHandlerAttempts must not be negative (0 lets no job be resubmitted), not \(maxResultHandlerAttempts)"
             )
         }
         if let cacheTimeToLive, cacheTimeToLive <= .zero {

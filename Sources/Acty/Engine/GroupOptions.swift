@@ -17,17 +17,24 @@ public struct GroupOptions: Sendable {
     public var retryPolicy: RetryPolicy?
     /// How long one attempt of the group's jobs may run; the engine's when `nil`.
     public var jobTimeout: Duration?
+    /// The result handler that looks at the outputs of the group's jobs; the engine's
+    /// ``EngineConfiguration/resultHandler`` when `nil`. The engine keeps it, by name, for as long as it runs, so it
+    /// also claims other groups that name it; after a restart, list it in
+    /// ``EngineConfiguration/additionalResultHandlers`` to resume such groups.
+    public var resultHandler: (any ResultHandler)?
 
     /// Creates options; every `nil` takes the engine's setting.
     public init(
         primerFailurePolicy: PrimerFailurePolicy? = nil,
         followerFailurePolicy: FollowerFailurePolicy? = nil,
         retryPolicy: RetryPolicy? = nil,
-        jobTimeout: Duration? = nil
+        jobTimeout: Duration? = nil,
+        resultHandler: (any ResultHandler)? = nil
     ) {
         self.primerFailurePolicy = primerFailurePolicy
         self.followerFailurePolicy = followerFailurePolicy
         self.retryPolicy = retryPolicy
         self.jobTimeout = jobTimeout
+        self.resultHandler = resultHandler
     }
 }

@@ -9,6 +9,8 @@ struct Worker {
     let running: RunningJobs
     let isRetryable: @Sendable (any Error) -> Bool
     let cache: CacheRegistry?
+    let resultHandlers: ResultHandlerRegistry
+    let resultHandlerErrorPolicy: ResultHandlerErrorPolicy
 
     func run() async {
         var done: Dispatcher.Finished?
@@ -35,9 +37,7 @@ struct Worker {
                     // Shut down past the grace period while creating or waiting for the entry, or the cache entry
                     // could not be written (a full disk, say): not the job's failure, so hand the job back.
                     if Task.isCancelled || Store.isWriteFault(error) {
-                        return Dispatcher.Finished(
-                            completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true
-                        )
+                        return interrupted(claimed)
                     }
                     return failed(claimed, JobError(thrown: error), retryable: !(error is CancellationError) && isRetryable(error))
                 }
@@ -81,19 +81,10 @@ struct Worker {
         switch outcome {
         case .interrupted:
             // The engine is shutting down past its grace period: hand the job back without using up an attempt.
-            return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true)
+            return interrupted(claimed)
         case .finished(.success(let output)):
-            // An output the store cannot give back unchanged fails the attempt rather than being lost on reading.
-            let text: String
-            switch StoredJSON.text(output) {
-            case .success(let stored): text = stored
-            case .failure(let refusal):
-                return failed(claimed, JobError(type: "InvalidOutput", message: "the output \(refusal.message)"), retryable: false)
-            }
-            return Dispatcher.Finished(
-                completion: Completion(job: claimed, outcome: .succeeded(output: text), finishedAt: Self.now),
-                output: output
-            )
+            if let handler = claimed.resultHandler { return await handle(output, of: job, claimed, handler: handler) }
+            return succeeded(claimed, output)
         case .finished(.failure(let error)):
             if let invalid = error as? CacheInvalidError, let cache, let handle = job.cache {
                 await cache.invalidate(key: handle.key, providerRef: handle.providerRef, reason: invalid.reason, group: claimed.groupID)
@@ -105,27 +96,52 @@ struct Worker {
         }
     }
 
+    /// A successful attempt. An output the store cannot give back unchanged fails the attempt rather than being lost
+    /// on reading.
+    func succeeded(_ claimed: ClaimedJob, _ output: JSONValue, handlerEvent: Completion.HandlerEvent? = nil) -> Dispatcher.Finished {
+        let text: String
+        switch StoredJSON.text(output) {
+        case .success(let stored): text = stored
+        case .failure(let refusal):
+            return failed(claimed, JobError(type: "InvalidOutput", message: "the output \(refusal.message)"), retryable: false)
+        }
+        return Dispatcher.Finished(
+            completion: Completion(job: claimed, outcome: .succeeded(output: text), finishedAt: Self.now, handlerEvent: handlerEvent),
+            output: output
+        )
+    }
+
+    /// The attempt was cut off because the engine is shutting down past its grace period: the job goes back without
+    /// using up an attempt.
+    func interrupted(_ claimed: ClaimedJob) -> Dispatcher.Finished {
+        Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(.init(error: .shutdown)), finishedAt: Self.now), output: nil, released: true)
+    }
+
     private func makeJob(_ claimed: ClaimedJob) throws -> Job {
         Job(
             id: claimed.id, groupKey: claimed.groupKey, role: claimed.role, followerIndex: claimed.followerIndex,
             lane: claimed.lane, attempt: claimed.attempt, payload: try JSONValue(jsonString: claimed.payload),
             groupContext: try claimed.groupContext.map { try JSONValue(jsonString: $0) },
-            cache: claimed.cacheKey.map { CacheHandle(key: $0, providerRef: nil) }
+            cache: claimed.cacheKey.map { CacheHandle(key: $0, providerRef: nil) }, resubmits: claimed.resubmits
         )
     }
 
     /// A failed attempt: retried after the policy's backoff while attempts are left and the error allows it.
     /// Attempts abandoned by a process that died count neither against the budget nor in the backoff.
-    private func failed(_ claimed: ClaimedJob, _ error: JobError, retryable: Bool, timedOut: Bool = false) -> Dispatcher.Finished {
+    func failed(
+        _ claimed: ClaimedJob, _ error: JobError, retryable: Bool, timedOut: Bool = false, handlerEvent: Completion.HandlerEvent? = nil
+    ) -> Dispatcher.Finished {
         var retryAfter: Double?
         if retryable, claimed.hasAttemptsLeft {
             retryAfter = claimed.retryPolicy.delay(afterAttempt: claimed.countedAttempt, random: Double.random(in: 0..<1)).seconds
         }
         let failure = Completion.Failure(error: error, timedOut: timedOut, retryAfter: retryAfter)
-        return Dispatcher.Finished(completion: Completion(job: claimed, outcome: .failed(failure), finishedAt: Self.now), output: nil)
+        return Dispatcher.Finished(
+            completion: Completion(job: claimed, outcome: .failed(failure), finishedAt: Self.now, handlerEvent: handlerEvent), output: nil
+        )
     }
 
-    private static var now: Double { WallClock.now }
+    static var now: Double { WallClock.now }
 
     fileprivate enum Outcome {
         case finished(Result<JSONValue, any Error>)

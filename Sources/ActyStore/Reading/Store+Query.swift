@@ -116,6 +116,8 @@ package final class ReadOnlyStore: Sendable {
     ///   `groups_by_state` (`state`, `count`).
     /// - `jobs_missing_executor` (`executor`, `jobs`): ready and scheduled jobs whose executor no live engine (a
     ///   `workers` row with `stopped_at` NULL) has registered, so they wait until one does; empty when none.
+    /// - `jobs_missing_result_handler` (`result_handler`, `jobs`): likewise, ready and scheduled jobs whose group's
+    ///   result handler no live engine has.
     package func summary(now: Double? = nil) throws -> [(String, QueryTable)] {
         try read { db in
             let overview = try Self.table(db, """
@@ -135,6 +137,7 @@ package final class ReadOnlyStore: Sendable {
                 ("jobs_by_role", try Self.table(db, "SELECT role, COUNT(*) AS count FROM jobs GROUP BY role ORDER BY role")),
                 ("groups_by_state", try Self.table(db, "SELECT state, COUNT(*) AS count FROM groups GROUP BY state ORDER BY state")),
                 ("jobs_missing_executor", try Self.table(db, Self.jobsMissingExecutorSQL)),
+                ("jobs_missing_result_handler", try Self.table(db, Self.jobsMissingResultHandlerSQL)),
             ]
         }
     }
@@ -149,17 +152,28 @@ package final class ReadOnlyStore: Sendable {
         GROUP BY executor ORDER BY executor
         """
 
+    /// Ready and scheduled jobs by result handler, for handlers no live engine has; read through the two states'
+    /// partial indexes (see QueryPlanTests).
+    static let jobsMissingResultHandlerSQL = """
+        SELECT result_handler, COUNT(*) AS jobs
+        FROM (SELECT result_handler FROM jobs INDEXED BY jobs_ready WHERE state = 'ready'
+            UNION ALL SELECT result_handler FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled')
+        WHERE result_handler IS NOT NULL AND result_handler NOT IN (
+            SELECT json_each.value FROM workers, json_each(workers.result_handlers) WHERE workers.stopped_at IS NULL)
+        GROUP BY result_handler ORDER BY result_handler
+        """
+
     // MARK: Groups
 
     static let groupColumns = """
         groups.id, groups.key, groups.lane, groups.state, groups.primer_state, groups.primer_policy,
         groups.follower_policy, groups.jobs_total, groups.jobs_finished, groups.cache_key, groups.error,
-        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting
+        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting, groups.result_handler
         """
 
     /// Groups, newest first. Columns: `id, key, lane, state, primer_state, primer_policy, follower_policy,
     /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at, dependencies_waiting` (how
-    /// many of its dependencies a group still waits for: a live group with any is blocked).
+    /// many of its dependencies a group still waits for: a live group with any is blocked), `result_handler`.
     ///
     /// - Parameter blocked: only live groups that wait for dependencies.
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.
@@ -223,24 +237,30 @@ package final class ReadOnlyStore: Sendable {
     }
 
     /// One job: sections `job` (one row: the columns of ``jobs(state:lane:role:executor:groupKey:limit:)`` plus
-    /// `payload` and `result`, JSON text) and `attempts` (the columns of ``attempts(job:limit:)``).
+    /// `result_handler`, `resubmits`, `payload`, `original_payload` and `result`, JSON text) and `attempts` (the
+    /// columns of ``attempts(job:limit:)`` plus `payload`). `payload` is what the next or last attempt ran with;
+    /// after a result handler resubmitted the job, `original_payload` is the submitted one, and each `resubmitted`
+    /// attempt has the handler's `reason` and the `payload` it resubmitted.
     ///
     /// - Throws: ``ActyError`` `unknownJob` when no job has this id.
     package func job(id: Int64) throws -> [(String, QueryTable)] {
         try read { db in
-            let job = try Self.table(db, "SELECT \(Self.jobColumns), jobs.payload, jobs.result FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.id = ?", [id])
+            let job = try Self.table(db, """
+                SELECT \(Self.jobColumns), jobs.result_handler, jobs.resubmits, jobs.payload, jobs.original_payload, jobs.result
+                FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.id = ?
+                """, [id])
             guard !job.rows.isEmpty else { throw ActyError(.unknownJob, "no job with id \(id) in \(path)") }
-            let attempts = try Self.table(db, "SELECT \(Self.attemptColumns) FROM attempts WHERE job_id = ? ORDER BY number", [id])
+            let attempts = try Self.table(db, "SELECT \(Self.attemptColumns), payload FROM attempts WHERE job_id = ? ORDER BY number", [id])
             return [("job", job), ("attempts", attempts)]
         }
     }
 
     // MARK: Attempts, lanes, cache, workers
 
-    static let attemptColumns = "job_id, number, worker, pool, started_at, finished_at, duration, outcome, error"
+    static let attemptColumns = "job_id, number, worker, pool, started_at, finished_at, duration, outcome, error, reason"
 
     /// Finished attempts, newest first. Columns: `job_id, number, worker, pool, started_at, finished_at, duration,
-    /// outcome, error`.
+    /// outcome, error, reason` (why a result handler resubmitted the job, for `resubmitted` attempts).
     package func attempts(job: Int64? = nil, limit: Int = 50) throws -> QueryTable {
         try read { db in
             try Self.table(db, """
@@ -281,14 +301,15 @@ package final class ReadOnlyStore: Sendable {
     }
 
     /// Engine processes, by start. Columns: `id, pid, host, alive` (1 when `stopped_at` is NULL), `started_at,
-    /// heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers, executors` (JSON text).
+    /// heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers, executors, result_handlers` (JSON
+    /// text).
     package func workers() throws -> QueryTable {
         try read { db in try Self.table(db, Self.workersSQL) }
     }
 
     static let workersSQL = """
         SELECT id, pid, host, stopped_at IS NULL AS alive, started_at, heartbeat_at, stopped_at, stop_reason,
-            primer_workers, follower_workers, executors FROM workers ORDER BY started_at
+            primer_workers, follower_workers, executors, result_handlers FROM workers ORDER BY started_at
         """
 
     // MARK: Events

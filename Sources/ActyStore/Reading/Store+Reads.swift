@@ -74,7 +74,7 @@ extension Store {
             var jobs: [FinishedJobEvent] = []
             let rows = try Row.fetchCursor(db, sql: Self.finishedJobsSQL, arguments: [seq, limit])
             while let row = try rows.next() {
-                jobs.append(FinishedJobEvent(seq: row[22], type: try decodeEnum(row[23], table: "events"), job: try JobRecord(row: row)))
+                jobs.append(FinishedJobEvent(seq: row["event_seq"], type: try decodeEnum(row["event_type"], table: "events"), job: try JobRecord(row: row)))
             }
             if jobs.count == limit, let last = jobs.last { return (jobs, last.seq) }
             return (jobs, try Int64.fetchOne(db, sql: ReadOnlyStore.lastEventSeqSQL) ?? seq)
@@ -82,7 +82,7 @@ extension Store {
     }
 
     static let finishedJobsSQL = """
-        SELECT \(JobRecord.columns), events.seq, events.type
+        SELECT \(JobRecord.columns), events.seq AS event_seq, events.type AS event_type
         FROM events JOIN jobs ON jobs.id = events.job_id JOIN groups ON groups.id = jobs.group_id
         WHERE events.seq > ? AND (events.type = 'job_succeeded' OR events.type = 'job_failed' OR events.type = 'job_cancelled')
         ORDER BY events.seq LIMIT ?

@@ -27,6 +27,8 @@ package struct DatabaseSummary: Sendable, Hashable {
     package var groupsByState: [GroupState: Int]
     /// Rows in `attempts`: finished attempts of the counted jobs.
     package var attempts: Int
+    /// Those of them a result handler resubmitted.
+    package var resubmittedAttempts: Int = 0
     /// When the first counted job was submitted (Unix seconds), or `nil` without jobs.
     package var firstSubmittedAt: Double?
     /// When the last counted job finished (Unix seconds), or `nil` when none has.
@@ -101,15 +103,15 @@ extension Store {
                 groupsByState[state] = row[1]
             }
 
-            let attempts = try Int.fetchOne(
+            let attemptCounts = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT COUNT(*) FROM attempts
+                    SELECT COUNT(*), TOTAL(attempts.outcome = 'resubmitted') FROM attempts
                     JOIN jobs ON jobs.id = attempts.job_id JOIN groups ON groups.id = jobs.group_id
                     WHERE \(groupFilter)
                     """,
                 arguments: arguments
-            ) ?? 0
+            )
 
             let span = try Row.fetchOne(
                 db,
@@ -121,8 +123,8 @@ extension Store {
                 arguments: arguments
             )
             return DatabaseSummary(
-                jobCounts: jobCounts, groupsByState: groupsByState, attempts: attempts,
-                firstSubmittedAt: span?[0], lastFinishedAt: span?[1]
+                jobCounts: jobCounts, groupsByState: groupsByState, attempts: attemptCounts?[0] ?? 0,
+                resubmittedAttempts: Int(attemptCounts?[1] ?? 0.0), firstSubmittedAt: span?[0], lastFinishedAt: span?[1]
             )
         }
     }

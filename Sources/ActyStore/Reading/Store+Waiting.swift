@@ -1,7 +1,7 @@
 package import ActyCore
 import GRDB
 
-/// Where the unfinished work of a database stands, as ``Store/unfinishedWork(executors:)`` reads it: enough for
+/// Where the unfinished work of a database stands, as ``Store/unfinishedWork(executors:resultHandlers:)`` reads it: enough for
 /// `drain()` to know whether to keep waiting, with lookups that stop at the first matching row.
 package struct UnfinishedWork: Sendable, Hashable {
     /// Some job is running (leased to an engine, live or not yet rescued).
@@ -9,8 +9,8 @@ package struct UnfinishedWork: Sendable, Hashable {
     /// Some job is ready or scheduled, or a blocked group waits for a dependency with a timeout (which frees it at
     /// the latest when it is due).
     package var isWaiting: Bool
-    /// Some ready job of a lane that is not paused, or some scheduled job, has one of the given executors: a live
-    /// engine can run it.
+    /// Some ready job of a lane that is not paused, or some scheduled job, has one of the given executors (and no
+    /// result handler, or one of the given ones): a live engine can run it.
     package var isRunnable: Bool
 
     /// No job is ready, scheduled or running.
@@ -30,8 +30,10 @@ extension Store {
     /// lane, `jobs_scheduled`). Only ``UnfinishedWork/isRunnable`` may read past rows, the ready jobs whose executor
     /// no live engine has, and only while nothing runs.
     ///
-    /// - Parameter executors: the executors of the live engines.
-    package func unfinishedWork(executors: Set<String>) async throws -> UnfinishedWork {
+    /// - Parameters:
+    ///   - executors: the executors of the live engines.
+    ///   - resultHandlers: the result handlers of the live engines: a job whose group names another is not runnable.
+    package func unfinishedWork(executors: Set<String>, resultHandlers: Set<String> = []) async throws -> UnfinishedWork {
         try await read { db in
             let isRunning = try Bool.fetchOne(db, sql: Self.anyRunningSQL) ?? false
             let isWaiting = try Bool.fetchOne(db, sql: Self.anyWaitingSQL) ?? false
@@ -39,15 +41,17 @@ extension Store {
             var work = UnfinishedWork(isRunning: isRunning, isWaiting: isWaiting || timeoutPending, isRunnable: timeoutPending)
             guard isWaiting, !isRunning, !executors.isEmpty, !timeoutPending else { return work }
             let names = Array(executors)
-            if try Bool.fetchOne(db, sql: Self.runnableScheduledSQL(executorCount: names.count), arguments: StatementArguments(names)) != nil {
+            let handlers = Array(resultHandlers)
+            let scheduled = Self.runnableScheduledSQL(executorCount: names.count, resultHandlerCount: handlers.count)
+            if try Bool.fetchOne(db, sql: scheduled, arguments: StatementArguments(names) + StatementArguments(handlers)) != nil {
                 work.isRunnable = true
                 return work
             }
             // Lane by lane and role by role, as a claim looks: the `jobs_ready` index finds each lane's jobs.
-            let ready = try db.makeStatement(sql: WriteContext.claimSQL(executorCount: names.count))
+            let ready = try db.makeStatement(sql: WriteContext.claimSQL(executorCount: names.count, resultHandlerCount: handlers.count))
             for lane in try String.fetchAll(db, sql: "SELECT name FROM lanes WHERE paused = 0") {
                 for role in JobRole.allCases {
-                    let arguments = StatementArguments([role.rawValue, lane]) + StatementArguments(names) + [1]
+                    let arguments = StatementArguments([role.rawValue, lane]) + StatementArguments(names) + StatementArguments(handlers) + [1]
                     if try Row.fetchOne(ready, arguments: arguments) != nil {
                         work.isRunnable = true
                         return work
@@ -64,12 +68,26 @@ extension Store {
     ///
     /// - Parameter executors: the executors of the live engines.
     package func jobsWaitingForExecutors(notIn executors: Set<String>) async throws -> [String: Int] {
+        try await waitingJobCounts(excluding: executors, Self.waitingForExecutorsSQL)
+    }
+
+    /// Ready and scheduled jobs whose group's result handler is not one of `resultHandlers`, counted by handler:
+    /// work no live engine can run. Like ``jobsWaitingForExecutors(notIn:)``, for a warning now and then.
+    ///
+    /// - Parameter resultHandlers: the result handlers of the live engines.
+    package func jobsWaitingForResultHandlers(notIn resultHandlers: Set<String>) async throws -> [String: Int] {
+        try await waitingJobCounts(excluding: resultHandlers, Self.waitingForResultHandlersSQL)
+    }
+
+    /// Ready and scheduled jobs counted by the name `sql` groups them by, leaving out `names`.
+    private func waitingJobCounts(
+        excluding names: Set<String>, _ sql: @escaping @Sendable (_ state: JobState, _ excludedCount: Int) -> String
+    ) async throws -> [String: Int] {
         try await read { db in
-            let names = Array(executors)
+            let names = Array(names)
             var counts: [String: Int] = [:]
             for state in [JobState.ready, .scheduled] {
-                let sql = Self.waitingForExecutorsSQL(state: state, excludedCount: names.count)
-                for row in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(names)) {
+                for row in try Row.fetchAll(db, sql: sql(state, names.count), arguments: StatementArguments(names)) {
                     counts[row[0], default: 0] += row[1] as Int
                 }
             }
@@ -115,9 +133,16 @@ extension Store {
         SELECT EXISTS (SELECT 1 FROM group_dependencies INDEXED BY group_dependencies_due WHERE state = 'waiting' AND due_at IS NOT NULL)
         """
 
-    /// A scheduled job with one of `executorCount` executors, walking the `jobs_scheduled` index.
-    static func runnableScheduledSQL(executorCount: Int) -> String {
-        "SELECT 1 FROM jobs INDEXED BY jobs_scheduled WHERE state = 'scheduled' AND executor IN (\(placeholders(executorCount))) LIMIT 1"
+    /// A scheduled job with one of `executorCount` executors and no result handler or one of `resultHandlerCount`,
+    /// walking the `jobs_scheduled` index.
+    static func runnableScheduledSQL(executorCount: Int, resultHandlerCount: Int) -> String {
+        let handlers =
+            resultHandlerCount == 0
+            ? "result_handler IS NULL" : "(result_handler IS NULL OR result_handler IN (\(placeholders(resultHandlerCount))))"
+        return """
+            SELECT 1 FROM jobs INDEXED BY jobs_scheduled
+            WHERE state = 'scheduled' AND executor IN (\(placeholders(executorCount))) AND \(handlers) LIMIT 1
+            """
     }
 
     /// Jobs of one waiting state (ready or scheduled) by executor, leaving out `excludedCount` executors, through the
@@ -126,6 +151,17 @@ extension Store {
         let filter = excludedCount == 0 ? "" : " AND executor NOT IN (\(placeholders(excludedCount)))"
         let index = state == .ready ? "jobs_ready" : "jobs_scheduled"
         return "SELECT executor, COUNT(*) FROM jobs INDEXED BY \(index) WHERE state = '\(state.rawValue)'\(filter) GROUP BY executor"
+    }
+
+    /// Jobs of one waiting state with a result handler, by handler, leaving out `excludedCount` handlers, through the
+    /// state's partial index.
+    static func waitingForResultHandlersSQL(state: JobState, excludedCount: Int) -> String {
+        let filter = excludedCount == 0 ? "" : " AND result_handler NOT IN (\(placeholders(excludedCount)))"
+        let index = state == .ready ? "jobs_ready" : "jobs_scheduled"
+        return """
+            SELECT result_handler, COUNT(*) FROM jobs INDEXED BY \(index)
+            WHERE state = '\(state.rawValue)' AND result_handler IS NOT NULL\(filter) GROUP BY result_handler
+            """
     }
 
     /// Groups in one state, served by `groups_state (state, finished_at)` in its order.

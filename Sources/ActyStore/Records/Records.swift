@@ -47,13 +47,19 @@ package struct JobRecord: Sendable, Hashable {
     package var startedAt: Double?
     /// When it reached a terminal state.
     package var finishedAt: Double?
+    /// The name of the result handler that looks at its outputs, if its group has one.
+    package var resultHandler: String?
+    /// Attempts a result handler resubmitted: they do not count against ``maxAttempts``.
+    package var resubmits: Int
+    /// The payload as submitted, once a resubmit replaced it (``payload`` is then the resubmitted one).
+    package var originalPayload: String?
 
     /// The columns ``init(row:)`` reads, in order: a job row with its group's key (from `groups`).
     static let columns = """
         jobs.id, jobs.group_id, groups.key, jobs.role, jobs.follower_index, jobs.executor, jobs.lane, jobs.state,
             jobs.priority, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.run_at, jobs.lease_owner,
             jobs.lease_until, jobs.result, jobs.error, jobs.created_at, jobs.started_at, jobs.finished_at, jobs.abandoned,
-            jobs.max_abandoned
+            jobs.max_abandoned, jobs.result_handler, jobs.resubmits, jobs.original_payload
         """
 
     static let selection = "SELECT \(columns) FROM jobs JOIN groups ON groups.id = jobs.group_id"
@@ -81,6 +87,9 @@ package struct JobRecord: Sendable, Hashable {
         finishedAt = row[19]
         abandonedAttempts = row[20]
         maxAbandonedAttempts = row[21]
+        resultHandler = row[22]
+        resubmits = row[23]
+        originalPayload = row[24]
     }
 }
 
@@ -126,11 +135,15 @@ package struct GroupRecord: Sendable, Hashable {
     package var finishedAt: Double?
     /// Dependencies not resolved yet: a live group with any is blocked.
     package var dependenciesWaiting: Int
+    /// The name of the result handler that looks at its jobs' outputs, if any.
+    package var resultHandler: String?
+    /// How many times the result handler may resubmit each of its jobs.
+    package var maxResubmits: Int
 
     static let selection = """
         SELECT id, key, lane, state, primer_state, primer_policy, follower_policy, cache_key, cache_context,
             group_context, followers_total, jobs_total, jobs_finished, error, created_at, closed_at, finished_at,
-            retry_policy, job_timeout, dependencies_waiting
+            retry_policy, job_timeout, dependencies_waiting, result_handler, max_resubmits
         FROM groups
         """
 
@@ -161,6 +174,8 @@ package struct GroupRecord: Sendable, Hashable {
         retryPolicy = (row[17] as String?).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none
         jobTimeout = row[18]
         dependenciesWaiting = row[19]
+        resultHandler = row[20]
+        maxResubmits = row[21]
     }
 }
 
@@ -178,14 +193,21 @@ package struct AttemptRecord: Sendable, Hashable {
     package var startedAt: Double
     /// When it ended.
     package var finishedAt: Double?
-    /// `succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, or `nil` while running.
+    /// `succeeded`, `failed`, `timed_out`, `abandoned`, `cancelled`, `resubmitted`, or `nil` while running.
     package var outcome: String?
     /// The error as JSON text, for failed attempts.
     package var error: String?
     /// How long it ran, in seconds.
     package var duration: Double?
+    /// Why the result handler resubmitted the job, for `resubmitted` attempts.
+    package var reason: String?
+    /// The payload the result handler resubmitted the job with (JSON text), for `resubmitted` attempts: the next
+    /// attempts run with it.
+    package var payload: String?
 
-    static let selection = "SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration FROM attempts"
+    static let selection = """
+        SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration, reason, payload FROM attempts
+        """
 
     init(row: Row) throws {
         jobID = JobID(row[0])
@@ -197,6 +219,8 @@ package struct AttemptRecord: Sendable, Hashable {
         outcome = row[6]
         error = row[7]
         duration = row[8]
+        reason = row[9]
+        payload = row[10]
     }
 }
 
@@ -241,10 +265,12 @@ package struct WorkerRecord: Sendable, Hashable {
     package var followerWorkers: Int
     /// Its executors, as a JSON array.
     package var executors: String
+    /// Its result handlers, as a JSON array; `nil` for a process of a build that had none.
+    package var resultHandlers: String?
 
     static let selection = """
         SELECT id, pid, host, started_at, heartbeat_at, stopped_at, stop_reason, primer_workers, follower_workers,
-            executors
+            executors, result_handlers
         FROM workers
         """
 
@@ -259,6 +285,7 @@ package struct WorkerRecord: Sendable, Hashable {
         primerWorkers = row[7]
         followerWorkers = row[8]
         executors = row[9]
+        resultHandlers = row[10]
     }
 }
 

@@ -59,6 +59,10 @@ package struct NewGroup: Sendable, Hashable {
     package var skipPrimerOnCacheHit: (provider: String, fingerprint: String)?
     /// The groups it waits for, by key, each key once (see `WriteContext+Dependencies.swift`).
     package var dependencies: [GroupDependency] = []
+    /// The name of the result handler that looks at the outputs of the group's jobs, if any.
+    package var resultHandler: String?
+    /// How many times the result handler may resubmit each job of the group.
+    package var maxResubmits: Int = 0
 
     /// Creates a group to insert.
     package init(

@@ -54,7 +54,7 @@ extension MultiRowInsert {
         columns: [
             "key", "lane", "state", "primer_state", "primer_policy", "follower_policy", "retry_policy", "job_timeout", "cache_key",
             "cache_context", "group_context", "followers_total", "jobs_total", "jobs_finished", "created_at", "closed_at",
-            "dependencies_waiting",
+            "dependencies_waiting", "result_handler", "max_resubmits",
         ]
     )
     /// Rows of the `jobs` table, as inserted at submission.
@@ -62,7 +62,7 @@ extension MultiRowInsert {
         table: "jobs",
         columns: [
             "group_id", "role", "follower_index", "executor", "lane", "state", "priority", "payload", "max_attempts", "max_abandoned",
-            "created_at",
+            "created_at", "result_handler",
         ]
     )
     /// Rows of the `group_dependencies` table, as inserted at submission.

@@ -154,12 +154,14 @@ extension Store {
         _ = try await write(worker: worker.id) { context in
             try context.db.execute(
                 sql: """
-                    INSERT INTO workers (id, pid, host, started_at, heartbeat_at, primer_workers, follower_workers, executors)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO workers (id, pid, host, started_at, heartbeat_at, primer_workers, follower_workers, executors,
+                        result_handlers)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     worker.id, worker.pid, worker.host, context.now, context.now, worker.primerWorkers,
                     worker.followerWorkers, JSONValue.array(worker.executors.map { .string($0) }).jsonString,
+                    JSONValue.array(worker.resultHandlers.map { .string($0) }).jsonString,
                 ]
             )
             let data = JSONValue.object([
@@ -170,6 +172,16 @@ extension Store {
             ]).jsonString
             try context.record(.workerStarted, data: data)
             try context.record(.runStarted, data: data)
+        }
+    }
+
+    /// Updates the result handlers an engine process has, once it learned one from a group's options.
+    package func updateResultHandlers(_ names: [String], worker: String) async throws {
+        _ = try await write(worker: worker) { context in
+            try context.db.execute(
+                sql: "UPDATE workers SET result_handlers = ? WHERE id = ?",
+                arguments: [JSONValue.array(names.map { .string($0) }).jsonString, worker]
+            )
         }
     }
 
@@ -197,15 +209,20 @@ package struct WorkerRegistration: Sendable, Hashable {
     package var followerWorkers: Int
     /// Registered executor names.
     package var executors: [String]
+    /// Names of the result handlers the engine has.
+    package var resultHandlers: [String]
 
     /// Creates a registration.
-    package init(id: String, pid: Int, host: String, primerWorkers: Int, followerWorkers: Int, executors: [String]) {
+    package init(
+        id: String, pid: Int, host: String, primerWorkers: Int, followerWorkers: Int, executors: [String], resultHandlers: [String] = []
+    ) {
         self.id = id
         self.pid = pid
         self.host = host
         self.primerWorkers = primerWorkers
         self.followerWorkers = followerWorkers
         self.executors = executors
+        self.resultHandlers = resultHandlers
     }
 }
 

@@ -240,11 +240,11 @@ extension WriteContext {
             lease_until = NULL, pool = NULL
         WHERE id = ?
         """
-    /// Queues a job again with one more attempt in its retry budget (abandoned attempts do not count in it), and
-    /// room for that attempt in its abandoned bound: a job that failed because it was abandoned too often runs once
-    /// more, and fails again if that attempt is abandoned too.
+    /// Queues a job again with one more attempt in its retry budget (abandoned and resubmitted attempts do not count
+    /// in it), and room for that attempt in its abandoned bound: a job that failed because it was abandoned too often
+    /// runs once more, and fails again if that attempt is abandoned too.
     static let requeueJobSQL = """
-        UPDATE jobs SET state = ?, max_attempts = MAX(max_attempts, attempts - abandoned + 1),
+        UPDATE jobs SET state = ?, max_attempts = MAX(max_attempts, attempts - abandoned - resubmits + 1),
             max_abandoned = MAX(max_abandoned, abandoned + 1), error = NULL, result = NULL, finished_at = NULL, run_at = NULL
         WHERE id = ?
         """

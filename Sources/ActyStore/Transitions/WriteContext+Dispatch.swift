@@ -40,7 +40,9 @@ extension WriteContext {
         var jobs: [ClaimedJob] = []
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
-            let select = try db.cachedStatement(sql: Self.claimSQL(executorCount: request.executors.count))
+            let select = try db.cachedStatement(
+                sql: Self.claimSQL(executorCount: request.executors.count, resultHandlerCount: request.resultHandlers.count)
+            )
             let lease = try db.cachedStatement(sql: Self.leaseSQL)
             jobs = try planner.fill(
                 freePrimerWorkers: request.freePrimerWorkers,
@@ -53,6 +55,7 @@ extension WriteContext {
                     arguments.add(work.rawValue)
                     arguments.add(lane)
                     for executor in request.executors { arguments.add(executor) }
+                    for handler in request.resultHandlers { arguments.add(handler) }
                     arguments.add(count)
                 } _: { row in
                     claimed.append(
@@ -60,7 +63,8 @@ extension WriteContext {
                             id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
                             followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
                             maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
-                            cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now
+                            cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now,
+                            resultHandler: row.optionalString(8), resubmits: row.int(9)
                         )
                     )
                 }
@@ -88,7 +92,8 @@ extension WriteContext {
                     groups[groupID] = ClaimedGroup(
                         key: row.string(0), context: row.optionalString(1), cacheKey: row.optionalString(2),
                         retryPolicy: row.optionalString(3).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none,
-                        timeout: row.optionalDouble(4), providerRef: row.optionalString(5), cacheContext: row.optionalString(6)
+                        timeout: row.optionalDouble(4), providerRef: row.optionalString(5), cacheContext: row.optionalString(6),
+                        maxResubmits: row.int(7)
                     )
                 }
             }
@@ -100,6 +105,7 @@ extension WriteContext {
                 jobs[index].timeout = group.timeout
                 jobs[index].providerRef = group.providerRef
                 jobs[index].cacheContext = group.cacheContext
+                jobs[index].maxResubmits = group.maxResubmits
             }
             let job = jobs[index]
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
@@ -161,12 +167,20 @@ extension WriteContext {
 
 extension WriteContext {
     /// The claim of one lane: the `LIMIT ?` best ready jobs of a role whose executor is one of `executorCount`
-    /// names. Served by the `jobs_ready` index, whose column order matches the `ORDER BY`.
-    static func claimSQL(executorCount: Int) -> String {
-        let placeholders = Array(repeating: "?", count: executorCount).joined(separator: ", ")
+    /// names, and whose result handler, if the job has one, is one of `resultHandlerCount` names (`nil`: whatever
+    /// their handler). Served by the `jobs_ready` index, whose column order matches the `ORDER BY`.
+    static func claimSQL(executorCount: Int, resultHandlerCount: Int?) -> String {
+        let placeholders = { (count: Int) in Array(repeating: "?", count: count).joined(separator: ", ") }
+        let handlers =
+            switch resultHandlerCount {
+            case nil: ""
+            case 0?: " AND result_handler IS NULL"
+            case let count?: " AND (result_handler IS NULL OR result_handler IN (\(placeholders(count))))"
+            }
         return """
-            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned FROM jobs
-            WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders))
+            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned, result_handler, resubmits
+            FROM jobs
+            WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders(executorCount)))\(handlers)
             ORDER BY priority DESC, id LIMIT ?
             """
     }
@@ -180,7 +194,7 @@ extension WriteContext {
     /// What a claimed job needs of its group.
     static let claimedGroupSQL = """
         SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
-            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context
+            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context, groups.max_resubmits
         FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
         WHERE groups.id = ?
         """
@@ -216,6 +230,7 @@ private struct ClaimedGroup {
     var timeout: Double?
     var providerRef: String?
     var cacheContext: String?
+    var maxResubmits: Int
 }
 
 extension WriteContext {
@@ -243,6 +258,7 @@ extension WriteContext {
                 guard db.changesCount == 1 else { continue }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil))
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
+                if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
                 )
@@ -272,10 +288,14 @@ extension WriteContext {
                     .jobFailed, job.ref, pool: job.pool,
                     data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"outcome":"\#(outcome)","error":\#(errorJSON)}"#
                 )
+                if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: failure.error, attempts: job.attempt)
                 )
                 failures.append((job.ref, failure.error))
+            case .resubmitted(let resubmit):
+                try self.resubmit(job, resubmit, at: at, worker: worker)
+                continue
             }
             finishedPerGroup[job.groupID, default: 0] += 1
         }

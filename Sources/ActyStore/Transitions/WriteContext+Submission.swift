@@ -56,14 +56,18 @@ extension WriteContext {
             if let job = group.primer {
                 newJobs.append(
                     JobInsert(
-                        job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: held[index] ? .blocked : .ready
+                        job: job, group: ids[index], lane: group.lane, role: .primer, followerIndex: nil, state: held[index] ? .blocked : .ready,
+                        resultHandler: group.resultHandler
                     )
                 )
             }
             let state: JobState = followersReady(index) ? .ready : .blocked
             for (followerIndex, job) in group.followers.enumerated() {
                 newJobs.append(
-                    JobInsert(job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex, state: state)
+                    JobInsert(
+                        job: job, group: ids[index], lane: group.lane, role: .follower, followerIndex: followerIndex, state: state,
+                        resultHandler: group.resultHandler
+                    )
                 )
             }
         }
@@ -146,6 +150,8 @@ extension WriteContext {
             arguments.add(now)
             arguments.add(group.isClosed ? now : nil)
             arguments.add(row.dependenciesWaiting)
+            arguments.add(group.resultHandler)
+            arguments.add(group.maxResubmits)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(GroupID(firstID + Int64(offset))) }
         }
@@ -160,6 +166,8 @@ extension WriteContext {
         var role: JobRole
         var followerIndex: Int?
         var state: JobState
+        /// Its group's result handler: a claim keeps to jobs whose handler the claiming process has.
+        var resultHandler: String?
     }
 
     /// Inserts job rows, many per statement; returns their ids in order. Their events are the caller's.
@@ -179,6 +187,7 @@ extension WriteContext {
             arguments.add(new.job.maxAttempts)
             arguments.add(new.job.maxAbandonedAttempts)
             arguments.add(now)
+            arguments.add(new.resultHandler)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(JobID(firstID + Int64(offset))) }
         }
@@ -277,10 +286,11 @@ extension WriteContext {
             UPDATE groups SET primer_state = ?, followers_total = ?, jobs_total = ? WHERE id = ?
             """)
         try statement.execute(arguments: [group.primerState.rawValue, group.followersTotal, group.jobsTotal, id.rawValue])
+        let resultHandler = try resultHandler(of: id)
         let inserts = jobs.enumerated().map { offset, job in
             JobInsert(
                 job: job, group: id, lane: group.lane, role: role, followerIndex: role == .follower ? firstIndex + offset : nil,
-                state: state == .cancelled ? .blocked : state
+                state: state == .cancelled ? .blocked : state, resultHandler: resultHandler
             )
         }
         let ids = try insertJobs(inserts)
@@ -305,7 +315,10 @@ extension WriteContext {
         try db.cachedStatement(sql: Self.cacheHitSQL).run { [now] in $0.add(now); $0.add(cacheKey) }
         try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(cacheKey); $0.add(group.id.rawValue) }
         try record(.cacheHit, group, data: Self.cacheData(key: cacheKey, provider: provider, reason: "primer_skipped"))
-        let insert = JobInsert(job: job, group: group.id, lane: group.lane, role: .primer, followerIndex: nil, state: .succeeded)
+        let insert = JobInsert(
+            job: job, group: group.id, lane: group.lane, role: .primer, followerIndex: nil, state: .succeeded,
+            resultHandler: try resultHandler(of: group.id)
+        )
         let ids = try insertJobs([insert])
         try recordQueued([insert], ids: ids[...], groupKey: group.key)
         let ref = JobRef(id: ids[0], groupID: group.id, groupKey: group.key, role: .primer, followerIndex: nil, lane: group.lane)
@@ -362,6 +375,15 @@ extension WriteContext {
             try releaseFollowers(of: group, primerSucceeded: false)
         }
         try finishGroupIfDone(id)
+    }
+
+    /// The name of a group's result handler, if it has one.
+    private func resultHandler(of group: GroupID) throws -> String? {
+        var name: String?
+        try db.cachedStatement(sql: "SELECT result_handler FROM groups WHERE id = ?").forEachRow { $0.add(group.rawValue) } _: {
+            name = $0.optionalString(0)
+        }
+        return name
     }
 
     /// Reads a group row by id.

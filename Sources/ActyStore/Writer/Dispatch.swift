@@ -62,11 +62,13 @@ package struct ClaimRequest: Sendable {
     package var leaseDuration: Double
     /// Executors registered in the claiming process: only their jobs are claimed.
     package var executors: [String]
+    /// Result handlers the claiming process has: jobs whose group names another handler are not claimed.
+    package var resultHandlers: [String]
 
     /// Creates a claim request.
     package init(
         planner: ClaimPlanner, dataVersion: Int?, freePrimerWorkers: Int, freeFollowerWorkers: Int, worker: String,
-        leaseDuration: Double, executors: [String]
+        leaseDuration: Double, executors: [String], resultHandlers: [String] = []
     ) {
         self.planner = planner
         self.dataVersion = dataVersion
@@ -75,6 +77,7 @@ package struct ClaimRequest: Sendable {
         self.worker = worker
         self.leaseDuration = leaseDuration
         self.executors = executors
+        self.resultHandlers = resultHandlers
     }
 }
 
@@ -118,9 +121,15 @@ package struct ClaimedJob: Sendable {
     package var pool: JobRole
     /// When the attempt started.
     package var startedAt: Double
+    /// The name of the result handler that looks at the job's outputs, if its group has one.
+    package var resultHandler: String? = nil
+    /// Earlier attempts a result handler resubmitted: they do not use up the retry budget.
+    package var resubmits: Int = 0
+    /// How many times a result handler may resubmit the job (its group's budget).
+    package var maxResubmits: Int = 0
 
-    /// This attempt's number in the retry budget: abandoned attempts do not count.
-    package var countedAttempt: Int { attempt - abandonedAttempts }
+    /// This attempt's number in the retry budget: abandoned and resubmitted attempts do not count.
+    package var countedAttempt: Int { attempt - abandonedAttempts - resubmits }
 
     /// Whether a failure of this attempt may be retried: the retry budget has attempts left.
     package var hasAttemptsLeft: Bool { countedAttempt < maxAttempts }
@@ -134,6 +143,40 @@ package struct Completion: Sendable {
         case succeeded(output: String)
         /// The executor threw, or ran past the job's timeout.
         case failed(Failure)
+        /// The result handler asked for another attempt with a new payload.
+        case resubmitted(Resubmit)
+    }
+
+    /// A result handler's request to run the job again.
+    package struct Resubmit: Sendable {
+        /// The payload of the next attempt, as JSON text.
+        package var payload: String
+        /// Why, as the handler said it.
+        package var reason: String
+        /// The handler's name.
+        package var handler: String
+
+        /// Creates a resubmit.
+        package init(payload: String, reason: String, handler: String) {
+            self.payload = payload
+            self.reason = reason
+            self.handler = handler
+        }
+    }
+
+    /// An event a result handler's decision adds to the job's own (`job_result_handled` when it replaced the output
+    /// or failed the job, `job_result_handler_failed` when it threw), recorded only if the outcome counts.
+    package struct HandlerEvent: Sendable {
+        /// The event's type.
+        package var type: EventType
+        /// Its data, as JSON text.
+        package var data: String
+
+        /// Creates a handler event.
+        package init(type: EventType, data: String) {
+            self.type = type
+            self.data = data
+        }
     }
 
     /// A failed attempt.
@@ -160,11 +203,14 @@ package struct Completion: Sendable {
     package var outcome: Outcome
     /// When it ended.
     package var finishedAt: Double
+    /// What the result handler decided, when that is worth an event of its own.
+    package var handlerEvent: HandlerEvent?
 
     /// Creates a completion.
-    package init(job: ClaimedJob, outcome: Outcome, finishedAt: Double) {
+    package init(job: ClaimedJob, outcome: Outcome, finishedAt: Double, handlerEvent: HandlerEvent? = nil) {
         self.job = job
         self.outcome = outcome
         self.finishedAt = finishedAt
+        self.handlerEvent = handlerEvent
     }
 }

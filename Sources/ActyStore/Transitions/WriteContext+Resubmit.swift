@@ -1,0 +1,44 @@
+import ActyCore
+import GRDB
+
+extension WriteContext {
+    /// Records an attempt whose result handler asked for another one: the job goes back to `ready` with the new
+    /// payload (the submitted one is kept in `original_payload`), the attempt's row says `resubmitted` with the
+    /// handler's reason and the new payload, and `job_resubmitted` is recorded. The job's group and followers are
+    /// untouched: a resubmitted primer keeps its followers waiting.
+    ///
+    /// Like every outcome, it counts only while the job is still leased to `worker` for that attempt. The new
+    /// payload is in the database before the next attempt can be claimed, so a restart resumes with it.
+    mutating func resubmit(_ job: ClaimedJob, _ resubmit: Completion.Resubmit, at: Double, worker: String) throws {
+        try db.cachedStatement(sql: Self.resubmitSQL).run {
+            $0.add(resubmit.payload); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
+        }
+        guard db.changesCount == 1 else { return }
+        let duration = max(0, at - job.startedAt)
+        try db.cachedStatement(sql: Self.resubmittedAttemptSQL).run {
+            $0.add(job.id.rawValue); $0.add(job.attempt); $0.add(worker); $0.add(job.pool.rawValue); $0.add(job.startedAt)
+            $0.add(at); $0.add(duration); $0.add(resubmit.reason); $0.add(resubmit.payload)
+        }
+        let data: JSONValue = [
+            "attempt": .number(Double(job.attempt)), "handler": .string(resubmit.handler), "reason": .string(resubmit.reason),
+            "result_handler_attempt": .number(Double(job.resubmits + 1)), "duration": .number(duration),
+        ]
+        try record(.jobResubmitted, job.ref, pool: job.pool, data: data.jsonString)
+        effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane))
+    }
+
+    /// Puts a resubmitted job back in the queue with its new payload, if it is still leased to the worker for that
+    /// attempt. SQLite evaluates every expression of an UPDATE on the old row: `original_payload` takes the payload
+    /// being replaced, the first time only.
+    static let resubmitSQL = """
+        UPDATE jobs SET state = 'ready', payload = ?, original_payload = COALESCE(original_payload, payload),
+            resubmits = resubmits + 1, error = NULL, lease_owner = NULL, lease_until = NULL, pool = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
+
+    /// The row of a resubmitted attempt.
+    static let resubmittedAttemptSQL = """
+        INSERT INTO attempts (job_id, number, worker, pool, started_at, finished_at, outcome, duration, reason, payload)
+        VALUES (?, ?, ?, ?, ?, ?, 'resubmitted', ?, ?, ?)
+        """
+}
