@@ -9,6 +9,6 @@ struct ActyTestWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "acty-test-worker",
         abstract: "Runs Acty engine processes for the crash and multi-process tests.",
-        subcommands: [Submit.self, Work.self, CacheWork.self, RepairWork.self]
+        subcommands: [Submit.self, Work.self, CacheWork.self, RepairWork.self, Produce.self]
     )
 }

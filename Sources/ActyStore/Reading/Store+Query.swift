@@ -204,7 +204,8 @@ package final class ReadOnlyStore: Sendable {
             let jobs = try Self.table(db, "SELECT \(Self.jobColumns) FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.group_id = ? ORDER BY jobs.role DESC, jobs.follower_index", [Int64(id)])
             let cache = try Self.table(db, "SELECT \(Self.cacheColumns) FROM cache_entries WHERE key = (SELECT cache_key FROM groups WHERE id = ?)", [Int64(id)])
             let dependencies = try Self.table(db, Self.dependenciesSQL(ofGroup: true), [Int64(id)])
-            return [("group", group), ("jobs", jobs), ("cache_entry", cache), ("dependencies", dependencies)]
+            let leases = try Self.table(db, "SELECT id, worker, acquired_at FROM producer_leases WHERE group_id = ? ORDER BY id", [Int64(id)])
+            return [("group", group), ("jobs", jobs), ("cache_entry", cache), ("dependencies", dependencies), ("producer_leases", leases)]
         }
     }
 

@@ -106,6 +106,18 @@ extension Store {
         }, committed: committed)
     }
 
+    /// Takes a producer lease on an open group for `worker`; returns its id once committed.
+    ///
+    /// - Throws: ``ActyError/Code/groupClosed`` unless the group is open.
+    package func acquireProducerLease(on group: GroupID, worker: String) async throws -> Int64 {
+        try await write(worker: worker) { try $0.acquireProducerLease(on: group) }.0
+    }
+
+    /// Ends a producer lease; its group closes when it was the last. Returns whether the lease was still held.
+    package func releaseProducerLease(_ lease: Int64, worker: String?) async throws -> Bool {
+        try await write(worker: worker) { try $0.releaseProducerLease(lease) }.0
+    }
+
     /// The output recorded for an open group's primer that was skipped because its cache entry was ready:
     /// `{"skipped": "cache_hit", "cache_key": <key>}`.
     package static func skippedPrimerOutput(cacheKey: String) -> JSONValue {
@@ -185,10 +197,11 @@ extension Store {
         }
     }
 
-    /// Marks an engine process as stopped and records `run_finished` and `worker_stopped`.
+    /// Marks an engine process as stopped, ends its producer leases, and records `run_finished` and `worker_stopped`.
     package func unregisterWorker(_ id: String) async throws {
         _ = try await write(worker: id) { context in
             try context.db.execute(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ?, stop_reason = 'shutdown' WHERE id = ?", arguments: [context.now, context.now, id])
+            try context.releaseProducerLeasesOfStoppedWorkers()
             try context.record(.runFinished)
             try context.record(.workerStopped)
         }

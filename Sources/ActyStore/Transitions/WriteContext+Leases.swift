@@ -48,6 +48,8 @@ extension WriteContext {
             // Cache entries it was creating are taken over at once rather than when their lease runs out.
             try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(dead) }
         }
+        // Producers that died or went silent hold their groups open no longer.
+        try releaseProducerLeasesOfStoppedWorkers()
 
         let now = now
         var expired: [JobRow] = []
