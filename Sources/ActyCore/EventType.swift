@@ -17,6 +17,9 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case groupClosed = "group_closed"
     /// A group's followers became ready (data: how many, and whether the primer succeeded).
     case followersReady = "followers_ready"
+    /// A primer whose group has a warm-up started: its followers start `delay_s` later at the earliest (data:
+    /// delay_s, warm_until).
+    case warmDelayStart = "warm_delay_start"
     /// A group's primer failed for the last time.
     case primerFailed = "primer_failed"
     /// One of a group's followers failed for the last time.

@@ -35,7 +35,7 @@ struct QueryPlanTests {
         Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, "follower", 17]),
         Case(name: "complete: succeed", sql: WriteContext.succeedSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
         Case(name: "complete: fail", sql: WriteContext.failSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
-        Case(name: "release followers", sql: WriteContext.releaseFollowersSQL, arguments: [3], indexes: ["jobs_group"]),
+        Case(name: "release followers", sql: WriteContext.releaseFollowersSQL, arguments: ["ready", Double?.none, 3, -1, Int64.max], indexes: ["jobs_group"]),
         Case(
             name: "cancel not started", sql: WriteContext.cancelNotStartedSQL,
             arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]

@@ -217,6 +217,13 @@ extension ActyEngine {
         group.dependencies = try Self.checkedDependencies(spec.dependsOn, of: key)
         group.resultHandler = try await resultHandlerName(options)
         group.maxResubmits = configuration.maxResultHandlerAttempts
+        let followersStart = options.followersStart ?? configuration.followersStart
+        try followersStart.validate()
+        group.followersWarmup = followersStart.warmupSeconds
+        group.maxFollowersInflight = options.maxFollowersInflight ?? configuration.maxFollowersInflight
+        if let cap = group.maxFollowersInflight, cap < 1 {
+            throw ActyError(.invalidArgument, "group '\(key)' has maxFollowersInflight \(cap): use 1 or more, or nil for no cap")
+        }
         if let primer = spec.primer, let skip = primerSkip(primer, cacheKey: spec.cacheKey, cacheContext: spec.cacheContext) {
             group.skipPrimerOnCacheHit = (skip.provider, skip.fingerprint)
         }

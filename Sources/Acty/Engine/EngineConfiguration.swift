@@ -45,6 +45,12 @@ public struct EngineConfiguration: Sendable {
     /// How long one attempt may run before its executor task is cancelled and the attempt recorded `timed_out`
     /// (a group can override it); `nil`, the default, for no limit.
     public var jobTimeout: Duration?
+    /// When a group's followers may start (a group can override it); the default, ``FollowersStart/afterPrimer``,
+    /// starts them as soon as the primer succeeded.
+    public var followersStart: FollowersStart = .afterPrimer
+    /// The most followers of one group released and unfinished at once (a group can override it): 1 runs a group's
+    /// followers one after the other, in order. `nil`, the default, releases them all when the primer succeeded.
+    public var maxFollowersInflight: Int? = nil
     /// Decides whether an error an executor threw is worth another attempt. ``NonRetryableError`` and cancellation
     /// are never retried, whatever this says. The default retries every other error.
     public var isRetryable: @Sendable (any Error) -> Bool
@@ -173,6 +179,10 @@ public struct EngineConfiguration: Sendable {
         }
         if let cacheTimeToLive, cacheTimeToLive <= .zero {
             throw ActyError(.invalidArgument, "cacheTimeToLive must be positive, or nil for no limit")
+        }
+        try followersStart.validate()
+        if let maxFollowersInflight, maxFollowersInflight < 1 {
+            throw ActyError(.invalidArgument, "maxFollowersInflight must be at least 1, or nil for no cap")
         }
         if let jobTimeout, jobTimeout <= .zero {
             throw ActyError(.invalidArgument, "jobTimeout must be positive, or nil for no limit")

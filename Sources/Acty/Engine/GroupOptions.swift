@@ -22,6 +22,11 @@ public struct GroupOptions: Sendable {
     /// also claims other groups that name it; after a restart, list it in
     /// ``EngineConfiguration/additionalResultHandlers`` to resume such groups.
     public var resultHandler: (any ResultHandler)?
+    /// When the group's followers may start; the engine's ``EngineConfiguration/followersStart`` when `nil`.
+    public var followersStart: FollowersStart?
+    /// The most followers of the group released and unfinished at once; the engine's
+    /// ``EngineConfiguration/maxFollowersInflight`` when `nil`.
+    public var maxFollowersInflight: Int?
 
     /// Creates options; every `nil` takes the engine's setting.
     public init(
@@ -29,12 +34,41 @@ public struct GroupOptions: Sendable {
         followerFailurePolicy: FollowerFailurePolicy? = nil,
         retryPolicy: RetryPolicy? = nil,
         jobTimeout: Duration? = nil,
-        resultHandler: (any ResultHandler)? = nil
+        resultHandler: (any ResultHandler)? = nil,
+        followersStart: FollowersStart? = nil,
+        maxFollowersInflight: Int? = nil
     ) {
         self.primerFailurePolicy = primerFailurePolicy
         self.followerFailurePolicy = followerFailurePolicy
         self.retryPolicy = retryPolicy
         self.jobTimeout = jobTimeout
         self.resultHandler = resultHandler
+        self.followersStart = followersStart
+        self.maxFollowersInflight = maxFollowersInflight
+    }
+}
+
+/// When a group's followers may start.
+///
+/// A follower never starts before its primer succeeded (unless the primer failed under
+/// ``PrimerFailurePolicy/runFollowers``); this adds a wait for what the primer prepared to take effect, such as a
+/// provider's prompt cache warming, measured from the primer's start, as Python acty's `AFTER_WARMUP` mode does.
+public enum FollowersStart: Sendable, Hashable {
+    /// As soon as the primer succeeded.
+    case afterPrimer
+    /// Once the primer succeeded and `delay` has passed since it started. Followers whose time has not come wait
+    /// `scheduled` in the database, holding no worker; the wait survives restarts.
+    case afterWarmup(Duration)
+
+    /// The warm-up in seconds, `nil` for none.
+    var warmupSeconds: Double? {
+        if case .afterWarmup(let delay) = self { return delay.seconds }
+        return nil
+    }
+
+    func validate() throws {
+        if case .afterWarmup(let delay) = self, !(delay >= .zero) || !delay.seconds.isFinite {
+            throw ActyError(.invalidArgument, "a follower warm-up must be a finite duration of 0 or more, not \(delay)")
+        }
     }
 }

@@ -63,6 +63,10 @@ package struct NewGroup: Sendable, Hashable {
     package var resultHandler: String?
     /// How many times the result handler may resubmit each job of the group.
     package var maxResubmits: Int = 0
+    /// Seconds after the primer starts before followers may start; `nil` for as soon as the primer succeeded.
+    package var followersWarmup: Double?
+    /// The most followers released and unfinished at once; `nil` for no cap.
+    package var maxFollowersInflight: Int?
 
     /// Creates a group to insert.
     package init(

@@ -180,7 +180,7 @@ extension WriteContext {
         // `primer`: whether a primer became ready, for readers that count jobs they have not seen queued.
         try record(.groupUnblocked, group, data: Self.dependencyData(dependency, primerReady: primerReady))
         if group.primerState == .skipped || (group.primerState == .none && group.state == .closed) {
-            try releaseFollowers(of: group, primerSucceeded: false)
+            try releaseFollowers(of: group, primerSucceeded: group.primerState == .skipped)
         }
         try finishGroupIfDone(group.id)
     }

@@ -93,7 +93,7 @@ extension WriteContext {
                         key: row.string(0), context: row.optionalString(1), cacheKey: row.optionalString(2),
                         retryPolicy: row.optionalString(3).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none,
                         timeout: row.optionalDouble(4), providerRef: row.optionalString(5), cacheContext: row.optionalString(6),
-                        maxResubmits: row.int(7)
+                        maxResubmits: row.int(7), followersWarmup: row.optionalDouble(8)
                     )
                 }
             }
@@ -110,6 +110,11 @@ extension WriteContext {
             let job = jobs[index]
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
             try record(.jobStarted, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(job.pool.rawValue)"\#(stolen)}"#)
+            if job.role == .primer, let warmup = groups[job.groupID]?.followersWarmup {
+                // The warm-up runs from the primer's start: its followers start at `warm_until` at the earliest.
+                try db.cachedStatement(sql: "UPDATE groups SET warm_until = ? WHERE id = ?").run { $0.add(now + warmup); $0.add(job.groupID.rawValue) }
+                try record(.warmDelayStart, group: job.groupID, groupKey: job.groupKey, lane: job.lane, data: #"{"delay_s":\#(warmup),"warm_until":\#(now + warmup)}"#)
+            }
         }
         return DispatchResult(claimed: jobs, planner: planner, dataVersion: dataVersion)
     }
@@ -194,7 +199,8 @@ extension WriteContext {
     /// What a claimed job needs of its group.
     static let claimedGroupSQL = """
         SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
-            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context, groups.max_resubmits
+            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context, groups.max_resubmits,
+            groups.followers_warmup
         FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
         WHERE groups.id = ?
         """
@@ -231,6 +237,7 @@ private struct ClaimedGroup {
     var providerRef: String?
     var cacheContext: String?
     var maxResubmits: Int
+    var followersWarmup: Double?
 }
 
 extension WriteContext {

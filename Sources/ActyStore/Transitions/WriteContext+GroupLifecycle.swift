@@ -2,16 +2,47 @@ import ActyCore
 import GRDB
 
 extension WriteContext {
-    /// Makes a group's blocked followers ready: its primer succeeded, or the group will never have one, or the
-    /// primer failed under ``PrimerFailurePolicy/runFollowers``.
-    /// A blocked group keeps them waiting: its unblocking releases them.
+    /// Releases a group's blocked followers (its primer succeeded, or the group will never have one, or the primer
+    /// failed under ``PrimerFailurePolicy/runFollowers``): all of them, or as many as its cap on unfinished followers allows
+    /// (``followersWindowEnd(_:)``). When the primer succeeded before its warm-up ended, they wait `scheduled` until
+    /// it ends; a primer that failed (under `runFollowers`) or a group without one has no warm-up.
+    /// A group blocked by its dependencies keeps them waiting: its unblocking releases them.
     mutating func releaseFollowers(of group: GroupRow, primerSucceeded: Bool) throws {
         guard !group.isBlocked else { return }
-        try db.cachedStatement(sql: Self.releaseFollowersSQL).run { $0.add(group.id.rawValue) }
+        let through = Self.followersWindowEnd(group)
+        guard through > group.followersReleasedThrough else { return }
+        let warmUntil = primerSucceeded ? group.warmUntil.flatMap { $0 > now ? $0 : nil } : nil
+        try db.cachedStatement(sql: Self.releaseFollowersSQL).run {
+            $0.add(warmUntil == nil ? JobState.ready.rawValue : JobState.scheduled.rawValue)
+            $0.add(warmUntil)
+            $0.add(group.id.rawValue)
+            $0.add(group.followersReleasedThrough)
+            $0.add(through)
+        }
         let count = db.changesCount
+        if group.maxFollowersInflight != nil {
+            try db.cachedStatement(sql: "UPDATE groups SET followers_released_through = ? WHERE id = ?").run {
+                $0.add(min(through, group.followersTotal - 1)); $0.add(group.id.rawValue)
+            }
+        }
         guard count > 0 else { return }
-        effects.readyWork.insert(WorkKind(role: .follower, lane: group.lane))
-        try record(.followersReady, group, data: #"{"followers":\#(count),"primer":\#(primerSucceeded)}"#)
+        if let warmUntil {
+            effects.retryDue(at: warmUntil)
+            try record(.followersReady, group, data: #"{"followers":\#(count),"primer":\#(primerSucceeded),"warm_until":\#(warmUntil)}"#)
+        } else {
+            effects.readyWork.insert(WorkKind(role: .follower, lane: group.lane))
+            try record(.followersReady, group, data: #"{"followers":\#(count),"primer":\#(primerSucceeded)}"#)
+        }
+    }
+
+    /// The highest follower index a group may have released: every one without a cap; with a cap, as many past
+    /// the followers that finished as the cap allows, so that at most the cap are unfinished.
+    static func followersWindowEnd(_ group: GroupRow) -> Int {
+        guard let cap = group.maxFollowersInflight else { return Int.max }
+        let primerFinished = group.jobsTotal - group.followersTotal == 1 && group.primerState != .pending && group.primerState != .none
+        // Right after a primer succeeded its finish may not be counted yet: no follower has finished then either.
+        let followersFinished = max(0, group.jobsFinished - (primerFinished ? 1 : 0))
+        return followersFinished + cap - 1
     }
 
     /// Records every job of the group that has not started as cancelled.
@@ -55,8 +86,14 @@ extension WriteContext {
 
     /// Adds `count` terminal jobs to a group's tally.
     mutating func countFinishedJobs(_ count: Int, in group: GroupID) throws {
-        try db.cachedStatement(sql: "UPDATE groups SET jobs_finished = jobs_finished + ? WHERE id = ?")
-            .run { $0.add(count); $0.add(group.rawValue) }
+        var capped = false
+        try db.cachedStatement(sql: Self.countFinishedJobsSQL).forEachRow { $0.add(count); $0.add(group.rawValue) } _: { capped = $0.int(0) != 0 }
+        // A group with a cap on unfinished followers releases the next ones as others finish, once it has begun.
+        guard capped else { return }
+        let row = try groupRow(group)
+        if row.followersReleasedThrough >= 0, row.state != .failed, row.state != .cancelled {
+            try releaseFollowers(of: row, primerSucceeded: row.primerState == .succeeded || row.primerState == .skipped)
+        }
     }
 
     /// Finishes a group whose jobs are all terminal: a closed group succeeds (or fails, when a policy recorded an
@@ -95,8 +132,16 @@ extension WriteContext {
 }
 
 extension WriteContext {
-    /// Makes a group's waiting followers ready.
-    static let releaseFollowersSQL = "UPDATE jobs SET state = 'ready' WHERE group_id = ? AND state = 'blocked'"
+    /// Makes a group's waiting followers in a range of indexes ready, or scheduled for the end of the warm-up.
+    static let releaseFollowersSQL = """
+        UPDATE jobs SET state = ?, run_at = ?
+        WHERE group_id = ? AND role = 'follower' AND follower_index > ? AND follower_index <= ? AND state = 'blocked'
+        """
+
+    /// Counts finished jobs in a group; returns whether the group caps its unfinished followers.
+    static let countFinishedJobsSQL = """
+        UPDATE groups SET jobs_finished = jobs_finished + ? WHERE id = ? RETURNING max_followers_inflight IS NOT NULL
+        """
 
     /// Cancels a group's jobs that have not started.
     static let cancelNotStartedSQL = """

@@ -44,10 +44,20 @@ extension WriteContext {
         for (index, planned) in dependencies.enumerated() {
             if let planned { try insertDependencies(of: ids[index], planned, ids: ids) }
         }
-        // Followers wait for a primer unless the group has none (and is closed) or it was skipped.
-        let followersReady = { (index: Int) in
+        for (index, group) in groups.enumerated() where group.followersWarmup != nil || group.maxFollowersInflight != nil {
+            // A skipped primer "starts" now: its followers still wait out the warm-up.
+            let warmUntil = skipsPrimer[index] ? group.followersWarmup.map { now + $0 } : nil
+            try db.cachedStatement(sql: Self.followerDispatchSQL).run {
+                $0.add(group.followersWarmup); $0.add(warmUntil); $0.add(group.maxFollowersInflight); $0.add(ids[index].rawValue)
+            }
+        }
+        // Followers wait for a primer unless the group has none (and is closed) or it was skipped; those of a group
+        // with a warm-up or a cap are then released by `releaseFollowers`, which applies them.
+        let followersFree = { (index: Int) in
             !held[index] && (skipsPrimer[index] || (groups[index].primer == nil && groups[index].isClosed))
         }
+        let paced = { (index: Int) in groups[index].followersWarmup != nil || groups[index].maxFollowersInflight != nil }
+        let followersReady = { (index: Int) in followersFree(index) && !paced(index) }
 
         // Every job of the call, in one run of multi-row inserts: each group's primer first, then its followers.
         var newJobs: [JobInsert] = []
@@ -97,6 +107,8 @@ extension WriteContext {
             let followers = Array(jobIDs[jobs].dropFirst(group.primer == nil ? 0 : 1))
             if followersReady(index), !followers.isEmpty {
                 try record(.followersReady, row, data: #"{"followers":\#(followers.count),"primer":false}"#)
+            } else if followersFree(index), !followers.isEmpty {
+                try releaseFollowers(of: groupRow(row.id), primerSucceeded: skipsPrimer[index])
             }
             submitted.append(SubmittedGroup(id: row.id, primer: primer, followers: followers))
         }
@@ -110,6 +122,11 @@ extension WriteContext {
         }
         return submitted
     }
+
+    /// Stores a group's follower dispatch settings (rare: one statement for those groups alone).
+    static let followerDispatchSQL = """
+        UPDATE groups SET followers_warmup = ?, warm_until = ?, max_followers_inflight = ? WHERE id = ?
+        """
 
     /// Refuses the call unless every key is free: not the key of a live group, nor of an earlier group of the call.
     private func checkKeys(_ groups: [NewGroup]) throws {
@@ -275,7 +292,9 @@ extension WriteContext {
         case .follower:
             switch group.primerState {
             case .none, .pending: state = .blocked
-            case .succeeded, .skipped: state = .ready
+            case .succeeded, .skipped:
+                // A cap or a warm-up still running decides when they start: `releaseFollowers` below.
+                state = group.maxFollowersInflight != nil || (group.warmUntil ?? 0) > now ? .blocked : .ready
             case .failed: state = group.primerPolicy == .runFollowers ? .ready : .cancelled
             }
         }
@@ -297,6 +316,8 @@ extension WriteContext {
         try recordQueued(inserts[...], ids: ids[...], groupKey: group.key)
         if state == .cancelled {
             try cancelNotStartedJobs(of: group, reason: "primer_failed_skip_followers")
+        } else if role == .follower, state == .blocked, group.primerState == .succeeded || group.primerState == .skipped {
+            try releaseFollowers(of: groupRow(id), primerSucceeded: true)
         }
         return ids
     }
@@ -332,7 +353,11 @@ extension WriteContext {
             )
         )
         try countFinishedJobs(1, in: group.id)
-        try releaseFollowers(of: group, primerSucceeded: false)
+        if let warmup = group.followersWarmup {
+            // The skipped primer "started" now: its followers still wait out the warm-up.
+            try db.cachedStatement(sql: "UPDATE groups SET warm_until = ? WHERE id = ?").run { [now] in $0.add(now + warmup); $0.add(group.id.rawValue) }
+        }
+        try releaseFollowers(of: groupRow(group.id), primerSucceeded: true)
         return ref.id
     }
 

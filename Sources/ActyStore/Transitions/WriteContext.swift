@@ -137,9 +137,17 @@ struct GroupRow: Sendable {
     /// Whether the group waits for dependencies.
     var isBlocked: Bool { dependenciesWaiting > 0 && state.isLive }
 
+    /// Follower dispatch (migration 0007): seconds from the primer's start before followers may start, when that
+    /// is, the cap on released-and-unfinished followers, and the highest follower index released so far.
+    var followersWarmup: Double? = nil
+    var warmUntil: Double? = nil
+    var maxFollowersInflight: Int? = nil
+    var followersReleasedThrough = -1
+
     static let columns = """
         id, key, lane, state, primer_state, primer_policy, follower_policy, followers_total, jobs_total,
-        jobs_finished, error, finished_at, dependencies_waiting
+        jobs_finished, error, finished_at, dependencies_waiting, followers_warmup, warm_until, max_followers_inflight,
+        followers_released_through
         """
 
     init(
@@ -175,6 +183,10 @@ struct GroupRow: Sendable {
         error = row.optionalString(10)
         finishedAt = row.optionalDouble(11)
         dependenciesWaiting = row.int(12)
+        followersWarmup = row.optionalDouble(13)
+        warmUntil = row.optionalDouble(14)
+        maxFollowersInflight = row.optionalInt(15)
+        followersReleasedThrough = row.int(16)
     }
 
     private static func decode<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws -> T {
