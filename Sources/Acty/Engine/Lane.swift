@@ -64,6 +64,14 @@ public struct Lane: Sendable {
         return try await engine.store.setLanePaused(name, paused: false, worker: engine.workerID)
     }
 
+    /// A ``GroupRegistry`` whose groups open in this lane.
+    public func registry(
+        groupKey: @escaping @Sendable (GroupRegistry.Key) -> String = { "\($0.namespace):\($0.key)" },
+        onClose: @escaping @Sendable (String) async -> Void = { _ in }
+    ) -> GroupRegistry {
+        GroupRegistry(engine: engine, lane: name, groupKey: groupKey, onClose: onClose)
+    }
+
     /// The lane's settings as stored now, and whether it is paused.
     public func settings() async throws -> (configuration: LaneConfiguration, isPaused: Bool) {
         guard let lane = try await engine.store.lanes().first(where: { $0.name == name }) else {
