@@ -36,6 +36,12 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     /// One of a group's dependencies failed, was cancelled or timed out (data: as for `group_blocked`, and
     /// `reason`: `failed`, `cancelled` or `timeout`). Under `require_success` the group fails with it.
     case groupDependencyFailed = "group_dependency_failed"
+    /// A group got an admission slot under `maxActiveGroups`: its jobs may run (data: `active`, `cap`).
+    case groupAdmitted = "group_admitted"
+    /// Groups wait for an admission slot (data: `pending`, `active`, `cap`), recorded when a group starts waiting.
+    case groupsPending = "groups_pending"
+    /// An admitted group finished and gave its slot back (data: `active`, `cap`).
+    case groupRetired = "group_retired"
     /// A job was stored and waits for its turn (or for its primer).
     case jobQueued = "job_queued"
     /// A worker started an attempt of a job.

@@ -168,12 +168,14 @@ package final class ReadOnlyStore: Sendable {
     static let groupColumns = """
         groups.id, groups.key, groups.lane, groups.state, groups.primer_state, groups.primer_policy,
         groups.follower_policy, groups.jobs_total, groups.jobs_finished, groups.cache_key, groups.error,
-        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting, groups.result_handler
+        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting, groups.result_handler,
+        groups.admission
         """
 
     /// Groups, newest first. Columns: `id, key, lane, state, primer_state, primer_policy, follower_policy,
     /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at, dependencies_waiting` (how
-    /// many of its dependencies a group still waits for: a live group with any is blocked), `result_handler`.
+    /// many of its dependencies a group still waits for: a live group with any is blocked), `result_handler`,
+    /// `admission` (`pending`, `admitted` or `retired` under a cap on active groups, else empty).
     ///
     /// - Parameter blocked: only live groups that wait for dependencies.
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.

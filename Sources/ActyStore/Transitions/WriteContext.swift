@@ -25,9 +25,12 @@ struct WriteContext {
     /// Finished groups whose dependents are still to be resolved, while a resolution runs: a chain of dependents
     /// failing one after the other is a loop, not a recursion as deep as the chain.
     var groupsToResolve: [GroupRow]? = nil
+    /// How many groups may be active at once (``Store/maxActiveGroups``); `nil` for no admission control.
+    let admissionCap: Int?
 
-    init(db: Database, worker: String?, keepsEvents: Bool) {
+    init(db: Database, worker: String?, keepsEvents: Bool, admissionCap: Int? = nil) {
         self.db = db
+        self.admissionCap = admissionCap
         self.now = WallClock.now
         self.worker = worker
         self.keepsEvents = keepsEvents
@@ -133,13 +136,15 @@ struct GroupRow: Sendable {
     var finishedAt: Double?
     /// Dependencies not resolved yet: while any is, the group is blocked and none of its jobs may run.
     var dependenciesWaiting = 0
+    /// `pending`, `admitted` or `retired` under admission control (migrations/0008); `nil` without a cap.
+    var admission: String?
 
-    /// Whether the group waits for dependencies.
-    var isBlocked: Bool { dependenciesWaiting > 0 && state.isLive }
+    /// Whether the group waits for dependencies or for an admission slot.
+    var isBlocked: Bool { (dependenciesWaiting > 0 || admission == "pending") && state.isLive }
 
     static let columns = """
         id, key, lane, state, primer_state, primer_policy, follower_policy, followers_total, jobs_total,
-        jobs_finished, error, finished_at, dependencies_waiting
+        jobs_finished, error, finished_at, dependencies_waiting, admission
         """
 
     init(
@@ -175,6 +180,7 @@ struct GroupRow: Sendable {
         error = row.optionalString(10)
         finishedAt = row.optionalDouble(11)
         dependenciesWaiting = row.int(12)
+        admission = row.optionalString(13)
     }
 
     private static func decode<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws -> T {

@@ -1,0 +1,101 @@
+import ActyCore
+import GRDB
+
+/// Admission control (`EngineConfiguration.maxActiveGroups`): at most `cap` groups are active, from their admission
+/// until they finish (an open group until it is closed and done). A group past the cap is stored `pending` with its
+/// jobs `blocked`, and is admitted in FIFO order of submission when a slot frees. A group waiting for a dependency
+/// holds no slot and is not admitted before its dependencies are resolved.
+///
+/// The `admission` column of `groups` (migrations/0008) is the whole state: a restart, or another engine on the file,
+/// continues it, and since every admission runs in a write transaction, engines sharing a file share one cap.
+/// Bookkeeping is O(changed groups): counting active groups reads the `groups_admission_active` partial index (at
+/// most `cap` entries) and the next group is the first entry of `groups_admission_pending`. Without a cap, nothing of
+/// this runs: a finishing group reads its `admission` with the rest of its row.
+extension WriteContext {
+    /// The admission of each group of a call, in order: `admitted` while slots are free and no earlier group waits
+    /// for one, else `pending`; `pending` too for a group that waits for a dependency. All `nil` without a cap.
+    func planAdmission(_ waitsForDependency: [Bool]) throws -> [String?] {
+        guard let cap = admissionCap else { return Array(repeating: nil, count: waitsForDependency.count) }
+        var free = try nextWaitingGroup() == nil ? max(0, cap - activeGroups()) : 0
+        return waitsForDependency.map { waits in
+            guard !waits, free > 0 else { return "pending" }
+            free -= 1
+            return "admitted"
+        }
+    }
+
+    /// Admits waiting groups, oldest first, while fewer than the cap are active: each one's jobs become ready as they
+    /// would have at submission. Re-entrant: a group admitted here may finish at once (closed and empty) and retire.
+    mutating func admitWaitingGroups() throws {
+        guard let cap = admissionCap else { return }
+        var admitted = false
+        while try activeGroups() < cap, let next = try nextWaitingGroup() {
+            try db.cachedStatement(sql: "UPDATE groups SET admission = 'admitted' WHERE id = ?").run { $0.add(next.rawValue) }
+            var group = try groupRow(next)
+            group.admission = "admitted"
+            try recordAdmitted(group)
+            admitted = true
+            try start(group)
+        }
+        if admitted { try recordPending() }
+    }
+
+    /// An admitted group finished: its slot goes to the next waiting group. A group that finished while pending
+    /// (cancelled, or failed by a dependency) leaves the queue.
+    mutating func retire(_ group: GroupRow) throws {
+        try db.cachedStatement(sql: "UPDATE groups SET admission = 'retired' WHERE id = ?").run { $0.add(group.id.rawValue) }
+        guard group.admission == "admitted" else { return }
+        try record(.groupRetired, group, data: try slotData())
+        try admitWaitingGroups()
+    }
+
+    /// `group_admitted` for a group just admitted.
+    mutating func recordAdmitted(_ group: GroupRow) throws {
+        try record(.groupAdmitted, group, data: try slotData())
+    }
+
+    /// `groups_pending`: how many groups wait for a slot, how many are active, and the cap.
+    mutating func recordPending() throws {
+        var pending = 0
+        try db.cachedStatement(sql: Self.pendingCountSQL).forEachRow { _ in } _: { pending = $0.int(0) }
+        let data = #"{"pending":\#(pending),"active":\#(try activeGroups()),"cap":\#(admissionCap ?? 0)}"#
+        try record(.groupsPending, data: data)
+    }
+
+    /// Makes an admitted group's jobs ready, as a submission with a free slot would have: its primer, and its
+    /// followers when there is no primer to wait for. A closed group without jobs finishes.
+    private mutating func start(_ group: GroupRow) throws {
+        guard group.state.isLive else { return }
+        try db.cachedStatement(sql: Self.readyPrimerSQL).run { $0.add(group.id.rawValue) }
+        if db.changesCount > 0 { effects.readyWork.insert(WorkKind(role: .primer, lane: group.lane)) }
+        if group.primerState == .skipped || group.primerState == .succeeded || (group.primerState == .none && group.state == .closed) {
+            try releaseFollowers(of: group, primerSucceeded: group.primerState == .succeeded)
+        }
+        try finishGroupIfDone(group.id)
+    }
+
+    private func slotData() throws -> String {
+        #"{"active":\#(try activeGroups()),"cap":\#(admissionCap ?? 0)}"#
+    }
+
+    private func activeGroups() throws -> Int {
+        var count = 0
+        try db.cachedStatement(sql: Self.activeCountSQL).forEachRow { _ in } _: { count = $0.int(0) }
+        return count
+    }
+
+    private func nextWaitingGroup() throws -> GroupID? {
+        var next: GroupID?
+        try db.cachedStatement(sql: Self.nextWaitingSQL).forEachRow { _ in } _: { next = GroupID($0.int64(0)) }
+        return next
+    }
+}
+
+extension WriteContext {
+    /// Groups holding a slot (`groups_admission_active`).
+    static let activeCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'admitted'"
+    /// The oldest group waiting for a slot and for nothing else (`groups_admission_pending`).
+    static let nextWaitingSQL = "SELECT id FROM groups WHERE admission = 'pending' AND dependencies_waiting = 0 ORDER BY id LIMIT 1"
+    /// Groups waiting for a slot, those blocked by a dependency included (`groups_admission_pending`).
+    static let pendingCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'pending'"
+}
