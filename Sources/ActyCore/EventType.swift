@@ -42,6 +42,13 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case groupsPending = "groups_pending"
     /// An admitted group finished and gave its slot back (data: `active`, `cap`).
     case groupRetired = "group_retired"
+    /// Few jobs are ready, so admission allows `burst_allowance` more groups (data: `runnable`, `low_watermark`,
+    /// `base_cap`, `burst_allowance`, `cap`).
+    case burstOn = "burst_on"
+    /// Enough jobs are ready again: admission is back to the base cap (data: as for `burst_on`).
+    case burstOff = "burst_off"
+    /// The admission cap in force changed (data: as for `burst_on`).
+    case capChanged = "cap_changed"
     /// A job was stored and waits for its turn (or for its primer).
     case jobQueued = "job_queued"
     /// A worker started an attempt of a job.

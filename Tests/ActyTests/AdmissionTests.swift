@@ -142,6 +142,30 @@ struct AdmissionTests {
         }
     }
 
+    @Test func aBurstAdmitsMoreGroupsWhileFewJobsAreReady() async throws {
+        let dir = TemporaryDirectory()
+        let gates = KeyedGates()
+        let running = GroupGauge()
+        for index in 0..<3 { gates.close("g\(index)") }
+        let configuration = EngineConfiguration(primerWorkers: 2, followerWorkers: 2, maxActiveGroups: 1, burstAllowance: 1)
+        try await withEngine(dir, configuration, executors: [running.executor(gates)]) { engine in
+            var submissions: [GroupSubmission] = []
+            for index in 0..<3 { submissions.append(try await engine.submitGroup("g\(index)", primer: ["p": 1])) }
+            // Four idle workers and at most one ready job: the burst is on, and the cap 1 + 1.
+            try await require("the burst to admit a second group") { try await admissions(engine, ["g0", "g1"]) == ["admitted", "admitted"] }
+            #expect(try await engine.store.group(key: "g2")?.admission == "pending")
+            for index in 0..<3 { gates.open("g\(index)") }
+            try await expectEveryJobSucceededOnce(submissions, on: engine)
+            let events = try await engine.allEvents()
+            #expect(events.ofType(.burstOn).count == 1)
+            let capChanged = try #require(events.ofType(.capChanged).first?.data.map { try JSONValue(jsonString: $0) })
+            #expect(capChanged["cap"] == 2)
+            #expect(capChanged["base_cap"] == 1)
+            #expect(peakActive(events) <= 2)
+            #expect(running.peak <= 2)
+        }
+    }
+
     @Test func withoutACapNothingIsRecorded() async throws {
         let dir = TemporaryDirectory()
         try await withEngine(dir) { engine in

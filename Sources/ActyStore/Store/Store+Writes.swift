@@ -19,7 +19,7 @@ extension Store {
     ) async throws -> U {
         let batch = batch
         return try await writer.write({ db in
-            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents, admissionCap: batch.admissionCap)
+            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents, admission: batch.admission)
             let value = try body(&context)
             try context.flushEvents()
             batch.add(context)
@@ -39,10 +39,10 @@ extension Store {
         batch.attach(dispatch)
     }
 
-    /// Applies admission control to this store's writes from the next one on: at most `cap` groups active at once
-    /// (see WriteContext+Admission); `nil` for none, the default.
-    package func setMaxActiveGroups(_ cap: Int?) {
-        batch.admissionCap = cap.map { max(1, $0) }
+    /// Applies admission control to this store's writes from the next one on (see WriteContext+Admission); `nil`
+    /// for none, the default.
+    package func setAdmission(_ settings: AdmissionSettings?) {
+        batch.admission = settings
     }
 
     /// Runs a batch even if no request comes: the attached dispatch has work.
@@ -261,13 +261,13 @@ final class BatchRecorder: BatchTail {
     private let state = Locked(State())
     private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
     private let committedEventSeq: Atomic<Int64>
-    /// The admission cap of this store's writes, -1 for none (``Store/setMaxActiveGroups(_:)``).
-    private let cap = Atomic<Int>(-1)
+    /// The admission settings of this store's writes (``Store/setAdmission(_:)``); `nil` for none.
+    private let admissionSettings = Locked<AdmissionSettings?>(nil)
 
-    /// How many groups may be active at once, for the writes of this store; `nil` for no admission control.
-    var admissionCap: Int? {
-        get { cap.load(ordering: .relaxed) >= 0 ? cap.load(ordering: .relaxed) : nil }
-        set { cap.store(newValue ?? -1, ordering: .relaxed) }
+    /// The admission control applied by the writes of this store; `nil` for none.
+    var admission: AdmissionSettings? {
+        get { admissionSettings.withLock { $0 } }
+        set { admissionSettings.withLock { $0 = newValue } }
     }
 
     /// The seq of the last event committed through this recorder (the log's end when it was made, before any).
@@ -298,7 +298,7 @@ final class BatchRecorder: BatchTail {
         let (dispatch, readyWork) = state.withLock { ($0.dispatch, $0.effects.readyWork) }
         guard let dispatch, let work = dispatch.takeWork(readyWork: readyWork) else { return }
         state.withLock { $0.work = work }
-        var context = WriteContext(db: db, worker: work.worker, keepsEvents: keepsEvents, admissionCap: admissionCap)
+        var context = WriteContext(db: db, worker: work.worker, keepsEvents: keepsEvents, admission: admission)
         let result = try context.run(work)
         try context.flushEvents()
         add(context)

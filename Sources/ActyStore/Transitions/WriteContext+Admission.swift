@@ -15,7 +15,8 @@ extension WriteContext {
     /// The admission of each group of a call, in order: `admitted` while slots are free and no earlier group waits
     /// for one, else `pending`; `pending` too for a group that waits for a dependency. All `nil` without a cap.
     func planAdmission(_ waitsForDependency: [Bool]) throws -> [String?] {
-        guard let cap = admissionCap else { return Array(repeating: nil, count: waitsForDependency.count) }
+        guard admission != nil else { return Array(repeating: nil, count: waitsForDependency.count) }
+        let cap = try currentCap()
         var free = try nextWaitingGroup() == nil ? max(0, cap - activeGroups()) : 0
         return waitsForDependency.map { waits in
             guard !waits, free > 0 else { return "pending" }
@@ -27,7 +28,8 @@ extension WriteContext {
     /// Admits waiting groups, oldest first, while fewer than the cap are active: each one's jobs become ready as they
     /// would have at submission. Re-entrant: a group admitted here may finish at once (closed and empty) and retire.
     mutating func admitWaitingGroups() throws {
-        guard let cap = admissionCap else { return }
+        guard admission != nil else { return }
+        let cap = try currentCap()
         var admitted = false
         while try activeGroups() < cap, let next = try nextWaitingGroup() {
             try db.cachedStatement(sql: "UPDATE groups SET admission = 'admitted' WHERE id = ?").run { $0.add(next.rawValue) }
@@ -58,8 +60,50 @@ extension WriteContext {
     mutating func recordPending() throws {
         var pending = 0
         try db.cachedStatement(sql: Self.pendingCountSQL).forEachRow { _ in } _: { pending = $0.int(0) }
-        let data = #"{"pending":\#(pending),"active":\#(try activeGroups()),"cap":\#(admissionCap ?? 0)}"#
+        let data = #"{"pending":\#(pending),"active":\#(try activeGroups()),"cap":\#(try currentCap())}"#
         try record(.groupsPending, data: data)
+    }
+
+    /// Admission in a claim: when groups wait, decides the burst (the cap grows by the burst allowance while fewer
+    /// jobs are ready than `freeWorkers`), records its changes, and admits up to the cap. With no group waiting, one
+    /// probe of `groups_admission_pending`.
+    mutating func admitForClaim(freeWorkers: Int) throws {
+        guard let admission, try nextWaitingGroup() != nil else { return }
+        if admission.burstAllowance > 0 {
+            var ready = 0
+            try db.cachedStatement(sql: Self.readyCountSQL).forEachRow { $0.add(freeWorkers) } _: { ready = $0.int(0) }
+            try setBurst(ready < freeWorkers, ready: ready, lowWatermark: freeWorkers)
+        }
+        try admitWaitingGroups()
+    }
+
+    /// The cap in force: the base cap, plus the burst allowance while the stored burst is on.
+    private func currentCap() throws -> Int {
+        guard let admission else { return 0 }
+        guard admission.burstAllowance > 0 else { return admission.cap }
+        return try storedBurst()?.bursting == true ? admission.cap + admission.burstAllowance : admission.cap
+    }
+
+    private func storedBurst() throws -> (bursting: Bool, cap: Int)? {
+        var stored: (Bool, Int)?
+        try db.cachedStatement(sql: "SELECT bursting, cap FROM admission_burst WHERE id = 1").forEachRow { _ in } _: {
+            stored = ($0.int(0) != 0, $0.int(1))
+        }
+        return stored
+    }
+
+    /// Stores the burst decision when it changed: `burst_on`/`burst_off` when the burst flips, `cap_changed` when
+    /// the cap in force changes (also the first decision on a file, or a cap configured differently).
+    private mutating func setBurst(_ bursting: Bool, ready: Int, lowWatermark: Int) throws {
+        guard let admission else { return }
+        let cap = admission.cap + (bursting ? admission.burstAllowance : 0)
+        let stored = try storedBurst()
+        guard stored?.bursting != bursting || stored?.cap != cap else { return }
+        try db.cachedStatement(sql: Self.storeBurstSQL).run { [now] in $0.add(bursting ? 1 : 0); $0.add(cap); $0.add(now) }
+        let data = #"{"runnable":\#(ready),"low_watermark":\#(lowWatermark),"base_cap":\#(admission.cap),"#
+            + #""burst_allowance":\#(admission.burstAllowance),"cap":\#(cap)}"#
+        if stored?.bursting != bursting { try record(bursting ? .burstOn : .burstOff, data: data) }
+        if stored?.cap != cap { try record(.capChanged, data: data) }
     }
 
     /// Makes an admitted group's jobs ready, as a submission with a free slot would have: its primer, and its
@@ -75,7 +119,7 @@ extension WriteContext {
     }
 
     private func slotData() throws -> String {
-        #"{"active":\#(try activeGroups()),"cap":\#(admissionCap ?? 0)}"#
+        #"{"active":\#(try activeGroups()),"cap":\#(try currentCap())}"#
     }
 
     private func activeGroups() throws -> Int {
@@ -96,6 +140,26 @@ extension WriteContext {
     static let activeCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'admitted'"
     /// The oldest group waiting for a slot and for nothing else (`groups_admission_pending`).
     static let nextWaitingSQL = "SELECT id FROM groups WHERE admission = 'pending' AND dependencies_waiting = 0 ORDER BY id LIMIT 1"
+    /// Ready jobs, counted up to a bound (`jobs_ready`).
+    static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'ready' LIMIT ?)"
+    /// Stores the burst decision (one row).
+    static let storeBurstSQL = """
+        INSERT INTO admission_burst (id, bursting, cap, changed_at) VALUES (1, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET bursting = excluded.bursting, cap = excluded.cap, changed_at = excluded.changed_at
+        """
     /// Groups waiting for a slot, those blocked by a dependency included (`groups_admission_pending`).
     static let pendingCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'pending'"
+}
+
+/// The admission control an engine applies (``EngineConfiguration/maxActiveGroups`` and ``burstAllowance``).
+package struct AdmissionSettings: Sendable, Equatable {
+    /// How many groups may be active at once, at least 1.
+    package var cap: Int
+    /// Slots added while the burst is on.
+    package var burstAllowance: Int
+
+    package init(cap: Int, burstAllowance: Int) {
+        self.cap = max(1, cap)
+        self.burstAllowance = max(0, burstAllowance)
+    }
 }

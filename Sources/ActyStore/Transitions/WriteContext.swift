@@ -25,12 +25,12 @@ struct WriteContext {
     /// Finished groups whose dependents are still to be resolved, while a resolution runs: a chain of dependents
     /// failing one after the other is a loop, not a recursion as deep as the chain.
     var groupsToResolve: [GroupRow]? = nil
-    /// How many groups may be active at once (``Store/maxActiveGroups``); `nil` for no admission control.
-    let admissionCap: Int?
+    /// The admission control of the writing engine (``Store/setAdmission(_:)``); `nil` for none.
+    let admission: AdmissionSettings?
 
-    init(db: Database, worker: String?, keepsEvents: Bool, admissionCap: Int? = nil) {
+    init(db: Database, worker: String?, keepsEvents: Bool, admission: AdmissionSettings? = nil) {
         self.db = db
-        self.admissionCap = admissionCap
+        self.admission = admission
         self.now = WallClock.now
         self.worker = worker
         self.keepsEvents = keepsEvents
