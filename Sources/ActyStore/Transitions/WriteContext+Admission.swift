@@ -141,7 +141,7 @@ extension WriteContext {
     /// The oldest group waiting for a slot and for nothing else (`groups_admission_pending`).
     static let nextWaitingSQL = "SELECT id FROM groups WHERE admission = 'pending' AND dependencies_waiting = 0 ORDER BY id LIMIT 1"
     /// Ready jobs, counted up to a bound (`jobs_ready`).
-    static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE state = 'ready' LIMIT ?)"
+    static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready' LIMIT ?)"
     /// Stores the burst decision (one row).
     static let storeBurstSQL = """
         INSERT INTO admission_burst (id, bursting, cap, changed_at) VALUES (1, ?, ?, ?)
