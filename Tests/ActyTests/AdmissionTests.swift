@@ -166,6 +166,24 @@ struct AdmissionTests {
         }
     }
 
+    @Test func aGroupRetriedByHandHoldsASlotAgainUntilItFinishes() async throws {
+        let dir = TemporaryDirectory()
+        try await withEngine(dir, Self.capped(1), executors: [failingOnRequest()]) { engine in
+            let failed = try await engine.submitGroup("failed", primer: ["fail": true], executor: "work")
+            #expect(try await engine.handle(for: failed.primer!.id).boundedResult().status == .failed)
+            #expect(try await engine.store.group(key: "failed")?.admission == "retired")
+            #expect(try await engine.retryFailedJobs(inGroup: "failed") == 1)
+            try await require("the retried group to finish and give its slot back") {
+                try await engine.store.group(key: "failed")?.finishedAt != nil
+            }
+            #expect(try await engine.store.group(key: "failed")?.admission == "retired")
+            let next = try await engine.submitGroup("next", primer: ["p": 1], executor: "work")
+            #expect(try await engine.handle(for: next.primer!.id).boundedResult().status == .succeeded)
+            let events = try await engine.allEvents()
+            #expect(events.ofType(.groupRetired).map(\.groupKey) == ["failed", "failed", "next"])
+        }
+    }
+
     @Test func withoutACapNothingIsRecorded() async throws {
         let dir = TemporaryDirectory()
         try await withEngine(dir) { engine in
