@@ -10,11 +10,14 @@ ALTER TABLE groups ADD COLUMN admission TEXT CHECK (admission = 'pending' OR adm
 CREATE INDEX groups_admission_pending ON groups(dependencies_waiting, id) WHERE admission = 'pending';
 -- The groups holding a slot.
 CREATE INDEX groups_admission_active ON groups(id) WHERE admission = 'admitted';
--- The burst (`EngineConfiguration.burstAllowance`) as last decided by a claim: one row, written on transitions only,
--- so that `burst_on`/`burst_off`/`cap_changed` are recorded once per change across every engine on the file.
-CREATE TABLE admission_burst (
+-- One row: how many groups are pending (kept by each transition, so that `groups_pending` costs no count of the
+-- queue), and the burst (`EngineConfiguration.burstAllowance`) as last decided by a claim, written on changes only so
+-- that `burst_on`/`burst_off`/`cap_changed` are recorded once per change across every engine on the file (NULL
+-- before any decision).
+CREATE TABLE admission_state (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
-    bursting    INTEGER NOT NULL CHECK (bursting = 0 OR bursting = 1),
-    cap         INTEGER NOT NULL CHECK (cap >= 1),
-    changed_at  REAL NOT NULL
+    pending     INTEGER NOT NULL DEFAULT 0 CHECK (pending >= 0),
+    bursting    INTEGER CHECK (bursting = 0 OR bursting = 1),
+    cap         INTEGER CHECK (cap >= 1),
+    changed_at  REAL
 );

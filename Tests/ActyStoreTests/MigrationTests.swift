@@ -46,8 +46,8 @@ struct MigrationTests {
             let (tables, indexes) = try await store.database.read { db in
                 (try Self.schemaNames("table", in: db), try Self.schemaNames("index", in: db))
             }
-            // Later migrations add `group_dependencies` (0004), `producer_leases` (0006) and `admission_burst` (0008).
-            #expect(tables == expectedTables.union(["schema_migrations", "group_dependencies", "producer_leases", "admission_burst"]))
+            // Later migrations add `group_dependencies` (0004), `producer_leases` (0006) and `admission_state` (0008).
+            #expect(tables == expectedTables.union(["schema_migrations", "group_dependencies", "producer_leases", "admission_state"]))
             #expect(expectedIndexes.isSubset(of: indexes))
         }
     }

@@ -2,6 +2,7 @@ import ActyTestSupport
 @testable import Acty
 @testable import ActyStore
 import Foundation
+import GRDB
 import Testing
 
 /// Admission control (`maxActiveGroups`): groups past the cap wait in FIFO order in the database, open groups hold
@@ -22,6 +23,7 @@ struct AdmissionTests {
             for index in 0..<5 { submissions.append(try await engine.submitGroup("g\(index)", primer: ["p": 1], followers: [["f": 1]])) }
             #expect(try await admissions(engine, ["g0", "g1", "g2", "g3", "g4"]) == ["admitted", "admitted", "pending", "pending", "pending"])
             #expect(try await engine.store.jobs(inGroup: submissions[2].groupID).allSatisfy { $0.state == .blocked })
+            #expect(try await pendingCounter(engine) == (3, 3))
 
             gates.open("g0")
             try await require("g0 to finish and g2, the oldest waiting, to be admitted") {
@@ -33,6 +35,7 @@ struct AdmissionTests {
             let events = try await engine.allEvents()
             #expect(events.ofType(.groupAdmitted).map(\.groupKey) == ["g0", "g1", "g2", "g3", "g4"])
             #expect(events.ofType(.groupRetired).count == 5)
+            #expect(try await pendingCounter(engine) == (0, 0))
             #expect(!events.ofType(.groupsPending).isEmpty)
             #expect(peakActive(events) <= 2)
             #expect(running.peak <= 2)
@@ -73,6 +76,7 @@ struct AdmissionTests {
             }
             let events = try await engine.allEvents()
             #expect(events.ofType(.groupAdmitted).map(\.groupKey) == ["other", "dep", "dependent"])
+            #expect(try await pendingCounter(engine) == (0, 0))
             #expect(peakActive(events) <= 1)
         }
     }
@@ -139,6 +143,7 @@ struct AdmissionTests {
             }
             let events = try await engine.allEvents()
             #expect(events.ofType(.groupAdmitted).map(\.groupKey) == ["first", "last"])
+            #expect(try await pendingCounter(engine) == (0, 0))
         }
     }
 
@@ -199,6 +204,15 @@ struct AdmissionTests {
         let dir = TemporaryDirectory()
         await expectError(.invalidArgument) { try await makeEngine(dir, EngineConfiguration(maxActiveGroups: 0)) }
         await expectError(.invalidArgument) { try await makeEngine(dir, EngineConfiguration(maxActiveGroups: 1, burstAllowance: -1)) }
+    }
+}
+
+/// Whether the counter of pending groups (`admission_state.pending`) agrees with the groups, and what it says.
+private func pendingCounter(_ engine: ActyEngine) async throws -> (counted: Int, kept: Int) {
+    try await engine.store.database.read { db in
+        let counted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM groups WHERE admission = 'pending'") ?? 0
+        let kept = try Int.fetchOne(db, sql: "SELECT pending FROM admission_state WHERE id = 1") ?? 0
+        return (counted, kept)
     }
 }
 

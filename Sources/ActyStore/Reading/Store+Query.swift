@@ -129,7 +129,7 @@ package final class ReadOnlyStore: Sendable {
                     (SELECT COUNT(DISTINCT group_id) FROM group_dependencies WHERE state = 'waiting') AS groups_blocked,
                     (SELECT COUNT(*) FROM groups WHERE admission = 'admitted') AS groups_admitted,
                     (SELECT COUNT(*) FROM groups WHERE admission = 'pending') AS groups_pending,
-                    (SELECT bursting FROM admission_burst WHERE id = 1) AS admission_burst,
+                    (SELECT bursting FROM admission_state WHERE id = 1) AS admission_burst,
                     (SELECT COUNT(*) FROM attempts WHERE finished_at >= ?1 - 60) / 60.0 AS throughput_per_second,
                     ?1 - (SELECT MIN(created_at) FROM jobs WHERE state = 'ready') AS oldest_ready_age_seconds,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL) AS workers_alive,

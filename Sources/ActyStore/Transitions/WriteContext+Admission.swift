@@ -33,6 +33,7 @@ extension WriteContext {
         var admitted = false
         while try activeGroups() < cap, let next = try nextWaitingGroup() {
             try db.cachedStatement(sql: "UPDATE groups SET admission = 'admitted' WHERE id = ?").run { $0.add(next.rawValue) }
+            try addPending(-1)
             var group = try groupRow(next)
             group.admission = "admitted"
             try recordAdmitted(group)
@@ -46,9 +47,16 @@ extension WriteContext {
     /// (cancelled, or failed by a dependency) leaves the queue.
     mutating func retire(_ group: GroupRow) throws {
         try db.cachedStatement(sql: "UPDATE groups SET admission = 'retired' WHERE id = ?").run { $0.add(group.id.rawValue) }
+        if group.admission == "pending" { try addPending(-1) }
         guard group.admission == "admitted" else { return }
         try record(.groupRetired, group, data: try slotData())
         try admitWaitingGroups()
+    }
+
+    /// Counts groups that start (`count` > 0) or stop (< 0) waiting for a slot.
+    mutating func addPending(_ count: Int) throws {
+        // The row exists once a group was counted; an upsert would check the new row's `pending >= 0` first.
+        try db.cachedStatement(sql: count > 0 ? Self.addPendingSQL : Self.removePendingSQL).run { $0.add(count) }
     }
 
     /// `group_admitted` for a group just admitted.
@@ -86,9 +94,8 @@ extension WriteContext {
 
     private func storedBurst() throws -> (bursting: Bool, cap: Int)? {
         var stored: (Bool, Int)?
-        try db.cachedStatement(sql: "SELECT bursting, cap FROM admission_burst WHERE id = 1").forEachRow { _ in } _: {
-            stored = ($0.int(0) != 0, $0.int(1))
-        }
+        try db.cachedStatement(sql: "SELECT bursting, cap FROM admission_state WHERE id = 1 AND bursting IS NOT NULL")
+            .forEachRow { _ in } _: { stored = ($0.int(0) != 0, $0.int(1)) }
         return stored
     }
 
@@ -144,11 +151,17 @@ extension WriteContext {
     static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready' LIMIT ?)"
     /// Stores the burst decision (one row).
     static let storeBurstSQL = """
-        INSERT INTO admission_burst (id, bursting, cap, changed_at) VALUES (1, ?, ?, ?)
+        INSERT INTO admission_state (id, bursting, cap, changed_at) VALUES (1, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET bursting = excluded.bursting, cap = excluded.cap, changed_at = excluded.changed_at
         """
-    /// Groups waiting for a slot, those blocked by a dependency included (`groups_admission_pending`).
-    static let pendingCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'pending'"
+    /// Groups waiting for a slot, those blocked by a dependency included: the counter `admission_state.pending`.
+    static let pendingCountSQL = "SELECT pending FROM admission_state WHERE id = 1"
+    /// Takes from the counter of pending groups (`?` is negative).
+    static let removePendingSQL = "UPDATE admission_state SET pending = pending + ? WHERE id = 1"
+    /// Adds to the counter of pending groups.
+    static let addPendingSQL = """
+        INSERT INTO admission_state (id, pending) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET pending = pending + ?1
+        """
 }
 
 /// The admission control an engine applies (``EngineConfiguration/maxActiveGroups`` and ``burstAllowance``).

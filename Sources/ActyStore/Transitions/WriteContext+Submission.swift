@@ -105,7 +105,11 @@ extension WriteContext {
             }
             submitted.append(SubmittedGroup(id: row.id, primer: primer, followers: followers))
         }
-        if admission.contains("pending") { try recordPending() }
+        let pending = admission.count { $0 == "pending" }
+        if pending > 0 {
+            try addPending(pending)
+            try recordPending()
+        }
         // Once every group of the call is stored with its dependencies, so that a group finishing here resolves the
         // groups of the call that wait for it.
         for (index, group) in groups.enumerated() {
