@@ -39,6 +39,19 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     /// One of a group's dependencies failed, was cancelled or timed out (data: as for `group_blocked`, and
     /// `reason`: `failed`, `cancelled` or `timeout`). Under `require_success` the group fails with it.
     case groupDependencyFailed = "group_dependency_failed"
+    /// A group got an admission slot under `maxActiveGroups`: its jobs may run (data: `active`, `cap`).
+    case groupAdmitted = "group_admitted"
+    /// Groups wait for an admission slot (data: `pending`, `active`, `cap`), recorded when a group starts waiting.
+    case groupsPending = "groups_pending"
+    /// An admitted group finished and gave its slot back (data: `active`, `cap`).
+    case groupRetired = "group_retired"
+    /// Few jobs are ready, so admission allows `burst_allowance` more groups (data: `runnable`, `low_watermark`,
+    /// `base_cap`, `burst_allowance`, `cap`).
+    case burstOn = "burst_on"
+    /// Enough jobs are ready again: admission is back to the base cap (data: as for `burst_on`).
+    case burstOff = "burst_off"
+    /// The admission cap in force changed (data: as for `burst_on`).
+    case capChanged = "cap_changed"
     /// A job was stored and waits for its turn (or for its primer).
     case jobQueued = "job_queued"
     /// A worker started an attempt of a job.

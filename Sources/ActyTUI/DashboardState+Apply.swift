@@ -244,8 +244,12 @@ extension DashboardState {
         var admission = self.admission ?? Admission()
         let payload = event.payload
         switch event.kind {
-        case .groupAdmitted: admission.admitted += 1
-        case .groupRetired: admission.retired += 1
+        case .groupAdmitted, .groupRetired:
+            if event.kind == .groupAdmitted { admission.admitted += 1 } else { admission.retired += 1 }
+            // Ours say how many groups are active then; Python acty's have no payload.
+            admission.active = payload?["active"]?.intValue ?? admission.active
+            admission.cap = payload?["cap"]?.intValue ?? admission.cap
+            if event.kind == .groupAdmitted, let key = event.group, groups[key] != nil { releaseBlockedPrimer(key, event) }
         case .groupsPending:
             admission.pending = payload?["pending"]?.intValue ?? admission.pending
             admission.active = payload?["active"]?.intValue ?? admission.active
@@ -296,27 +300,33 @@ extension DashboardState {
             groups[key]?.waitingFor.remove(dependency)
         default:
             groups[key]?.waitingFor = []
-            var stillBlocked: [String] = []
-            var primerMoved = false
-            for id in groups[key]?.blocked ?? [] {
-                guard var job = jobs[id], job.phase == .blocked else { continue }
-                if job.role == .primer {
-                    move(&job, to: .ready)
-                    jobs[id] = job
-                    primerMoved = true
-                } else {
-                    stillBlocked.append(id)
-                }
+            // `primer: false`: it now waits for an admission slot, and `group_admitted` releases its primer.
+            if event.payload?["primer"]?.boolValue != false { releaseBlockedPrimer(key, event) }
+        }
+    }
+
+    /// Moves a group's blocked primer to ready: its dependencies are resolved, or it was admitted.
+    private mutating func releaseBlockedPrimer(_ key: String, _ event: TUIEvent) {
+        var stillBlocked: [String] = []
+        var primerMoved = false
+        for id in groups[key]?.blocked ?? [] {
+            guard var job = jobs[id], job.phase == .blocked else { continue }
+            if job.role == .primer {
+                move(&job, to: .ready)
+                jobs[id] = job
+                primerMoved = true
+            } else {
+                stillBlocked.append(id)
             }
-            groups[key]?.blocked = stillBlocked
-            // A primer made ready that a late start counted blocked without seeing it queued (the look through the
-            // jobs happens only then).
-            if event.payload?["primer"]?.boolValue == true, !primerMoved, let unseen = unseenBlocked[key],
-                !jobs.values.contains(where: { $0.group == key && $0.role == .primer })
-            {
-                unseenBlocked[key] = unseen > 1 ? unseen - 1 : nil
-                moveUnseen(1, lane: laneName(event), from: .blocked, to: .ready)
-            }
+        }
+        groups[key]?.blocked = stillBlocked
+        // A primer made ready that a late start counted blocked without seeing it queued (the look through the
+        // jobs happens only then).
+        if event.payload?["primer"]?.boolValue == true, !primerMoved, let unseen = unseenBlocked[key],
+            !jobs.values.contains(where: { $0.group == key && $0.role == .primer })
+        {
+            unseenBlocked[key] = unseen > 1 ? unseen - 1 : nil
+            moveUnseen(1, lane: laneName(event), from: .blocked, to: .ready)
         }
     }
 

@@ -106,8 +106,8 @@ package struct DashboardState: Sendable {
         package var retried: Bool
     }
 
-    /// Python acty's admission control and burst, from `groups_pending`, `group_admitted`/`group_retired` and
-    /// `burst_on`/`burst_off`/`cap_changed` (our engine has neither: `nil` until such an event arrives).
+    /// Admission control and burst, from `groups_pending`, `group_admitted`/`group_retired` and
+    /// `burst_on`/`burst_off`/`cap_changed` (`nil` until such an event arrives: without a cap, none is written).
     package struct Admission: Sendable, Hashable {
         /// Groups waiting for a slot, and groups holding one.
         package var pending = 0

@@ -20,6 +20,7 @@ struct Fanout: AsyncParsableCommand {
     @Option(help: "Database file (default: a new file in a temporary folder).") var database: String?
     @Option(help: "Share of attempts that fail (0 to 1); failed attempts are retried at once.") var failureRate = 0.0
     @Option(help: "Attempts a job may have when --failure-rate is above 0.") var maxAttempts = 10
+    @Option(help: "EngineConfiguration.maxActiveGroups (default: no cap).") var maxActiveGroups: Int?
 
     func run() async throws {
         guard let durability = Durability(rawValue: durability) else {
@@ -32,7 +33,7 @@ struct Fanout: AsyncParsableCommand {
         let measured = try await Self.measure(
             groups: groups, followers: followers, primerWorkers: primerWorkers, followerWorkers: followerWorkers,
             durability: durability, submitters: submitters, database: database, failureRate: failureRate, maxAttempts: maxAttempts,
-            bulk: bulk
+            bulk: bulk, maxActiveGroups: maxActiveGroups
         )
         let seconds = measured.elapsed.seconds
         let result: JSONValue = [
@@ -47,6 +48,7 @@ struct Fanout: AsyncParsableCommand {
             "sqlite": sqliteSettings(durability),
             "failure_rate": .number(failureRate),
             "bulk": .number(Double(bulk)),
+            "max_active_groups": maxActiveGroups.map { .number(Double($0)) } ?? .null,
             "seconds": .number(seconds),
             "submit_seconds": .number(measured.submitted.seconds),
             "jobs_per_second": .number(measured.jobsPerSecond),
@@ -70,7 +72,7 @@ extension Fanout {
     /// Runs G groups × (1 + F) no-op jobs through a new engine on a new file and waits for every result.
     static func measure(
         groups: Int, followers: Int, primerWorkers: Int, followerWorkers: Int, durability: Durability, submitters: Int = 16,
-        database: String? = nil, failureRate: Double = 0, maxAttempts: Int = 10, bulk: Int = 1
+        database: String? = nil, failureRate: Double = 0, maxAttempts: Int = 10, bulk: Int = 1, maxActiveGroups: Int? = nil
     ) async throws -> Measurement {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -80,7 +82,7 @@ extension Fanout {
         let engine = try await ActyEngine(
             database: .file(path),
             configuration: EngineConfiguration(
-                primerWorkers: primerWorkers, followerWorkers: followerWorkers, durability: durability,
+                primerWorkers: primerWorkers, followerWorkers: followerWorkers, maxActiveGroups: maxActiveGroups, durability: durability,
                 retryPolicy: failureRate > 0 ? RetryPolicy(maxAttempts: maxAttempts, initialDelay: .zero, jitter: .none) : .none
             ),
             executors: [failureRate > 0 ? FlakyExecutor(failureRate: failureRate) : NoopExecutor()]

@@ -23,6 +23,7 @@ struct Submit: AsyncParsableCommand {
     @Option(help: "Groups per submitGroups call (each submitter's groups, in calls of this many).") var bulk = 1
     @Flag(help: "Makes each group depend on the one before (crash-<i> on crash-<i-1>, requiring its success).")
     var chain = false
+    @Option(help: "Submits under admission control with this cap: groups past it are stored pending.") var maxActiveGroups: Int?
 
     func validate() throws {
         guard groups > 0, followers >= 0, maxAttempts >= 1, bulk >= 1 else {
@@ -32,6 +33,7 @@ struct Submit: AsyncParsableCommand {
 
     func run() async throws {
         let store = try Store(.file(database))
+        store.setAdmission(maxActiveGroups.map { AdmissionSettings(cap: $0, burstAllowance: 0) })
         let policy = RetryPolicy(maxAttempts: maxAttempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
         let (groups, followers, maxAttempts, poisonGroup, bulk, chain) = (groups, followers, maxAttempts, poisonGroup, bulk, chain)
         let job = { @Sendable (payload: String) in NewJob(executor: Work.executorName, payload: payload, maxAttempts: maxAttempts) }

@@ -35,6 +35,7 @@ struct Work: AsyncParsableCommand {
     @Flag(help: "Run with EngineConfiguration's defaults but for the pool sizes (ignores --lease-ms and --poll-ms).")
     var defaultConfiguration = false
     @Option(help: "The share of executor runs that throw a retryable error, from 0 to 1.") var failureRate = 0.0
+    @Option(help: "EngineConfiguration.maxActiveGroups: at most this many groups active at once.") var maxActiveGroups: Int?
 
     func validate() throws {
         guard minSleepMs >= 0, maxSleepMs >= minSleepMs else {
@@ -69,13 +70,14 @@ struct Work: AsyncParsableCommand {
         var logger = Logger(label: "acty-test-worker") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
         let started = ContinuousClock.now
-        let configuration =
+        var configuration =
             defaultConfiguration
             ? EngineConfiguration(primerWorkers: primerWorkers, followerWorkers: followerWorkers, logger: logger)
             : EngineConfiguration(
                 primerWorkers: primerWorkers, followerWorkers: followerWorkers, leaseDuration: .milliseconds(leaseMs),
                 gracefulShutdownTimeout: .seconds(10), pollInterval: .milliseconds(pollMs), logger: logger
             )
+        configuration.maxActiveGroups = maxActiveGroups
         let engine = try await ActyEngine(database: .file(database), configuration: configuration, executors: [executor])
         say("engine worker=\(engine.workerID) pid=\(pid) init_ms=\(Self.milliseconds(ContinuousClock.now - started))")
 

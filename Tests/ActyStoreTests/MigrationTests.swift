@@ -46,8 +46,8 @@ struct MigrationTests {
             let (tables, indexes) = try await store.database.read { db in
                 (try Self.schemaNames("table", in: db), try Self.schemaNames("index", in: db))
             }
-            // Later migrations add `group_dependencies` (0004) and `producer_leases` (0006).
-            #expect(tables == expectedTables.union(["schema_migrations", "group_dependencies", "producer_leases"]))
+            // Later migrations add `group_dependencies` (0004), `producer_leases` (0006) and `admission_state` (0008).
+            #expect(tables == expectedTables.union(["schema_migrations", "group_dependencies", "producer_leases", "admission_state"]))
             #expect(expectedIndexes.isSubset(of: indexes))
         }
     }
@@ -60,7 +60,7 @@ struct MigrationTests {
             #expect(rows.map { $0["version"] as Int } == Migration.all.map(\.version))
             #expect(rows.first?["name"] == "initial")
             #expect(rows.allSatisfy { abs(($0["applied_at"] as Double? ?? 0) - now) < 60 })
-            #expect(Store.schemaVersion == 7)
+            #expect(Store.schemaVersion == 8)
             #expect(try await store.appliedSchemaVersion() == Store.schemaVersion)
         }
     }
@@ -208,7 +208,7 @@ struct MigrationTests {
             let tables = try store.database.read { db in
                 try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
             }
-            #expect(tables.count == 10)
+            #expect(tables.count == 11)
             for table in tables {
                 let sql: String = table["sql"]
                 let lists = sql.matches(of: #/CHECK\s*\([^\n]*\bIN\s*\(([^)]*)\)/#).filter { $0.output.1.split(separator: ",").count > 2 }

@@ -99,6 +99,14 @@ struct QueryPlanTests {
         Case(name: "dependencies: newest group of a key", sql: WriteContext.newestGroupSQL, arguments: ["a-7"], indexes: ["groups_key"]),
         Case(name: "dependencies: unblock a primer", sql: WriteContext.readyPrimerSQL, arguments: [3], indexes: ["jobs_group"]),
         Case(name: "dependencies: fail not started", sql: WriteContext.failNotStartedSQL, arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]),
+        // Admission reads partial indexes of at most the cap (active) or the waiting groups (pending).
+        Case(
+            name: "admission: active groups", sql: WriteContext.activeCountSQL, arguments: [], indexes: ["groups_admission_active"],
+            allowsIndexScan: true
+        ),
+        Case(name: "admission: next group", sql: WriteContext.nextWaitingSQL, arguments: [], indexes: ["groups_admission_pending"]),
+        Case(name: "admission: pending groups", sql: WriteContext.pendingCountSQL, arguments: []),
+        Case(name: "admission: ready jobs", sql: WriteContext.readyCountSQL, arguments: [8], indexes: ["jobs_ready"], allowsIndexScan: true),
     ]
 
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or

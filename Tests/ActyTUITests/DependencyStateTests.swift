@@ -103,4 +103,21 @@ struct DependencyStateTests {
         #expect(state.total(.blocked) == 0 && state.total(.ready) == 1)
         #expect(state.unknownTypes.isEmpty)
     }
+
+    @Test func aPendingGroupsPrimerStaysBlockedUntilItIsAdmitted() {
+        let lines = [
+            #"{"schema_version":1,"seq":1,"ts":1,"type":"group_blocked","group_id":"g","payload":{"dependency_id":"a","policy":"on_done"}}"#,
+            #"{"schema_version":1,"seq":2,"ts":1,"type":"job_queued","group_id":"g","job_id":"1","kind":"primer","payload":{"blocked":true}}"#,
+            #"{"schema_version":1,"seq":3,"ts":2,"type":"group_unblocked","group_id":"g","#
+                + #""payload":{"dependency_id":"a","policy":"on_done","primer":false}}"#,
+        ]
+        var state = DashboardState()
+        for event in RunLog.parseJSONL(Data(lines.joined(separator: "\n").utf8)).events { state.apply(event) }
+        #expect(state.total(.blocked) == 1 && state.total(.ready) == 0)
+
+        let admitted = #"{"schema_version":1,"seq":4,"ts":3,"type":"group_admitted","group_id":"g","payload":{"active":1,"cap":1}}"#
+        for event in RunLog.parseJSONL(Data(admitted.utf8)).events { state.apply(event) }
+        #expect(state.total(.blocked) == 0 && state.total(.ready) == 1)
+        #expect(state.admission?.active == 1 && state.admission?.cap == 1 && state.admission?.admitted == 1)
+    }
 }

@@ -114,6 +114,7 @@ public final class ActyEngine: Sendable {
             events = nil
         }
         store = try await Store.open(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
+        store.setAdmission(configuration.maxActiveGroups.map { AdmissionSettings(cap: $0, burstAllowance: configuration.burstAllowance) })
         registry = ResultRegistry(store: store)
         dispatcher = Dispatcher(
             store: store, workerID: workerID, executors: byName.keys.sorted(), resultHandlers: resultHandlers,

@@ -22,6 +22,16 @@ public struct EngineConfiguration: Sendable {
     public var strictLanes: Bool
     /// Whether an idle pool takes the other pool's work once its own is exhausted. The default is `true`.
     public var workStealing: Bool
+    /// How many groups may be active at once, across every engine on the database file; `nil`, the default, for no
+    /// limit. A group is active from its admission until it is finished (an open group until it is closed and done).
+    /// A group submitted past the cap is stored with its jobs held, and admitted in the order of submission when a
+    /// slot frees; a group waiting for a dependency holds no slot. Engines sharing a file should be configured alike:
+    /// each applies its own cap to the admissions it makes.
+    public var maxActiveGroups: Int?
+    /// Slots added to ``maxActiveGroups`` while fewer jobs are ready than the claiming engine has idle workers. The
+    /// default is 0. Each claim that finds groups waiting decides it: the changes are recorded as `burst_on`,
+    /// `burst_off` and `cap_changed` events. Groups admitted during a burst keep their slot when it ends.
+    public var burstAllowance: Int
     /// What a failed primer does to its group (a group can override it). The default fails the group.
     public var primerFailurePolicy: PrimerFailurePolicy
     /// What a failed follower does to its group (a group can override it). The default fails the group.
@@ -100,6 +110,8 @@ public struct EngineConfiguration: Sendable {
         defaultLane: LaneConfiguration = LaneConfiguration(),
         strictLanes: Bool = false,
         workStealing: Bool = true,
+        maxActiveGroups: Int? = nil,
+        burstAllowance: Int = 0,
         primerFailurePolicy: PrimerFailurePolicy = .failGroup,
         followerFailurePolicy: FollowerFailurePolicy = .failGroup,
         durability: Durability = .process,
@@ -126,6 +138,8 @@ public struct EngineConfiguration: Sendable {
         self.defaultLane = defaultLane
         self.strictLanes = strictLanes
         self.workStealing = workStealing
+        self.maxActiveGroups = maxActiveGroups
+        self.burstAllowance = burstAllowance
         self.primerFailurePolicy = primerFailurePolicy
         self.followerFailurePolicy = followerFailurePolicy
         self.durability = durability
@@ -176,6 +190,12 @@ public struct EngineConfiguration: Sendable {
             throw ActyError(
                 .invalidArgument, "maxResultHandlerAttempts must not be negative (0 lets no job be resubmitted), not \(maxResultHandlerAttempts)"
             )
+        }
+        if let maxActiveGroups, maxActiveGroups < 1 {
+            throw ActyError(.invalidArgument, "maxActiveGroups must be at least 1, or nil for no limit, not \(maxActiveGroups)")
+        }
+        guard burstAllowance >= 0 else {
+            throw ActyError(.invalidArgument, "burstAllowance must not be negative, not \(burstAllowance)")
         }
         if let cacheTimeToLive, cacheTimeToLive <= .zero {
             throw ActyError(.invalidArgument, "cacheTimeToLive must be positive, or nil for no limit")

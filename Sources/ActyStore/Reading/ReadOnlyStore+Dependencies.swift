@@ -1,4 +1,4 @@
-package import ActyCore
+import ActyCore
 import GRDB
 
 extension ReadOnlyStore {

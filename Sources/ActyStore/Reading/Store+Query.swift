@@ -109,7 +109,9 @@ package final class ReadOnlyStore: Sendable {
 
     /// The `summary` report, read in one snapshot. Sections (each a table):
     /// - `overview`: one row with `schema_version`, `jobs_total`, `groups_total`, `groups_blocked` (live groups
-    ///   waiting for dependencies), `throughput_per_second` (attempts
+    ///   waiting for dependencies), `groups_admitted` and `groups_pending` (under a cap on active groups: holding a
+    ///   slot, waiting for one), `admission_burst` (1 while a burst is on, 0 after, null before any burst decision),
+    ///   `throughput_per_second` (attempts
     ///   finished in the last 60 s, divided by 60), `oldest_ready_age_seconds` (null without ready jobs),
     ///   `workers_alive` (`stopped_at` NULL) and `workers_gone`.
     /// - `jobs_by_state` (`state`, `count`), `jobs_by_lane` (`lane`, `count`), `jobs_by_role` (`role`, `count`),
@@ -125,6 +127,9 @@ package final class ReadOnlyStore: Sendable {
                     (SELECT COUNT(*) FROM jobs) AS jobs_total,
                     (SELECT COUNT(*) FROM groups) AS groups_total,
                     (SELECT COUNT(DISTINCT group_id) FROM group_dependencies WHERE state = 'waiting') AS groups_blocked,
+                    (SELECT COUNT(*) FROM groups WHERE admission = 'admitted') AS groups_admitted,
+                    (SELECT COUNT(*) FROM groups WHERE admission = 'pending') AS groups_pending,
+                    (SELECT bursting FROM admission_state WHERE id = 1) AS admission_burst,
                     (SELECT COUNT(*) FROM attempts WHERE finished_at >= ?1 - 60) / 60.0 AS throughput_per_second,
                     ?1 - (SELECT MIN(created_at) FROM jobs WHERE state = 'ready') AS oldest_ready_age_seconds,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL) AS workers_alive,
@@ -168,12 +173,14 @@ package final class ReadOnlyStore: Sendable {
     static let groupColumns = """
         groups.id, groups.key, groups.lane, groups.state, groups.primer_state, groups.primer_policy,
         groups.follower_policy, groups.jobs_total, groups.jobs_finished, groups.cache_key, groups.error,
-        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting, groups.result_handler
+        groups.created_at, groups.closed_at, groups.finished_at, groups.dependencies_waiting, groups.result_handler,
+        groups.admission
         """
 
     /// Groups, newest first. Columns: `id, key, lane, state, primer_state, primer_policy, follower_policy,
     /// jobs_total, jobs_finished, cache_key, error, created_at, closed_at, finished_at, dependencies_waiting` (how
-    /// many of its dependencies a group still waits for: a live group with any is blocked), `result_handler`.
+    /// many of its dependencies a group still waits for: a live group with any is blocked), `result_handler`,
+    /// `admission` (`pending`, `admitted` or `retired` under a cap on active groups, else empty).
     ///
     /// - Parameter blocked: only live groups that wait for dependencies.
     /// - Throws: ``ActyError`` `unknownLane` when `lane` names no lane.

@@ -139,11 +139,14 @@ package struct GroupRecord: Sendable, Hashable {
     package var resultHandler: String?
     /// How many times the result handler may resubmit each of its jobs.
     package var maxResubmits: Int
+    /// Under admission control: `pending` (waiting for a slot), `admitted` (holding one) or `retired` (finished);
+    /// `nil` when no cap applied at its submission.
+    package var admission: String?
 
     static let selection = """
         SELECT id, key, lane, state, primer_state, primer_policy, follower_policy, cache_key, cache_context,
             group_context, followers_total, jobs_total, jobs_finished, error, created_at, closed_at, finished_at,
-            retry_policy, job_timeout, dependencies_waiting, result_handler, max_resubmits
+            retry_policy, job_timeout, dependencies_waiting, result_handler, max_resubmits, admission
         FROM groups
         """
 
@@ -176,6 +179,7 @@ package struct GroupRecord: Sendable, Hashable {
         dependenciesWaiting = row[19]
         resultHandler = row[20]
         maxResubmits = row[21]
+        admission = row[22]
     }
 }
 

@@ -19,7 +19,7 @@ extension Store {
     ) async throws -> U {
         let batch = batch
         return try await writer.write({ db in
-            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents)
+            var context = WriteContext(db: db, worker: worker, keepsEvents: batch.keepsEvents, admission: batch.admission)
             let value = try body(&context)
             try context.flushEvents()
             batch.add(context)
@@ -37,6 +37,12 @@ extension Store {
     /// Makes `dispatch` take part in every batch of this store's writer, from the next one on.
     package func attach(_ dispatch: any Dispatch) {
         batch.attach(dispatch)
+    }
+
+    /// Applies admission control to this store's writes from the next one on (see WriteContext+Admission); `nil`
+    /// for none, the default.
+    package func setAdmission(_ settings: AdmissionSettings?) {
+        batch.admission = settings
     }
 
     /// Runs a batch even if no request comes: the attached dispatch has work.
@@ -255,6 +261,14 @@ final class BatchRecorder: BatchTail {
     private let state = Locked(State())
     private let eventObserver: (@Sendable ([EventRecord]) -> Void)?
     private let committedEventSeq: Atomic<Int64>
+    /// The admission settings of this store's writes (``Store/setAdmission(_:)``); `nil` for none.
+    private let admissionSettings = Locked<AdmissionSettings?>(nil)
+
+    /// The admission control applied by the writes of this store; `nil` for none.
+    var admission: AdmissionSettings? {
+        get { admissionSettings.withLock { $0 } }
+        set { admissionSettings.withLock { $0 = newValue } }
+    }
 
     /// The seq of the last event committed through this recorder (the log's end when it was made, before any).
     var lastCommittedEventSeq: Int64 { committedEventSeq.load(ordering: .acquiring) }
@@ -284,7 +298,7 @@ final class BatchRecorder: BatchTail {
         let (dispatch, readyWork) = state.withLock { ($0.dispatch, $0.effects.readyWork) }
         guard let dispatch, let work = dispatch.takeWork(readyWork: readyWork) else { return }
         state.withLock { $0.work = work }
-        var context = WriteContext(db: db, worker: work.worker, keepsEvents: keepsEvents)
+        var context = WriteContext(db: db, worker: work.worker, keepsEvents: keepsEvents, admission: admission)
         let result = try context.run(work)
         try context.flushEvents()
         add(context)

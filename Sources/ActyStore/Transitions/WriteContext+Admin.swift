@@ -248,6 +248,12 @@ extension WriteContext {
             max_abandoned = MAX(max_abandoned, abandoned + 1), error = NULL, result = NULL, finished_at = NULL, run_at = NULL
         WHERE id = ?
         """
-    static let reopenGroupSQL = "UPDATE groups SET state = ?, error = NULL, finished_at = NULL WHERE id = ?"
+    /// Reopens a finished group; one that had been admitted holds a slot again until it finishes (a retry by hand
+    /// is not held back by the cap, but is counted against it).
+    static let reopenGroupSQL = """
+        UPDATE groups SET state = ?, error = NULL, finished_at = NULL,
+            admission = CASE WHEN admission = 'retired' THEN 'admitted' ELSE admission END
+        WHERE id = ?
+        """
     static let liveKeyOtherGroupSQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed') AND id != ?"
 }

@@ -174,6 +174,12 @@ extension WriteContext {
     /// A group's last dependency was resolved: its primer becomes ready, and so do its followers when the group has
     /// no primer to wait for (closed without one, or skipped). A closed group without jobs finishes.
     private mutating func unblock(_ group: GroupRow, last dependency: GroupDependency) throws {
+        if group.admission == "pending" && group.state.isLive {
+            // It now waits for an admission slot only: its admission makes its jobs ready (WriteContext+Admission).
+            try record(.groupUnblocked, group, data: Self.dependencyData(dependency, primerReady: false))
+            try admitWaitingGroups()
+            return
+        }
         try db.cachedStatement(sql: Self.readyPrimerSQL).run { $0.add(group.id.rawValue) }
         let primerReady = db.changesCount > 0
         if primerReady { effects.readyWork.insert(WorkKind(role: .primer, lane: group.lane)) }

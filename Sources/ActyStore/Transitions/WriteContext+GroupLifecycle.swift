@@ -127,6 +127,7 @@ extension WriteContext {
         ]).jsonString
         try record(.groupDone, group, data: data)
         if group.dependenciesWaiting > 0 { try dropWaitingDependencies(of: id) }
+        if group.admission != nil { try retire(group) }
         try resolveDependents(of: group)
     }
 }

@@ -15,7 +15,10 @@ extension WriteContext {
         try checkKeys(newGroups)
         let dependencies = try planDependencies(newGroups)
         // A group that waits for a dependency, or that a finished one fails, holds all its jobs `blocked`.
-        let held = dependencies.map { $0?.contains { $0.isWaiting || $0.failsDependent } ?? false }
+        let waitsForDependency = dependencies.map { $0?.contains { $0.isWaiting || $0.failsDependent } ?? false }
+        // Under a cap, a group without a slot waits for one too (WriteContext+Admission).
+        let admission = try planAdmission(waitsForDependency)
+        let held = zip(waitsForDependency, admission).map { $0 || $1 == "pending" }
         var lanes: Set<String> = []
         for group in newGroups where lanes.insert(group.lane).inserted {
             try ensureLane(group.lane, weight: group.laneWeight, maxInflight: group.laneMaxInflight)
@@ -37,6 +40,7 @@ extension WriteContext {
                 jobsTotal: group.followers.count + (group.primer == nil ? 0 : 1), jobsFinished: 0, error: nil, finishedAt: nil
             )
             row.dependenciesWaiting = dependencies[index]?.count(where: \.isWaiting) ?? 0
+            row.admission = admission[index]
             return row
         }
         let ids = try insertGroupRows(groups, rows)
@@ -90,6 +94,7 @@ extension WriteContext {
             var row = rows[index]
             row.id = ids[index]
             try record(.groupActivated, row)
+            if row.admission == "admitted" { try recordAdmitted(row) }
             if let planned = dependencies[index] {
                 for plan in planned where plan.isWaiting {
                     try record(.groupBlocked, row, data: Self.dependencyData(plan.dependency))
@@ -111,6 +116,11 @@ extension WriteContext {
                 try releaseFollowers(of: groupRow(row.id), primerSucceeded: skipsPrimer[index])
             }
             submitted.append(SubmittedGroup(id: row.id, primer: primer, followers: followers))
+        }
+        let pending = admission.count { $0 == "pending" }
+        if pending > 0 {
+            try addPending(pending)
+            try recordPending()
         }
         // Once every group of the call is stored with its dependencies, so that a group finishing here resolves the
         // groups of the call that wait for it.
@@ -169,6 +179,7 @@ extension WriteContext {
             arguments.add(row.dependenciesWaiting)
             arguments.add(group.resultHandler)
             arguments.add(group.maxResubmits)
+            arguments.add(row.admission)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(GroupID(firstID + Int64(offset))) }
         }

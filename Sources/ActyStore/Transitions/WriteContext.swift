@@ -25,9 +25,12 @@ struct WriteContext {
     /// Finished groups whose dependents are still to be resolved, while a resolution runs: a chain of dependents
     /// failing one after the other is a loop, not a recursion as deep as the chain.
     var groupsToResolve: [GroupRow]? = nil
+    /// The admission control of the writing engine (``Store/setAdmission(_:)``); `nil` for none.
+    let admission: AdmissionSettings?
 
-    init(db: Database, worker: String?, keepsEvents: Bool) {
+    init(db: Database, worker: String?, keepsEvents: Bool, admission: AdmissionSettings? = nil) {
         self.db = db
+        self.admission = admission
         self.now = WallClock.now
         self.worker = worker
         self.keepsEvents = keepsEvents
@@ -133,9 +136,11 @@ struct GroupRow: Sendable {
     var finishedAt: Double?
     /// Dependencies not resolved yet: while any is, the group is blocked and none of its jobs may run.
     var dependenciesWaiting = 0
+    /// `pending`, `admitted` or `retired` under admission control (migrations/0008); `nil` without a cap.
+    var admission: String?
 
-    /// Whether the group waits for dependencies.
-    var isBlocked: Bool { dependenciesWaiting > 0 && state.isLive }
+    /// Whether the group waits for dependencies or for an admission slot.
+    var isBlocked: Bool { (dependenciesWaiting > 0 || admission == "pending") && state.isLive }
 
     /// Follower dispatch (migration 0007): seconds from the primer's start before followers may start, when that
     /// is, the cap on released-and-unfinished followers, and the highest follower index released so far.
@@ -147,7 +152,7 @@ struct GroupRow: Sendable {
     static let columns = """
         id, key, lane, state, primer_state, primer_policy, follower_policy, followers_total, jobs_total,
         jobs_finished, error, finished_at, dependencies_waiting, followers_warmup, warm_until, max_followers_inflight,
-        followers_released_through
+        followers_released_through, admission
         """
 
     init(
@@ -187,6 +192,7 @@ struct GroupRow: Sendable {
         warmUntil = row.optionalDouble(14)
         maxFollowersInflight = row.optionalInt(15)
         followersReleasedThrough = row.int(16)
+        admission = row.optionalString(17)
     }
 
     private static func decode<T: RawRepresentable<String>>(_ type: T.Type, _ raw: String) throws -> T {
