@@ -22,10 +22,6 @@ struct DemoRun {
             configuration: EngineConfiguration(
                 primerWorkers: options.primerWorkers,
                 followerWorkers: options.followerWorkers,
-                lanes: [
-                    WorkloadPlan.priorityLane: LaneConfiguration(weight: 2),
-                    WorkloadPlan.backgroundLane: LaneConfiguration(weight: 1),
-                ],
                 // A specialist's failure is recorded on it; the rest of the review carries on. A failed coordinator
                 // still fails its group (the default), cancelling the specialists waiting for it.
                 followerFailurePolicy: .continueGroup,
@@ -43,6 +39,11 @@ struct DemoRun {
                 )
             ]
         )
+
+        // The two lanes share the workers 2:1; a `Lane` handle could change that while the run goes on
+        // (`update(weight:maxInflight:)`), for this engine and any other on the file.
+        _ = try await engine.lane(WorkloadPlan.priorityLane, weight: 2)
+        _ = try await engine.lane(WorkloadPlan.backgroundLane, weight: 1)
 
         let progress = RunProgress(planned: plan.plannedJobs)
         let display = ProgressDisplay(progress: progress, start: start)
