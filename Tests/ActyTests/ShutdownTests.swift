@@ -106,8 +106,9 @@ struct ShutdownTests {
         #expect(try await waitUntil { try await engine.store.job(job.id)?.state == .running })
 
         let shutdownStarted = ContinuousClock.now
-        try await engine.boundedShutdown(timeout: .seconds(5))
-        #expect(ContinuousClock.now - shutdownStarted < .seconds(5))
+        // Well under the stuck executor's 30 s, with room for a loaded machine.
+        try await engine.boundedShutdown(timeout: .seconds(15))
+        #expect(ContinuousClock.now - shutdownStarted < .seconds(15))
         #expect(returned.count == 0, "shutdown returned while the executor was still stuck")
         gate.open()
         try await require("the stuck executor to return") { returned.count == 1 }

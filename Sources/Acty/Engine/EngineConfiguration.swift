@@ -28,8 +28,8 @@ public struct EngineConfiguration: Sendable {
     /// slot frees; a group waiting for a dependency holds no slot. Engines sharing a file should be configured alike:
     /// each applies its own cap to the admissions it makes.
     public var maxActiveGroups: Int?
-    /// Slots added to ``maxActiveGroups`` while fewer jobs are ready than the claiming engine has idle workers. The
-    /// default is 0. Each claim that finds groups waiting decides it: the changes are recorded as `burst_on`,
+    /// Slots added to ``maxActiveGroups`` while fewer jobs are ready than the live engines on the file have
+    /// workers. The default is 0. Each claim that finds groups waiting decides it: the changes are recorded as `burst_on`,
     /// `burst_off` and `cap_changed` events. Groups admitted during a burst keep their slot when it ends.
     public var burstAllowance: Int
     /// What a failed primer does to its group (a group can override it). The default fails the group.

@@ -73,14 +73,17 @@ extension WriteContext {
     }
 
     /// Admission in a claim: when groups wait, decides the burst (the cap grows by the burst allowance while fewer
-    /// jobs are ready than `freeWorkers`), records its changes, and admits up to the cap. With no group waiting, one
-    /// probe of `groups_admission_pending`.
-    mutating func admitForClaim(freeWorkers: Int) throws {
+    /// jobs are ready than the live engines on the file have workers), records its changes, and admits up to the
+    /// cap. With no group waiting, one probe of `groups_admission_pending`.
+    mutating func admitForClaim() throws {
         guard let admission, try nextWaitingGroup() != nil else { return }
         if admission.burstAllowance > 0 {
+            var workers = 0
+            try db.cachedStatement(sql: Self.liveWorkersSQL).forEachRow { _ in } _: { workers = $0.int(0) }
+            let lowWatermark = max(1, workers)
             var ready = 0
-            try db.cachedStatement(sql: Self.readyCountSQL).forEachRow { $0.add(freeWorkers) } _: { ready = $0.int(0) }
-            try setBurst(ready < freeWorkers, ready: ready, lowWatermark: freeWorkers)
+            try db.cachedStatement(sql: Self.readyCountSQL).forEachRow { $0.add(lowWatermark) } _: { ready = $0.int(0) }
+            try setBurst(ready < lowWatermark, ready: ready, lowWatermark: lowWatermark)
         }
         try admitWaitingGroups()
     }
@@ -148,6 +151,8 @@ extension WriteContext {
     /// The oldest group waiting for a slot and for nothing else (`groups_admission_pending`).
     static let nextWaitingSQL = "SELECT id FROM groups WHERE admission = 'pending' AND dependencies_waiting = 0 ORDER BY id LIMIT 1"
     /// Ready jobs, counted up to a bound (`jobs_ready`).
+    /// The workers of every live engine on the file (the `workers` table holds a row per engine run).
+    static let liveWorkersSQL = "SELECT COALESCE(SUM(primer_workers + follower_workers), 0) FROM workers WHERE stopped_at IS NULL"
     static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready' LIMIT ?)"
     /// Stores the burst decision (one row).
     static let storeBurstSQL = """

@@ -31,7 +31,7 @@ extension WriteContext {
         }
         try expireDueDependencies()  // due timeouts unblock or fail dependent groups (WriteContext+Dependencies)
         // Slots freed by other processes, a larger cap, or a burst while few jobs are ready (WriteContext+Admission).
-        if admission != nil { try admitForClaim(freeWorkers: request.freePrimerWorkers + request.freeFollowerWorkers) }
+        if admission != nil { try admitForClaim() }
         for kind in try promoteDueRetries().union(effects.readyWork) { planner[kind.role].activate(kind.lane) }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
