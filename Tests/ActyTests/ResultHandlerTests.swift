@@ -33,22 +33,6 @@ struct ResultHandlerTests {
         }
     }
 
-    /// Runs `body` with an engine on `dir`'s file, and shuts the engine down also when `body` throws.
-    func withEngine<T>(
-        _ dir: TemporaryDirectory, _ configuration: EngineConfiguration, executors: [any Executor], _ body: (ActyEngine) async throws -> T
-    ) async throws -> T {
-        let engine = try await makeEngine(dir, configuration, executors: executors)
-        let value: T
-        do {
-            value = try await body(engine)
-        } catch {
-            try? await engine.boundedShutdown()
-            throw error
-        }
-        try await engine.boundedShutdown()
-        return value
-    }
-
     @Test func aResubmitRunsTheJobAgainWithTheNewPayloadAsANewAttempt() async throws {
         let dir = TemporaryDirectory()
         let payloads = Recorder<JSONValue>()

@@ -236,25 +236,6 @@ func fileBytes(_ path: String) -> Data? {
 }
 
 
-/// Runs `body` with an engine on `dir`'s database file and shuts the engine down when `body` returns or throws.
-func withEngine<T: Sendable>(
-    _ dir: TemporaryDirectory,
-    _ configuration: EngineConfiguration = EngineConfiguration(),
-    executors: [any Executor] = [EchoExecutor()],
-    _ body: (ActyEngine) async throws -> T
-) async throws -> T {
-    let engine = try await makeEngine(dir, configuration, executors: executors)
-    let value: T
-    do {
-        value = try await body(engine)
-    } catch {
-        try? await engine.boundedShutdown()
-        throw error
-    }
-    try await engine.boundedShutdown()
-    return value
-}
-
 /// One gate per group key: the executor `keyed` holds a job of a group whose key has a closed gate until it opens,
 /// fails jobs whose payload has `"fail": true`, and returns the payload otherwise.
 final class KeyedGates: Sendable {
