@@ -1,0 +1,228 @@
+import ActyCore
+import ActyProcess
+import ActyStore
+import ActyTestSupport
+@testable import Acty
+import Foundation
+import Testing
+
+/// The process executor through a real engine and real Python workers (`Fixtures/test_worker.py`).
+@Suite(.timeLimit(.minutes(1)), .enabled(if: Bridge.python != nil, "python3 is not on PATH: the process executor tests need it"))
+struct ProcessExecutorTests {
+    static let retries = EngineConfiguration(retryPolicy: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(10), jitter: .none))
+
+    /// The errors of a job's attempts, oldest first (`nil` for an attempt without one).
+    static func attemptErrors(_ job: JobHandle, on engine: ActyEngine) async throws -> [JobError?] {
+        try await engine.store.attempts(of: job.id).map { $0.error.map { JobError(stored: $0) } }
+    }
+
+    @Test func jobsRoundTripThroughAWorkerWithEverythingTheJobCarries() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration())
+        try await withBridgeEngine(dir, executor: executor) { engine in
+            let submission = try await engine.submitGroup(
+                "round-trip", primer: ["action": "job", "text": "héllo ✓", "n": [1, 2.5, nil, true]],
+                followers: [["action": "job"], ["action": "print"]], lane: "batch", groupContext: ["tenant": "acme"],
+                cacheKey: "prefix-1"
+            )
+            let primer = try await #require(submission.primer).result(within: .seconds(20))
+            #expect(primer.status == .succeeded, "\(String(describing: primer.error))")
+            let seen = try #require(primer.output)
+            #expect(seen["id"] == .string(primer.jobID.description))
+            #expect(seen["group_key"] == "round-trip")
+            #expect(seen["role"] == "primer")
+            #expect(seen["follower_index"] == .null)
+            #expect(seen["lane"] == "batch")
+            #expect(seen["attempt"] == 1)
+            #expect(seen["payload"] == ["action": "job", "text": "héllo ✓", "n": [1, 2.5, nil, true]])
+            #expect(seen["group_context"] == ["tenant": "acme"])
+            #expect(seen["cache"]?["key"] == "prefix-1")
+            #expect(seen["primer"] == .null)
+
+            let follower = try await submission.followers[0].result(within: .seconds(20))
+            #expect(follower.output?["role"] == "follower")
+            #expect(follower.output?["follower_index"] == 0)
+            // A handler printing to standard output does not break the protocol.
+            let printer = try await submission.followers[1].result(within: .seconds(20))
+            #expect(printer.status == .succeeded)
+            #expect(printer.output == ["printed": true])
+        }
+    }
+
+    @Test func aWorkerThatCrashesMidJobFailsTheAttemptRetryablyAndAFreshWorkerRunsTheRetry() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration())
+        try await withBridgeEngine(dir, Self.retries, executor: executor) { engine in
+            let submission = try await engine.submitGroup("crash", primer: ["action": "crash"])
+            let job = try #require(submission.primer)
+            let result = try await job.result(within: .seconds(20))
+            #expect(result.status == .succeeded, "\(String(describing: result.error))")
+            #expect(result.attempts == 2)
+
+            let errors = try await Self.attemptErrors(job, on: engine)
+            let error = try #require(errors.first ?? nil)
+            #expect(error.type == "ProcessExecutorError")
+            #expect(error.message.contains("worker exited: the worker exited with status 3 before answering"), "\(error.message)")
+            // Its standard error is in the message, the key in it redacted.
+            #expect(error.message.contains("dying on attempt 1"), "\(error.message)")
+            #expect(error.message.contains("[REDACTED]"), "\(error.message)")
+            #expect(!error.message.contains("0123456789abcdef"))
+
+            // The crashed worker is gone; the retry ran in another process.
+            let crashed = try #require(Int(error.message.split(separator: "worker ").last?.split(separator: " ").first ?? ""))
+            #expect(try await eventually { isGone(crashed) })
+            let retryPID = try #require(result.output?["pid"]?.intValue)
+            #expect(retryPID != crashed)
+            #expect(executor.workerProcessIDs == [Int32(retryPID)])
+        }
+        // The secret never reached the database file.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir.file()))
+        #expect(bytes.range(of: Data("sk-test-0123456789abcdef".utf8)) == nil)
+    }
+
+    @Test func aHangingWorkerIsKilledAtTheRequestTimeoutAndTheRetrySucceeds() async throws {
+        let dir = TemporaryDirectory()
+        let pidFile = dir.file("hang.pid")
+        // The timeout covers a fresh worker's start too: room for a loaded machine.
+        let executor = ProcessExecutor(Bridge.configuration(requestTimeout: .seconds(2)))
+        try await withBridgeEngine(dir, Self.retries, executor: executor) { engine in
+            let submission = try await engine.submitGroup("hang", primer: ["action": "hang", "pid_file": .string(pidFile)])
+            let job = try #require(submission.primer)
+            let result = try await job.result(within: .seconds(20))
+            #expect(result.status == .succeeded, "\(String(describing: result.error))")
+            #expect(result.attempts == 2)
+            let error = try #require(try await Self.attemptErrors(job, on: engine).first ?? nil)
+            #expect(error.type == "ProcessExecutorError")
+            #expect(error.message.contains("timed out: the request took longer than 2 s; the worker was killed"), "\(error.message)")
+
+            let hung = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
+            #expect(try await eventually { isGone(hung) })
+            #expect(result.output?["pid"]?.intValue != hung)
+        }
+    }
+
+    @Test func theEnginesJobTimeoutKillsTheWorkerOfTheCancelledAttempt() async throws {
+        let dir = TemporaryDirectory()
+        let pidFile = dir.file("hang.pid")
+        let executor = ProcessExecutor(Bridge.configuration())
+        var configuration = Self.retries
+        configuration.jobTimeout = .seconds(2)  // room for the worker to start on a loaded machine
+        try await withBridgeEngine(dir, configuration, executor: executor) { engine in
+            let submission = try await engine.submitGroup("timeout", primer: ["action": "hang", "pid_file": .string(pidFile)])
+            let job = try #require(submission.primer)
+            #expect(try await eventually { FileManager.default.fileExists(atPath: pidFile) })
+            let hung = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
+            let result = try await job.result(within: .seconds(20))
+            #expect(result.status == .succeeded, "\(String(describing: result.error))")
+            #expect(try await Self.attemptErrors(job, on: engine).first??.type == "timeout")
+            #expect(try await eventually { isGone(hung) })
+            #expect(result.output?["pid"]?.intValue != hung)
+        }
+    }
+
+    @Test(arguments: [("malformed", "malformed response: the worker wrote a line that is not JSON"), ("wrong-id", "unexpected response: the worker answered request")])
+    func aWorkerThatAnswersNonsenseIsReplacedAndTheRetrySucceeds(mode: String, expected: String) async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration(mode))
+        try await withBridgeEngine(dir, Self.retries, executor: executor) { engine in
+            let job = try #require(try await engine.submitGroup("nonsense", primer: ["n": 1]).primer)
+            let result = try await job.result(within: .seconds(20))
+            #expect(result.status == .succeeded, "\(String(describing: result.error))")
+            #expect(result.output?["attempt"] == 2)
+            let error = try #require(try await Self.attemptErrors(job, on: engine).first ?? nil)
+            #expect(error.type == "ProcessExecutorError")
+            #expect(error.message.contains(expected), "\(error.message)")
+            #expect(executor.workerProcessIDs == [Int32(try #require(result.output?["pid"]?.intValue))])
+        }
+    }
+
+    @Test func workerErrorsKeepTheirTypeAndANonRetryableOneFailsTheJobAtOnce() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration())
+        try await withBridgeEngine(dir, Self.retries, executor: executor) { engine in
+            let fatal = try #require(try await engine.submitGroup("fatal", primer: ["action": "fail", "retryable": false, "why": "empty prompt"]).primer)
+            let failed = try await fatal.result(within: .seconds(20))
+            #expect(failed.status == .failed)
+            #expect(failed.attempts == 1)
+            #expect(failed.error == JobError(type: "NonRetryableError", message: "the input cannot be processed: empty prompt"))
+
+            let plain = try #require(try await engine.submitGroup("plain", primer: ["action": "raise"]).primer)
+            let exhausted = try await plain.result(within: .seconds(20))
+            #expect(exhausted.status == .failed)
+            #expect(exhausted.attempts == 3)
+            #expect(exhausted.error == JobError(type: "ValueError", message: "plain failure on attempt 3"))
+
+            // An error response leaves the worker in service: one process answered all of it.
+            #expect(executor.workerProcessIDs.count == 1)
+        }
+    }
+
+    @Test func thePoolRunsAtMostPoolSizeWorkersAtOnceAndReusesThem() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration(poolSize: 2))
+        let spans: [JSONValue] = try await withBridgeEngine(dir, EngineConfiguration(followerWorkers: 6), executor: executor) { engine in
+            let followers = [JSONValue](repeating: ["action": "span", "seconds": 0.15], count: 8)
+            let submission = try await engine.submitGroup("pool", primer: nil, followers: followers)
+            var outputs: [JSONValue] = []
+            for job in submission.followers {
+                let result = try await job.result(within: .seconds(20))
+                #expect(result.status == .succeeded, "\(String(describing: result.error))")
+                outputs.append(result.output ?? .null)
+            }
+            #expect(executor.workerProcessIDs.count == 2)
+            return outputs
+        }
+        let pids = Set(spans.compactMap { $0["pid"]?.intValue })
+        #expect(pids.count == 2)
+        // The most spans that overlapped, by the system-wide monotonic clock the workers read.
+        let intervals = spans.compactMap { span -> (Double, Double)? in
+            guard let start = span["start"]?.doubleValue, let end = span["end"]?.doubleValue else { return nil }
+            return (start, end)
+        }
+        #expect(intervals.count == 8)
+        let peak = intervals.map { interval in intervals.filter { $0.0 <= interval.0 && interval.0 < $0.1 }.count }.max() ?? 0
+        #expect(peak == 2)
+    }
+
+    @Test func shutdownLeavesNoWorkerBehind() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration(poolSize: 3))
+        let pids = try await withBridgeEngine(dir, executor: executor) { engine in
+            let submission = try await engine.submitGroup("many", primer: nil, followers: Array(repeating: ["action": "span", "seconds": 0.1], count: 6))
+            for job in submission.followers { _ = try await job.result(within: .seconds(20)) }
+            return executor.workerProcessIDs
+        }
+        #expect(pids.count == 3)
+        // withBridgeEngine returned after executor.shutdown(), which waits for the workers to exit.
+        #expect(pids.allSatisfy { isGone(Int($0)) })
+        #expect(executor.workerProcessIDs.isEmpty)
+    }
+
+    @Test func droppingTheExecutorStopsItsWorkers() async throws {
+        var executor: ProcessExecutor? = ProcessExecutor(Bridge.configuration(poolSize: 2))
+        try await withThrowingTaskGroup(of: JSONValue.self) { group in
+            for index in 0..<4 {
+                let job = Job(id: JobID(Int64(index + 1)), groupKey: "drop", role: .follower, payload: ["action": "span", "seconds": 0.1])
+                group.addTask { [executor] in try await executor!.execute(job) }
+            }
+            try await group.waitForAll()
+        }
+        let pids = executor!.workerProcessIDs
+        #expect(pids.count == 2)
+        executor = nil
+        #expect(try await eventually { pids.allSatisfy { isGone(Int($0)) } })
+    }
+
+    @Test func aProgramThatCannotStartFailsTheAttemptWithTheReason() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(ProcessExecutorConfiguration(name: "bridge", command: dir.file("no-such-program")))
+        try await withBridgeEngine(dir, executor: executor) { engine in
+            let job = try #require(try await engine.submitGroup("missing", primer: ["n": 1]).primer)
+            let result = try await job.result(within: .seconds(20))
+            #expect(result.status == .failed)
+            #expect(result.error?.type == "ProcessExecutorError")
+            #expect(result.error?.message.contains("spawn failed: could not start") == true, "\(String(describing: result.error))")
+            #expect(result.error?.message.contains("No such file or directory") == true, "\(String(describing: result.error))")
+        }
+    }
+}
