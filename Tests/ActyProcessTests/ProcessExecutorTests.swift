@@ -49,6 +49,54 @@ struct ProcessExecutorTests {
         }
     }
 
+    @Test func usageTheWorkerReportsIsRecordedOnTheAttemptAlsoWhenItFails() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration())
+        try await withBridgeEngine(dir, Self.retries, executor: executor) { engine in
+            let used = try #require(try await engine.submitGroup("usage", primer: ["action": "usage"]).primer)
+            #expect(try await used.result(within: .seconds(20)).status == .succeeded)
+            #expect(try await engine.store.attempts(of: used.id).map(\.usage) == [TokenUsage(promptTokens: 11, completionTokens: 5, cachedPromptTokens: 3)])
+            let event = try #require(try await engine.store.events(after: 0, limit: 10_000).filter { $0.jobID == used.id && $0.type == "job_succeeded" }.first)
+            #expect(try JSONValue(jsonString: event.data ?? "null")["usage"] == ["prompt_tokens": 11, "completion_tokens": 5, "cached_prompt_tokens": 3])
+
+            // An error response's usage goes on its failed attempt.
+            let failing = try #require(try await engine.submitGroup("failing", primer: ["action": "fail"]).primer)
+            #expect(try await failing.result(within: .seconds(20)).status == .succeeded)
+            #expect(try await engine.store.attempts(of: failing.id).map(\.usage) == [TokenUsage(promptTokens: 2), nil])
+        }
+    }
+
+    @Test func retryAfterFromTheWorkerDelaysTheRetry() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration())
+        // The policy's backoff is 10 ms; the worker asks for 400 ms.
+        try await withBridgeEngine(dir, Self.retries, executor: executor) { engine in
+            let job = try #require(try await engine.submitGroup("later", primer: ["action": "fail", "retry_after": 0.4]).primer)
+            let result = try await job.result(within: .seconds(20))
+            #expect(result.status == .succeeded)
+            #expect(result.output == ["attempt": 2])
+            let attempts = try await engine.store.attempts(of: job.id)
+            #expect(attempts.count == 2)
+            #expect(attempts[1].startedAt >= attempts[0].finishedAt! + 0.4)
+            #expect(attempts[0].error.map { JobError(stored: $0) } == JobError(type: "RetryableError", message: "busy, try later"))
+        }
+    }
+
+    @Test func followersGetTheirPrimerWhenTheExecutorSendsIt() async throws {
+        let dir = TemporaryDirectory()
+        var configuration = Bridge.configuration()
+        configuration.sendsPrimer = true
+        let executor = ProcessExecutor(configuration)
+        try await withBridgeEngine(dir, executor: executor) { engine in
+            let submission = try await engine.submitGroup("primed", primer: ["action": "echo", "messages": ["hi"]], followers: [["action": "job"]])
+            let follower = try await submission.followers[0].result(within: .seconds(20))
+            #expect(follower.status == .succeeded, "\(String(describing: follower.error))")
+            #expect(follower.output?["primer"] == ["payload": ["action": "echo", "messages": ["hi"]], "output": ["action": "echo", "messages": ["hi"]]])
+            let primer = try await #require(submission.primer).result(within: .seconds(20))
+            #expect(primer.status == .succeeded)
+        }
+    }
+
     @Test func aWorkerThatCrashesMidJobFailsTheAttemptRetryablyAndAFreshWorkerRunsTheRetry() async throws {
         let dir = TemporaryDirectory()
         let executor = ProcessExecutor(Bridge.configuration())
