@@ -51,6 +51,14 @@ let package = Package(
         // Runs jobs in pools of worker processes speaking JSON lines (the Python bridge, LangChain).
         .target(name: "CActyProcess"),
         .target(name: "ActyProcess", dependencies: ["Acty", "ActyCore", "CActyProcess"], swiftSettings: upcomingFeatures),
+        // Examples/LangChainBridge: LangChain runnables in Python workers through the engine.
+        .executableTarget(
+            name: "langchain-bridge-example",
+            dependencies: ["Acty", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/LangChainBridge",
+            exclude: ["README.md", "runnable_worker.py"],
+            swiftSettings: upcomingFeatures
+        ),
         .executableTarget(
             name: "acty-demo",
             dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
