@@ -66,7 +66,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "acty-bench",
-            dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Acty", "ActyStore", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
         // The acty-query tool's commands, as a library so tests can link it; the executable is a thin main.
