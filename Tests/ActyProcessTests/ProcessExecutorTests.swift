@@ -168,6 +168,21 @@ struct ProcessExecutorTests {
         }
     }
 
+    @Test func cancellingARunningJobKillsItsWorkerAtOnce() async throws {
+        let dir = TemporaryDirectory()
+        let pidFile = dir.file("hang.pid")
+        let executor = ProcessExecutor(Bridge.configuration())
+        try await withBridgeEngine(dir, executor: executor) { engine in
+            let job = try #require(try await engine.submitGroup("cancel", primer: ["action": "hang", "pid_file": .string(pidFile)]).primer)
+            #expect(try await eventually { FileManager.default.fileExists(atPath: pidFile) })
+            let hung = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
+            #expect(try await engine.cancelGroup("cancel"))
+            #expect(try await job.result(within: .seconds(20)).status == .cancelled)
+            #expect(try await eventually { isGone(hung) })
+            #expect(executor.workerProcessIDs.isEmpty)
+        }
+    }
+
     @Test(arguments: [("malformed", "malformed response: the worker wrote a line that is not JSON"), ("wrong-id", "unexpected response: the worker answered request")])
     func aWorkerThatAnswersNonsenseIsReplacedAndTheRetrySucceeds(mode: String, expected: String) async throws {
         let dir = TemporaryDirectory()
