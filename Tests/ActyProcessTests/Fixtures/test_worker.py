@@ -35,6 +35,14 @@ def handle(job):
             os.rename(payload["pid_file"] + ".tmp", payload["pid_file"])
             time.sleep(3600)
         return {"pid": os.getpid(), "attempt": job.attempt}
+    if action == "noisy":
+        # Far more standard error than a pipe holds: the executor must drain it while the job runs.
+        line = "x" * 1023 + "\n"
+        for _ in range(payload.get("kib", 2048)):
+            sys.stderr.write(line)
+        sys.stderr.write("last noisy line\n")
+        sys.stderr.flush()
+        return {"noisy": True}
     if action == "print":
         # Writes to standard output the way a library would: it must not reach the protocol.
         print("chatty library output")
