@@ -49,6 +49,23 @@ struct ProcessExecutorTests {
         }
     }
 
+    @Test func theBridgesEchoModeAnswersLargePayloadsWhole() async throws {
+        let executor = ProcessExecutor(
+            ProcessExecutorConfiguration(name: "echo", command: try #require(Bridge.python), arguments: [Bridge.root + "/Python/acty_bridge.py", "--echo"])
+        )
+        // 1 MiB: more than the socket buffer takes at once, so the request is written in pieces as the worker reads.
+        let big = String(repeating: "ünïcödé ✓ ", count: 1 << 20 / 16)
+        let payloads: [JSONValue] = [["text": .string(big)], [1, "two", nil, ["three": 3.5]], "plain"]
+        for (index, payload) in payloads.enumerated() {
+            let output = try await executor.execute(Job(id: JobID(Int64(index + 1)), groupKey: "echo", role: .primer, payload: payload))
+            #expect(output == payload)
+        }
+        let pids = executor.workerProcessIDs
+        #expect(pids.count == 1)
+        await executor.shutdown()
+        #expect(pids.allSatisfy { isGone(Int($0)) })
+    }
+
     @Test func aWorkerWritingMegabytesToStandardErrorNeverBlocks() async throws {
         let dir = TemporaryDirectory()
         let executor = ProcessExecutor(Bridge.configuration())
