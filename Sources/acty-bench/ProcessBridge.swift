@@ -11,7 +11,7 @@ struct ProcessBridge: AsyncParsableCommand {
         discussion: """
             For each pool size: the executor called directly by as many concurrent loops as it has workers (no \
             engine, no database), then groups of 1 + F jobs through an engine on a file. Workers are started before \
-            the clock runs. Example: acty-bench process --jobs 5000 --pool-sizes 2,4
+            the clock runs. The same groups with the in-process EchoExecutor give the engine's own cost. Example: acty-bench process --jobs 5000 --pool-sizes 2,4
             """
     )
 
@@ -32,6 +32,7 @@ struct ProcessBridge: AsyncParsableCommand {
         }
         var runs: [JSONValue] = []
         let sequential = try await direct(poolSize: 1)
+        let inProcess = try await throughEngine(poolSize: 0)
         for size in sizes {
             let direct = try await direct(poolSize: size)
             let engine = try await throughEngine(poolSize: size)
@@ -51,6 +52,8 @@ struct ProcessBridge: AsyncParsableCommand {
             "follower_workers": .number(Double(followerWorkers)),
             "direct_sequential_jobs_per_second": .number(sequential.jobsPerSecond),
             "direct_sequential_cpu_us_per_job": sequential.cpu,
+            "engine_in_process_jobs_per_second": .number(inProcess.jobsPerSecond),
+            "engine_in_process_cpu_us_per_job": inProcess.cpu,
             "runs": .array(runs),
             "peak_rss_mb": .number(Double(peakRSSBytes()) / 1_048_576),
         ]
@@ -120,7 +123,8 @@ struct ProcessBridge: AsyncParsableCommand {
         return Double(jobs) / elapsed.seconds
     }
 
-    /// Jobs/s of groups of 1 + `followers` echo jobs through an engine on a new file.
+    /// Jobs/s of groups of 1 + `followers` echo jobs through an engine on a new file; pool size 0 runs them with the
+    /// in-process `EchoExecutor` instead, for the engine's own cost.
     private func throughEngine(poolSize: Int) async throws -> Measurement {
         try await measure { try await engineRun(poolSize: poolSize) }
     }
@@ -129,13 +133,13 @@ struct ProcessBridge: AsyncParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-process-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let executor = executor(poolSize: poolSize)
+        let executor = executor(poolSize: max(1, poolSize))  // never started for pool size 0
         let engine = try await ActyEngine(
             database: .file(folder.appendingPathComponent("bench.db").path),
             configuration: EngineConfiguration(primerWorkers: 2, followerWorkers: followerWorkers),
-            executors: [executor]
+            executors: [poolSize == 0 ? EchoExecutor(name: "echo") : executor]
         )
-        let warmUp = try await engine.submitGroup("warm-up", primer: nil, followers: Array(repeating: ["n": 0], count: poolSize * 2))
+        let warmUp = try await engine.submitGroup("warm-up", primer: nil, followers: Array(repeating: ["n": 0], count: max(1, poolSize * 2)))
         for job in warmUp.jobs { _ = try await job.result() }
 
         let groups = max(1, jobs / (1 + followers))
