@@ -33,6 +33,12 @@ extension WriteContext {
         // Slots freed by other processes, a larger cap, or a burst while few jobs are ready (WriteContext+Admission).
         if admission != nil { try admitForClaim() }
         for kind in try promoteDueRetries().union(effects.readyWork) { planner[kind.role].activate(kind.lane) }
+        // Budgets of rate-limited executors (WriteContext+RateLimits); one that opens again may have jobs in any lane.
+        var limiter = try loadRateLimits()
+        if limiter.reopened {
+            planner.primers.activateAll()
+            planner.followers.activateAll()
+        }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
@@ -53,36 +59,60 @@ extension WriteContext {
             ) { pool, work, lane, count in
                 var claimed: [ClaimedJob] = []
                 claimed.reserveCapacity(count)
-                try select.forEachRow { arguments in
-                    arguments.add(work.rawValue)
-                    arguments.add(lane)
-                    for executor in request.executors { arguments.add(executor) }
-                    for handler in request.resultHandlers { arguments.add(handler) }
-                    arguments.add(count)
-                } _: { row in
-                    claimed.append(
-                        ClaimedJob(
-                            id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
-                            followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
-                            maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
-                            cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now,
-                            resultHandler: row.optionalString(8), resubmits: row.int(9)
+                // Without budgets this runs once. With them, a job whose budget is spent is passed over, and the lane
+                // is looked at again without its executor.
+                var executors = limiter.isEmpty ? request.executors : limiter.allowed(request.executors, lane: lane, now: now)
+                while claimed.count < count, !executors.isEmpty {
+                    let wanted = count - claimed.count
+                    let statement =
+                        executors.count == request.executors.count
+                        ? select
+                        : try db.cachedStatement(
+                            sql: Self.claimSQL(executorCount: executors.count, resultHandlerCount: request.resultHandlers.count)
                         )
-                    )
-                }
-                for job in claimed {
-                    try lease.run {
-                        $0.add(job.attempt)
-                        $0.add(request.worker)
-                        $0.add(leaseUntil)
-                        $0.add(now)
-                        $0.add(pool.rawValue)
-                        $0.add(job.id.rawValue)
+                    var found = 0
+                    var passedOver = false
+                    let firstNew = claimed.count
+                    try statement.forEachRow { arguments in
+                        arguments.add(work.rawValue)
+                        arguments.add(lane)
+                        for executor in executors { arguments.add(executor) }
+                        for handler in request.resultHandlers { arguments.add(handler) }
+                        arguments.add(wanted)
+                    } _: { row in
+                        found += 1
+                        let executor = row.string(3)
+                        guard limiter.isEmpty || limiter.take(executor: executor, lane: lane, now: now) else {
+                            passedOver = true
+                            return
+                        }
+                        claimed.append(
+                            ClaimedJob(
+                                id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
+                                followerIndex: row.optionalInt(2), lane: lane, executor: executor, attempt: row.int(4) + 1,
+                                maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
+                                cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now,
+                                resultHandler: row.optionalString(8), resubmits: row.int(9)
+                            )
+                        )
                     }
+                    for job in claimed[firstNew...] {
+                        try lease.run {
+                            $0.add(job.attempt)
+                            $0.add(request.worker)
+                            $0.add(leaseUntil)
+                            $0.add(now)
+                            $0.add(pool.rawValue)
+                            $0.add(job.id.rawValue)
+                        }
+                    }
+                    guard passedOver, found == wanted else { break }
+                    executors = limiter.allowed(executors, lane: lane, now: now)
                 }
                 return claimed
             }
         }
+        if !limiter.isEmpty { try saveRateLimits(&limiter) }
 
         // One lookup per group of the batch gives each job its group's key, context and attempt settings.
         var groups: [GroupID: ClaimedGroup] = [:]
@@ -267,6 +297,7 @@ extension WriteContext {
                 try succeed.run { $0.add(output); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil, usage: completion.usage))
+                if let usage = completion.usage { try debitTokens(usage, of: job) }
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)\#(usage)}"#)
                 if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
@@ -284,6 +315,8 @@ extension WriteContext {
                     }
                     guard db.changesCount == 1 else { continue }
                     effects.retryDue(at: at + delay)
+                    if let usage = completion.usage { try debitTokens(usage, of: job) }
+                    if failure.rateLimited { try lowerRateLimits(for: job, retryAfter: delay) }
                     attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
                     try record(
                         .jobRetrying, job.ref, pool: job.pool,
@@ -293,6 +326,8 @@ extension WriteContext {
                 }
                 try fail.run { $0.add(errorJSON); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
+                if let usage = completion.usage { try debitTokens(usage, of: job) }
+                if failure.rateLimited { try lowerRateLimits(for: job, retryAfter: 0) }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
                 try record(
                     .jobFailed, job.ref, pool: job.pool,

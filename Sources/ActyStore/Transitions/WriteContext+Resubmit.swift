@@ -14,6 +14,7 @@ extension WriteContext {
             $0.add(resubmit.payload); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
         }
         guard db.changesCount == 1 else { return }
+        if let usage { try debitTokens(usage, of: job) }
         let duration = max(0, at - job.startedAt)
         try db.cachedStatement(sql: Self.resubmittedAttemptSQL).run {
             $0.add(job.id.rawValue); $0.add(job.attempt); $0.add(worker); $0.add(job.pool.rawValue); $0.add(job.startedAt)
