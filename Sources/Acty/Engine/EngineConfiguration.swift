@@ -97,6 +97,9 @@ public struct EngineConfiguration: Sendable {
     /// What a result handler that throws does to its job. The default, ``ResultHandlerErrorPolicy/fail``, fails the
     /// job with the handler's error.
     public var resultHandlerErrorPolicy: ResultHandlerErrorPolicy
+    /// Whether a result handler that throws is called again before the error policy applies. The default,
+    /// ``ResultHandlerRetry/jobRetryPolicy``, allows as many calls as the job's retry policy allows attempts.
+    public var resultHandlerRetry: ResultHandlerRetry
     /// Budgets for executors' jobs: requests and tokens per minute, jobs at once (see ``RateLimit``). Shared by every
     /// engine on the file; an engine's configuration sets the budgets of the executors it registers (removing those it
     /// no longer configures). None by default.
@@ -133,6 +136,7 @@ public struct EngineConfiguration: Sendable {
         additionalResultHandlers: [any ResultHandler] = [],
         maxResultHandlerAttempts: Int = 1,
         resultHandlerErrorPolicy: ResultHandlerErrorPolicy = .fail,
+        resultHandlerRetry: ResultHandlerRetry = .jobRetryPolicy,
         rateLimits: [RateLimit] = [],
         eventSinks: [any EventSink] = [],
         logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -162,6 +166,7 @@ public struct EngineConfiguration: Sendable {
         self.additionalResultHandlers = additionalResultHandlers
         self.maxResultHandlerAttempts = maxResultHandlerAttempts
         self.resultHandlerErrorPolicy = resultHandlerErrorPolicy
+        self.resultHandlerRetry = resultHandlerRetry
         self.rateLimits = rateLimits
         self.eventSinks = eventSinks
         self.logger = logger

@@ -248,7 +248,7 @@ package final class ReadOnlyStore: Sendable {
     }
 
     /// One job: sections `job` (one row: the columns of ``jobs(state:lane:role:executor:groupKey:limit:)`` plus
-    /// `result_handler`, `resubmits`, `payload`, `original_payload` and `result`, JSON text) and `attempts` (the
+    /// `result_handler`, `resubmits`, `resubmit_context`, `payload`, `original_payload` and `result`, JSON text) and `attempts` (the
     /// columns of ``attempts(job:limit:)`` plus `payload`). `payload` is what the next or last attempt ran with;
     /// after a result handler resubmitted the job, `original_payload` is the submitted one, and each `resubmitted`
     /// attempt has the handler's `reason` and the `payload` it resubmitted.
@@ -257,7 +257,7 @@ package final class ReadOnlyStore: Sendable {
     package func job(id: Int64) throws -> [(String, QueryTable)] {
         try read { db in
             let job = try Self.table(db, """
-                SELECT \(Self.jobColumns), jobs.result_handler, jobs.resubmits, jobs.payload, jobs.original_payload, jobs.result
+                SELECT \(Self.jobColumns), jobs.result_handler, jobs.resubmits, jobs.resubmit_context, jobs.payload, jobs.original_payload, jobs.result
                 FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.id = ?
                 """, [id])
             guard !job.rows.isEmpty else { throw ActyError(.unknownJob, "no job with id \(id) in \(path)") }

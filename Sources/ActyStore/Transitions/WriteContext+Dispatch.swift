@@ -46,6 +46,8 @@ extension WriteContext {
         // The planner returns the jobs in the order it picked them, so `job_started` events and the hand-out to
         // workers follow the decided order rather than lane by lane.
         var jobs: [ClaimedJob] = []
+        // What result handlers' resubmits changed of some jobs' context (rare): applied with the group's below.
+        var resubmitContexts: [JobID: String] = [:]
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
             let select = try db.cachedStatement(
@@ -95,6 +97,7 @@ extension WriteContext {
                                 resultHandler: row.optionalString(8), resubmits: row.int(9)
                             )
                         )
+                        if let context = row.optionalString(10) { resubmitContexts[JobID(row.int64(0))] = context }
                     }
                     for job in claimed[firstNew...] {
                         try lease.run {
@@ -139,6 +142,7 @@ extension WriteContext {
                 jobs[index].cacheContext = group.cacheContext
                 jobs[index].maxResubmits = group.maxResubmits
             }
+            if let context = resubmitContexts[jobs[index].id] { Self.apply(resubmitContext: context, to: &jobs[index]) }
             let job = jobs[index]
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
             try record(.jobStarted, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(job.pool.rawValue)"\#(stolen)}"#)
@@ -149,6 +153,17 @@ extension WriteContext {
             }
         }
         return DispatchResult(claimed: jobs, planner: planner, dataVersion: dataVersion)
+    }
+
+    /// Applies what a result handler's resubmit changed of a job's context (`jobs.resubmit_context`, migrations/0011).
+    private static func apply(resubmitContext text: String, to job: inout ClaimedJob) {
+        guard case .object(let changes)? = try? JSONValue(jsonString: text) else { return }
+        if changes["cache"] == false {
+            job.cacheKey = nil
+            job.providerRef = nil
+            job.cacheContext = nil
+        }
+        if let context = changes["group_context"] { job.groupContext = context == .null ? nil : context.jsonString }
     }
 
     /// Makes scheduled retries whose time has come ready, and returns the kinds of work they belong to.
@@ -215,7 +230,8 @@ extension WriteContext {
             case let count?: " AND (result_handler IS NULL OR result_handler IN (\(placeholders(count))))"
             }
         return """
-            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned, result_handler, resubmits
+            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned, result_handler, resubmits,
+                resubmit_context
             FROM jobs
             WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders(executorCount)))\(handlers)
             ORDER BY priority DESC, id LIMIT ?
