@@ -111,6 +111,25 @@ struct ProcessExecutorTests {
         }
     }
 
+    @Test func aRateLimitedAnswerCountsAsA429ForTheEnginesRateLimit() async throws {
+        let dir = TemporaryDirectory()
+        let executor = ProcessExecutor(Bridge.configuration())
+        let configuration = EngineConfiguration(
+            retryPolicy: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(10), jitter: .none),
+            rateLimits: [RateLimit(executor: "bridge", maxInflight: 4, cooldown: .milliseconds(500))]
+        )
+        try await withBridgeEngine(dir, configuration, executor: executor) { engine in
+            let job = try #require(
+                try await engine.submitGroup("limited", primer: ["action": "fail", "retry_after": 0.2, "rate_limited": true]).primer
+            )
+            #expect(try await job.result(within: .seconds(20)).status == .succeeded)
+            let events = try await engine.store.events(after: 0, limit: 10_000)
+            let refusal = try #require(events.first { $0.type == EventType.rateLimited.rawValue })
+            #expect(refusal.jobID == job.id)
+            #expect(try JSONValue(jsonString: refusal.data ?? "null")["executor"] == "bridge")
+        }
+    }
+
     @Test func followersGetTheirPrimerWhenTheExecutorSendsIt() async throws {
         let dir = TemporaryDirectory()
         var configuration = Bridge.configuration()

@@ -51,6 +51,7 @@ def handle(job):
         if payload.get("retryable", True):
             if job.attempt <= payload.get("attempts", 1):
                 raise acty_bridge.RetryableError("busy, try later", retry_after=payload.get("retry_after"),
+                                                 rate_limited=payload.get("rate_limited", False),
                                                  usage={"prompt_tokens": 2})
             return {"attempt": job.attempt}
         raise acty_bridge.NonRetryableError("the input cannot be processed: %s" % payload.get("why", "no reason"))
