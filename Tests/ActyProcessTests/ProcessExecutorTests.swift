@@ -7,7 +7,9 @@ import Foundation
 import Testing
 
 /// The process executor through a real engine and real Python workers (`Fixtures/test_worker.py`).
-@Suite(.timeLimit(.minutes(1)), .enabled(if: Bridge.python != nil, "python3 is not on PATH: the process executor tests need it"))
+/// Serialized: each test starts Python workers, and one at a time spreads their start-up CPU over the run instead of
+/// loading the machine in a burst while the other suites run timing-sensitive tests.
+@Suite(.serialized, .timeLimit(.minutes(1)), .enabled(if: Bridge.python != nil, "python3 is not on PATH: the process executor tests need it"))
 struct ProcessExecutorTests {
     static let retries = EngineConfiguration(retryPolicy: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(10), jitter: .none))
 
