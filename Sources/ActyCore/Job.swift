@@ -23,6 +23,8 @@ public struct Job: Sendable, Hashable {
     public var cache: CacheHandle?
     /// How many times a result handler resubmitted the job before this attempt (0 for a job never resubmitted).
     public var resubmits: Int
+    /// What the engine lends this attempt (usage, the primer); `nil` for a job made outside an engine.
+    package var attemptContext: AttemptContext?
 
     /// Creates a job snapshot.
     public init(
@@ -47,5 +49,33 @@ public struct Job: Sendable, Hashable {
         self.groupContext = groupContext
         self.cache = cache
         self.resubmits = resubmits
+    }
+
+    /// Adds to the tokens this attempt used. The engine stores the sum on the attempt's row and in its
+    /// `job_succeeded`, `job_failed` or `job_retrying` event; `acty-query tokens` adds them up. Call it also when
+    /// the attempt then throws (a broken stream still used tokens). Outside an engine it does nothing.
+    public func recordUsage(_ usage: TokenUsage) {
+        attemptContext?.record(usage)
+    }
+
+    /// For a follower, its group's primer as it ran: its payload and, once it succeeded, its output. `nil` for a
+    /// primer, a group without one, or a job made outside an engine. Read from the database on each call, so it
+    /// works in any process and after a restart; an executor that needs it for many followers caches it per group.
+    public func primer() async throws -> PrimerOutcome? {
+        guard role == .follower, let attemptContext else { return nil }
+        return try await attemptContext.primer()
+    }
+
+    /// Jobs are equal when their fields are; the engine's attempt context is not part of the value.
+    public static func == (a: Job, b: Job) -> Bool {
+        a.id == b.id && a.groupKey == b.groupKey && a.role == b.role && a.followerIndex == b.followerIndex && a.lane == b.lane
+            && a.attempt == b.attempt && a.payload == b.payload && a.groupContext == b.groupContext && a.cache == b.cache
+            && a.resubmits == b.resubmits
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(attempt)
+        hasher.combine(payload)
     }
 }

@@ -24,7 +24,7 @@ extension ActyEngine {
                     for _ in 0..<count {
                         workers.addTask {
                             await Worker(
-                                pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs,
+                                pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs, store: self.store,
                                 isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry,
                                 resultHandlers: self.resultHandlers, resultHandlerErrorPolicy: self.configuration.resultHandlerErrorPolicy
                             ).run()

@@ -7,6 +7,7 @@ struct Worker {
     let dispatcher: Dispatcher
     let executors: [String: any Executor]
     let running: RunningJobs
+    let store: Store
     let isRetryable: @Sendable (any Error) -> Bool
     let cache: CacheRegistry?
     let resultHandlers: ResultHandlerRegistry
@@ -19,11 +20,20 @@ struct Worker {
         }
     }
 
-    /// Runs one attempt and describes its outcome. Never throws: every failure is an outcome to record.
+    /// Runs one attempt and describes its outcome, with the tokens the executor reported. Never throws: every
+    /// failure is an outcome to record.
     private func execute(_ claimed: ClaimedJob) async -> Dispatcher.Finished {
+        let context = AttemptContext { [store, group = claimed.groupID] in try await store.primerOutcome(ofGroup: group) }
+        var finished = await attempt(claimed, context: context)
+        finished.completion.usage = context.recordedUsage
+        return finished
+    }
+
+    private func attempt(_ claimed: ClaimedJob, context: AttemptContext) async -> Dispatcher.Finished {
         var job: Job
         do {
             job = try makeJob(claimed)
+            job.attemptContext = context
         } catch {
             return failed(claimed, JobError(type: "InvalidPayload", message: "the stored payload is not valid JSON: \(error)"), retryable: false)
         }
@@ -89,6 +99,9 @@ struct Worker {
             if let invalid = error as? CacheInvalidError, let cache, let handle = job.cache {
                 await cache.invalidate(key: handle.key, providerRef: handle.providerRef, reason: invalid.reason, group: claimed.groupID)
             }
+            if let retryAfter = error as? RetryAfterError {
+                return failed(claimed, JobError(thrown: error), retryable: true, delay: retryAfter.delay, rateLimited: retryAfter.isRateLimit)
+            }
             return failed(claimed, JobError(thrown: error), retryable: !(error is NonRetryableError) && !(error is CancellationError) && isRetryable(error))
         case .timedOut(let seconds):
             let error = JobError(type: "timeout", message: "the attempt ran longer than the job timeout of \(seconds) s and was cancelled")
@@ -126,16 +139,17 @@ struct Worker {
         )
     }
 
-    /// A failed attempt: retried after the policy's backoff while attempts are left and the error allows it.
-    /// Attempts abandoned by a process that died count neither against the budget nor in the backoff.
+    /// A failed attempt: retried after `delay`, or else the policy's backoff, while attempts are left and the error
+    /// allows it. Attempts abandoned by a process that died count neither against the budget nor in the backoff.
     func failed(
-        _ claimed: ClaimedJob, _ error: JobError, retryable: Bool, timedOut: Bool = false, handlerEvent: Completion.HandlerEvent? = nil
+        _ claimed: ClaimedJob, _ error: JobError, retryable: Bool, timedOut: Bool = false, delay: Duration? = nil,
+        rateLimited: Bool = false, handlerEvent: Completion.HandlerEvent? = nil
     ) -> Dispatcher.Finished {
         var retryAfter: Double?
         if retryable, claimed.hasAttemptsLeft {
-            retryAfter = claimed.retryPolicy.delay(afterAttempt: claimed.countedAttempt, random: Double.random(in: 0..<1)).seconds
+            retryAfter = max(0, (delay ?? claimed.retryPolicy.delay(afterAttempt: claimed.countedAttempt, random: Double.random(in: 0..<1))).seconds)
         }
-        let failure = Completion.Failure(error: error, timedOut: timedOut, retryAfter: retryAfter)
+        let failure = Completion.Failure(error: error, timedOut: timedOut, retryAfter: retryAfter, rateLimited: rateLimited)
         return Dispatcher.Finished(
             completion: Completion(job: claimed, outcome: .failed(failure), finishedAt: Self.now, handlerEvent: handlerEvent), output: nil
         )
@@ -205,6 +219,8 @@ extension JobError {
         if let error = error as? JobError {
             self.init(type: error.type, message: SecretRedactor.redact(error.message))
         } else if let error = error as? NonRetryableError {
+            self.init(thrown: error.underlying)
+        } else if let error = error as? RetryAfterError {
             self.init(thrown: error.underlying)
         } else if error is CancellationError {
             self.init(type: "cancelled", message: "the attempt was cancelled")

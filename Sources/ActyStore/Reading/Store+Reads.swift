@@ -9,6 +9,16 @@ extension Store {
         try await read { try $0.fetchOne(JobRecord.init, sql: JobRecord.selection + " WHERE jobs.id = ?", arguments: [id.rawValue]) }
     }
 
+    /// A group's primer as it ran: its payload, and its output once it succeeded (`nil` for a group without one).
+    package func primerOutcome(ofGroup id: GroupID) async throws -> PrimerOutcome? {
+        let texts = try await read { db -> (payload: String, output: String?)? in
+            let row = try Row.fetchOne(db, sql: "SELECT payload, result, state FROM jobs WHERE group_id = ? AND role = 'primer'", arguments: [id.rawValue])
+            return row.map { ($0["payload"], $0["state"] == JobState.succeeded.rawValue ? $0["result"] : nil) }
+        }
+        guard let texts else { return nil }
+        return PrimerOutcome(payload: try JSONValue(jsonString: texts.payload), output: try texts.output.map { try JSONValue(jsonString: $0) })
+    }
+
     /// The jobs of a group, primer first, then followers by index.
     package func jobs(inGroup id: GroupID) async throws -> [JobRecord] {
         try await read {

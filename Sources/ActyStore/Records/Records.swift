@@ -208,9 +208,13 @@ package struct AttemptRecord: Sendable, Hashable {
     /// The payload the result handler resubmitted the job with (JSON text), for `resubmitted` attempts: the next
     /// attempts run with it.
     package var payload: String?
+    /// The tokens the attempt reported, if any.
+    package var usage: TokenUsage?
 
     static let selection = """
-        SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration, reason, payload FROM attempts
+        SELECT job_id, number, worker, pool, started_at, finished_at, outcome, error, duration, reason, payload, prompt_tokens,
+            completion_tokens, cached_prompt_tokens
+        FROM attempts
         """
 
     init(row: Row) throws {
@@ -225,6 +229,9 @@ package struct AttemptRecord: Sendable, Hashable {
         duration = row[8]
         reason = row[9]
         payload = row[10]
+        if let prompt = row[11] as Int?, let completion = row[12] as Int?, let cached = row[13] as Int? {
+            usage = TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached)
+        }
     }
 }
 

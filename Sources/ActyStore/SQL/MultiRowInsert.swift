@@ -8,9 +8,12 @@ struct MultiRowInsert: Sendable {
     /// The most rows one statement inserts.
     static let maximumRows = 32
 
+    /// The columns each row gives, in order.
+    let columns: [String]
     private let statements: [String]
 
     init(table: String, columns: [String]) {
+        self.columns = columns
         let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
         statements = (1...Self.maximumRows).map { count in
@@ -47,6 +50,11 @@ extension MultiRowInsert {
     static let attempts = MultiRowInsert(
         table: "attempts",
         columns: ["job_id", "number", "worker", "pool", "started_at", "finished_at", "outcome", "error", "duration"]
+    )
+    /// Rows of the `attempts` table for attempts that ran to an outcome, with the tokens they reported.
+    static let finishedAttempts = MultiRowInsert(
+        table: "attempts",
+        columns: attempts.columns + ["prompt_tokens", "completion_tokens", "cached_prompt_tokens"]
     )
     /// Rows of the `groups` table, as inserted at submission.
     static let groups = MultiRowInsert(

@@ -261,12 +261,13 @@ extension WriteContext {
             let job = completion.job
             let at = completion.finishedAt
             let duration = max(0, at - job.startedAt)
+            let usage = completion.usage.map { #","usage":\#($0.jsonString)"# } ?? ""
             switch completion.outcome {
             case .succeeded(let output):
                 try succeed.run { $0.add(output); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
-                attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil))
-                try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)}"#)
+                attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil, usage: completion.usage))
+                try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)\#(usage)}"#)
                 if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
                     FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
@@ -283,19 +284,19 @@ extension WriteContext {
                     }
                     guard db.changesCount == 1 else { continue }
                     effects.retryDue(at: at + delay)
-                    attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON))
+                    attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
                     try record(
                         .jobRetrying, job.ref, pool: job.pool,
-                        data: #"{"attempt":\#(job.attempt),"delay":\#(delay),"outcome":"\#(outcome)","error":\#(errorJSON)}"#
+                        data: #"{"attempt":\#(job.attempt),"delay":\#(delay),"outcome":"\#(outcome)","error":\#(errorJSON)\#(usage)}"#
                     )
                     continue
                 }
                 try fail.run { $0.add(errorJSON); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
-                attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON))
+                attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
                 try record(
                     .jobFailed, job.ref, pool: job.pool,
-                    data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"outcome":"\#(outcome)","error":\#(errorJSON)}"#
+                    data: #"{"attempt":\#(job.attempt),"duration":\#(duration),"outcome":"\#(outcome)","error":\#(errorJSON)\#(usage)}"#
                 )
                 if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
@@ -303,13 +304,13 @@ extension WriteContext {
                 )
                 failures.append((job.ref, failure.error))
             case .resubmitted(let resubmit):
-                try self.resubmit(job, resubmit, at: at, worker: worker)
+                try self.resubmit(job, resubmit, usage: completion.usage, at: at, worker: worker)
                 continue
             }
             finishedPerGroup[job.groupID, default: 0] += 1
         }
 
-        try MultiRowInsert.attempts.insert(attempts, in: db) { arguments, attempt in
+        try MultiRowInsert.finishedAttempts.insert(attempts, in: db) { arguments, attempt in
             arguments.add(attempt.job.id.rawValue)
             arguments.add(attempt.job.attempt)
             arguments.add(worker)
@@ -319,6 +320,9 @@ extension WriteContext {
             arguments.add(attempt.outcome)
             arguments.add(attempt.error)
             arguments.add(max(0, attempt.finishedAt - attempt.job.startedAt))
+            arguments.add(attempt.usage?.promptTokens)
+            arguments.add(attempt.usage?.completionTokens)
+            arguments.add(attempt.usage?.cachedPromptTokens)
         }
 
         for groupID in succeededPrimers {
@@ -389,4 +393,5 @@ private struct FinishedAttempt {
     var finishedAt: Double
     var outcome: String
     var error: String?
+    var usage: TokenUsage?
 }

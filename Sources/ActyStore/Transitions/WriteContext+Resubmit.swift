@@ -9,7 +9,7 @@ extension WriteContext {
     ///
     /// Like every outcome, it counts only while the job is still leased to `worker` for that attempt. The new
     /// payload is in the database before the next attempt can be claimed, so a restart resumes with it.
-    mutating func resubmit(_ job: ClaimedJob, _ resubmit: Completion.Resubmit, at: Double, worker: String) throws {
+    mutating func resubmit(_ job: ClaimedJob, _ resubmit: Completion.Resubmit, usage: TokenUsage?, at: Double, worker: String) throws {
         try db.cachedStatement(sql: Self.resubmitSQL).run {
             $0.add(resubmit.payload); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
         }
@@ -18,12 +18,14 @@ extension WriteContext {
         try db.cachedStatement(sql: Self.resubmittedAttemptSQL).run {
             $0.add(job.id.rawValue); $0.add(job.attempt); $0.add(worker); $0.add(job.pool.rawValue); $0.add(job.startedAt)
             $0.add(at); $0.add(duration); $0.add(resubmit.reason); $0.add(resubmit.payload)
+            $0.add(usage?.promptTokens); $0.add(usage?.completionTokens); $0.add(usage?.cachedPromptTokens)
         }
-        let data: JSONValue = [
+        var data: [String: JSONValue] = [
             "attempt": .number(Double(job.attempt)), "handler": .string(resubmit.handler), "reason": .string(resubmit.reason),
             "result_handler_attempt": .number(Double(job.resubmits + 1)), "duration": .number(duration),
         ]
-        try record(.jobResubmitted, job.ref, pool: job.pool, data: data.jsonString)
+        if let usage { data["usage"] = try JSONValue(jsonString: usage.jsonString) }
+        try record(.jobResubmitted, job.ref, pool: job.pool, data: JSONValue.object(data).jsonString)
         effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane))
     }
 
@@ -38,7 +40,10 @@ extension WriteContext {
 
     /// The row of a resubmitted attempt.
     static let resubmittedAttemptSQL = """
-        INSERT INTO attempts (job_id, number, worker, pool, started_at, finished_at, outcome, duration, reason, payload)
-        VALUES (?, ?, ?, ?, ?, ?, 'resubmitted', ?, ?, ?)
+        INSERT INTO attempts (
+            job_id, number, worker, pool, started_at, finished_at, outcome, duration, reason, payload, prompt_tokens, completion_tokens,
+            cached_prompt_tokens
+        )
+        VALUES (?, ?, ?, ?, ?, ?, 'resubmitted', ?, ?, ?, ?, ?, ?)
         """
 }

@@ -188,12 +188,15 @@ package struct Completion: Sendable {
         /// Seconds to wait before the next attempt, or `nil` when this failure is final (no attempts left, or an
         /// error that must not be retried).
         package var retryAfter: Double?
+        /// Whether the provider refused the call for load (a `RetryAfterError` marked as a rate limit).
+        package var rateLimited: Bool
 
         /// Creates a failure.
-        package init(error: JobError, timedOut: Bool = false, retryAfter: Double? = nil) {
+        package init(error: JobError, timedOut: Bool = false, retryAfter: Double? = nil, rateLimited: Bool = false) {
             self.error = error
             self.timedOut = timedOut
             self.retryAfter = retryAfter
+            self.rateLimited = rateLimited
         }
     }
 
@@ -205,6 +208,8 @@ package struct Completion: Sendable {
     package var finishedAt: Double
     /// What the result handler decided, when that is worth an event of its own.
     package var handlerEvent: HandlerEvent?
+    /// The tokens the attempt reported, if it reported any.
+    package var usage: TokenUsage?
 
     /// Creates a completion.
     package init(job: ClaimedJob, outcome: Outcome, finishedAt: Double, handlerEvent: HandlerEvent? = nil) {
