@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A small OpenAI-compatible and GigaChat-like HTTP server for tests, demos and benchmarks: it answers
 /// `POST …/chat/completions` (plain JSON or SSE with `"stream": true`) and `POST /api/v2/oauth`, records every
@@ -86,11 +87,14 @@ public final class LLMTestServer: Sendable {
         public var recordRequests: Bool
         /// The `model` the server reports when a request names none.
         public var model: String
+        /// Serve HTTPS with this PEM certificate (chain) and private key instead of plain HTTP.
+        public var tls: (certificatePath: String, keyPath: String)?
 
-        public init(auth: Auth = .none, recordRequests: Bool = true, model: String = "acty-test-model") {
+        public init(auth: Auth = .none, recordRequests: Bool = true, model: String = "acty-test-model", tls: (certificatePath: String, keyPath: String)? = nil) {
             self.auth = auth
             self.recordRequests = recordRequests
             self.model = model
+            self.tls = tls
         }
     }
 
@@ -102,10 +106,11 @@ public final class LLMTestServer: Sendable {
     let state = Locked(ServerState())
     private let channel: any Channel
 
-    /// The base URL an OpenAI-compatible client takes: `http://host:port/v1`.
-    public var baseURL: String { "http://\(host):\(port)/v1" }
-    /// The OAuth token endpoint: `http://host:port/api/v2/oauth`.
-    public var oauthURL: String { "http://\(host):\(port)/api/v2/oauth" }
+    /// The base URL an OpenAI-compatible client takes: `http://host:port/v1` (`https` with TLS).
+    public var baseURL: String { "\(scheme)://\(host):\(port)/v1" }
+    /// The OAuth token endpoint: `http://host:port/api/v2/oauth` (`https` with TLS).
+    public var oauthURL: String { "\(scheme)://\(host):\(port)/api/v2/oauth" }
+    private var scheme: String { options.tls == nil ? "http" : "https" }
 
     private init(channel: any Channel, host: String, port: Int, options: Options) {
         self.channel = channel
@@ -117,12 +122,21 @@ public final class LLMTestServer: Sendable {
     /// Starts a server on `host` and `port` (0 picks a free port).
     public static func start(host: String = "127.0.0.1", port: Int = 0, options: Options = Options()) async throws -> LLMTestServer {
         let box = Locked<LLMTestServer?>(nil)
+        let tls = try options.tls.map { paths in
+            try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(paths.certificatePath).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: paths.keyPath, format: .pem))
+                )
+            )
+        }
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(RequestHandler(server: { box.withLock { $0 } }))
                 }
