@@ -63,8 +63,9 @@ let package = Package(
         .executableTarget(
             name: "acty-bench",
             dependencies: [
-                "Acty", "ActyStore", "ActyOpenAI", "ActyLLMTestServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "Acty", "ActyStore", "ActyOpenAI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: upcomingFeatures
         ),
