@@ -27,12 +27,15 @@ struct LLM: AsyncParsableCommand {
     @Option(help: "Stream the answers (SSE).") var stream = false
     @Option(help: "An OpenAI-compatible base URL to call instead of a fresh acty-llm-test-server.") var baseURL: String?
     @Option(help: "Durability: process or power.") var durability = "process"
+    @Option(help: "Which phases run: both, plain or engine (one phase a process, for timing whole processes from outside).")
+    var phase = "both"
 
     func run() async throws {
         let durability = try parseDurability(durability)
         guard calls >= 1, followers >= 0, primerWorkers >= 1, followerWorkers >= 0 else {
             throw ValidationError("--calls and --primer-workers must be at least 1; --followers and --follower-workers not negative")
         }
+        guard ["both", "plain", "engine"].contains(phase) else { throw ValidationError("--phase must be both, plain or engine (got '\(phase)')") }
         let server = try baseURL.map { (url: $0, process: nil) } ?? Self.startServer()
         defer { server.process?.terminate() }
         let concurrency = primerWorkers + followerWorkers
@@ -44,11 +47,17 @@ struct LLM: AsyncParsableCommand {
             let plan = Plan(groups: groups, followers: followers, stream: stream)
             // Warm up: connections open, code paths run once.
             _ = try await Self.plainLoop(plan: Plan(groups: max(1, groups / 10), followers: followers, stream: stream), url: server.url, client: client, concurrency: concurrency)
-            let plain = try await Self.plainLoop(plan: plan, url: server.url, client: client, concurrency: concurrency)
-            let engine = try await Self.engineRun(
-                plan: plan, url: server.url, client: client, primerWorkers: primerWorkers, followerWorkers: followerWorkers, durability: durability
-            )
+            let plain = phase == "engine" ? nil : try await Self.plainLoop(plan: plan, url: server.url, client: client, concurrency: concurrency)
+            let engine =
+                phase == "plain"
+                ? nil
+                : try await Self.engineRun(
+                    plan: plan, url: server.url, client: client, primerWorkers: primerWorkers, followerWorkers: followerWorkers, durability: durability
+                )
             try await client.shutdown()
+            func number(_ value: Double?) -> JSONValue { value.map(JSONValue.number) ?? .null }
+            let ratio = engine.flatMap { engine in plain.map { engine.callsPerSecond / $0.callsPerSecond } }
+            let extra = engine.flatMap { engine in plain.map { engine.cpuMillisecondsPerCall - $0.cpuMillisecondsPerCall } }
             let result: JSONValue = [
                 "workload": "llm",
                 "calls": .number(Double(plan.calls)),
@@ -58,13 +67,14 @@ struct LLM: AsyncParsableCommand {
                 "stream": .bool(stream),
                 "durability": .string(durability.rawValue),
                 "sqlite": sqliteSettings(durability),
-                "plain_calls_per_second": .number(plain.callsPerSecond),
-                "plain_cpu_ms_per_call": .number(plain.cpuMillisecondsPerCall),
-                "engine_calls_per_second": .number(engine.callsPerSecond),
-                "engine_cpu_ms_per_call": .number(engine.cpuMillisecondsPerCall),
-                "engine_succeeded": .number(Double(engine.succeeded)),
-                "ratio": .number(engine.callsPerSecond / plain.callsPerSecond),
-                "engine_extra_cpu_ms_per_call": .number(engine.cpuMillisecondsPerCall - plain.cpuMillisecondsPerCall),
+                "phase": .string(phase),
+                "plain_calls_per_second": number(plain?.callsPerSecond),
+                "plain_cpu_ms_per_call": number(plain?.cpuMillisecondsPerCall),
+                "engine_calls_per_second": number(engine?.callsPerSecond),
+                "engine_cpu_ms_per_call": number(engine?.cpuMillisecondsPerCall),
+                "engine_succeeded": number(engine.map { Double($0.succeeded) }),
+                "ratio": number(ratio),
+                "engine_extra_cpu_ms_per_call": number(extra),
                 "peak_rss_mb": .number(Double(peakRSSBytes()) / 1_048_576),
             ]
             print(result.jsonString)
