@@ -179,6 +179,25 @@ struct OpenAIExecutorTests {
         }
     }
 
+    @Test func theEnginesJobTimeoutCancelsTheRequest() async throws {
+        try await withServer { server in
+            server.script(.init(.delay(.seconds(5))))
+            let dir = TemporaryDirectory()
+            let llm = try Self.executor(server)
+            let configuration = EngineConfiguration(retryPolicy: quickRetries(1), jobTimeout: .milliseconds(300))
+            try await withLLMEngine(dir, configuration, executors: [llm], afterShutdown: llm.shutdown) { engine in
+                let start = ContinuousClock.now
+                let handle = try #require(try await engine.submitGroup("g", primer: ["prompt": "slow"], executor: "openai").primer)
+                let result = try await handle.result()
+                #expect(result.status == .failed)
+                #expect(result.error?.type == "timeout")
+                #expect(try await engine.store.attempts(of: handle.id).map(\.outcome) == ["timed_out"])
+                // The executor gave up with the attempt: the engine did not wait for the 5 s answer, nor does its shutdown.
+                #expect(ContinuousClock.now - start < .seconds(4))
+            }
+        }
+    }
+
     @Test func followersAreSentThePrimersMessagesAndTheGroupsCacheKey() async throws {
         try await withServer { server in
             let dir = TemporaryDirectory()
@@ -230,6 +249,9 @@ struct OpenAIExecutorTests {
         }
         #expect(noKey?.message.contains("ACTY_TEST_SURELY_UNSET_KEY") == true)
         #expect("\(APIKey.literal(Self.key))" == "[REDACTED]")
+        #expect(try APIKey.environment("MY_KEY").resolve(environment: ["MY_KEY": "from-env"]) == "from-env")
+        #expect(try APIKey.environment("MY_KEY").resolve(environment: [:]) == nil)
+        #expect(try APIKey.none.resolve() == nil)
         #expect(!"\(OpenAIConfiguration(model: "m", apiKey: .literal(Self.key)))".contains(Self.key))
     }
 
