@@ -168,6 +168,8 @@ public final class LLMTestServer: Sendable {
     public var chatRequests: [RecordedRequest] { requests.filter(\.isChat) }
     /// How many chat completion requests arrived (counted also when recording is off).
     public var chatCount: Int { state.withLock { $0.chatCount } }
+    /// How many requests the client abandoned (closed the connection) while their delayed answer was not yet due.
+    public var abandonedRequests: Int { state.withLock { $0.abandoned } }
     /// How many tokens the OAuth endpoint handed out.
     public var tokenFetches: Int { state.withLock { $0.tokensIssued.count } }
 
@@ -182,6 +184,7 @@ struct ServerState {
     var rules: [LLMTestServer.Rule] = []
     var requests: [LLMTestServer.RecordedRequest] = []
     var chatCount = 0
+    var abandoned = 0
     /// Token → expiry (seconds since 1970), in the order handed out.
     var tokensIssued: [(token: String, expiresAt: Double)] = []
     /// Tokens with an index below this are revoked.

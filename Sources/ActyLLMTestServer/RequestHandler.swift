@@ -12,6 +12,8 @@ final class RequestHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var receivedAt = 0.0
+    /// Whether a delayed answer is scheduled and not yet written.
+    private var isAnswerPending = false
 
     init(server: @escaping () -> LLMTestServer?) {
         self.server = server
@@ -79,9 +81,25 @@ final class RequestHandler: ChannelInboundHandler {
             }
         }
         guard let delay = reply.delay else { return write(context) }
-        // The scheduled task runs on the channel's own event loop, where the context and the closure may be used.
-        let bound = NIOLoopBound((context, write), eventLoop: loop)
-        loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { bound.value.1(bound.value.0) }
+        // The scheduled task runs on the channel's own event loop, where the context, the closure and the handler may
+        // be used.
+        isAnswerPending = true
+        let bound = NIOLoopBound((context, write, self), eventLoop: loop)
+        loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) {
+            let (context, write, handler) = bound.value
+            guard handler.isAnswerPending else { return }
+            handler.isAnswerPending = false
+            write(context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if isAnswerPending {
+            // The client gave up (cancelled, timed out) before the delayed answer was due.
+            isAnswerPending = false
+            server()?.state.withLock { $0.abandoned += 1 }
+        }
+        context.fireChannelInactive()
     }
 
     /// Ends the response, closing the connection when the client did not ask to keep it.

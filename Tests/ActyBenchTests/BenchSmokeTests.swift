@@ -40,7 +40,7 @@ struct BenchSmokeTests {
             keys: ["workload", "weights", "max_share_error_points", "mean_share_error_points", "sqlite", "peak_rss_mb"]
         ),
         Case(
-            arguments: ["llm", "--calls", "200", "--primer-workers", "2", "--follower-workers", "6"],
+            arguments: ["llm", "--calls", "100", "--primer-workers", "2", "--follower-workers", "6"],
             keys: ["workload", "calls", "plain_calls_per_second", "engine_calls_per_second", "engine_succeeded", "ratio", "engine_extra_cpu_ms_per_call"]
         ),
         Case(
