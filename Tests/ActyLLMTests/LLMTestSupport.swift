@@ -55,16 +55,6 @@ struct ShutdownTimedOut: Error, CustomStringConvertible {
     var description: String { "the engine did not shut down within 20 s" }
 }
 
-/// Waits until `condition` holds, for at most `timeout`.
-func waitUntil(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 /// A retry policy with tiny fixed delays, so retries in tests take milliseconds.
 func quickRetries(_ attempts: Int) -> RetryPolicy {
     RetryPolicy(maxAttempts: attempts, initialDelay: .milliseconds(5), maximumDelay: .milliseconds(5), jitter: .none)
@@ -88,13 +78,4 @@ func databaseBytes(_ dir: TemporaryDirectory) -> Data {
         if let data = FileManager.default.contents(atPath: path + suffix) { bytes.append(data) }
     }
     return bytes
-}
-
-extension Sequence {
-    /// Maps each element with an async function, in order.
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var results: [T] = []
-        for element in self { results.append(try await transform(element)) }
-        return results
-    }
 }
