@@ -158,7 +158,8 @@ package struct ChatCallSettings: Sendable {
     }
 }
 
-/// An `HTTPClient` that is either the caller's (left open) or the executor's own (closed once by ``shutdown()``).
+/// An `HTTPClient` that is either the caller's (left open) or the executor's own (closed once by ``shutdown()``, or
+/// in the background when the executor is dropped without it).
 package final class OwnedHTTPClient: Sendable {
     package let client: HTTPClient
     private let isOwned: Bool
@@ -181,5 +182,11 @@ package final class OwnedHTTPClient: Sendable {
     package func shutdown() async throws {
         guard isOwned, isShutDown.withLock({ state in defer { state = true }; return !state }) else { return }
         try await client.shutdown()
+    }
+
+    deinit {
+        // An executor dropped without `shutdown()`: close its own client in the background rather than leak it (and
+        // trip AsyncHTTPClient's check for clients never shut down). The shutdown keeps the client alive until done.
+        if isOwned, isShutDown.withLock({ !$0 }) { client.shutdown { _ in } }
     }
 }

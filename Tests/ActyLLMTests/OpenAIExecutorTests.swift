@@ -260,6 +260,19 @@ struct OpenAIExecutorTests {
         #expect(!"\(OpenAIConfiguration(model: "m", apiKey: .literal(Self.key)))".contains(Self.key))
     }
 
+    @Test func anExecutorDroppedWithoutShutdownClosesItsClientAndOneShutsDownOnce() async throws {
+        try await withServer { server in
+            do {
+                let dropped = try Self.executor(server)
+                _ = try await dropped.execute(Job(id: JobID(1), groupKey: "g", role: .primer, payload: ["prompt": "hi"]))
+            }
+            let kept = try Self.executor(server)
+            try await kept.shutdown()
+            try await kept.shutdown()
+            #expect(server.chatCount == 1)
+        }
+    }
+
     @Test func retryAfterValuesAndErrorClassification() throws {
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         #expect(ChatTransport.retryAfter("2", now: now) == .seconds(2))
