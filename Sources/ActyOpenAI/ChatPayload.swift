@@ -91,6 +91,10 @@ package final class PrimerPrefixCache: Sendable {
     private let entries = Locked<(tasks: [String: Task<[JSONValue], any Error>], order: [String])>(([:], []))
     /// How many groups' prefixes are kept; the oldest is dropped past it.
     private let capacity: Int
+    private let readCount = Locked(0)
+
+    /// How many times a primer was read from the database (for tests: once per group, however many followers).
+    package var reads: Int { readCount.withLock { $0 } }
 
     package init(capacity: Int = 4096) {
         self.capacity = capacity
@@ -102,6 +106,7 @@ package final class PrimerPrefixCache: Sendable {
         let key = job.groupKey
         let task = entries.withLock { entries -> Task<[JSONValue], any Error> in
             if let task = entries.tasks[key] { return task }
+            readCount.withLock { $0 += 1 }
             let task = Task { try await Self.read(job, includeAnswer: includeAnswer) }
             entries.tasks[key] = task
             entries.order.append(key)

@@ -48,7 +48,7 @@ public final class OpenAIExecutor: Executor {
     public let configuration: OpenAIConfiguration
     private let call: ChatCallSettings
     private let client: OwnedHTTPClient
-    private let prefixes = PrimerPrefixCache()
+    package let prefixes = PrimerPrefixCache()
 
     /// Creates an executor.
     ///

@@ -224,6 +224,8 @@ struct OpenAIExecutorTests {
                     #expect(Array(messages.prefix(3)) == context.arrayValue! + [answer])
                     #expect(messages.count == 4)
                 }
+                // The primer was read from the database once for the group, not once per follower.
+                #expect(llm.prefixes.reads == 1)
                 // The server's prefix cache hit for the second follower (its prefix is the first's): usage says so.
                 let cached = try await submission.followers.asyncMap { try await engine.store.attempts(of: $0.id).first?.usage?.cachedPromptTokens ?? 0 }
                 #expect(cached.max() ?? 0 > 0, "\(cached)")
