@@ -81,6 +81,11 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
     case executorMissing = "executor_missing"
     /// Lane weights or caps changed.
     case laneConfigsUpdated = "lane_configs_updated"
+    /// A provider refused a call for load: the executor's budget pauses until its Retry-After and is halved for a
+    /// cooldown (data: `executor`, `limit_lane`, `retry_after`, `slowdown`, `paused_until`).
+    case rateLimited = "rate_limited"
+    /// A budget lowered by `rate_limited` is whole again (data: `executor`).
+    case rateLimitRestored = "rate_limit_restored"
     /// A cache entry was created for a group (data: key, provider).
     case cacheCreated = "cache_created"
     /// A group reused a ready cache entry (data: key, provider).

@@ -17,7 +17,8 @@ package struct ActyQuery: AsyncParsableCommand {
               acty-query backup acty.db acty-copy.db
             """,
         subcommands: [
-            Summary.self, Groups.self, Group.self, Dependencies.self, Jobs.self, Job.self, Attempts.self, Lanes.self, Cache.self,
+            Summary.self, Groups.self, Group.self, Dependencies.self, Jobs.self, Job.self, Attempts.self, Lanes.self, RateLimits.self,
+            Tokens.self, Cache.self,
             Workers.self, Events.self, ExportJSONL.self, SQL.self, Backup.self,
             Retry.self, Cancel.self, PauseLane.self, ResumeLane.self, SetWeight.self, Prune.self, Checkpoint.self,
         ]

@@ -36,6 +36,8 @@ struct Work: AsyncParsableCommand {
     var defaultConfiguration = false
     @Option(help: "The share of executor runs that throw a retryable error, from 0 to 1.") var failureRate = 0.0
     @Option(help: "EngineConfiguration.maxActiveGroups: at most this many groups active at once.") var maxActiveGroups: Int?
+    @Option(help: "A rate limit on the executor: jobs started per minute, by every engine on the file together.") var requestsPerMinute: Double?
+    @Option(help: "The rate limit's burst: jobs that may start at once.") var rateBurst: Int?
 
     func validate() throws {
         guard minSleepMs >= 0, maxSleepMs >= minSleepMs else {
@@ -78,6 +80,9 @@ struct Work: AsyncParsableCommand {
                 gracefulShutdownTimeout: .seconds(10), pollInterval: .milliseconds(pollMs), logger: logger
             )
         configuration.maxActiveGroups = maxActiveGroups
+        if let requestsPerMinute {
+            configuration.rateLimits = [RateLimit(executor: Self.executorName, requestsPerMinute: requestsPerMinute, burst: rateBurst)]
+        }
         let engine = try await ActyEngine(database: .file(database), configuration: configuration, executors: [executor])
         say("engine worker=\(engine.workerID) pid=\(pid) init_ms=\(Self.milliseconds(ContinuousClock.now - started))")
 

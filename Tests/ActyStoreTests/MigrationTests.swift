@@ -46,8 +46,11 @@ struct MigrationTests {
             let (tables, indexes) = try await store.database.read { db in
                 (try Self.schemaNames("table", in: db), try Self.schemaNames("index", in: db))
             }
-            // Later migrations add `group_dependencies` (0004), `producer_leases` (0006) and `admission_state` (0008).
-            #expect(tables == expectedTables.union(["schema_migrations", "group_dependencies", "producer_leases", "admission_state"]))
+            // Later migrations add `group_dependencies` (0004), `producer_leases` (0006), `admission_state` (0008) and
+            // `rate_limits` (0010).
+            #expect(
+                tables == expectedTables.union(["schema_migrations", "group_dependencies", "producer_leases", "admission_state", "rate_limits"])
+            )
             #expect(expectedIndexes.isSubset(of: indexes))
         }
     }
@@ -60,7 +63,7 @@ struct MigrationTests {
             #expect(rows.map { $0["version"] as Int } == Migration.all.map(\.version))
             #expect(rows.first?["name"] == "initial")
             #expect(rows.allSatisfy { abs(($0["applied_at"] as Double? ?? 0) - now) < 60 })
-            #expect(Store.schemaVersion == 9)
+            #expect(Store.schemaVersion == 11)
             #expect(try await store.appliedSchemaVersion() == Store.schemaVersion)
         }
     }
@@ -208,7 +211,7 @@ struct MigrationTests {
             let tables = try store.database.read { db in
                 try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
             }
-            #expect(tables.count == 11)
+            #expect(tables.count == 12)
             for table in tables {
                 let sql: String = table["sql"]
                 let lists = sql.matches(of: #/CHECK\s*\([^\n]*\bIN\s*\(([^)]*)\)/#).filter { $0.output.1.split(separator: ",").count > 2 }

@@ -47,7 +47,7 @@ struct QueryPlanTests {
             name: "claim, with result handlers", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 2),
             arguments: ["primer", "b", "echo", "JSONRepairHandler", "other", 64], indexes: ["jobs_ready"]
         ),
-        Case(name: "complete: resubmit", sql: WriteContext.resubmitSQL, arguments: ["{}", 17, "w1", 1]),
+        Case(name: "complete: resubmit", sql: WriteContext.resubmitSQL, arguments: ["ready", nil, "{}", nil, 17, "w1", 1]),
         Case(name: "live key check", sql: WriteContext.liveKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
         Case(name: "group by key", sql: GroupRecord.latestByKeySQL, arguments: ["a-7"], indexes: ["groups_key"]),
         Case(name: "live group by key", sql: GroupRecord.liveByKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),

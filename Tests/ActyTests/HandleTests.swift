@@ -103,7 +103,7 @@ struct HandleTests {
         #expect(failed == .failed)
         #expect(try await engine.store.group(key: "will-succeed")?.finishedAt != nil)
         // A finished group answers at once.
-        #expect(try await bounded("a finished group", timeout: .seconds(1)) { try await engine.waitForGroup("will-succeed") } == .succeeded)
+        #expect(try await bounded("a finished group", timeout: .seconds(10)) { try await engine.waitForGroup("will-succeed") } == .succeeded)
 
         let error = await #expect(throws: ActyError.self) { try await engine.waitForGroup("no-such-group") }
         #expect(error?.code == .unknownGroup)

@@ -26,7 +26,8 @@ extension ActyEngine {
                             await Worker(
                                 pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs, store: self.store,
                                 isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry,
-                                resultHandlers: self.resultHandlers, resultHandlerErrorPolicy: self.configuration.resultHandlerErrorPolicy
+                                resultHandlers: self.resultHandlers, resultHandlerErrorPolicy: self.configuration.resultHandlerErrorPolicy,
+                                resultHandlerRetry: self.configuration.resultHandlerRetry, logger: self.configuration.logger
                             ).run()
                         }
                     }

@@ -97,6 +97,12 @@ public final class ActyEngine: Sendable {
                 throw ActyError(.invalidArgument, "two executors are named '\(executor.name)': executor names must be unique")
             }
         }
+        for limit in configuration.rateLimits where byName[limit.executor] == nil {
+            throw ActyError(
+                .invalidArgument,
+                "the rate limit names executor '\(limit.executor)', which this engine does not register (it has \(byName.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")))"
+            )
+        }
         resultHandlers = try ResultHandlerRegistry(
             (configuration.resultHandler.map { [$0] } ?? []) + configuration.additionalResultHandlers
         )
@@ -136,6 +142,7 @@ public final class ActyEngine: Sendable {
         for (name, lane) in configuration.lanes { lanes[name] = (lane.weight, lane.maxInflight) }
         do {
             try await store.configureLanes(lanes, worker: workerID)
+            try await store.configureRateLimits(configuration.rateLimits, executors: byName.keys.sorted(), worker: workerID)
             try await store.registerWorker(
                 WorkerRegistration(
                     id: workerID, pid: Int(ProcessInfo.processInfo.processIdentifier), host: ProcessInfo.processInfo.hostName,

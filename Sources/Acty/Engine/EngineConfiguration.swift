@@ -97,6 +97,13 @@ public struct EngineConfiguration: Sendable {
     /// What a result handler that throws does to its job. The default, ``ResultHandlerErrorPolicy/fail``, fails the
     /// job with the handler's error.
     public var resultHandlerErrorPolicy: ResultHandlerErrorPolicy
+    /// Whether a result handler that throws is called again before the error policy applies. The default,
+    /// ``ResultHandlerRetry/jobRetryPolicy``, allows as many calls as the job's retry policy allows attempts.
+    public var resultHandlerRetry: ResultHandlerRetry
+    /// Budgets for executors' jobs: requests and tokens per minute, jobs at once (see ``RateLimit``). Shared by every
+    /// engine on the file; an engine's configuration sets the budgets of the executors it registers (removing those it
+    /// no longer configures). None by default.
+    public var rateLimits: [RateLimit]
     /// Receivers of every committed event, in commit order, such as a ``JSONLEventSink``. None by default.
     public var eventSinks: [any EventSink]
     /// Where the engine logs; lifecycle details go to `debug`. The default logs nothing.
@@ -129,6 +136,8 @@ public struct EngineConfiguration: Sendable {
         additionalResultHandlers: [any ResultHandler] = [],
         maxResultHandlerAttempts: Int = 1,
         resultHandlerErrorPolicy: ResultHandlerErrorPolicy = .fail,
+        resultHandlerRetry: ResultHandlerRetry = .jobRetryPolicy,
+        rateLimits: [RateLimit] = [],
         eventSinks: [any EventSink] = [],
         logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
@@ -157,6 +166,8 @@ public struct EngineConfiguration: Sendable {
         self.additionalResultHandlers = additionalResultHandlers
         self.maxResultHandlerAttempts = maxResultHandlerAttempts
         self.resultHandlerErrorPolicy = resultHandlerErrorPolicy
+        self.resultHandlerRetry = resultHandlerRetry
+        self.rateLimits = rateLimits
         self.eventSinks = eventSinks
         self.logger = logger
     }
@@ -172,6 +183,14 @@ public struct EngineConfiguration: Sendable {
         for (name, lane) in lanes {
             try LaneConfiguration.validateName(name)
             try lane.validate(name: name)
+        }
+        var limited = Set<String>()
+        for limit in rateLimits {
+            if let problem = limit.problem { throw ActyError(.invalidArgument, problem) }
+            if let lane = limit.lane { try LaneConfiguration.validateName(lane) }
+            guard limited.insert("\(limit.executor)\u{0}\(limit.lane ?? "")").inserted else {
+                throw ActyError(.invalidArgument, "two rate limits for executor '\(limit.executor)' in \(limit.lane.map { "lane '\($0)'" } ?? "every lane")")
+            }
         }
         try defaultLane.validate(name: "defaultLane")
         guard leaseDuration > .zero, pollInterval > .zero, busyTimeout >= .zero, gracefulShutdownTimeout >= .zero else {

@@ -1,5 +1,6 @@
 import ActyStore
 import Foundation
+import Logging
 
 /// One worker of a pool: runs the jobs the dispatcher hands it, one at a time, until told to exit.
 struct Worker {
@@ -12,6 +13,8 @@ struct Worker {
     let cache: CacheRegistry?
     let resultHandlers: ResultHandlerRegistry
     let resultHandlerErrorPolicy: ResultHandlerErrorPolicy
+    let resultHandlerRetry: ResultHandlerRetry
+    let logger: Logger
 
     func run() async {
         var done: Dispatcher.Finished?

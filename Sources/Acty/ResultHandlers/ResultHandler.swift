@@ -47,9 +47,67 @@ public enum ResultAction: Sendable, Hashable {
     /// The job succeeds with this output instead (a parsed or cleaned-up version of it, say).
     case replace(JSONValue)
     /// The job runs again with this payload; `reason` is recorded with the attempt and in `job_resubmitted`.
-    case resubmit(JSONValue, reason: String)
+    /// With a `delay`, the next attempt waits in `scheduled` that long, holding no worker (also across a restart);
+    /// `context` says what the next attempts see of the group's context and cache handle.
+    case resubmit(JSONValue, reason: String, delay: Duration = .zero, context: ResubmitContext = .keep)
     /// The job fails with this error, without another attempt.
     case fail(JobError)
+}
+
+/// What the attempts after a resubmit see of their group's context and cache handle: Python acty's
+/// `context_policy` of `ResubmitJob`. It is stored with the job, so it holds for every later attempt (a retry, a
+/// restart) until another resubmit sets it again.
+public enum ResubmitContext: Sendable, Hashable {
+    /// As before: the group's context and cache handle (Python's `inherit`).
+    case keep
+    /// No cache handle: `job.cache` is `nil`, so an executor does not reuse a session or prefix cache that may be
+    /// what went wrong (`drop_cache`).
+    case dropCache
+    /// No group context: `job.groupContext` is `nil` (`drop_group`).
+    case dropGroupContext
+    /// Neither (`drop_all`).
+    case dropAll
+    /// This group context instead of the group's, with the cache handle kept (`override`).
+    case replaceGroupContext(JSONValue)
+}
+
+/// Whether a result handler that throws is called again before its error counts: Python acty's
+/// `result_handler_retry_policy`. Handler calls are retried in the worker, right away or after the policy's backoff;
+/// each retry is logged (`result_handler_retry`). When the calls are used up, ``ResultHandlerErrorPolicy`` applies,
+/// and `job_result_handler_failed` says how many calls were made.
+public struct ResultHandlerRetry: Sendable {
+    enum Source: Sendable {
+        case disabled
+        case jobRetryPolicy
+        case policy(RetryPolicy)
+    }
+
+    let source: Source
+    /// Decides instead of the error policy once the calls are used up (Python's `retry_error_callback`).
+    let whenExhausted: (@Sendable (_ error: any Error, _ calls: Int) -> ResultAction)?
+
+    /// One call: a throwing handler's error counts at once.
+    public static let disabled = ResultHandlerRetry(source: .disabled, whenExhausted: nil)
+    /// As many calls, with the same backoff, as the job's retry policy allows attempts (the engine's
+    /// ``EngineConfiguration/retryPolicy``, or the group's): with the default policy, one call. The default.
+    public static let jobRetryPolicy = ResultHandlerRetry(source: .jobRetryPolicy, whenExhausted: nil)
+
+    /// Up to `policy.maxAttempts` calls with its backoff; `whenExhausted`, if given, decides what becomes of the output
+    /// once they are used up (its action is applied as the handler's own), instead of the error policy.
+    public static func policy(
+        _ policy: RetryPolicy, whenExhausted: (@Sendable (_ error: any Error, _ calls: Int) -> ResultAction)? = nil
+    ) -> ResultHandlerRetry {
+        ResultHandlerRetry(source: .policy(policy), whenExhausted: whenExhausted)
+    }
+
+    /// The policy for a job whose own retry policy is `jobPolicy`.
+    func policy(forJob jobPolicy: RetryPolicy) -> RetryPolicy {
+        switch source {
+        case .disabled: .none
+        case .jobRetryPolicy: jobPolicy
+        case .policy(let policy): policy
+        }
+    }
 }
 
 /// What happens to a job when its result handler throws.

@@ -131,6 +131,9 @@ package final class ReadOnlyStore: Sendable {
                     (SELECT COUNT(*) FROM groups WHERE admission = 'pending') AS groups_pending,
                     (SELECT bursting FROM admission_state WHERE id = 1) AS admission_burst,
                     (SELECT COUNT(*) FROM attempts WHERE finished_at >= ?1 - 60) / 60.0 AS throughput_per_second,
+                    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM attempts) AS tokens_total,
+                    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM attempts WHERE finished_at >= ?1 - 60) / 60.0
+                        AS tokens_per_second,
                     ?1 - (SELECT MIN(created_at) FROM jobs WHERE state = 'ready') AS oldest_ready_age_seconds,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NULL) AS workers_alive,
                     (SELECT COUNT(*) FROM workers WHERE stopped_at IS NOT NULL) AS workers_gone
@@ -245,7 +248,7 @@ package final class ReadOnlyStore: Sendable {
     }
 
     /// One job: sections `job` (one row: the columns of ``jobs(state:lane:role:executor:groupKey:limit:)`` plus
-    /// `result_handler`, `resubmits`, `payload`, `original_payload` and `result`, JSON text) and `attempts` (the
+    /// `result_handler`, `resubmits`, `resubmit_context`, `payload`, `original_payload` and `result`, JSON text) and `attempts` (the
     /// columns of ``attempts(job:limit:)`` plus `payload`). `payload` is what the next or last attempt ran with;
     /// after a result handler resubmitted the job, `original_payload` is the submitted one, and each `resubmitted`
     /// attempt has the handler's `reason` and the `payload` it resubmitted.
@@ -254,7 +257,7 @@ package final class ReadOnlyStore: Sendable {
     package func job(id: Int64) throws -> [(String, QueryTable)] {
         try read { db in
             let job = try Self.table(db, """
-                SELECT \(Self.jobColumns), jobs.result_handler, jobs.resubmits, jobs.payload, jobs.original_payload, jobs.result
+                SELECT \(Self.jobColumns), jobs.result_handler, jobs.resubmits, jobs.resubmit_context, jobs.payload, jobs.original_payload, jobs.result
                 FROM jobs JOIN groups ON groups.id = jobs.group_id WHERE jobs.id = ?
                 """, [id])
             guard !job.rows.isEmpty else { throw ActyError(.unknownJob, "no job with id \(id) in \(path)") }
@@ -265,10 +268,14 @@ package final class ReadOnlyStore: Sendable {
 
     // MARK: Attempts, lanes, cache, workers
 
-    static let attemptColumns = "job_id, number, worker, pool, started_at, finished_at, duration, outcome, error, reason"
+    static let attemptColumns = """
+        job_id, number, worker, pool, started_at, finished_at, duration, outcome, error, reason, prompt_tokens, completion_tokens,
+        cached_prompt_tokens
+        """
 
     /// Finished attempts, newest first. Columns: `job_id, number, worker, pool, started_at, finished_at, duration,
-    /// outcome, error, reason` (why a result handler resubmitted the job, for `resubmitted` attempts).
+    /// outcome, error, reason` (why a result handler resubmitted the job, for `resubmitted` attempts), and the tokens
+    /// the executor reported: `prompt_tokens, completion_tokens, cached_prompt_tokens` (empty when none).
     package func attempts(job: Int64? = nil, limit: Int = 50) throws -> QueryTable {
         try read { db in
             try Self.table(db, """
@@ -297,6 +304,35 @@ package final class ReadOnlyStore: Sendable {
                 LEFT JOIN starts ON starts.lane = names.name
                 ORDER BY names.name
                 """, [now ?? WallClock.now])
+        }
+    }
+
+    /// What token usage is summed by in ``tokens(by:limit:)``.
+    package enum TokenGrouping: String, CaseIterable, Sendable {
+        case lane, group, executor
+    }
+
+    /// Tokens the executors reported, summed by lane, group or executor, most first. Columns: the grouping's name
+    /// (`lane`, `group` (the group's key) or `executor`), `attempts` (attempts that reported tokens), `prompt_tokens,
+    /// completion_tokens, cached_prompt_tokens, total_tokens` (prompt + completion) and `cached_share` (cached prompt
+    /// tokens over prompt tokens).
+    package func tokens(by grouping: TokenGrouping, limit: Int = 50) throws -> QueryTable {
+        let key =
+            switch grouping {
+            case .lane: "jobs.lane"
+            case .group: "groups.key"
+            case .executor: "jobs.executor"
+            }
+        return try read { db in
+            try Self.table(db, """
+                SELECT \(key) AS "\(grouping.rawValue)", COUNT(*) AS attempts, SUM(attempts.prompt_tokens) AS prompt_tokens,
+                    SUM(attempts.completion_tokens) AS completion_tokens, SUM(attempts.cached_prompt_tokens) AS cached_prompt_tokens,
+                    SUM(attempts.prompt_tokens + attempts.completion_tokens) AS total_tokens,
+                    COALESCE(SUM(attempts.cached_prompt_tokens) * 1.0 / NULLIF(SUM(attempts.prompt_tokens), 0), 0) AS cached_share
+                FROM attempts JOIN jobs ON jobs.id = attempts.job_id JOIN groups ON groups.id = jobs.group_id
+                WHERE attempts.prompt_tokens IS NOT NULL
+                GROUP BY \(grouping == .group ? "groups.id" : key) ORDER BY total_tokens DESC, 1 LIMIT ?
+                """, [limit])
         }
     }
 

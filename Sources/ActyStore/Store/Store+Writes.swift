@@ -167,6 +167,11 @@ extension Store {
         }
     }
 
+    /// Sets the rate limits of an engine's executors (see ``WriteContext/configureRateLimits(_:executors:)``).
+    package func configureRateLimits(_ limits: [RateLimit], executors: [String], worker: String?) async throws {
+        _ = try await write(worker: worker) { try $0.configureRateLimits(limits, executors: executors) }
+    }
+
     /// Registers an engine process in `workers` and records `worker_started` and `run_started`.
     package func registerWorker(_ worker: WorkerRegistration) async throws {
         _ = try await write(worker: worker.id) { context in

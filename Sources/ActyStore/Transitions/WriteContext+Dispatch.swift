@@ -33,6 +33,12 @@ extension WriteContext {
         // Slots freed by other processes, a larger cap, or a burst while few jobs are ready (WriteContext+Admission).
         if admission != nil { try admitForClaim() }
         for kind in try promoteDueRetries().union(effects.readyWork) { planner[kind.role].activate(kind.lane) }
+        // Budgets of rate-limited executors (WriteContext+RateLimits); one that opens again may have jobs in any lane.
+        var limiter = try loadRateLimits()
+        if limiter.reopened {
+            planner.primers.activateAll()
+            planner.followers.activateAll()
+        }
 
         // Select, then lease each row by primary key: an `UPDATE … WHERE id IN (SELECT …) RETURNING …` would
         // build two temporary b-trees per claim (the IN list and the RETURNING buffer). The writer holds the
@@ -40,6 +46,8 @@ extension WriteContext {
         // The planner returns the jobs in the order it picked them, so `job_started` events and the hand-out to
         // workers follow the decided order rather than lane by lane.
         var jobs: [ClaimedJob] = []
+        // What result handlers' resubmits changed of some jobs' context (rare): applied with the group's below.
+        var resubmitContexts: [JobID: String] = [:]
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
             let select = try db.cachedStatement(
@@ -53,36 +61,61 @@ extension WriteContext {
             ) { pool, work, lane, count in
                 var claimed: [ClaimedJob] = []
                 claimed.reserveCapacity(count)
-                try select.forEachRow { arguments in
-                    arguments.add(work.rawValue)
-                    arguments.add(lane)
-                    for executor in request.executors { arguments.add(executor) }
-                    for handler in request.resultHandlers { arguments.add(handler) }
-                    arguments.add(count)
-                } _: { row in
-                    claimed.append(
-                        ClaimedJob(
-                            id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
-                            followerIndex: row.optionalInt(2), lane: lane, executor: row.string(3), attempt: row.int(4) + 1,
-                            maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
-                            cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now,
-                            resultHandler: row.optionalString(8), resubmits: row.int(9)
+                // Without budgets this runs once. With them, a job whose budget is spent is passed over, and the lane
+                // is looked at again without its executor.
+                var executors = limiter.isEmpty ? request.executors : limiter.allowed(request.executors, lane: lane, now: now)
+                while claimed.count < count, !executors.isEmpty {
+                    let wanted = count - claimed.count
+                    let statement =
+                        executors.count == request.executors.count
+                        ? select
+                        : try db.cachedStatement(
+                            sql: Self.claimSQL(executorCount: executors.count, resultHandlerCount: request.resultHandlers.count)
                         )
-                    )
-                }
-                for job in claimed {
-                    try lease.run {
-                        $0.add(job.attempt)
-                        $0.add(request.worker)
-                        $0.add(leaseUntil)
-                        $0.add(now)
-                        $0.add(pool.rawValue)
-                        $0.add(job.id.rawValue)
+                    var found = 0
+                    var passedOver = false
+                    let firstNew = claimed.count
+                    try statement.forEachRow { arguments in
+                        arguments.add(work.rawValue)
+                        arguments.add(lane)
+                        for executor in executors { arguments.add(executor) }
+                        for handler in request.resultHandlers { arguments.add(handler) }
+                        arguments.add(wanted)
+                    } _: { row in
+                        found += 1
+                        let executor = row.string(3)
+                        guard limiter.isEmpty || limiter.take(executor: executor, lane: lane, now: now) else {
+                            passedOver = true
+                            return
+                        }
+                        claimed.append(
+                            ClaimedJob(
+                                id: JobID(row.int64(0)), groupID: GroupID(row.int64(1)), groupKey: "", role: work,
+                                followerIndex: row.optionalInt(2), lane: lane, executor: executor, attempt: row.int(4) + 1,
+                                maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
+                                cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now,
+                                resultHandler: row.optionalString(8), resubmits: row.int(9)
+                            )
+                        )
+                        if let context = row.optionalString(10) { resubmitContexts[JobID(row.int64(0))] = context }
                     }
+                    for job in claimed[firstNew...] {
+                        try lease.run {
+                            $0.add(job.attempt)
+                            $0.add(request.worker)
+                            $0.add(leaseUntil)
+                            $0.add(now)
+                            $0.add(pool.rawValue)
+                            $0.add(job.id.rawValue)
+                        }
+                    }
+                    guard passedOver, found == wanted else { break }
+                    executors = limiter.allowed(executors, lane: lane, now: now)
                 }
                 return claimed
             }
         }
+        if !limiter.isEmpty { try saveRateLimits(&limiter) }
 
         // One lookup per group of the batch gives each job its group's key, context and attempt settings.
         var groups: [GroupID: ClaimedGroup] = [:]
@@ -109,6 +142,7 @@ extension WriteContext {
                 jobs[index].cacheContext = group.cacheContext
                 jobs[index].maxResubmits = group.maxResubmits
             }
+            if let context = resubmitContexts[jobs[index].id] { Self.apply(resubmitContext: context, to: &jobs[index]) }
             let job = jobs[index]
             let stolen = job.pool != job.role ? #","stolen":true"# : ""
             try record(.jobStarted, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"pool":"\#(job.pool.rawValue)"\#(stolen)}"#)
@@ -119,6 +153,17 @@ extension WriteContext {
             }
         }
         return DispatchResult(claimed: jobs, planner: planner, dataVersion: dataVersion)
+    }
+
+    /// Applies what a result handler's resubmit changed of a job's context (`jobs.resubmit_context`, migrations/0011).
+    private static func apply(resubmitContext text: String, to job: inout ClaimedJob) {
+        guard case .object(let changes)? = try? JSONValue(jsonString: text) else { return }
+        if changes["cache"] == false {
+            job.cacheKey = nil
+            job.providerRef = nil
+            job.cacheContext = nil
+        }
+        if let context = changes["group_context"] { job.groupContext = context == .null ? nil : context.jsonString }
     }
 
     /// Makes scheduled retries whose time has come ready, and returns the kinds of work they belong to.
@@ -185,7 +230,8 @@ extension WriteContext {
             case let count?: " AND (result_handler IS NULL OR result_handler IN (\(placeholders(count))))"
             }
         return """
-            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned, result_handler, resubmits
+            SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned, result_handler, resubmits,
+                resubmit_context
             FROM jobs
             WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders(executorCount)))\(handlers)
             ORDER BY priority DESC, id LIMIT ?
@@ -267,6 +313,7 @@ extension WriteContext {
                 try succeed.run { $0.add(output); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil, usage: completion.usage))
+                if let usage = completion.usage { try debitTokens(usage, of: job) }
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)\#(usage)}"#)
                 if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
@@ -284,6 +331,8 @@ extension WriteContext {
                     }
                     guard db.changesCount == 1 else { continue }
                     effects.retryDue(at: at + delay)
+                    if let usage = completion.usage { try debitTokens(usage, of: job) }
+                    if failure.rateLimited { try lowerRateLimits(for: job, retryAfter: delay) }
                     attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
                     try record(
                         .jobRetrying, job.ref, pool: job.pool,
@@ -293,6 +342,8 @@ extension WriteContext {
                 }
                 try fail.run { $0.add(errorJSON); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
                 guard db.changesCount == 1 else { continue }
+                if let usage = completion.usage { try debitTokens(usage, of: job) }
+                if failure.rateLimited { try lowerRateLimits(for: job, retryAfter: 0) }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
                 try record(
                     .jobFailed, job.ref, pool: job.pool,

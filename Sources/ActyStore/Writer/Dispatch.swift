@@ -155,12 +155,21 @@ package struct Completion: Sendable {
         package var reason: String
         /// The handler's name.
         package var handler: String
+        /// Seconds the next attempt waits (in `scheduled`, holding no worker); 0 for none.
+        package var delay: Double
+        /// What the next attempts see of the group's context (`jobs.resubmit_context`); `nil` for the group's own.
+        package var context: String?
+        /// The context policy's name, for the event.
+        package var contextPolicy: String
 
         /// Creates a resubmit.
-        package init(payload: String, reason: String, handler: String) {
+        package init(payload: String, reason: String, handler: String, delay: Double = 0, context: String? = nil, contextPolicy: String = "inherit") {
             self.payload = payload
             self.reason = reason
             self.handler = handler
+            self.delay = delay
+            self.context = context
+            self.contextPolicy = contextPolicy
         }
     }
 
