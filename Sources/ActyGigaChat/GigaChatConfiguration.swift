@@ -41,6 +41,8 @@ public struct GigaChatConfiguration: Sendable {
     public var sendsGroupPrefix: Bool
     /// The most connections the executor's own HTTP client opens per host.
     public var maximumConnections: Int
+    /// How long the retry after a 429 without `Retry-After` waits (a 429 always tells the engine's rate limiter).
+    public var rateLimitRetryDelay: Duration
 
     /// Creates a configuration.
     public init(
@@ -58,7 +60,8 @@ public struct GigaChatConfiguration: Sendable {
         stream: Bool = false,
         includePrimerAnswer: Bool = false,
         sendsGroupPrefix: Bool = true,
-        maximumConnections: Int = 64
+        maximumConnections: Int = 64,
+        rateLimitRetryDelay: Duration = .seconds(1)
     ) {
         self.name = name
         self.baseURL = baseURL
@@ -75,5 +78,6 @@ public struct GigaChatConfiguration: Sendable {
         self.includePrimerAnswer = includePrimerAnswer
         self.sendsGroupPrefix = sendsGroupPrefix
         self.maximumConnections = maximumConnections
+        self.rateLimitRetryDelay = rateLimitRetryDelay
     }
 }

@@ -58,7 +58,7 @@ public final class GigaChatExecutor: Executor {
             url: try OpenAIConfiguration.endpoint(baseURL: configuration.baseURL, path: "chat/completions"), headers: [],
             model: configuration.model, extraBody: configuration.extraBody, timeout: configuration.requestTimeout, stream: configuration.stream,
             includePrimerAnswer: configuration.includePrimerAnswer, sendsGroupPrefix: configuration.sendsGroupPrefix, sendsPromptCacheKey: false,
-            requestsStreamUsage: false, transport: ChatTransport(client: client.client, provider: "gigachat", redactor: Redactor(secrets: [credentials]))
+            requestsStreamUsage: false, rateLimitDelay: configuration.rateLimitRetryDelay, transport: ChatTransport(client: client.client, provider: "gigachat", redactor: Redactor(secrets: [credentials]))
         )
     }
 
@@ -81,7 +81,7 @@ public final class GigaChatExecutor: Executor {
                     await tokens.invalidate(token)
                     continue
                 }
-                throw failure.engineError
+                throw failure.engineError(rateLimitDelay: settings.rateLimitDelay)
             }
         }
     }

@@ -72,11 +72,14 @@ package struct ChatFailure: Error, Sendable {
         error.message = Redactor(secrets: [secret]).redact(error.message)
     }
 
-    /// What the executor throws: `RetryAfterError` when the provider named a delay, ``NonRetryableError`` when a
-    /// retry cannot help, the ``LLMProviderError`` itself (retried after the engine's backoff) otherwise.
-    package var engineError: any Error {
+    /// What the executor throws: `RetryAfterError` when the provider named a delay or refused with a 429 (marked as a
+    /// rate limit, so the engine's rate limiter slows down; a 429 without `Retry-After` waits `rateLimitDelay`),
+    /// ``NonRetryableError`` when a retry cannot help, the ``LLMProviderError`` itself (retried after the engine's
+    /// backoff) otherwise.
+    package func engineError(rateLimitDelay: Duration = .seconds(1)) -> any Error {
         guard error.isRetryable else { return NonRetryableError(error) }
-        if let retryAfter { return RetryAfterError(error, after: retryAfter, isRateLimit: error.status == 429) }
+        let isRateLimit = error.status == 429
+        if let delay = retryAfter ?? (isRateLimit ? rateLimitDelay : nil) { return RetryAfterError(error, after: delay, isRateLimit: isRateLimit) }
         return error
     }
 }

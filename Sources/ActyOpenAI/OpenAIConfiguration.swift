@@ -93,6 +93,8 @@ public struct OpenAIConfiguration: Sendable {
     public var sendsPromptCacheKey: Bool
     /// The most connections the executor's own HTTP client opens to the server (unused with a client you pass in).
     public var maximumConnections: Int
+    /// How long the retry after a 429 without `Retry-After` waits (a 429 always tells the engine's rate limiter).
+    public var rateLimitRetryDelay: Duration
 
     /// Creates a configuration.
     public init(
@@ -107,7 +109,8 @@ public struct OpenAIConfiguration: Sendable {
         includePrimerAnswer: Bool = false,
         sendsGroupPrefix: Bool = true,
         sendsPromptCacheKey: Bool = true,
-        maximumConnections: Int = 64
+        maximumConnections: Int = 64,
+        rateLimitRetryDelay: Duration = .seconds(1)
     ) {
         self.name = name
         self.baseURL = baseURL
@@ -121,6 +124,7 @@ public struct OpenAIConfiguration: Sendable {
         self.sendsGroupPrefix = sendsGroupPrefix
         self.sendsPromptCacheKey = sendsPromptCacheKey
         self.maximumConnections = maximumConnections
+        self.rateLimitRetryDelay = rateLimitRetryDelay
     }
 
     /// `<baseURL>/chat/completions`, after checking the settings.
@@ -140,6 +144,7 @@ public struct OpenAIConfiguration: Sendable {
         guard !model.isEmpty else { throw LLMConfigurationError("the model is empty; pass a model such as gpt-4o-mini") }
         guard requestTimeout > .zero else { throw LLMConfigurationError("requestTimeout must be positive") }
         guard maximumConnections >= 1 else { throw LLMConfigurationError("maximumConnections must be at least 1") }
+        guard rateLimitRetryDelay >= .zero else { throw LLMConfigurationError("rateLimitRetryDelay must not be negative") }
         _ = try endpoint()
     }
 }

@@ -35,7 +35,8 @@ package import NIOSSL
 ///
 /// **Errors**: 429, 5xx (and 408, 409, 425), connection failures, timeouts, broken streams and malformed answers
 /// fail the attempt retryably; a `Retry-After` on a 429 or 503 sets the retry's due time (`RetryAfterError`, marked
-/// as a rate limit for a 429) instead of the engine's backoff. 400, 401, 403, 404 and other client errors fail the
+/// as a rate limit for a 429, so the engine's rate limiter slows the executor down) instead of the engine's backoff;
+/// a 429 without one waits ``OpenAIConfiguration/rateLimitRetryDelay``. 400, 401, 403, 404 and other client errors fail the
 /// job at once (``NonRetryableError``). The error carries the provider's message with the API key and other secrets
 /// removed (``LLMProviderError``). Cancelling the job (or the engine's `jobTimeout`) cancels the HTTP request.
 ///
@@ -69,7 +70,7 @@ public final class OpenAIExecutor: Executor {
             url: try configuration.endpoint(), headers: headers, model: configuration.model, extraBody: configuration.extraBody,
             timeout: configuration.requestTimeout, stream: configuration.stream, includePrimerAnswer: configuration.includePrimerAnswer,
             sendsGroupPrefix: configuration.sendsGroupPrefix, sendsPromptCacheKey: configuration.sendsPromptCacheKey,
-            transport: ChatTransport(client: client.client, provider: "openai", redactor: Redactor(secrets: [key]))
+            rateLimitDelay: configuration.rateLimitRetryDelay, transport: ChatTransport(client: client.client, provider: "openai", redactor: Redactor(secrets: [key]))
         )
     }
 
@@ -99,12 +100,14 @@ package struct ChatCallSettings: Sendable {
     package var sendsPromptCacheKey: Bool
     /// Whether a stream asks for usage with `stream_options.include_usage` (GigaChat sends it unasked).
     package var requestsStreamUsage: Bool
+    /// How long a 429 without `Retry-After` makes the retry wait.
+    package var rateLimitDelay: Duration
     package var transport: ChatTransport
 
     package init(
         url: String, headers: [(String, String)], model: String, extraBody: [String: JSONValue], timeout: Duration, stream: Bool,
         includePrimerAnswer: Bool, sendsGroupPrefix: Bool, sendsPromptCacheKey: Bool, requestsStreamUsage: Bool = true,
-        transport: ChatTransport
+        rateLimitDelay: Duration, transport: ChatTransport
     ) {
         self.url = url
         self.headers = headers
@@ -116,6 +119,7 @@ package struct ChatCallSettings: Sendable {
         self.sendsGroupPrefix = sendsGroupPrefix
         self.sendsPromptCacheKey = sendsPromptCacheKey
         self.requestsStreamUsage = requestsStreamUsage
+        self.rateLimitDelay = rateLimitDelay
         self.transport = transport
     }
 
@@ -140,7 +144,7 @@ package struct ChatCallSettings: Sendable {
 
     /// Sends `call`, records its usage on `job`, and returns the output.
     ///
-    /// - Throws: ``ChatFailure`` (the caller maps it with ``ChatFailure/engineError``), or `CancellationError`.
+    /// - Throws: ``ChatFailure`` (the caller maps it with ``ChatFailure/engineError(rateLimitDelay:)``), or `CancellationError`.
     package func complete(_ call: ChatCall, for job: Job) async throws -> JSONValue {
         let completion = try await transport.send(call)
         if let usage = completion.tokenUsage { job.recordUsage(usage) }
@@ -153,7 +157,7 @@ package struct ChatCallSettings: Sendable {
         do {
             return try await complete(call, for: job)
         } catch let failure as ChatFailure {
-            throw failure.engineError
+            throw failure.engineError(rateLimitDelay: rateLimitDelay)
         }
     }
 }

@@ -124,6 +124,29 @@ struct OpenAIExecutorTests {
         }
     }
 
+    @Test func a429WithoutRetryAfterTellsTheEnginesRateLimiter() async throws {
+        try await withServer { server in
+            server.script(.init(.status(429, body: #"{"error": {"message": "Too many requests"}}"#), times: 1))
+            let dir = TemporaryDirectory()
+            let llm = try OpenAIExecutor(
+                OpenAIConfiguration(baseURL: server.baseURL, model: "m", apiKey: .none, rateLimitRetryDelay: .milliseconds(200))
+            )
+            let configuration = EngineConfiguration(
+                retryPolicy: quickRetries(3), rateLimits: [RateLimit(executor: "openai", requestsPerMinute: 6000, maxInflight: 8)]
+            )
+            try await withLLMEngine(dir, configuration, executors: [llm], afterShutdown: llm.shutdown) { engine in
+                let handle = try #require(try await engine.submitGroup("g", primer: ["prompt": "hi"], executor: "openai").primer)
+                let result = try await handle.result()
+                #expect(result.status == .succeeded)
+                #expect(result.attempts == 2)
+                let all = try await events(of: engine)
+                #expect(all.contains { $0.type == EventType.rateLimited.rawValue }, "\(all.map(\.type))")
+                let retrying = try data(#require(all.first { $0.type == EventType.jobRetrying.rawValue }))
+                #expect(retrying["delay"]?.doubleValue.map { abs($0 - 0.2) < 0.01 } == true, "\(retrying)")
+            }
+        }
+    }
+
     @Test func a500IsRetriedAndA401FailsAtOnceWithTheProvidersMessage() async throws {
         try await withServer(.init(auth: .apiKey(Self.key))) { server in
             server.script(.init(matching: "flaky", .status(500, body: #"{"error": {"message": "upstream overloaded"}}"#), times: 1))
@@ -288,14 +311,18 @@ struct OpenAIExecutorTests {
         #expect(ChatTransport.retryAfter("soon", now: now) == nil)
 
         func failure(_ status: Int, after: Duration? = nil) -> any Error {
-            ChatFailure(error: LLMProviderError(kind: .httpStatus, status: status, message: "m", provider: "openai"), retryAfter: after).engineError
+            ChatFailure(error: LLMProviderError(kind: .httpStatus, status: status, message: "m", provider: "openai"), retryAfter: after)
+                .engineError(rateLimitDelay: .milliseconds(250))
         }
         let limited = try #require(failure(429, after: .seconds(3)) as? RetryAfterError)
         #expect(limited.isRateLimit && limited.delay == .seconds(3))
         let unavailable = try #require(failure(503, after: .seconds(1)) as? RetryAfterError)
         #expect(!unavailable.isRateLimit)
         for status in [400, 401, 403, 404] { #expect(failure(status) is NonRetryableError) }
-        for status in [429, 500, 502] { #expect(failure(status) is LLMProviderError) }
+        for status in [500, 502] { #expect(failure(status) is LLMProviderError) }
+        // A 429 without Retry-After still tells the rate limiter, and waits the configured delay.
+        let bare = try #require(failure(429) as? RetryAfterError)
+        #expect(bare.isRateLimit && bare.delay == .milliseconds(250))
     }
 
     @Test func serverSentEventsSplitAcrossChunksAndLineEndings() {
