@@ -177,6 +177,8 @@ package final class OwnedHTTPClient: Sendable {
             var configuration = HTTPClient.Configuration()
             configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maximumConnections)
             configuration.timeout = .init(connect: .seconds(10))
+            // A chat call is never redirected: following one could carry the Authorization header to another host.
+            configuration.redirectConfiguration = .disallow
             configuration.tlsConfiguration = tls
             self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             isOwned = true
