@@ -46,6 +46,8 @@ public final class LLMTestServer: Sendable {
         case brokenStream(afterChunks: Int)
         /// Streams the content and ends the response cleanly, but with no `finish_reason` and no `[DONE]`.
         case incompleteStream
+        /// Answers with a call of the function `name` with these JSON `arguments` (streamed in two pieces).
+        case toolCall(name: String, arguments: String)
     }
 
     /// A scripted behaviour for the requests whose body contains `matching` (every request when `nil`), used

@@ -25,13 +25,16 @@ struct Responder {
             answer = text
         case .delay(let duration):
             delay = duration
-        case .brokenStream, .incompleteStream, nil:
+        case .brokenStream, .incompleteStream, .toolCall, nil:
             break
         }
         let model = body["model"]?.stringValue ?? server.options.model
         let usage = usage(messages: messages, answer: answer, cacheKey: body["prompt_cache_key"]?.stringValue ?? request.header("X-Session-ID"))
         let id = "chatcmpl-\(UUID().uuidString.prefix(8).lowercased())"
         let created = JSONValue.number(Double(Int(request.receivedAt)))
+        if case .toolCall(let name, let arguments) = behaviour {
+            return toolCall(name: name, arguments: arguments, id: id, created: created, model: model, usage: usage, stream: body["stream"]?.boolValue == true)
+        }
         guard body["stream"]?.boolValue == true else {
             let completion: JSONValue = [
                 "id": .string(id), "object": "chat.completion", "created": created, "model": .string(model),
@@ -71,6 +74,36 @@ struct Responder {
         }
         events.append("[DONE]")
         return Reply(status: 200, contentType: "text/event-stream", body: .events(events, ending: .clean), delay: delay)
+    }
+
+    /// An answer that calls a function, whole or as a stream whose arguments come in two pieces.
+    private func toolCall(name: String, arguments: String, id: String, created: JSONValue, model: String, usage: JSONValue, stream: Bool) -> Reply {
+        let callID = JSONValue.string("call_\(id.suffix(8))")
+        guard stream else {
+            let call: JSONValue = ["id": callID, "type": "function", "function": ["name": .string(name), "arguments": .string(arguments)]]
+            let completion: JSONValue = [
+                "id": .string(id), "object": "chat.completion", "created": created, "model": .string(model),
+                "choices": [["index": 0, "message": ["role": "assistant", "content": .null, "tool_calls": [call]], "finish_reason": "tool_calls"]],
+                "usage": usage,
+            ]
+            return .json(200, completion)
+        }
+        func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> String {
+            let value: JSONValue = [
+                "id": .string(id), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                "choices": [["index": 0, "delta": delta, "finish_reason": finish]],
+            ]
+            return value.jsonString
+        }
+        let half = arguments.index(arguments.startIndex, offsetBy: arguments.count / 2)
+        let events = [
+            chunk(["role": "assistant", "content": .null]),
+            chunk(["tool_calls": [["index": 0, "id": callID, "type": "function", "function": ["name": .string(name), "arguments": .string(String(arguments[..<half]))]]]]),
+            chunk(["tool_calls": [["index": 0, "function": ["arguments": .string(String(arguments[half...]))]]]]),
+            chunk([:], finish: "tool_calls"),
+            "[DONE]",
+        ]
+        return Reply(status: 200, contentType: "text/event-stream", body: .events(events, ending: .clean))
     }
 
     /// A 401 when the chat call's credentials are missing or wrong; `nil` when it may go on.

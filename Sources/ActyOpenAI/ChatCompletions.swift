@@ -35,7 +35,7 @@ package struct ChatCompletion: Sendable {
     package var finishReason: String?
     /// The provider's `usage` object as sent.
     package var usage: JSONValue?
-    /// `tool_calls` of the message, when the model called tools (non-streaming answers only).
+    /// `tool_calls` of the message, when the model called tools (assembled from the deltas of a stream).
     package var toolCalls: JSONValue?
 
     /// Prompt, completion and cached prompt tokens from ``usage`` (`prompt_tokens_details.cached_tokens`, or
@@ -157,6 +157,7 @@ package struct ChatTransport: Sendable {
         var parser = ServerSentEvents()
         var done = false
         var received = 0
+        var toolCalls = StreamedToolCalls()
         func handle(_ data: String) throws(ChatFailure) {
             guard data != "[DONE]" else {
                 done = true
@@ -173,6 +174,7 @@ package struct ChatTransport: Sendable {
             guard let choice = event["choices"]?[0] else { return }
             if let role = choice["delta"]?["role"]?.stringValue { completion.role = role }
             if let text = choice["delta"]?["content"]?.stringValue { completion.content += text }
+            if let deltas = choice["delta"]?["tool_calls"]?.arrayValue { toolCalls.add(deltas) }
             if let reason = choice["finish_reason"]?.stringValue { completion.finishReason = reason }
         }
         for try await var buffer in body {
@@ -183,6 +185,7 @@ package struct ChatTransport: Sendable {
             }
         }
         for data in parser.finish() where !done { try handle(data) }
+        completion.toolCalls = toolCalls.assembled
         guard done || completion.finishReason != nil else {
             throw ChatFailure(
                 error: LLMProviderError(
@@ -263,6 +266,38 @@ package struct ChatTransport: Sendable {
 
     private func invalid(_ message: String) -> ChatFailure {
         ChatFailure(error: LLMProviderError(kind: .invalidResponse, message: redactor.redact(message), provider: provider))
+    }
+}
+
+/// The tool calls of a stream: each delta names its call by `index`; `id`, `type` and the function's `name` come
+/// once, the function's `arguments` in pieces to join.
+struct StreamedToolCalls {
+    private var calls: [Int: (id: JSONValue?, type: JSONValue?, name: String, arguments: String)] = [:]
+
+    mutating func add(_ deltas: [JSONValue]) {
+        for delta in deltas {
+            let index = delta["index"]?.intValue ?? 0
+            var call = calls[index] ?? (nil, nil, "", "")
+            if let id = delta["id"], !id.isNull { call.id = id }
+            if let type = delta["type"], !type.isNull { call.type = type }
+            if let name = delta["function"]?["name"]?.stringValue { call.name += name }
+            if let arguments = delta["function"]?["arguments"]?.stringValue { call.arguments += arguments }
+            calls[index] = call
+        }
+    }
+
+    /// The calls in the shape of a non-streamed message's `tool_calls`; `nil` when there were none.
+    var assembled: JSONValue? {
+        guard !calls.isEmpty else { return nil }
+        return .array(
+            calls.keys.sorted().map { index in
+                let call = calls[index]!
+                return [
+                    "id": call.id ?? .null, "type": call.type ?? "function",
+                    "function": ["name": .string(call.name), "arguments": .string(call.arguments)],
+                ]
+            }
+        )
     }
 }
 

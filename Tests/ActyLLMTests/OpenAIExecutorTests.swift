@@ -70,6 +70,30 @@ struct OpenAIExecutorTests {
         }
     }
 
+    @Test func toolCallsComeOutTheSameStreamedOrNot() async throws {
+        try await withServer { server in
+            server.script(.init(matching: "weather", .toolCall(name: "get_weather", arguments: #"{"city": "Oslo", "unit": "C"}"#)))
+            let dir = TemporaryDirectory()
+            let llm = try Self.executor(server)
+            try await withLLMEngine(dir, executors: [llm], afterShutdown: llm.shutdown) { engine in
+                var outputs: [JSONValue] = []
+                for stream in [false, true] {
+                    let payload: JSONValue = ["prompt": "what is the weather in Oslo", "stream": .bool(stream), "tools": [["type": "function"]]]
+                    let handle = try #require(try await engine.submitGroup("g-\(stream)", primer: payload, executor: "openai").primer)
+                    outputs.append(try #require(try await handle.result().output))
+                }
+                for output in outputs {
+                    #expect(output["finish_reason"] == "tool_calls")
+                    let call = try #require(output["tool_calls"]?[0])
+                    #expect(call["function"]?["name"] == "get_weather")
+                    #expect(call["function"]?["arguments"] == #"{"city": "Oslo", "unit": "C"}"#)
+                    #expect(call["id"]?.stringValue?.hasPrefix("call_") == true)
+                }
+                #expect(server.chatRequests.first?.json?["tools"] == [["type": "function"]])
+            }
+        }
+    }
+
     @Test func aBrokenOrIncompleteStreamIsRetriedNeverASuccessWithPartialText() async throws {
         try await withServer { server in
             server.script(.init(matching: "cut me", .brokenStream(afterChunks: 1), times: 1))
