@@ -17,12 +17,20 @@ let package = Package(
         .executable(name: "acty-bench", targets: ["acty-bench"]),
         .executable(name: "acty-query", targets: ["acty-query"]),
         .executable(name: "acty-tui", targets: ["acty-tui"]),
+        // LLM provider executors: their own products, so the core library keeps its small dependency set.
+        .library(name: "ActyOpenAI", targets: ["ActyOpenAI"]),
+        .library(name: "ActyGigaChat", targets: ["ActyGigaChat"]),
+        .executable(name: "acty-llm-test-server", targets: ["acty-llm-test-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Only for the LLM executor targets (ActyOpenAI, ActyGigaChat, ActyLLMTestServer) and the tools using them.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Value types and pure scheduling logic: no I/O, no database.
@@ -61,12 +69,49 @@ let package = Package(
         ),
         .executableTarget(
             name: "acty-demo",
-            dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Acty", "ActyStore", "ActyOpenAI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(
             name: "acty-bench",
-            dependencies: ["Acty", "ActyStore", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Acty", "ActyStore", "ActyOpenAI", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        // OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp server, Ollama, gateways) over AsyncHTTPClient.
+        .target(
+            name: "ActyOpenAI",
+            dependencies: [
+                "Acty", "ActyCore", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        // GigaChat: OAuth token, session header and its own CA, on ActyOpenAI's chat-completions code.
+        .target(
+            name: "ActyGigaChat",
+            dependencies: [
+                "Acty", "ActyCore", "ActyOpenAI", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        // Test helper, not a product: an OpenAI-compatible and GigaChat-like HTTP server on NIO, with scripted failures.
+        .target(
+            name: "ActyLLMTestServer",
+            dependencies: [
+                "ActyCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "acty-llm-test-server",
+            dependencies: ["ActyLLMTestServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: upcomingFeatures
         ),
         // The acty-query tool's commands, as a library so tests can link it; the executable is a thin main.
@@ -116,6 +161,15 @@ let package = Package(
         ),
         // Runs the built acty-bench binary with tiny parameters; no dependency on its module.
         .testTarget(name: "ActyBenchTests", dependencies: ["ActyTestSupport"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "ActyLLMTests",
+            dependencies: [
+                "Acty", "ActyStore", "ActyOpenAI", "ActyGigaChat", "ActyLLMTestServer", "ActyTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: upcomingFeatures
+        ),
         .testTarget(
             name: "ActyQueryCLITests",
             dependencies: ["Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift")],

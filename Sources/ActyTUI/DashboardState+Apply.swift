@@ -35,7 +35,8 @@ extension DashboardState {
             // A result handler asked for another attempt: the job is queued again under its id, as after a rescue.
             resubmitted += 1
             if var job = takeJob(event) {
-                move(&job, to: .ready)
+                // With a delay it waits in `scheduled`, like a retry.
+                move(&job, to: event.payload?["delay"] != nil ? .scheduled : .ready)
                 jobs[job.id] = job
             }
         case .jobRequeued:
@@ -77,6 +78,7 @@ extension DashboardState {
             if event.kind == .groupFailed, let key = event.group, groups[key]?.finishedAt == nil { groups[key]?.state = "failed" }
         case .groupsPending, .groupAdmitted, .groupRetired, .burstOn, .burstOff, .capChanged: admission(event)
         case .runtimeStats: runtimeStats(event)
+        case .rateLimited: rateLimited += 1
         case .unknown: unknownTypes[event.type, default: 0] += 1
         default: break
         }

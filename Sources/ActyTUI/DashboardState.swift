@@ -178,6 +178,8 @@ package struct DashboardState: Sendable {
     /// Dependencies that failed, were cancelled or timed out (`group_dependency_failed`).
     package internal(set) var dependencyFailures = 0
     package internal(set) var resubmitted = 0
+    /// Calls a provider refused for load (`rate_limited`).
+    package internal(set) var rateLimited = 0
 
     package init() {}
 

@@ -67,6 +67,7 @@ package enum View {
         if state.rescued > 0 { counters += " rescued \(Glyphs.count(state.rescued))" }
         if state.dependencyFailures > 0 { counters += " dependencies failed \(Glyphs.count(state.dependencyFailures))" }
         if state.resubmitted > 0 { counters += " resubmitted \(Glyphs.count(state.resubmitted))" }
+        if state.rateLimited > 0 { counters += " rate limited \(Glyphs.count(state.rateLimited))" }
         let unknown = state.unknownTypes.values.reduce(0, +)
         if unknown > 0 || state.badLines > 0 { counters += " · unknown events \(unknown), bad lines \(state.badLines)" }
         if line.count + 3 + counters.count <= grid.width || grid.height < 12 {

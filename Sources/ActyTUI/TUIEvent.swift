@@ -70,6 +70,7 @@ package struct TUIEvent: Sendable, Hashable {
         case groupsPending = "groups_pending", burstOn = "burst_on", burstOff = "burst_off", capChanged = "cap_changed"
         case groupBlocked = "group_blocked", groupUnblocked = "group_unblocked"
         case groupDependencyFailed = "group_dependency_failed"
+        case rateLimited = "rate_limited", rateLimitRestored = "rate_limit_restored"
         case unknown
     }
 }

@@ -26,6 +26,13 @@ struct ActyDemo: AsyncParsableCommand {
 
             Progress goes to stderr, the summary (read back from the database, for this run's groups) to stdout.
 
+            With --openai-base-url, the same jobs run on a real OpenAI-compatible server instead of the simulated model \
+            (OpenAIExecutor from ActyOpenAI: the coordinator's messages are sent in front of each specialist's, with the \
+            group key as prompt_cache_key; the API key, if the server needs one, comes from OPENAI_API_KEY). The \
+            answers are recorded as the model gives them, with no JSON repair, and token usage is stored per attempt. \
+            --min-delay-ms, --max-delay-ms, --failure-rate, --broken-json-rate and --max-repairs apply to the \
+            simulated model only.
+
             Look inside afterwards with sqlite3, e.g.: sqlite3 acty.db 'select state, count(*) from jobs group by state'
             """
     )
@@ -69,6 +76,15 @@ struct ActyDemo: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write every event as a JSON line to this file (appended to if it exists).", valueName: "path"))
     var events: String?
 
+    @Option(help: ArgumentHelp("Run the jobs on this OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1) instead of the simulated model.", valueName: "url"))
+    var openaiBaseURL: String?
+
+    @Option(help: "The model to ask, with --openai-base-url.")
+    var model = "gpt-4o-mini"
+
+    @Flag(help: "Stream the answers (SSE), with --openai-base-url.")
+    var stream = false
+
     func validate() throws {
         guard maxAttempts >= 1 else {
             throw ValidationError("--max-attempts must be at least 1 (got \(maxAttempts)); 1 means no retry.")
@@ -108,6 +124,10 @@ struct ActyDemo: AsyncParsableCommand {
         guard !database.isEmpty else {
             throw ValidationError("--database is empty; pass a file path such as acty.db.")
         }
+        if let openaiBaseURL, !(openaiBaseURL.hasPrefix("http://") || openaiBaseURL.hasPrefix("https://")) {
+            throw ValidationError("--openai-base-url must be an http(s) URL such as http://127.0.0.1:11434/v1 (got '\(openaiBaseURL)').")
+        }
+        guard !model.isEmpty else { throw ValidationError("--model is empty; pass a model name such as llama3.2.") }
         if let events, events.isEmpty {
             throw ValidationError("--events is empty; pass a file path such as acty-events.jsonl, or leave the option out.")
         }

@@ -1,4 +1,5 @@
 import Acty
+import ActyOpenAI
 import Foundation
 
 /// One run of the demo: engine set-up, the workload with its progress line, shutdown, and the summary.
@@ -16,6 +17,28 @@ struct DemoRun {
         let plan = WorkloadPlan(runID: runID, groups: options.groups, followers: options.followers, maxDelay: maxDelay, seed: options.seed)
 
         let sinks: [any EventSink] = try options.events.map { [try JSONLEventSink(path: $0, runID: runID)] } ?? []
+        // The simulated model, or a real OpenAI-compatible server with --openai-base-url.
+        let llm = try options.openaiBaseURL.map { url in
+            try OpenAIExecutor(OpenAIConfiguration(baseURL: url, model: options.model, stream: options.stream, maximumConnections: options.primerWorkers + options.followerWorkers))
+        }
+        let executor: any Executor =
+            llm
+            ?? SimulatedModel(
+                timing: SimulatedExecutor(minDelay: minDelay, maxDelay: maxDelay, failureRate: options.failureRate, seed: options.seed),
+                brokenRate: options.brokenJSONRate, seed: options.seed
+            )
+        do {
+            try await run(runID: runID, path: path, plan: plan, sinks: sinks, executor: executor, isSimulated: llm == nil)
+        } catch {
+            // The executor's HTTP client closes on every path, after the engine.
+            try? await llm?.shutdown()
+            throw error
+        }
+        try await llm?.shutdown()
+    }
+
+    /// Runs the workload on `executor` and prints the summary.
+    private func run(runID: String, path: String, plan: WorkloadPlan, sinks: [any EventSink], executor: any Executor, isSimulated: Bool) async throws {
         let start = ContinuousClock.now
         let engine = try await ActyEngine(
             database: .file(path),
@@ -27,17 +50,13 @@ struct DemoRun {
                 followerFailurePolicy: .continueGroup,
                 // A failed attempt, or one cut off by a crash, runs again after a short backoff.
                 retryPolicy: RetryPolicy(maxAttempts: options.maxAttempts, initialDelay: .milliseconds(100), maximumDelay: .seconds(2)),
-                // Every answer must be a JSON verdict; a broken one goes back to the model with a request to repair it.
-                resultHandler: JSONRepairHandler(requiredKeys: SimulatedModel.answerKeys, keyTypes: ["findings": .array]),
+                // Every answer of the simulated model must be a JSON verdict; a broken one goes back to it with a
+                // request to repair it. A real model's answers are recorded as they come.
+                resultHandler: isSimulated ? JSONRepairHandler(requiredKeys: SimulatedModel.answerKeys, keyTypes: ["findings": .array]) : nil,
                 maxResultHandlerAttempts: options.maxRepairs,
                 eventSinks: sinks
             ),
-            executors: [
-                SimulatedModel(
-                    timing: SimulatedExecutor(minDelay: minDelay, maxDelay: maxDelay, failureRate: options.failureRate, seed: options.seed),
-                    brokenRate: options.brokenJSONRate, seed: options.seed
-                )
-            ]
+            executors: [executor]
         )
 
         // The two lanes share the workers 2:1; a `Lane` handle could change that while the run goes on

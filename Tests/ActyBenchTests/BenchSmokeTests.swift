@@ -40,6 +40,10 @@ struct BenchSmokeTests {
             keys: ["workload", "weights", "max_share_error_points", "mean_share_error_points", "sqlite", "peak_rss_mb"]
         ),
         Case(
+            arguments: ["llm", "--calls", "100", "--primer-workers", "2", "--follower-workers", "6"],
+            keys: ["workload", "calls", "plain_calls_per_second", "engine_calls_per_second", "engine_succeeded", "ratio", "engine_extra_cpu_ms_per_call"]
+        ),
+        Case(
             arguments: ["fairness", "--weights", "5:3:1", "--jobs-per-lane", "300"],
             keys: ["workload", "weights", "max_share_error_points", "mean_share_error_points", "sqlite", "peak_rss_mb"]
         ),
@@ -68,7 +72,7 @@ struct BenchSmokeTests {
 
     @Test(arguments: [
         ["scale", "--checkpoints", "ten"], ["latency", "--rate", "0"], ["fairness", "--weights", "3"],
-        ["fairness", "--weights", "3:0"], ["scale", "--durability", "disk"],
+        ["fairness", "--weights", "3:0"], ["scale", "--durability", "disk"], ["llm", "--phase", "both-please"],
     ])
     func badOptionsAreRejectedWithASentence(_ arguments: [String]) throws {
         let run = try BenchBinary.run(arguments)

@@ -168,7 +168,7 @@ struct ProcessExecutorTests {
 
             // The crashed worker is gone; the retry ran in another process.
             let crashed = try #require(Int(error.message.split(separator: "worker ").last?.split(separator: " ").first ?? ""))
-            #expect(try await eventually { isGone(crashed) })
+            #expect(try await waitUntil { isGone(crashed) })
             let retryPID = try #require(result.output?["pid"]?.intValue)
             #expect(retryPID != crashed)
             #expect(executor.workerProcessIDs == [Int32(retryPID)])
@@ -203,7 +203,7 @@ struct ProcessExecutorTests {
             #expect(error.message.contains("timed out: the request took longer than 3 s; the worker was killed"), "\(error.message)")
 
             let hung = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
-            #expect(try await eventually { isGone(hung) })
+            #expect(try await waitUntil { isGone(hung) })
             #expect(result.output?["pid"]?.intValue != hung)
         }
     }
@@ -219,12 +219,12 @@ struct ProcessExecutorTests {
                 options: GroupOptions(retryPolicy: Self.patientRetries, jobTimeout: .seconds(3))
             )
             let job = try #require(submission.primer)
-            #expect(try await eventually { FileManager.default.fileExists(atPath: pidFile) })
+            #expect(try await waitUntil { FileManager.default.fileExists(atPath: pidFile) })
             let hung = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
             let result = try await job.result(within: .seconds(40))
             #expect(result.status == .succeeded, "\(String(describing: result.error))")
             #expect(try await Self.attemptErrors(job, on: engine).first??.type == "timeout")
-            #expect(try await eventually { isGone(hung) })
+            #expect(try await waitUntil { isGone(hung) })
             #expect(result.output?["pid"]?.intValue != hung)
         }
     }
@@ -235,11 +235,11 @@ struct ProcessExecutorTests {
         let executor = ProcessExecutor(Bridge.configuration())
         try await withBridgeEngine(dir, executor: executor) { engine in
             let job = try #require(try await engine.submitGroup("cancel", primer: ["action": "hang", "pid_file": .string(pidFile)]).primer)
-            #expect(try await eventually { FileManager.default.fileExists(atPath: pidFile) })
+            #expect(try await waitUntil { FileManager.default.fileExists(atPath: pidFile) })
             let hung = try #require(Int(String(contentsOfFile: pidFile, encoding: .utf8)))
             #expect(try await engine.cancelGroup("cancel"))
             #expect(try await job.result(within: .seconds(20)).status == .cancelled)
-            #expect(try await eventually { isGone(hung) })
+            #expect(try await waitUntil { isGone(hung) })
             #expect(executor.workerProcessIDs.isEmpty)
         }
     }
@@ -336,7 +336,7 @@ struct ProcessExecutorTests {
         let pids = executor!.workerProcessIDs
         #expect(pids.count == 2)
         executor = nil
-        #expect(try await eventually { pids.allSatisfy { isGone(Int($0)) } })
+        #expect(try await waitUntil { pids.allSatisfy { isGone(Int($0)) } })
     }
 
     @Test func aProgramThatCannotStartFailsTheAttemptWithTheReason() async throws {

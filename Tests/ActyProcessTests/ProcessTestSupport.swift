@@ -55,16 +55,6 @@ func withBridgeEngine<T>(
     }
 }
 
-/// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 /// Whether no process `pid` runs any more (a zombie counts as gone).
 func isGone(_ pid: Int) -> Bool { !LocalProcess.exists(pid) }
 

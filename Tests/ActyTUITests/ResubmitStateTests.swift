@@ -28,4 +28,27 @@ struct ResubmitStateTests {
         #expect(state.started == 2 && state.finished == 1)
         #expect(state.total(.succeeded) == 1 && state.total(.ready) == 0)
     }
+
+    @Test func aDelayedResubmitWaitsScheduled() {
+        var state = DashboardState()
+        state.apply(Self.event(1, .jobQueued))
+        state.apply(Self.event(2, .jobStarted))
+        state.apply(Self.event(3, .jobResubmitted, payload: ["attempt": 1, "handler": "h", "reason": "later", "delay": 5]))
+        #expect(state.jobs["7"]?.phase == .scheduled)
+        #expect(state.total(.scheduled) == 1 && state.total(.ready) == 0)
+    }
+
+    @Test func rateLimitEventsAreKnownAndCounted() {
+        var state = DashboardState()
+        state.apply(Self.event(1, .rateLimited, payload: ["executor": "openai", "retry_after": 2, "slowdown": 0.5]))
+        state.apply(Self.event(2, .rateLimitRestored, payload: ["executor": "openai"]))
+        #expect(state.rateLimited == 1)
+        #expect(state.unknownTypes.isEmpty)
+    }
+
+    /// Every event the engine writes is one the dashboard knows: none of ours ever counts as unknown.
+    @Test func everyEngineEventTypeIsKnown() {
+        let unknown = EventType.allCases.filter { TUIEvent.Kind(rawValue: $0.rawValue) == nil }
+        #expect(unknown.isEmpty, "\(unknown)")
+    }
 }

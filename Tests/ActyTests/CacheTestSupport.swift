@@ -1,3 +1,4 @@
+import ActyTestSupport
 @testable import Acty
 @testable import ActyStore
 import Foundation

@@ -27,7 +27,7 @@ struct ResultHandlerRetryTests {
 
     @Test func aDelayedResubmitWaitsScheduledHoldingNoWorker() async throws {
         let dir = TemporaryDirectory()
-        let handler = Deciding { _, job in job.payload == "orig" ? .resubmit("repair", reason: "later", delay: .seconds(3)) : .accept }
+        let handler = Deciding { _, job in job.payload == "orig" ? .resubmit("repair", reason: "later", delay: .seconds(60)) : .accept }
         let configuration = EngineConfiguration(primerWorkers: 1, followerWorkers: 0, resultHandler: handler)
         try await withEngine(dir, configuration) { engine in
             let delayed = try #require(try await engine.submitGroup("delayed", primer: "orig").primer)
@@ -35,14 +35,24 @@ struct ResultHandlerRetryTests {
             // The only worker is free meanwhile: another group's job runs while the resubmit waits.
             let other = try await #require(try await engine.submitGroup("other", primer: "fine").primer).boundedResult()
             #expect(other.status == .succeeded)
-            #expect(try await engine.store.job(delayed.id)?.state == .scheduled)
+            let row = try #require(try await engine.store.job(delayed.id))
+            #expect(row.state == .scheduled)
+            let resubmittedAt = try #require(try await engine.store.attempts(of: delayed.id).first?.finishedAt)
+            #expect(row.runAt.map { abs($0 - (resubmittedAt + 60)) < 0.001 } == true)
+        }
+    }
 
+    @Test func aDelayedResubmitRunsOnceItsDelayPassed() async throws {
+        let dir = TemporaryDirectory()
+        let handler = Deciding { _, job in job.payload == "orig" ? .resubmit("repair", reason: "later", delay: .milliseconds(300)) : .accept }
+        try await withEngine(dir, EngineConfiguration(resultHandler: handler)) { engine in
+            let delayed = try #require(try await engine.submitGroup("delayed", primer: "orig").primer)
             let result = try await delayed.boundedResult()
             #expect(result.status == .succeeded && result.output == "repair")
             let attempts = try await engine.store.attempts(of: delayed.id)
-            #expect(attempts[1].startedAt >= attempts[0].finishedAt! + 3)
+            #expect(attempts[1].startedAt >= attempts[0].finishedAt! + 0.3)
             let resubmitted = try Self.data(#require(try await engine.allEvents().forJob(delayed.id).ofType(.jobResubmitted).first))
-            #expect(resubmitted["delay"]?.doubleValue.map { abs($0 - 3) < 1e-6 } == true)
+            #expect(resubmitted["delay"]?.doubleValue.map { abs($0 - 0.3) < 1e-6 } == true)
         }
     }
 

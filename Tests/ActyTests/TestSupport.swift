@@ -5,16 +5,6 @@ import Foundation
 import GRDB
 import Testing
 
-/// Waits until `condition` holds, checking every few milliseconds, for at most `timeout`.
-func waitUntil(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 /// A wait in a test helper or executor that ran out of time: the condition it waited for never came.
 struct WaitTimedOut: Error, CustomStringConvertible {
     let what: String
@@ -209,15 +199,6 @@ extension [EventRecord] {
     func onlySeq(_ type: EventType, job: JobID) -> Int64? {
         let matches = filter { $0.type == type.rawValue && $0.jobID == job }
         return matches.count == 1 ? matches[0].seq : nil
-    }
-}
-
-extension Sequence {
-    /// Maps each element with an async function, in order.
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var results: [T] = []
-        for element in self { results.append(try await transform(element)) }
-        return results
     }
 }
 
