@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Acty", targets: ["Acty"]),
+        .library(name: "ActyProcess", targets: ["ActyProcess"]),
         .executable(name: "acty-demo", targets: ["acty-demo"]),
         .executable(name: "acty-bench", targets: ["acty-bench"]),
         .executable(name: "acty-query", targets: ["acty-query"]),
@@ -55,6 +56,17 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        // Runs jobs in pools of worker processes speaking JSON lines (the Python bridge, LangChain).
+        .target(name: "CActyProcess"),
+        .target(name: "ActyProcess", dependencies: ["Acty", "ActyCore", "CActyProcess"], swiftSettings: upcomingFeatures),
+        // Examples/LangChainBridge: LangChain runnables in Python workers through the engine.
+        .executableTarget(
+            name: "langchain-bridge-example",
+            dependencies: ["Acty", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/LangChainBridge",
+            exclude: ["README.md", "runnable_worker.py"],
+            swiftSettings: upcomingFeatures
+        ),
         .executableTarget(
             name: "acty-demo",
             dependencies: ["Acty", "ActyStore", "ActyOpenAI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -63,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "acty-bench",
             dependencies: [
-                "Acty", "ActyStore", "ActyOpenAI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Acty", "ActyStore", "ActyOpenAI", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -139,6 +151,12 @@ let package = Package(
                 "Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "ActyProcessTests",
+            dependencies: ["ActyProcess", "Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"],
             swiftSettings: upcomingFeatures
         ),
         // Runs the built acty-bench binary with tiny parameters; no dependency on its module.

@@ -8,6 +8,6 @@ struct ActyBench: AsyncParsableCommand {
         commandName: "acty-bench",
         abstract: "Measures Acty on standard workloads; each prints one JSON line.",
         discussion: "Build in release mode for meaningful numbers: swift run -c release acty-bench fanout",
-        subcommands: [Fanout.self, Scale.self, Latency.self, Fairness.self, Dependencies.self, Recovery.self, RecoveryVictim.self, LLM.self]
+        subcommands: [Fanout.self, Scale.self, Latency.self, Fairness.self, Dependencies.self, Recovery.self, RecoveryVictim.self, LLM.self, ProcessBridge.self]
     )
 }
