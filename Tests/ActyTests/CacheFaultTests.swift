@@ -146,8 +146,9 @@ struct CacheFaultTests {
 
     @Test func aCreationOutlastingItsLeaseKeepsItThroughHeartbeats() async throws {
         let dir = TemporaryDirectory()
-        let provider = ScriptedCacheProvider { _ in try await Task.sleep(for: .seconds(2)) }
-        let configuration = EngineConfiguration(primerWorkers: 2, followerWorkers: 2, leaseDuration: .seconds(1))
+        // A 3 s lease renewed every second: a loaded machine starved the heartbeat of a 1 s lease past it.
+        let provider = ScriptedCacheProvider { _ in try await Task.sleep(for: .seconds(5)) }
+        let configuration = EngineConfiguration(primerWorkers: 2, followerWorkers: 2, leaseDuration: .seconds(3))
         let engine = try await makeCacheEngine(dir, provider, configuration)
         let first = try await engine.submitCachedGroup("first", cacheKey: "k", prefixID: "p")
         try await require("the creation to start") { provider.createCount == 1 }
@@ -155,7 +156,7 @@ struct CacheFaultTests {
         let second = try await engine.submitCachedGroup("second", cacheKey: "k", prefixID: "p")
 
         // The creator's heartbeat renews the `creating` lease, so the waiting primer never takes the creation over.
-        try await require("the lease to be renewed", timeout: .seconds(5)) { try await engine.cacheLeaseUntil("k") ?? 0 > (leaseAtStart ?? 0) }
+        try await require("the lease to be renewed", timeout: .seconds(10)) { try await engine.cacheLeaseUntil("k") ?? 0 > (leaseAtStart ?? 0) }
         var refs: Set<String> = []
         for submission in [first, second] { refs.formUnion(try await submission.boundedResults().providerRefs) }
         #expect(refs == ["scripted:default:p:1"])

@@ -56,10 +56,11 @@ struct ShutdownTests {
         let waiter = Task { try await job.boundedResult() }
 
         let shutdownStarted = ContinuousClock.now
-        try await engine.boundedShutdown(timeout: .seconds(10))
+        try await engine.boundedShutdown(timeout: .seconds(40))
         let shutdownTook = ContinuousClock.now - shutdownStarted
         #expect(shutdownTook >= .milliseconds(290))
-        #expect(shutdownTook < .seconds(5))
+        // Well before the attempt's 60 s: the grace period cut it off (a loaded machine took 7.6 s to get there).
+        #expect(shutdownTook < .seconds(30))
         let error = await #expect(throws: ActyError.self) { try await waiter.value }
         #expect(error?.code == .engineStopped)
 
