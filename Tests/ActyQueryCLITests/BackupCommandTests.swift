@@ -33,6 +33,8 @@ struct BackupCommandTests {
                 _ = try await engine.submitGroup("g-\(index)", primer: ["n": .number(Double(index))], followers: followers)
                 index += 1
                 submitted.store(index, ordering: .relaxed)
+                // Keeps writing during the copies without flooding the machine the other suites share.
+                try await Task.sleep(for: .milliseconds(2))
             }
         }
         var copies: [String] = []
@@ -41,7 +43,7 @@ struct BackupCommandTests {
             for copy in 0..<3 {
                 let target = folder.file("copy-\(copy).db")
                 try await waitFor { submitted.load(ordering: .relaxed) >= 20 * (copy + 1) }
-                let run = try await QueryTool.run(["backup", path, target])
+                let run = try await QueryTool.run(["backup", path, target], timeout: .seconds(60))
                 #expect(run.status == 0, "\(run.stderr)")
                 #expect(run.stdout.contains("copied"))
                 copies.append(target)
