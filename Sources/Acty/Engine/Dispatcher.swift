@@ -106,11 +106,14 @@ final class Dispatcher: Dispatch {
     private let registry: ResultRegistry
     private let running: RunningJobs
     private let logger: Logger
+    private let metrics: EngineMetrics
 
     init(
         store: Store, workerID: String, executors: [String], resultHandlers: ResultHandlerRegistry, workers: Int, workStealing: Bool, leaseDuration: Duration,
-        stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
+        stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger,
+        metrics: EngineMetrics
     ) {
+        self.metrics = metrics
         state = Locked(State(planner: ClaimPlanner(workStealing: workStealing), liveWorkers: workers))
         self.store = store
         self.workerID = workerID
@@ -355,8 +358,16 @@ final class Dispatcher: Dispatch {
             logger.info("writing to the database works again", metadata: ["failed.tries": "\(failedBefore)"])
         }
         running.cancel(effects.cancelledRunning)
+        if metrics.isEnabled { recordMetrics(result, effects: effects, recorded: taken.finished) }
         if let due = effects.nextRetryAt { wake(at: due) }
         resolveResults(effects.finishedJobs, recorded: taken.finished)
+    }
+
+    /// Counts what the batch recorded, finished and claimed.
+    private func recordMetrics(_ result: DispatchResult, effects: WriteEffects, recorded: [Finished]) {
+        let unrecorded = Set(effects.unrecordedCompletions)
+        let completions = recorded.lazy.filter { !$0.released && !unrecorded.contains($0.completion.job.id) }.map(\.completion)
+        metrics.batchCommitted(recorded: Array(completions), finished: effects.finishedJobs, claimed: result.claimed, batch: result.batch)
     }
 
     /// Resolves the handles of the jobs the batch finished. Recorded attempts that finished no job (a retry is now

@@ -1,5 +1,7 @@
 import ActyStore
 import Foundation
+import Logging
+import Tracing
 
 /// One worker of a pool: runs the jobs the dispatcher hands it, one at a time, until told to exit.
 struct Worker {
@@ -12,6 +14,9 @@ struct Worker {
     let cache: CacheRegistry?
     let resultHandlers: ResultHandlerRegistry
     let resultHandlerErrorPolicy: ResultHandlerErrorPolicy
+    /// The tracer of attempt spans; `nil` when tracing is off.
+    let tracer: (any Tracer)?
+    let logger: Logger
 
     func run() async {
         var done: Dispatcher.Finished?
@@ -21,11 +26,17 @@ struct Worker {
     }
 
     /// Runs one attempt and describes its outcome, with the tokens the executor reported. Never throws: every
-    /// failure is an outcome to record.
+    /// failure is an outcome to record. With a tracer, the attempt runs in its span (see `Worker+Tracing.swift`).
     private func execute(_ claimed: ClaimedJob) async -> Dispatcher.Finished {
         let context = AttemptContext { [store, group = claimed.groupID] in try await store.primerOutcome(ofGroup: group) }
-        var finished = await attempt(claimed, context: context)
+        var finished: Dispatcher.Finished
+        if let tracer {
+            finished = await traced(claimed, tracer: tracer) { await attempt(claimed, context: context) }
+        } else {
+            finished = await attempt(claimed, context: context)
+        }
         finished.completion.usage = context.recordedUsage
+        logger.debug("attempt finished", metadata: Self.metadata(of: finished))
         return finished
     }
 

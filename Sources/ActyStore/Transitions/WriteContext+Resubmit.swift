@@ -13,7 +13,10 @@ extension WriteContext {
         try db.cachedStatement(sql: Self.resubmitSQL).run {
             $0.add(resubmit.payload); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
         }
-        guard db.changesCount == 1 else { return }
+        guard db.changesCount == 1 else {
+            effects.unrecordedCompletions.append(job.id)
+            return
+        }
         if let usage { try debitTokens(usage, of: job) }
         let duration = max(0, at - job.startedAt)
         try db.cachedStatement(sql: Self.resubmittedAttemptSQL).run {
