@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // `acty-query serve-metrics` only: a small HTTP/1 server, kept out of the core targets.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // acty-bench only: a real metrics backend, to measure what the engine's metrics cost.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Value types and pure scheduling logic: no I/O, no database.
@@ -60,7 +62,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "acty-bench",
-            dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         // The acty-query tool's commands, as a library so tests can link it; the executable is a thin main.

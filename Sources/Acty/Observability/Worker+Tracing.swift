@@ -13,18 +13,24 @@ extension Worker {
             tracer.extract(headers, into: &parent, using: TraceCarrier.Extract())
         }
         let span = tracer.startSpan("acty.job", context: parent, ofKind: .consumer)
-        span.attributes["acty.group"] = claimed.groupKey
-        span.attributes["acty.job"] = Int(claimed.id.rawValue)
-        span.attributes["acty.lane"] = claimed.lane
-        span.attributes["acty.attempt"] = claimed.attempt
-        span.attributes["acty.role"] = claimed.role.rawValue
-        span.attributes["acty.executor"] = claimed.executor
-        span.attributes["acty.pool"] = claimed.pool.rawValue
+        // One update each time: a span's attributes are behind its lock.
+        span.updateAttributes { attributes in
+            attributes["acty.group"] = claimed.groupKey
+            attributes["acty.job"] = Int(claimed.id.rawValue)
+            attributes["acty.lane"] = claimed.lane
+            attributes["acty.attempt"] = claimed.attempt
+            attributes["acty.role"] = claimed.role.rawValue
+            attributes["acty.executor"] = claimed.executor
+            attributes["acty.pool"] = claimed.pool.rawValue
+        }
         let finished = await ServiceContext.withValue(span.context) { await attempt() }
-        let outcome = Self.outcomeName(finished)
-        span.attributes["acty.outcome"] = outcome
-        if case .failed(let failure) = finished.completion.outcome, !finished.released {
-            span.attributes["acty.retry_scheduled"] = failure.retryAfter != nil
+        let failure: Completion.Failure? =
+            if case .failed(let failure) = finished.completion.outcome, !finished.released { failure } else { nil }
+        span.updateAttributes { attributes in
+            attributes["acty.outcome"] = Self.outcomeName(finished)
+            if let failure { attributes["acty.retry_scheduled"] = failure.retryAfter != nil }
+        }
+        if let failure {
             span.recordError(failure.error)
             span.setStatus(SpanStatus(code: .error, message: failure.error.type))
         }

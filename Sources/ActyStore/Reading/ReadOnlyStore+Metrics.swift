@@ -1,4 +1,4 @@
-package import ActyCore
+import ActyCore
 import Foundation
 import GRDB
 
