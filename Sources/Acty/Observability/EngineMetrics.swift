@@ -77,7 +77,8 @@ final class EngineMetrics: Sendable {
     // MARK: What the engine reports
 
     /// A committed batch: the attempts it recorded, the jobs it finished and claimed, and the batch itself. Runs on
-    /// the writer thread, once per batch.
+    /// the writer thread, once per batch. Jobs are tallied by their labels first (one small hash a job), then each
+    /// handle is looked up once per label set.
     ///
     /// - Parameters:
     ///   - recorded: the completions the batch recorded (not the released ones, nor those the database refused).
@@ -85,43 +86,98 @@ final class EngineMetrics: Sendable {
     ///   - claimed: the jobs the batch leased.
     func batchCommitted(recorded: [Completion], finished: [FinishedJob], claimed: [ClaimedJob], batch: BatchStatistics?) {
         guard isEnabled else { return }
-        var amounts: [MetricKey: Int] = [:]
+        var attempts: [JobLabels: AttemptTally] = [:]
         for completion in recorded {
             let job = completion.job
-            let labels = [("lane", job.lane), ("role", job.role.rawValue), ("executor", job.executor)]
+            attempts[JobLabels(lane: job.lane, role: job.role, executor: job.executor), default: AttemptTally()].add(completion)
+        }
+        var amounts: [MetricKey: Int] = [:]
+        for (labels, tally) in attempts {
+            let dimensions = labels.dimensions
+            for (outcome, count) in tally.outcomes {
+                amounts[MetricKey("acty_attempts_total", dimensions + [("outcome", outcome)]), default: 0] += count
+            }
+            amounts[MetricKey("acty_job_retries_total", dimensions), default: 0] += tally.retries
+            amounts[MetricKey("acty_attempts_timed_out_total", dimensions), default: 0] += tally.timedOut
+            if let usage = tally.usage {
+                let tokenLabels = [("lane", labels.lane), ("executor", labels.executor)]
+                amounts[MetricKey("acty_tokens_total", tokenLabels + [("kind", "prompt")]), default: 0] += usage.promptTokens
+                amounts[MetricKey("acty_tokens_total", tokenLabels + [("kind", "completion")]), default: 0] += usage.completionTokens
+                amounts[MetricKey("acty_tokens_total", tokenLabels + [("kind", "cached_prompt")]), default: 0] += usage.cachedPromptTokens
+            }
+            let timer = timer(MetricKey("acty_job_execution_duration_seconds", dimensions))
+            for seconds in tally.durations { timer.recordSeconds(seconds) }
+        }
+        var finishedJobs: [FinishedLabels: Int] = [:]
+        for job in finished {
+            finishedJobs[FinishedLabels(job: JobLabels(lane: job.lane, role: job.role, executor: job.executor), state: job.state), default: 0] += 1
+        }
+        for (labels, count) in finishedJobs {
+            amounts[MetricKey("acty_jobs_finished_total", labels.job.dimensions + [("outcome", labels.state.rawValue)]), default: 0] += count
+        }
+        var started: [StartedLabels: [Double]] = [:]
+        for job in claimed {
+            let labels = StartedLabels(job: JobLabels(lane: job.lane, role: job.role, executor: job.executor), pool: job.pool)
+            started[labels, default: []].append(job.createdAt > 0 ? max(0, job.startedAt - job.createdAt) : -1)
+        }
+        for (labels, waits) in started {
+            amounts[MetricKey("acty_jobs_started_total", labels.job.dimensions + [("pool", labels.pool.rawValue)]), default: 0] += waits.count
+            let timer = timer(MetricKey("acty_job_queue_wait_seconds", labels.job.dimensions))
+            for wait in waits where wait >= 0 { timer.recordSeconds(wait) }
+        }
+        add(amounts)
+        if let batch {
+            batchSize.record(batch.requests + recorded.count + claimed.count)
+            commitDuration.recordNanoseconds(batch.duration.nanoseconds)
+        }
+    }
+
+    /// The labels of a job's metrics: lane, role and executor.
+    private struct JobLabels: Hashable {
+        var lane: String
+        var role: JobRole
+        var executor: String
+
+        var dimensions: [(String, String)] { [("lane", lane), ("role", role.rawValue), ("executor", executor)] }
+    }
+
+    private struct FinishedLabels: Hashable {
+        var job: JobLabels
+        var state: JobState
+    }
+
+    private struct StartedLabels: Hashable {
+        var job: JobLabels
+        var pool: JobRole
+    }
+
+    /// What the recorded attempts of one label set add up to.
+    private struct AttemptTally {
+        var outcomes: [String: Int] = [:]
+        var retries = 0
+        var timedOut = 0
+        var usage: TokenUsage?
+        var durations: [Double] = []
+
+        mutating func add(_ completion: Completion) {
             let outcome: String
             switch completion.outcome {
             case .succeeded: outcome = "succeeded"
             case .resubmitted: outcome = "resubmitted"
             case .failed(let failure):
                 outcome = failure.timedOut ? "timed_out" : "failed"
-                if failure.retryAfter != nil { amounts[MetricKey("acty_job_retries_total", labels), default: 0] += 1 }
-                if failure.timedOut { amounts[MetricKey("acty_attempts_timed_out_total", labels), default: 0] += 1 }
+                if failure.retryAfter != nil { retries += 1 }
+                if failure.timedOut { timedOut += 1 }
             }
-            amounts[MetricKey("acty_attempts_total", labels + [("outcome", outcome)]), default: 0] += 1
-            if let usage = completion.usage {
-                let tokenLabels = [("lane", job.lane), ("executor", job.executor)]
-                amounts[MetricKey("acty_tokens_total", tokenLabels + [("kind", "prompt")]), default: 0] += usage.promptTokens
-                amounts[MetricKey("acty_tokens_total", tokenLabels + [("kind", "completion")]), default: 0] += usage.completionTokens
-                amounts[MetricKey("acty_tokens_total", tokenLabels + [("kind", "cached_prompt")]), default: 0] += usage.cachedPromptTokens
+            outcomes[outcome, default: 0] += 1
+            if let reported = completion.usage {
+                var total = usage ?? TokenUsage()
+                total.promptTokens += reported.promptTokens
+                total.completionTokens += reported.completionTokens
+                total.cachedPromptTokens += reported.cachedPromptTokens
+                usage = total
             }
-            timer(MetricKey("acty_job_execution_duration_seconds", labels)).recordSeconds(max(0, completion.finishedAt - job.startedAt))
-        }
-        for job in finished {
-            let labels = [("lane", job.lane), ("role", job.role.rawValue), ("executor", job.executor), ("outcome", job.state.rawValue)]
-            amounts[MetricKey("acty_jobs_finished_total", labels), default: 0] += 1
-        }
-        for job in claimed {
-            let labels = [("lane", job.lane), ("role", job.role.rawValue), ("executor", job.executor)]
-            amounts[MetricKey("acty_jobs_started_total", labels + [("pool", job.pool.rawValue)]), default: 0] += 1
-            if job.createdAt > 0 {
-                timer(MetricKey("acty_job_queue_wait_seconds", labels)).recordSeconds(max(0, job.startedAt - job.createdAt))
-            }
-        }
-        add(amounts)
-        if let batch {
-            batchSize.record(batch.requests + recorded.count + claimed.count)
-            commitDuration.recordNanoseconds(batch.duration.nanoseconds)
+            durations.append(max(0, completion.finishedAt - completion.job.startedAt))
         }
     }
 

@@ -13,24 +13,30 @@ extension Worker {
             tracer.extract(headers, into: &parent, using: TraceCarrier.Extract())
         }
         let span = tracer.startSpan("acty.job", context: parent, ofKind: .consumer)
-        // One update each time: a span's attributes are behind its lock.
-        span.updateAttributes { attributes in
-            attributes["acty.group"] = claimed.groupKey
-            attributes["acty.job"] = Int(claimed.id.rawValue)
-            attributes["acty.lane"] = claimed.lane
-            attributes["acty.attempt"] = claimed.attempt
-            attributes["acty.role"] = claimed.role.rawValue
-            attributes["acty.executor"] = claimed.executor
-            attributes["acty.pool"] = claimed.pool.rawValue
+        // A span the backend's sampler dropped gets no attributes. One update each time: a span's attributes are
+        // behind its lock.
+        let isRecording = span.isRecording
+        if isRecording {
+            span.updateAttributes { attributes in
+                attributes["acty.group"] = claimed.groupKey
+                attributes["acty.job"] = Int(claimed.id.rawValue)
+                attributes["acty.lane"] = claimed.lane
+                attributes["acty.attempt"] = claimed.attempt
+                attributes["acty.role"] = claimed.role.rawValue
+                attributes["acty.executor"] = claimed.executor
+                attributes["acty.pool"] = claimed.pool.rawValue
+            }
         }
         let finished = await ServiceContext.withValue(span.context) { await attempt() }
         let failure: Completion.Failure? =
             if case .failed(let failure) = finished.completion.outcome, !finished.released { failure } else { nil }
-        span.updateAttributes { attributes in
-            attributes["acty.outcome"] = Self.outcomeName(finished)
-            if let failure { attributes["acty.retry_scheduled"] = failure.retryAfter != nil }
+        if isRecording {
+            span.updateAttributes { attributes in
+                attributes["acty.outcome"] = Self.outcomeName(finished)
+                if let failure { attributes["acty.retry_scheduled"] = failure.retryAfter != nil }
+            }
         }
-        if let failure {
+        if let failure, isRecording {
             span.recordError(failure.error)
             span.setStatus(SpanStatus(code: .error, message: failure.error.type))
         }
