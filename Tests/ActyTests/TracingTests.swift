@@ -4,6 +4,7 @@ import ActyTestSupport
 import Foundation
 import GRDB
 import InMemoryTracing
+import Logging
 import Testing
 import Tracing
 
@@ -113,6 +114,34 @@ struct TracingTests {
             #expect(stored == .some(nil))
             let spans = tracer.finishedSpans.filter { $0.operationName == "acty.job" }
             #expect(spans.count == 1 && spans[0].parentSpanID == nil)
+        }
+    }
+
+    @Test func attemptLogLinesCarryTheSpanKeysAndNoSecretReachesLogsOrSpans() async throws {
+        let dir = TemporaryDirectory()
+        let tracer = InMemoryTracer()
+        let logs = LogCapture()
+        let key = "sk-1234567890abcdef"
+        let executor = ClosureExecutor(name: "work") { job in
+            if job.payload["fail"]?.boolValue == true { throw PlannedFailure("request failed with api_key=\(key)") }
+            return job.payload
+        }
+        var configuration = EngineConfiguration(logger: logs.logger)
+        configuration.tracer = tracer
+        try await withEngine(dir, configuration, executors: [executor]) { engine in
+            let submission = try await engine.submitGroup("secretive", primer: ["fail": true, "token": .string(key)], lane: "logged")
+            #expect(try await submission.primer!.boundedResult().status == .failed)
+            let id = "\(submission.primer!.id.rawValue)"
+            let line = try #require(logs.all.first { $0.message == "attempt finished" && $0.metadata["acty.job"] == id })
+            #expect(line.level == .debug)
+            #expect(line.metadata["acty.group"] == "secretive" && line.metadata["acty.lane"] == "logged")
+            #expect(line.metadata["acty.attempt"] == "1" && line.metadata["acty.outcome"] == "failed")
+            #expect(line.metadata["error.type"] == "PlannedFailure")
+            // Neither the payload's token nor the error's key is in any log line or span.
+            #expect(!logs.all.contains { "\($0.message) \($0.metadata)".contains(key) })
+            let span = try #require(tracer.finishedSpans.first { $0.operationName == "acty.job" })
+            #expect(!"\(span.attributes) \(span.errors.map(\.error)) \(String(describing: span.status))".contains(key))
+            #expect(span.errors.count == 1)
         }
     }
 }
