@@ -144,4 +144,31 @@ struct TracingTests {
             #expect(span.errors.count == 1)
         }
     }
+
+    @Test func writeBatchesHaveSpansOnlyWhenAskedFor() async throws {
+        for asked in [false, true] {
+            let dir = TemporaryDirectory()
+            let tracer = InMemoryTracer()
+            var configuration = EngineConfiguration()
+            configuration.tracer = tracer
+            configuration.tracesWriteBatches = asked
+            try await withEngine(dir, configuration) { engine in
+                let submission = try await engine.submitGroup("batched", primer: 1, followers: [2, 3])
+                for job in submission.jobs { _ = try await job.boundedResult() }
+            }
+            let batches = tracer.finishedSpans.filter { $0.operationName == "acty.batch" }
+            #expect(batches.isEmpty == !asked)
+            guard asked else { continue }
+            // Every job was claimed and finished in some batch; the submission was a request of one.
+            func sum(_ name: String) -> Int64 {
+                batches.reduce(0) { total, span in
+                    if case .int64(let value)? = span.attributes[name]?.toSpanAttribute() { return total + value }
+                    return total
+                }
+            }
+            #expect(sum("acty.batch.claimed") == 3 && sum("acty.batch.recorded") == 3 && sum("acty.batch.finished") == 3)
+            #expect(sum("acty.batch.requests") >= 1)
+            #expect(batches.allSatisfy { $0.parentSpanID == nil })
+        }
+    }
 }

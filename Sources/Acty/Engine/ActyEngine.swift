@@ -136,7 +136,8 @@ public final class ActyEngine: Sendable {
             store: store, workerID: workerID, executors: byName.keys.sorted(), resultHandlers: resultHandlers,
             workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,
             leaseDuration: configuration.leaseDuration, stopRetryLimit: configuration.busyTimeout, registry: registry,
-            running: runningJobs, logger: configuration.logger, metrics: metrics
+            running: runningJobs, logger: configuration.logger, metrics: metrics,
+            batchTracer: configuration.tracesWriteBatches ? self.tracer : nil
         )
         store.attach(dispatcher)
         if let cacheProvider {

@@ -115,6 +115,10 @@ public struct EngineConfiguration: Sendable {
     /// bootstrapped with `InstrumentationSystem.bootstrap`. With the no-op tracer the engine starts no span and stores
     /// no trace context.
     public var tracer: (any Tracer)?
+    /// Whether the engine also starts a span `acty.batch` for every committed write batch (its requests, the
+    /// completions it recorded, the jobs it claimed and finished, and how long `BEGIN` to `COMMIT` took), with the
+    /// ``tracer``. Off by default: a busy engine commits hundreds of batches a second, each a trace of its own.
+    public var tracesWriteBatches: Bool = false
     /// How often the engine reads the queue gauges (`acty_queue_depth`, `acty_jobs_in_flight`) from the database,
     /// when metrics are recorded. 1 s.
     public var queueMetricsInterval: Duration
