@@ -27,10 +27,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        // Only for the LLM executor targets (ActyOpenAI, ActyGigaChat, ActyLLMTestServer) and the tools using them.
+        // HTTP, kept out of the core targets: the LLM executors (ActyOpenAI, ActyGigaChat, ActyLLMTestServer), the
+        // tools using them, and `acty-query serve-metrics` (a small HTTP/1 server on swift-nio).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // API-only: the user bootstraps a backend (Prometheus, OpenTelemetry); the engine depends on no backend.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // acty-bench only: a real metrics backend, to measure what the engine's metrics cost.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Value types and pure scheduling logic: no I/O, no database.
@@ -53,6 +59,7 @@ let package = Package(
             dependencies: [
                 "ActyCore", "ActyStore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: upcomingFeatures
         ),
@@ -77,7 +84,8 @@ let package = Package(
             dependencies: [
                 "Acty", "ActyStore", "ActyOpenAI", "ActyProcess", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"), .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: upcomingFeatures
         ),
@@ -117,7 +125,11 @@ let package = Package(
         // The acty-query tool's commands, as a library so tests can link it; the executable is a thin main.
         .target(
             name: "ActyQueryCLI",
-            dependencies: ["ActyCore", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "ActyCore", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(name: "acty-query", dependencies: ["ActyQueryCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: upcomingFeatures),
@@ -150,6 +162,9 @@ let package = Package(
             dependencies: [
                 "Acty", "ActyStore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: upcomingFeatures
         ),

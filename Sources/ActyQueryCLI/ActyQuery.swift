@@ -18,7 +18,7 @@ package struct ActyQuery: AsyncParsableCommand {
             """,
         subcommands: [
             Summary.self, Groups.self, Group.self, Dependencies.self, Jobs.self, Job.self, Attempts.self, Lanes.self, RateLimits.self,
-            Tokens.self, Cache.self,
+            Tokens.self, Cache.self, Metrics.self, ServeMetrics.self,
             Workers.self, Events.self, ExportJSONL.self, SQL.self, Backup.self,
             Retry.self, Cancel.self, PauseLane.self, ResumeLane.self, SetWeight.self, Prune.self, Checkpoint.self,
         ]

@@ -63,7 +63,7 @@ struct MigrationTests {
             #expect(rows.map { $0["version"] as Int } == Migration.all.map(\.version))
             #expect(rows.first?["name"] == "initial")
             #expect(rows.allSatisfy { abs(($0["applied_at"] as Double? ?? 0) - now) < 60 })
-            #expect(Store.schemaVersion == 11)
+            #expect(Store.schemaVersion == 12)
             #expect(try await store.appliedSchemaVersion() == Store.schemaVersion)
         }
     }

@@ -13,6 +13,7 @@ struct CacheRegistry: Sendable {
     let timeToLive: Duration?
     let pollInterval: Duration
     let logger: Logger
+    let metrics: EngineMetrics
 
     /// The provider reference a group's primer runs with: an entry reused, or one created now by this worker
     /// while other primers with the same key wait.
@@ -30,6 +31,7 @@ struct CacheRegistry: Sendable {
             )
             switch decision {
             case .hit(let providerRef):
+                metrics.cache(.hit)
                 if let providerRef { try await provider.waitReady(providerRef, timeout: nil) }
                 return providerRef
             case .wait:
@@ -39,15 +41,18 @@ struct CacheRegistry: Sendable {
                 } while try await store.cacheCreationInProgress(key: key)
             case .create(let stale):
                 if let stale { await release(stale) }
+                metrics.cache(.miss)
                 do {
                     let providerRef = try await provider.create(primer: primer, context: context)
                     if let providerRef { try await provider.waitReady(providerRef, timeout: nil) }
                     if try await store.cacheReady(key: key, owner: owner, providerRef: providerRef, timeToLive: timeToLive?.seconds, group: group) {
+                        metrics.cache(.creation)
                         return providerRef
                     }
                     // The creation took longer than its lease and another worker took over: use theirs.
                     if let providerRef { await release(providerRef) }
                 } catch {
+                    metrics.cache(.creationFailed)
                     try? await store.abandonCacheCreation(key: key, owner: owner)
                     throw error
                 }

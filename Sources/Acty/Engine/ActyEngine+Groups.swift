@@ -215,6 +215,8 @@ extension ActyEngine {
             jobTimeout: timeout?.seconds
         )
         group.dependencies = try Self.checkedDependencies(spec.dependsOn, of: key)
+        // The submitter's span becomes the parent of every attempt's span, wherever and whenever it runs.
+        if let tracer { group.traceContext = TraceCarrier.current(tracer) }
         group.resultHandler = try await resultHandlerName(options)
         group.maxResubmits = configuration.maxResultHandlerAttempts
         let followersStart = options.followersStart ?? configuration.followersStart

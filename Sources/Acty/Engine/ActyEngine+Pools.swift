@@ -19,6 +19,7 @@ extension ActyEngine {
             housekeeping.addTask { await self.heartbeat() }
             housekeeping.addTask { await self.rescue() }
             housekeeping.addTask { await self.watchMissingExecutors() }
+            if metrics.isEnabled { housekeeping.addTask { await self.reportQueueDepths() } }
             await withDiscardingTaskGroup { workers in
                 for (pool, count) in [(JobRole.primer, configuration.primerWorkers), (.follower, configuration.followerWorkers)] {
                     for _ in 0..<count {
@@ -27,7 +28,7 @@ extension ActyEngine {
                                 pool: pool, dispatcher: self.dispatcher, executors: self.executors, running: self.runningJobs, store: self.store,
                                 isRetryable: self.configuration.isRetryable, cache: self.cacheRegistry,
                                 resultHandlers: self.resultHandlers, resultHandlerErrorPolicy: self.configuration.resultHandlerErrorPolicy,
-                                resultHandlerRetry: self.configuration.resultHandlerRetry, logger: self.configuration.logger
+                                resultHandlerRetry: self.configuration.resultHandlerRetry, tracer: self.tracer, logger: self.configuration.logger
                             ).run()
                         }
                     }
@@ -116,6 +117,7 @@ extension ActyEngine {
                 let (rescued, _) = try await store.rescue(
                     silentSince: now - configuration.leaseDuration.seconds, deadWorkers: try await deadLocalWorkers(), worker: workerID
                 )
+                metrics.rescued(rescued)
                 if rescued > 0 {
                     configuration.logger.info("rescued jobs of silent workers", metadata: ["jobs": "\(rescued)"])
                 }
@@ -123,6 +125,19 @@ extension ActyEngine {
                 configuration.logger.error("rescuing expired leases failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Sets the queue gauges from the database every ``EngineConfiguration/queueMetricsInterval``: a read, never on
+    /// the hot path.
+    private func reportQueueDepths() async {
+        while !Task.isCancelled {
+            do {
+                metrics.queueDepths(try await store.queueDepths())
+            } catch {
+                configuration.logger.warning("reading queue depths for the metrics failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: configuration.queueMetricsInterval)
         }
     }
 

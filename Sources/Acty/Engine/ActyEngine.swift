@@ -1,6 +1,8 @@
 import ActyStore
+import CoreMetrics
 import Foundation
 import Logging
+import Tracing
 
 /// The Acty engine: runs groups of jobs durably from a SQLite file.
 ///
@@ -42,6 +44,10 @@ public final class ActyEngine: Sendable {
     /// The result handlers this engine has, by name.
     let resultHandlers: ResultHandlerRegistry
     let dispatcher: Dispatcher
+    /// The engine's metrics (disabled with swift-metrics' no-op factory).
+    let metrics: EngineMetrics
+    /// The tracer of attempt spans, or `nil` when tracing is off (the no-op tracer).
+    let tracer: (any Tracer)?
     let runningJobs = RunningJobs()
     /// The cache registry, when the engine has a cache provider.
     let cacheRegistry: CacheRegistry?
@@ -122,17 +128,23 @@ public final class ActyEngine: Sendable {
         store = try await Store.open(database, durability: configuration.durability, busyTimeout: configuration.busyTimeout, eventObserver: observer)
         store.setAdmission(configuration.maxActiveGroups.map { AdmissionSettings(cap: $0, burstAllowance: configuration.burstAllowance) })
         registry = ResultRegistry(store: store)
+        let metrics = EngineMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        self.metrics = metrics
+        let tracer = configuration.tracer ?? InstrumentationSystem.tracer
+        self.tracer = tracer is NoOpTracer ? nil : tracer
         dispatcher = Dispatcher(
             store: store, workerID: workerID, executors: byName.keys.sorted(), resultHandlers: resultHandlers,
             workers: configuration.primerWorkers + configuration.followerWorkers, workStealing: configuration.workStealing,
             leaseDuration: configuration.leaseDuration, stopRetryLimit: configuration.busyTimeout, registry: registry,
-            running: runningJobs, logger: configuration.logger
+            running: runningJobs, logger: configuration.logger, metrics: metrics,
+            batchTracer: configuration.tracesWriteBatches ? self.tracer : nil
         )
         store.attach(dispatcher)
         if let cacheProvider {
             cacheRegistry = CacheRegistry(
                 provider: cacheProvider, store: store, workerID: workerID, leaseDuration: configuration.leaseDuration,
-                timeToLive: configuration.cacheTimeToLive, pollInterval: configuration.pollInterval, logger: configuration.logger
+                timeToLive: configuration.cacheTimeToLive, pollInterval: configuration.pollInterval, logger: configuration.logger,
+                metrics: metrics
             )
         } else {
             cacheRegistry = nil

@@ -1,6 +1,7 @@
 import ActyStore
 import Foundation
 import Logging
+import Tracing
 
 /// Hands ready jobs to idle workers and records what they finished, at the end of every write batch.
 ///
@@ -106,11 +107,17 @@ final class Dispatcher: Dispatch {
     private let registry: ResultRegistry
     private let running: RunningJobs
     private let logger: Logger
+    private let metrics: EngineMetrics
+    /// The tracer of write batch spans; `nil` unless ``EngineConfiguration/tracesWriteBatches`` is on.
+    private let batchTracer: (any Tracer)?
 
     init(
         store: Store, workerID: String, executors: [String], resultHandlers: ResultHandlerRegistry, workers: Int, workStealing: Bool, leaseDuration: Duration,
-        stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger
+        stopRetryLimit: Duration, registry: ResultRegistry, running: RunningJobs, logger: Logger,
+        metrics: EngineMetrics, batchTracer: (any Tracer)? = nil
     ) {
+        self.metrics = metrics
+        self.batchTracer = batchTracer
         state = Locked(State(planner: ClaimPlanner(workStealing: workStealing), liveWorkers: workers))
         self.store = store
         self.workerID = workerID
@@ -355,8 +362,35 @@ final class Dispatcher: Dispatch {
             logger.info("writing to the database works again", metadata: ["failed.tries": "\(failedBefore)"])
         }
         running.cancel(effects.cancelledRunning)
+        if metrics.isEnabled { recordMetrics(result, effects: effects, recorded: taken.finished) }
+        if let batchTracer, let batch = result.batch {
+            Self.traceBatch(batch, tracer: batchTracer, recorded: taken.finished.count, claimed: result.claimed.count, finished: effects.finishedJobs.count)
+        }
         if let due = effects.nextRetryAt { wake(at: due) }
         resolveResults(effects.finishedJobs, recorded: taken.finished)
+    }
+
+    /// A span `acty.batch` for a committed batch, from its `BEGIN` to the end of its `COMMIT`.
+    private static func traceBatch(_ batch: BatchStatistics, tracer: any Tracer, recorded: Int, claimed: Int, finished: Int) {
+        let end = DefaultTracerClock.now
+        let start = DefaultTracerClock.Instant(
+            nanosecondsSinceEpoch: end.nanosecondsSinceEpoch - min(end.nanosecondsSinceEpoch, UInt64(max(0, batch.duration.nanoseconds)))
+        )
+        let span = tracer.startSpan("acty.batch", context: .topLevel, ofKind: .internal, at: start)
+        span.updateAttributes { attributes in
+            attributes["acty.batch.requests"] = batch.requests
+            attributes["acty.batch.recorded"] = recorded
+            attributes["acty.batch.claimed"] = claimed
+            attributes["acty.batch.finished"] = finished
+        }
+        span.end(at: end)
+    }
+
+    /// Counts what the batch recorded, finished and claimed.
+    private func recordMetrics(_ result: DispatchResult, effects: WriteEffects, recorded: [Finished]) {
+        let unrecorded = Set(effects.unrecordedCompletions)
+        let completions = recorded.lazy.filter { !$0.released && !unrecorded.contains($0.completion.job.id) }.map(\.completion)
+        metrics.batchCommitted(recorded: Array(completions), finished: effects.finishedJobs, claimed: result.claimed, batch: result.batch)
     }
 
     /// Resolves the handles of the jobs the batch finished. Recorded attempts that finished no job (a retry is now

@@ -1,4 +1,6 @@
+public import CoreMetrics
 public import Logging
+public import Tracing
 
 /// Settings of an ``ActyEngine``: pool sizes, lanes, failure policies and durability.
 ///
@@ -108,6 +110,21 @@ public struct EngineConfiguration: Sendable {
     public var eventSinks: [any EventSink]
     /// Where the engine logs; lifecycle details go to `debug`. The default logs nothing.
     public var logger: Logger
+    /// Where the engine's metrics go (README.md lists them); `nil`, the default, for the factory bootstrapped with
+    /// swift-metrics' `MetricsSystem.bootstrap`. With swift-metrics' no-op factory (nothing bootstrapped) the engine
+    /// records nothing, at no cost.
+    public var metricsFactory: (any MetricsFactory)?
+    /// The tracer of the spans of every attempt (README.md describes them); `nil`, the default, for the one
+    /// bootstrapped with `InstrumentationSystem.bootstrap`. With the no-op tracer the engine starts no span and stores
+    /// no trace context.
+    public var tracer: (any Tracer)?
+    /// Whether the engine also starts a span `acty.batch` for every committed write batch (its requests, the
+    /// completions it recorded, the jobs it claimed and finished, and how long `BEGIN` to `COMMIT` took), with the
+    /// ``tracer``. Off by default: a busy engine commits hundreds of batches a second, each a trace of its own.
+    public var tracesWriteBatches: Bool = false
+    /// How often the engine reads the queue gauges (`acty_queue_depth`, `acty_jobs_in_flight`) from the database,
+    /// when metrics are recorded. 1 s.
+    public var queueMetricsInterval: Duration
 
     /// Creates a configuration; every parameter has the default documented on its property.
     public init(
@@ -139,7 +156,10 @@ public struct EngineConfiguration: Sendable {
         resultHandlerRetry: ResultHandlerRetry = .jobRetryPolicy,
         rateLimits: [RateLimit] = [],
         eventSinks: [any EventSink] = [],
-        logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "acty", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        tracer: (any Tracer)? = nil,
+        queueMetricsInterval: Duration = .seconds(1)
     ) {
         self.primerWorkers = primerWorkers
         self.followerWorkers = followerWorkers
@@ -170,6 +190,9 @@ public struct EngineConfiguration: Sendable {
         self.rateLimits = rateLimits
         self.eventSinks = eventSinks
         self.logger = logger
+        self.metricsFactory = metricsFactory
+        self.tracer = tracer
+        self.queueMetricsInterval = queueMetricsInterval
     }
 
     /// Checks every setting and says what is wrong.
@@ -193,6 +216,9 @@ public struct EngineConfiguration: Sendable {
             }
         }
         try defaultLane.validate(name: "defaultLane")
+        guard queueMetricsInterval > .zero else {
+            throw ActyError(.invalidArgument, "queueMetricsInterval must be positive")
+        }
         guard leaseDuration > .zero, pollInterval > .zero, busyTimeout >= .zero, gracefulShutdownTimeout >= .zero else {
             throw ActyError(
                 .invalidArgument,

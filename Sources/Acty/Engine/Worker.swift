@@ -1,6 +1,7 @@
 import ActyStore
 import Foundation
 import Logging
+import Tracing
 
 /// One worker of a pool: runs the jobs the dispatcher hands it, one at a time, until told to exit.
 struct Worker {
@@ -14,6 +15,8 @@ struct Worker {
     let resultHandlers: ResultHandlerRegistry
     let resultHandlerErrorPolicy: ResultHandlerErrorPolicy
     let resultHandlerRetry: ResultHandlerRetry
+    /// The tracer of attempt spans; `nil` when tracing is off.
+    let tracer: (any Tracer)?
     let logger: Logger
 
     func run() async {
@@ -24,11 +27,17 @@ struct Worker {
     }
 
     /// Runs one attempt and describes its outcome, with the tokens the executor reported. Never throws: every
-    /// failure is an outcome to record.
+    /// failure is an outcome to record. With a tracer, the attempt runs in its span (see `Worker+Tracing.swift`).
     private func execute(_ claimed: ClaimedJob) async -> Dispatcher.Finished {
         let context = AttemptContext { [store, group = claimed.groupID] in try await store.primerOutcome(ofGroup: group) }
-        var finished = await attempt(claimed, context: context)
+        var finished: Dispatcher.Finished
+        if let tracer {
+            finished = await traced(claimed, tracer: tracer) { await attempt(claimed, context: context) }
+        } else {
+            finished = await attempt(claimed, context: context)
+        }
         finished.completion.usage = context.recordedUsage
+        logger.debug("attempt finished", metadata: Self.metadata(of: finished))
         return finished
     }
 

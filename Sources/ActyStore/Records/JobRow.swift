@@ -20,11 +20,12 @@ struct JobRow {
     var startedAt: Double?
     var pool: JobRole?
     var error: String?
+    var executor: String
 
     /// The columns ``init(_:)`` reads, in order.
     static let columns = """
         id, group_id, role, follower_index, lane, state, attempts, max_attempts, lease_owner, started_at, pool, error,
-        abandoned, max_abandoned
+        abandoned, max_abandoned, executor
         """
 
     init(_ row: Statement.Columns) {
@@ -42,6 +43,7 @@ struct JobRow {
         error = row.optionalString(11)
         abandoned = row.int(12)
         maxAbandoned = row.int(13)
+        executor = row.string(14)
     }
 
     /// Attempts that count against ``maxAttempts``: every attempt started but the abandoned ones.

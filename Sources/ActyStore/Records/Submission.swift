@@ -67,6 +67,8 @@ package struct NewGroup: Sendable, Hashable {
     package var followersWarmup: Double?
     /// The most followers released and unfinished at once; `nil` for no cap.
     package var maxFollowersInflight: Int?
+    /// The submitter's tracing context, as a JSON object of the headers the tracer injected; `nil` for none.
+    package var traceContext: String?
 
     /// Creates a group to insert.
     package init(

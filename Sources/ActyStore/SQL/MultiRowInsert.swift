@@ -62,7 +62,7 @@ extension MultiRowInsert {
         columns: [
             "key", "lane", "state", "primer_state", "primer_policy", "follower_policy", "retry_policy", "job_timeout", "cache_key",
             "cache_context", "group_context", "followers_total", "jobs_total", "jobs_finished", "created_at", "closed_at",
-            "dependencies_waiting", "result_handler", "max_resubmits", "admission",
+            "dependencies_waiting", "result_handler", "max_resubmits", "admission", "trace_context",
         ]
     )
     /// Rows of the `jobs` table, as inserted at submission.

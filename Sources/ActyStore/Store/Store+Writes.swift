@@ -326,7 +326,9 @@ final class BatchRecorder: BatchTail {
         case .rolledBackToRetry:
             // The batch runs again without the failed request; the dispatch's work has not been taken yet.
             return
-        case .committed:
+        case .committed(let statistics):
+            var result = result
+            result.batch = statistics
             if lastEventSeq > 0 { committedEventSeq.store(lastEventSeq, ordering: .releasing) }
             if let eventObserver, !events.isEmpty { eventObserver(events) }
             dispatch?.batchEnded(work, .success(result), effects: effects)

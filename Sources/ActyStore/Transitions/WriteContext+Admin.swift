@@ -75,7 +75,10 @@ extension WriteContext {
                 effects.cancelledRunning.append(job.id)
             }
             effects.finishedJobs.append(
-                FinishedJob(id: job.id, groupKey: group.key, role: job.role, state: .cancelled, error: error, attempts: job.attempts)
+                FinishedJob(
+                    id: job.id, groupKey: group.key, role: job.role, state: .cancelled, error: error, attempts: job.attempts, lane: job.lane,
+                    executor: job.executor
+                )
             )
         }
         try MultiRowInsert.attempts.insert(attempts, in: db) { arguments, job in

@@ -230,7 +230,10 @@ extension WriteContext {
             )
             try record(.jobFailed, ref, data: jobData)
             effects.finishedJobs.append(
-                FinishedJob(id: ref.id, groupKey: group.key, role: role, state: .failed, error: error, attempts: row.int(3))
+                FinishedJob(
+                    id: ref.id, groupKey: group.key, role: role, state: .failed, error: error, attempts: row.int(3), lane: group.lane,
+                    executor: row.string(4)
+                )
             )
             failed += 1
         }
@@ -316,6 +319,6 @@ extension WriteContext {
     static let failNotStartedSQL = """
         UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, run_at = NULL
         WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
-        RETURNING id, role, follower_index, attempts
+        RETURNING id, role, follower_index, attempts, executor
         """
 }

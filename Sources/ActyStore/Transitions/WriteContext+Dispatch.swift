@@ -94,7 +94,7 @@ extension WriteContext {
                                 followerIndex: row.optionalInt(2), lane: lane, executor: executor, attempt: row.int(4) + 1,
                                 maxAttempts: row.int(6), abandonedAttempts: row.int(7), retryPolicy: .none, timeout: nil, providerRef: nil,
                                 cacheContext: nil, payload: row.string(5), groupContext: nil, cacheKey: nil, pool: pool, startedAt: now,
-                                resultHandler: row.optionalString(8), resubmits: row.int(9)
+                                resultHandler: row.optionalString(8), resubmits: row.int(9), createdAt: row.double(11)
                             )
                         )
                         if let context = row.optionalString(10) { resubmitContexts[JobID(row.int64(0))] = context }
@@ -128,7 +128,8 @@ extension WriteContext {
                         key: row.string(0), context: row.optionalString(1), cacheKey: row.optionalString(2),
                         retryPolicy: row.optionalString(3).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none,
                         timeout: row.optionalDouble(4), providerRef: row.optionalString(5), cacheContext: row.optionalString(6),
-                        maxResubmits: row.int(7), followersWarmup: row.optionalDouble(8)
+                        maxResubmits: row.int(7), followersWarmup: row.optionalDouble(8),
+                        traceContext: row.optionalString(9)
                     )
                 }
             }
@@ -141,6 +142,7 @@ extension WriteContext {
                 jobs[index].providerRef = group.providerRef
                 jobs[index].cacheContext = group.cacheContext
                 jobs[index].maxResubmits = group.maxResubmits
+                jobs[index].traceContext = group.traceContext
             }
             if let context = resubmitContexts[jobs[index].id] { Self.apply(resubmitContext: context, to: &jobs[index]) }
             let job = jobs[index]
@@ -231,7 +233,7 @@ extension WriteContext {
             }
         return """
             SELECT id, group_id, follower_index, executor, attempts, payload, max_attempts, abandoned, result_handler, resubmits,
-                resubmit_context
+                resubmit_context, created_at
             FROM jobs
             WHERE state = 'ready' AND role = ? AND lane = ? AND executor IN (\(placeholders(executorCount)))\(handlers)
             ORDER BY priority DESC, id LIMIT ?
@@ -248,7 +250,7 @@ extension WriteContext {
     static let claimedGroupSQL = """
         SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
             COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context, groups.max_resubmits,
-            groups.followers_warmup
+            groups.followers_warmup, groups.trace_context
         FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
         WHERE groups.id = ?
         """
@@ -286,6 +288,7 @@ private struct ClaimedGroup {
     var cacheContext: String?
     var maxResubmits: Int
     var followersWarmup: Double?
+    var traceContext: String?
 }
 
 extension WriteContext {
@@ -311,13 +314,19 @@ extension WriteContext {
             switch completion.outcome {
             case .succeeded(let output):
                 try succeed.run { $0.add(output); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
-                guard db.changesCount == 1 else { continue }
+                guard db.changesCount == 1 else {
+                    effects.unrecordedCompletions.append(job.id)
+                    continue
+                }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: "succeeded", error: nil, usage: completion.usage))
                 if let usage = completion.usage { try debitTokens(usage, of: job) }
                 try record(.jobSucceeded, job.ref, pool: job.pool, data: #"{"attempt":\#(job.attempt),"duration":\#(duration)\#(usage)}"#)
                 if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
-                    FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt)
+                    FinishedJob(
+                        id: job.id, groupKey: job.groupKey, role: job.role, state: .succeeded, error: nil, attempts: job.attempt, lane: job.lane,
+                        executor: job.executor
+                    )
                 )
                 if job.role == .primer { succeededPrimers.append(job.groupID) }
             case .failed(let failure):
@@ -329,7 +338,10 @@ extension WriteContext {
                     try retry.run {
                         $0.add(at + delay); $0.add(errorJSON); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
                     }
-                    guard db.changesCount == 1 else { continue }
+                    guard db.changesCount == 1 else {
+                    effects.unrecordedCompletions.append(job.id)
+                    continue
+                }
                     effects.retryDue(at: at + delay)
                     if let usage = completion.usage { try debitTokens(usage, of: job) }
                     if failure.rateLimited { try lowerRateLimits(for: job, retryAfter: delay) }
@@ -341,7 +353,10 @@ extension WriteContext {
                     continue
                 }
                 try fail.run { $0.add(errorJSON); $0.add(at); $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
-                guard db.changesCount == 1 else { continue }
+                guard db.changesCount == 1 else {
+                    effects.unrecordedCompletions.append(job.id)
+                    continue
+                }
                 if let usage = completion.usage { try debitTokens(usage, of: job) }
                 if failure.rateLimited { try lowerRateLimits(for: job, retryAfter: 0) }
                 attempts.append(FinishedAttempt(job: job, finishedAt: at, outcome: outcome, error: errorJSON, usage: completion.usage))
@@ -351,7 +366,10 @@ extension WriteContext {
                 )
                 if let event = completion.handlerEvent { try record(event.type, job.ref, pool: job.pool, data: event.data) }
                 effects.finishedJobs.append(
-                    FinishedJob(id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: failure.error, attempts: job.attempt)
+                    FinishedJob(
+                        id: job.id, groupKey: job.groupKey, role: job.role, state: .failed, error: failure.error, attempts: job.attempt,
+                        lane: job.lane, executor: job.executor
+                    )
                 )
                 failures.append((job.ref, failure.error))
             case .resubmitted(let resubmit):

@@ -57,7 +57,10 @@ extension WriteContext {
             let ref = JobRef(id: JobID(row[0]), groupID: group.id, groupKey: group.key, role: role, followerIndex: row[2], lane: group.lane)
             try record(.jobCancelled, ref, data: #"{"reason":"\#(reason)","phase":"queued"}"#)
             effects.finishedJobs.append(
-                FinishedJob(id: ref.id, groupKey: group.key, role: role, state: .cancelled, error: error, attempts: row[3])
+                FinishedJob(
+                    id: ref.id, groupKey: group.key, role: role, state: .cancelled, error: error, attempts: row[3], lane: group.lane,
+                    executor: row[4]
+                )
             )
         }
         try countFinishedJobs(rows.count, in: group.id)
@@ -148,7 +151,7 @@ extension WriteContext {
     static let cancelNotStartedSQL = """
         UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL
         WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled')
-        RETURNING id, role, follower_index, attempts
+        RETURNING id, role, follower_index, attempts, executor
         """
 
     /// A finished group's primer state and follower counts by final state, for `group_done`: one row of

@@ -90,7 +90,10 @@ extension WriteContext {
                 try fail.run { $0.add(errorJSON); $0.add(now); $0.add(job.id.rawValue); $0.add(job.attempts) }
                 try record(.jobFailed, ref, pool: job.pool, data: #"{"attempt":\#(job.attempts),"outcome":"abandoned","error":\#(errorJSON)}"#)
                 effects.finishedJobs.append(
-                    FinishedJob(id: job.id, groupKey: group.key, role: job.role, state: .failed, error: error, attempts: job.attempts)
+                    FinishedJob(
+                        id: job.id, groupKey: group.key, role: job.role, state: .failed, error: error, attempts: job.attempts, lane: job.lane,
+                        executor: job.executor
+                    )
                 )
                 failures.append((ref, error))
                 finishedPerGroup[job.groupID, default: 0] += 1

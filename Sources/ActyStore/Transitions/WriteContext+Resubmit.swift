@@ -15,7 +15,10 @@ extension WriteContext {
             $0.add(runAt == nil ? "ready" : "scheduled"); $0.add(runAt); $0.add(resubmit.payload); $0.add(resubmit.context)
             $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
         }
-        guard db.changesCount == 1 else { return }
+        guard db.changesCount == 1 else {
+            effects.unrecordedCompletions.append(job.id)
+            return
+        }
         if let usage { try debitTokens(usage, of: job) }
         let duration = max(0, at - job.startedAt)
         try db.cachedStatement(sql: Self.resubmittedAttemptSQL).run {

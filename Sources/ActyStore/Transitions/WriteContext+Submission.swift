@@ -180,6 +180,7 @@ extension WriteContext {
             arguments.add(group.resultHandler)
             arguments.add(group.maxResubmits)
             arguments.add(row.admission)
+            arguments.add(group.traceContext)
         } inserted: { chunk, firstID in
             for offset in 0..<chunk.count { ids.append(GroupID(firstID + Int64(offset))) }
         }
@@ -359,8 +360,8 @@ extension WriteContext {
         try record(.jobSucceeded, ref, data: #"{"attempt":0,"skipped":"cache_hit"}"#)
         effects.finishedJobs.append(
             FinishedJob(
-                id: ref.id, groupKey: group.key, role: .primer, state: .succeeded, error: nil, attempts: 0,
-                output: Store.skippedPrimerOutput(cacheKey: cacheKey)
+                id: ref.id, groupKey: group.key, role: .primer, state: .succeeded, error: nil, attempts: 0, lane: group.lane,
+                executor: job.executor, output: Store.skippedPrimerOutput(cacheKey: cacheKey)
             )
         )
         try countFinishedJobs(1, in: group.id)

@@ -11,6 +11,9 @@ package struct WriteEffects: Sendable {
     package var cancelledRunning: [JobID] = []
     /// When the earliest retry scheduled (or still waiting) is due, if one is: a claim then will find it.
     package var nextRetryAt: Double?
+    /// Completions of the batch that were not recorded, because the job was no longer this attempt's (cancelled or
+    /// rescued meanwhile). Almost always empty; the engine's metrics leave these attempts out.
+    package var unrecordedCompletions: [JobID] = []
 
     /// Creates empty effects.
     package init() {}
@@ -20,6 +23,7 @@ package struct WriteEffects: Sendable {
         readyWork.formUnion(other.readyWork)
         finishedJobs += other.finishedJobs
         cancelledRunning += other.cancelledRunning
+        unrecordedCompletions += other.unrecordedCompletions
         if let due = other.nextRetryAt { retryDue(at: due) }
     }
 }
@@ -52,6 +56,10 @@ package struct FinishedJob: Sendable {
     package var error: JobError?
     /// Attempts started.
     package var attempts: Int
+    /// Its lane.
+    package var lane: String
+    /// The executor that runs it.
+    package var executor: String
     /// The output, when the write itself decided it (a primer skipped on a cache hit); a completion's output is
     /// the engine's.
     package var output: JSONValue? = nil

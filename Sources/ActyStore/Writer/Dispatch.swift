@@ -44,6 +44,16 @@ package struct DispatchResult: Sendable {
     package var planner: ClaimPlanner?
     /// The database's `data_version` the claim saw.
     package var dataVersion: Int?
+    /// The batch that committed the work: its requests and how long it took, set once it committed.
+    package var batch: BatchStatistics?
+}
+
+/// A committed write batch, for the engine's metrics.
+package struct BatchStatistics: Sendable {
+    /// The write requests the batch committed (the dispatch's own completions and claims not counted).
+    package var requests: Int
+    /// From `BEGIN` to the end of `COMMIT`, retries of the batch without a failed request included.
+    package var duration: Duration
 }
 
 /// A request to fill idle workers with ready jobs.
@@ -127,6 +137,10 @@ package struct ClaimedJob: Sendable {
     package var resubmits: Int = 0
     /// How many times a result handler may resubmit the job (its group's budget).
     package var maxResubmits: Int = 0
+    /// When the job was submitted (its `created_at`): the queue wait of an attempt is `startedAt - createdAt`.
+    package var createdAt: Double = 0
+    /// The submitter's tracing context stored with the group (a JSON object of injected headers), if any.
+    package var traceContext: String? = nil
 
     /// This attempt's number in the retry budget: abandoned and resubmitted attempts do not count.
     package var countedAttempt: Int { attempt - abandonedAttempts - resubmits }

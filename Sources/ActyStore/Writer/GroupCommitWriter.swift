@@ -139,6 +139,7 @@ final class GroupCommitWriter: Sendable {
 
     private func commit(_ batch: [Request], in db: Database) {
         var pending = batch
+        let began = ContinuousClock.now
         while true {
             do {
                 try db.beginTransaction(.immediate)
@@ -180,7 +181,7 @@ final class GroupCommitWriter: Sendable {
                 return
             }
             let deliveries = acknowledgements.map { $0() }
-            tail.afterTransaction(.committed)
+            tail.afterTransaction(.committed(BatchStatistics(requests: pending.count, duration: .now - began)))
             for deliver in deliveries { deliver() }
             return
         }
@@ -205,7 +206,7 @@ protocol BatchTail: Sendable {
 /// How a batch transaction ended.
 enum TransactionOutcome: Sendable {
     /// It committed: the batch is done.
-    case committed
+    case committed(BatchStatistics)
     /// A request failed and the transaction was rolled back: the batch runs again without that request.
     case rolledBackToRetry
     /// It failed and nothing of it was kept: the batch is done, every request gets the error.
