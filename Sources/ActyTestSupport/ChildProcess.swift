@@ -81,7 +81,21 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Blocks the calling thread until the child ends.
+    /// Waits until the child ends without blocking a thread: tests run on the few threads of the cooperative pool,
+    /// and a blocking wait there stalls every other test. A cancelled caller falls back to the blocking wait.
+    @discardableResult
+    public func exited() async -> Exit {
+        while true {
+            if let ended { return ended }
+            do {
+                try await Task.sleep(for: .milliseconds(10))
+            } catch {
+                return waitUntilExit()
+            }
+        }
+    }
+
+    /// Blocks the calling thread until the child ends. In async code, use ``exited()``.
     @discardableResult
     public func waitUntilExit() -> Exit {
         if let ended { return ended }

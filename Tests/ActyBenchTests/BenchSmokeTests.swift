@@ -50,8 +50,8 @@ struct BenchSmokeTests {
     ]
 
     @Test(arguments: cases)
-    func workloadPrintsOneJSONLine(_ testCase: Case) throws {
-        let run = try BenchBinary.run(testCase.arguments)
+    func workloadPrintsOneJSONLine(_ testCase: Case) async throws {
+        let run = try await BenchBinary.run(testCase.arguments)
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: true)
         try #require(lines.count == 1, "stdout: \(run.stdout)")
@@ -61,8 +61,8 @@ struct BenchSmokeTests {
     }
 
     /// Without `--rate`, latency runs at half the jobs/s of a fan-out run it measures first.
-    @Test func latencyDefaultsToHalfTheMeasuredFanoutRate() throws {
-        let run = try BenchBinary.run(["latency", "--seconds", "0.2"])
+    @Test func latencyDefaultsToHalfTheMeasuredFanoutRate() async throws {
+        let run = try await BenchBinary.run(["latency", "--seconds", "0.2"])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let source = try #require(object["rate_source"] as? String)
@@ -74,15 +74,15 @@ struct BenchSmokeTests {
         ["scale", "--checkpoints", "ten"], ["latency", "--rate", "0"], ["fairness", "--weights", "3"],
         ["fairness", "--weights", "3:0"], ["scale", "--durability", "disk"], ["llm", "--phase", "both-please"],
     ])
-    func badOptionsAreRejectedWithASentence(_ arguments: [String]) throws {
-        let run = try BenchBinary.run(arguments)
+    func badOptionsAreRejectedWithASentence(_ arguments: [String]) async throws {
+        let run = try await BenchBinary.run(arguments)
         #expect(run.status != 0)
         #expect(run.stderr.contains("Error: --"), "stderr: \(run.stderr)")
     }
 
     @Test(arguments: ["scale", "latency", "fairness"])
-    func helpHasAnExample(_ workload: String) throws {
-        let run = try BenchBinary.run([workload, "--help"])
+    func helpHasAnExample(_ workload: String) async throws {
+        let run = try await BenchBinary.run([workload, "--help"])
         #expect(run.status == 0)
         // The help wraps lines: compare with runs of white space made single spaces.
         let text = run.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
@@ -101,13 +101,13 @@ enum BenchBinary {
     }
 
     /// Runs the binary to its end; standard error goes through a file so neither stream can fill a pipe.
-    static func run(_ arguments: [String]) throws -> Run {
+    static func run(_ arguments: [String]) async throws -> Run {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("acty-bench-smoke-\(UUID().uuidString)").path
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
         }
-        let exit = try ChildProcess(try url().path, arguments, standardOutput: base + ".out", standardError: base + ".err").waitUntilExit()
+        let exit = await (try ChildProcess(try url().path, arguments, standardOutput: base + ".out", standardError: base + ".err")).exited()
         let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
         return Run(status: exit.status, stdout: output, stderr: errors + "\n(\(exit))")

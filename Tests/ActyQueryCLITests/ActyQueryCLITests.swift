@@ -107,7 +107,7 @@ struct ActyQueryCLITests {
         environment["NO_COLOR"] = "1"
         let out = folder.file("terminal.out")
         let command = "\(try QueryTool.url().path) jobs '\(database.path)'"
-        try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], environment: environment, standardOutput: out).waitUntilExit()
+        await (try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], environment: environment, standardOutput: out)).exited()
         let terminal = try String(contentsOfFile: out, encoding: .utf8)
         let lines = terminal.split(whereSeparator: \.isNewline)
         #expect(lines.count == 6, "\(terminal)")
@@ -135,18 +135,18 @@ struct ActyQueryCLITests {
         let database = try await EngineDatabase.make(in: folder)
         let tool = try QueryTool.url().path
         let command = "\(tool) lanes '\(database.path)'"
-        func onTerminal(_ environment: [String: String]) throws -> String {
+        func onTerminal(_ environment: [String: String]) async throws -> String {
             var merged = ProcessInfo.processInfo.environment
             merged.removeValue(forKey: "NO_COLOR")
             merged["TERM"] = "xterm"
             merged.merge(environment) { $1 }
             let out = folder.file(UUID().uuidString)
-            try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], environment: merged, standardOutput: out).waitUntilExit()
+            await (try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], environment: merged, standardOutput: out)).exited()
             return try String(contentsOfFile: out, encoding: .utf8)
         }
-        let coloured = try onTerminal([:])
+        let coloured = try await onTerminal([:])
         #expect(coloured.contains("\u{1B}[1m") && coloured.contains("fast"), "\(coloured)")
-        let plain = try onTerminal(["NO_COLOR": "1"])
+        let plain = try await onTerminal(["NO_COLOR": "1"])
         #expect(!plain.contains("\u{1B}[") && plain.contains("fast"), "\(plain)")
         let piped = try await QueryTool.run(["lanes", database.path])
         #expect(!piped.stdout.contains("\u{1B}["))
@@ -275,7 +275,7 @@ struct ActyQueryCLITests {
         }
         #expect(child.process.ended == nil)
         child.process.send(SIGTERM)
-        child.process.waitUntilExit()
+        await child.process.exited()
         let seqs = child.stdout.split(separator: "\n").compactMap { try? JSONValue(jsonString: String($0))["seq"]?.intValue }
         #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count)
         try await engine.shutdown()

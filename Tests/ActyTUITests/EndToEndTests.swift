@@ -15,7 +15,7 @@ import Darwin
 /// Skipped when tmux is not installed (`.ci/run` installs it).
 @Suite(.timeLimit(.minutes(2)), .enabled(if: Tmux.isInstalled, "tmux is not installed: install it (apt-get install tmux) to run the terminal tests"))
 struct EndToEndTests {
-    @Test func quitAndSigtermRestoreTheTerminal() throws {
+    @Test func quitAndSigtermRestoreTheTerminal() async throws {
         let tui = try BuiltProduct.url(named: "acty-tui", environmentVariable: "ACTY_TUI").path
         let folder = TemporaryDirectory()
         let tmux = Tmux()
@@ -29,16 +29,16 @@ struct EndToEndTests {
             stty -g > \(folder.file("after-term"))
             sleep 30
             """.write(toFile: script, atomically: true, encoding: .utf8)
-        try tmux.start("sh \(script)", width: 100, height: 30)
+        try await tmux.start("sh \(script)", width: 100, height: 30)
 
-        try waitUntil("the replay is on the alternate screen") { tmux.alternateScreen && tmux.capture().contains("replay ") }
+        try await waitUntil("the replay is on the alternate screen") { tmux.alternateScreen && tmux.capture().contains("replay ") }
         #expect(tmux.capture().contains("python-run-a.jsonl"))
         tmux.send("q")
-        try waitUntil("stty ran after q") { FileManager.default.fileExists(atPath: folder.file("after-q")) }
-        try waitUntil("the second replay is on the alternate screen") { tmux.alternateScreen && tmux.capture().contains("replay ") }
+        try await waitUntil("stty ran after q") { FileManager.default.fileExists(atPath: folder.file("after-q")) }
+        try await waitUntil("the second replay is on the alternate screen") { tmux.alternateScreen && tmux.capture().contains("replay ") }
         let pid = try #require(tmux.childOfPane(named: "acty-tui"))
         kill(pid, SIGTERM)
-        try waitUntil("stty ran after SIGTERM") { FileManager.default.fileExists(atPath: folder.file("after-term")) }
+        try await waitUntil("stty ran after SIGTERM") { FileManager.default.fileExists(atPath: folder.file("after-term")) }
         #expect(!tmux.alternateScreen)
         let before = try String(contentsOfFile: folder.file("before"), encoding: .utf8)
         #expect(try String(contentsOfFile: folder.file("after-q"), encoding: .utf8) == before)
@@ -48,7 +48,7 @@ struct EndToEndTests {
     /// acty-demo writes the file in another process, a follow starts late (mid-run), acty-demo is killed, and a
     /// second acty-demo resumes the file: follow shows each engine while it runs, that none is alive after the crash and at the end, and, once the
     /// file is quiet, the same totals, group outcomes and lane counts as the database.
-    @Test func followShowsACrashedAndResumedActyDemoRun() throws {
+    @Test func followShowsACrashedAndResumedActyDemoRun() async throws {
         let tui = try BuiltProduct.url(named: "acty-tui", environmentVariable: "ACTY_TUI").path
         let demo = try BuiltProduct.url(named: "acty-demo", environmentVariable: "ACTY_DEMO").path
         let folder = TemporaryDirectory()
@@ -63,20 +63,20 @@ struct EndToEndTests {
         defer { tmux.stop() }
         let first = try runDemo("first", groups: 60)
         defer { first.send(SIGKILL) }
-        try waitUntil("the first acty-demo has finished jobs") { ((try? StoreCounts.jobs(path))?["succeeded"] ?? 0) >= 10 }
+        try await waitUntil("the first acty-demo has finished jobs") { ((try? StoreCounts.jobs(path))?["succeeded"] ?? 0) >= 10 }
 
         // A late follow: the run's counts from the tables and its last 20 events, read in one snapshot while
         // acty-demo writes; the events after them move jobs from those counts.
-        try tmux.start("\(tui) follow \(path) --last-n 20 --poll-interval 0.1", width: 120, height: 40)
-        try waitUntil("follow shows the first acty-demo alive") { Self.header(tmux.capture()).contains("/\(first.pid)") }
+        try await tmux.start("\(tui) follow \(path) --last-n 20 --poll-interval 0.1", width: 120, height: 40)
+        try await waitUntil("follow shows the first acty-demo alive") { Self.header(tmux.capture()).contains("/\(first.pid)") }
         first.send(SIGKILL)
-        first.waitUntilExit()
-        try waitUntil("follow shows that the killed engine is gone") { Self.header(tmux.capture()).contains("no engine alive") }
+        await first.exited()
+        try await waitUntil("follow shows that the killed engine is gone") { Self.header(tmux.capture()).contains("no engine alive") }
 
         // The second run rescues the killed run's jobs and drains what it left queued.
         let second = try runDemo("second", groups: 4)
         defer { second.send(SIGKILL) }
-        #expect(second.waitUntilExit() == .status(0))
+        #expect(await second.exited() == .status(0))
         let final = try StoreCounts.jobs(path)
         let store = try Store.openReadOnly(path)
         #expect(final["running", default: 0] == 0 && final["succeeded", default: 0] > 0)
@@ -84,7 +84,7 @@ struct EndToEndTests {
             + " sched \(final["scheduled", default: 0]) running 0 done \(final["succeeded", default: 0])"
             + " failed \(final["failed", default: 0]) cancelled \(final["cancelled", default: 0])"
         var screen = ""
-        try waitUntil("the screen shows the database's totals: \(expected)") {
+        try await waitUntil("the screen shows the database's totals: \(expected)") {
             screen = tmux.capture()
             return screen.contains(expected) && Self.header(screen).contains("no engine alive")
         }
@@ -100,7 +100,7 @@ struct EndToEndTests {
             #expect(Array(shown) == numbers, "lane \(name): \(row)")
         }
         tmux.send("q")
-        try waitUntil("follow quits on q") { !tmux.alternateScreen }
+        try await waitUntil("follow quits on q") { !tmux.alternateScreen }
     }
 
     /// The first three lines of a captured frame.
@@ -114,19 +114,20 @@ struct EndToEndTests {
         for arguments in [["follow", Fixture.pythonRun], ["replay", Fixture.pythonRun]] {
             let errors = folder.file("stderr-\(arguments[0])")
             let child = try ChildProcess(tui, arguments, standardOutput: folder.file("stdout"), standardError: errors)
-            #expect(child.waitUntilExit().status == 1)
+            #expect(await child.exited().status == 1)
             let message = try String(contentsOfFile: errors, encoding: .utf8)
             #expect(message.contains("needs a terminal") && message.contains("acty-tui snapshot"), "\(message)")
         }
     }
 }
 
-/// Waits for `condition`, checking every 50 ms, for at most 20 s.
-func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
+/// Waits for `condition`, checking every 50 ms, for at most 20 s, without holding a thread of the pool the other
+/// tests run on.
+func waitUntil(_ what: String, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(20)
     while ContinuousClock.now < deadline {
         if try condition() { return }
-        usleep(50_000)
+        try await Task.sleep(for: .milliseconds(50))
     }
     struct TimedOut: Error, CustomStringConvertible { var description: String }
     throw TimedOut(description: "timed out waiting until \(what)")
@@ -152,9 +153,9 @@ final class Tmux: Sendable {
         return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
     }
 
-    func start(_ command: String, width: Int, height: Int) throws {
+    func start(_ command: String, width: Int, height: Int) async throws {
         run(["-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", String(width), "-y", String(height), command])
-        try waitUntil("tmux started") { !run(["list-sessions"]).isEmpty }
+        try await waitUntil("tmux started") { !run(["list-sessions"]).isEmpty }
         // A test process that is killed runs no `defer`: the server then ends itself, and the follow it runs.
         if let binary = Self.binary {
             let tmux = "\(binary) -L \(socket)"
