@@ -366,8 +366,8 @@ final class Gate: Sendable {
 }
 
 /// Waits until `condition` holds, for at most 10 seconds.
-func waitFor(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+func waitFor(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
     while !condition() {
         struct TimedOut: Error {}
         if ContinuousClock.now > deadline { throw TimedOut() }
