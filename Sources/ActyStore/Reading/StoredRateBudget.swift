@@ -11,8 +11,9 @@ package struct StoredRateBudget: Sendable {
     /// Whether refilling made a lowered budget whole again (not stored yet).
     package var restored: Bool
 
-    /// Every budget, by executor and lane, refilled to `now`.
-    static func all(in db: Database, now: Double) throws -> [StoredRateBudget] {
+    /// Every budget, by executor and lane, refilled to `now`; only those covering `job`'s executor and lane when
+    /// given, and then without counting running jobs (spending tokens or lowering a budget does not need them).
+    static func all(in db: Database, now: Double, covering job: (executor: String, lane: String)? = nil) throws -> [StoredRateBudget] {
         var budgets: [StoredRateBudget] = []
         try db.cachedStatement(sql: selectSQL).forEachRow { _ in } _: { row in
             let lane = row.string(1)
@@ -25,12 +26,17 @@ package struct StoredRateBudget: Sendable {
                 limit: limit, requests: row.double(7), tokens: row.double(8), refilledAt: row.double(9), slowdown: row.double(10),
                 slowUntil: row.optionalDouble(11), pausedUntil: row.optionalDouble(12), running: 0
             )
+            if let job, !limit.covers(executor: job.executor, lane: job.lane) { return }
             budgets.append(StoredRateBudget(budget: budget, throttled: row.int(13) != 0, restored: false))
         }
         // Few jobs run at once (no more than the workers of all processes): counting them through the
         // `jobs_running` index is cheap.
         for index in budgets.indices {
             let limit = budgets[index].budget.limit
+            if job != nil {
+                budgets[index].restored = budgets[index].budget.refill(now: now)
+                continue
+            }
             try db.cachedStatement(sql: limit.lane == nil ? runningSQL : runningInLaneSQL).forEachRow { arguments in
                 arguments.add(limit.executor)
                 if let lane = limit.lane { arguments.add(lane) }

@@ -84,8 +84,7 @@ extension WriteContext {
     /// that the time the attempt ran on a full budget is not credited twice.
     mutating func debitTokens(_ usage: TokenUsage, of job: ClaimedJob) throws {
         guard usage.totalTokens > 0 else { return }
-        for stored in try StoredRateBudget.all(in: db, now: now)
-        where stored.budget.limit.tokensPerMinute != nil && stored.budget.limit.covers(executor: job.executor, lane: job.lane) {
+        for stored in try StoredRateBudget.all(in: db, now: now, covering: (job.executor, job.lane)) where stored.budget.limit.tokensPerMinute != nil {
             var budget = stored.budget
             budget.tokens -= Double(usage.totalTokens)
             try save(budget, throttled: stored.throttled, restored: stored.restored)
@@ -95,7 +94,7 @@ extension WriteContext {
     /// A provider refused a job's call for load: its executor's budgets pause until the `Retry-After` and halve for a
     /// cooldown, with `rate_limited` for each.
     mutating func lowerRateLimits(for job: ClaimedJob, retryAfter: Double) throws {
-        for stored in try StoredRateBudget.all(in: db, now: now) where stored.budget.limit.covers(executor: job.executor, lane: job.lane) {
+        for stored in try StoredRateBudget.all(in: db, now: now, covering: (job.executor, job.lane)) {
             var budget = stored.budget
             budget.lower(retryAfter: retryAfter, now: now)
             try save(budget, throttled: true, restored: false)
