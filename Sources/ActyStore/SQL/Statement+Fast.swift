@@ -1,14 +1,15 @@
-import GRDB
+package import GRDB
 import GRDBSQLite
 
-/// Binds and steps prepared statements through SQLite's C API, for the writer's hot paths.
+/// SQLite's side of the storage seam (`SQLConnection.swift`): GRDB's connection and statements, binding and
+/// stepping through SQLite's C API.
 ///
 /// GRDB's `StatementArguments` box every value in an existential and copy it twice before binding; on statements
 /// that run several times per job, that overhead rivals SQLite's own work. These helpers bind values directly and
 /// always leave the statement reset, so GRDB can still use the same cached statement afterwards.
-extension Statement {
+extension Statement: SQLStatement {
     /// Binds the values `bind` appends, runs the statement to completion and resets it.
-    func run(_ bind: (inout Bindings) -> Void) throws {
+    package func run(_ bind: (inout Bindings) -> Void) throws {
         // GRDB may have left the statement stepped (an `execute` through it): binding then would fail silently.
         sqlite3_reset(sqliteStatement)
         var bindings = Bindings(handle: sqliteStatement)
@@ -20,7 +21,7 @@ extension Statement {
     }
 
     /// Binds the values `bind` appends and calls `row` for each result row, then resets the statement.
-    func forEachRow(_ bind: (inout Bindings) -> Void, _ row: (Columns) throws -> Void) throws {
+    package func forEachRow(_ bind: (inout Bindings) -> Void, _ row: (Columns) throws -> Void) throws {
         sqlite3_reset(sqliteStatement)
         var bindings = Bindings(handle: sqliteStatement)
         bind(&bindings)
@@ -40,7 +41,7 @@ extension Statement {
     }
 
     /// Values bound to a statement's parameters, in order.
-    struct Bindings {
+    package struct Bindings: SQLBindings {
         let handle: OpaquePointer
         private var index: Int32 = 1
 
@@ -48,21 +49,17 @@ extension Statement {
             self.handle = handle
         }
 
-        mutating func add(_ value: Int64) {
+        package mutating func add(_ value: Int64) {
             sqlite3_bind_int64(handle, index, value)
             index += 1
         }
 
-        mutating func add(_ value: Int) {
-            add(Int64(value))
-        }
-
-        mutating func add(_ value: Double) {
+        package mutating func add(_ value: Double) {
             sqlite3_bind_double(handle, index, value)
             index += 1
         }
 
-        mutating func add(_ value: String) {
+        package mutating func add(_ value: String) {
             var value = value
             value.withUTF8 { bytes in
                 _ = sqlite3_bind_text(handle, index, bytes.baseAddress, Int32(bytes.count), sqliteTransient)
@@ -70,57 +67,47 @@ extension Statement {
             index += 1
         }
 
-        mutating func add(_ value: Int64?) {
-            if let value { add(value) } else { addNull() }
-        }
-
-        mutating func add(_ value: Int?) {
-            if let value { add(Int64(value)) } else { addNull() }
-        }
-
-        mutating func add(_ value: Double?) {
-            if let value { add(value) } else { addNull() }
-        }
-
-        mutating func add(_ value: String?) {
-            if let value { add(value) } else { addNull() }
-        }
-
-        mutating func addNull() {
+        package mutating func addNull() {
             sqlite3_bind_null(handle, index)
             index += 1
         }
     }
 
     /// The columns of the current result row.
-    struct Columns {
+    package struct Columns: SQLColumns {
         let handle: OpaquePointer
 
-        func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+        package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
-        func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(handle, column)) }
+        package func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
 
-        func optionalInt(_ column: Int32) -> Int? {
-            sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : int(column)
-        }
+        package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 
-        func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
-
-        func optionalDouble(_ column: Int32) -> Double? {
-            sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : double(column)
-        }
-
-        func string(_ column: Int32) -> String {
+        package func string(_ column: Int32) -> String {
             guard let text = sqlite3_column_text(handle, column) else { return "" }
             let count = Int(sqlite3_column_bytes(handle, column))
             return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
-        }
-
-        func optionalString(_ column: Int32) -> String? {
-            sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : string(column)
         }
     }
 }
 
 /// Tells SQLite to copy bound text, since Swift may move the buffer after the call.
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+extension Database: WriterConnection {
+    package var dialect: SQLDialect { .sqlite }
+
+    /// `BEGIN IMMEDIATE`: another process's writer waits for the busy timeout instead of failing halfway through.
+    package func beginWriteTransaction() throws { try beginTransaction(.immediate) }
+
+    package func rollbackTransaction() { if isInsideTransaction { try? rollback() } }
+}
+
+/// The writer thread of a SQLite database: GRDB's writer queue.
+struct SQLiteWriterQueue: WriterQueue {
+    let database: any DatabaseWriter
+
+    func async(_ block: @escaping @Sendable (Database) -> Void) {
+        database.asyncWriteWithoutTransaction(block)
+    }
+}
