@@ -41,7 +41,7 @@ struct GroupCommitWriterTests {
 
     /// A writer over a new WAL database with an `items` table, and a commit counter on its connection.
     static func withWriter(
-        _ body: (GroupCommitWriter, DatabasePool, TransactionCounter, _ path: String) async throws -> Void
+        _ body: (GroupCommitWriter<SQLiteWriterQueue>, DatabasePool, TransactionCounter, _ path: String) async throws -> Void
     ) async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/writer.db"

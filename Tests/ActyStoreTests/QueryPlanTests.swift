@@ -24,35 +24,35 @@ struct QueryPlanTests {
     static let hotStatements: [Case] = [
         Case(
             name: "claim",
-            sql: WriteContext.claimSQL(executorCount: 2, resultHandlerCount: 0),
+            sql: TransitionSQL.claimSQL(executorCount: 2, resultHandlerCount: 0),
             arguments: ["follower", "a", "echo", "other", 8],
             indexes: ["jobs_ready"]
         ),
         Case(
-            name: "claim, one executor", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 0),
+            name: "claim, one executor", sql: TransitionSQL.claimSQL(executorCount: 1, resultHandlerCount: 0),
             arguments: ["primer", "b", "echo", 64], indexes: ["jobs_ready"]
         ),
-        Case(name: "lease", sql: WriteContext.leaseSQL, arguments: [1, "w1", 1e10, 1e9, "follower", 17]),
-        Case(name: "complete: succeed", sql: WriteContext.succeedSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
-        Case(name: "complete: fail", sql: WriteContext.failSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
-        Case(name: "release followers", sql: WriteContext.releaseFollowersSQL, arguments: ["ready", Double?.none, 3, -1, Int64.max], indexes: ["jobs_group"]),
+        Case(name: "lease", sql: TransitionSQL.leaseSQL, arguments: [1, "w1", 1e10, 1e9, "follower", 17]),
+        Case(name: "complete: succeed", sql: TransitionSQL.succeedSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
+        Case(name: "complete: fail", sql: TransitionSQL.failSQL, arguments: ["{}", 1e9, 17, "w1", 1]),
+        Case(name: "release followers", sql: TransitionSQL.releaseFollowersSQL, arguments: ["ready", Double?.none, 3, -1, Int64.max], indexes: ["jobs_group"]),
         Case(
-            name: "cancel not started", sql: WriteContext.cancelNotStartedSQL,
+            name: "cancel not started", sql: TransitionSQL.cancelNotStartedSQL,
             arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]
         ),
-        Case(name: "group counts", sql: WriteContext.groupJobCountsSQL, arguments: [3], indexes: ["jobs_group"]),
-        Case(name: "group row", sql: WriteContext.groupRowSQL, arguments: [3]),
-        Case(name: "claimed job's group", sql: WriteContext.claimedGroupSQL, arguments: [3]),
+        Case(name: "group counts", sql: TransitionSQL.groupJobCountsSQL, arguments: [3], indexes: ["jobs_group"]),
+        Case(name: "group row", sql: TransitionSQL.groupRowSQL, arguments: [3]),
+        Case(name: "claimed job's group", sql: TransitionSQL.claimedGroupSQL, arguments: [3]),
         Case(
-            name: "claim, with result handlers", sql: WriteContext.claimSQL(executorCount: 1, resultHandlerCount: 2),
+            name: "claim, with result handlers", sql: TransitionSQL.claimSQL(executorCount: 1, resultHandlerCount: 2),
             arguments: ["primer", "b", "echo", "JSONRepairHandler", "other", 64], indexes: ["jobs_ready"]
         ),
-        Case(name: "complete: resubmit", sql: WriteContext.resubmitSQL, arguments: ["ready", nil, "{}", nil, 17, "w1", 1]),
-        Case(name: "live key check", sql: WriteContext.liveKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
+        Case(name: "complete: resubmit", sql: TransitionSQL.resubmitSQL, arguments: ["ready", nil, "{}", nil, 17, "w1", 1]),
+        Case(name: "live key check", sql: TransitionSQL.liveKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
         Case(name: "group by key", sql: GroupRecord.latestByKeySQL, arguments: ["a-7"], indexes: ["groups_key"]),
         Case(name: "live group by key", sql: GroupRecord.liveByKeySQL, arguments: ["a-7"], indexes: ["groups_live_key", "groups_key"]),
         Case(
-            name: "running jobs of a lane", sql: WriteContext.runningInLaneSQL, arguments: ["a"],
+            name: "running jobs of a lane", sql: TransitionSQL.runningInLaneSQL, arguments: ["a"],
             indexes: ["jobs_running"], allowsIndexScan: true
         ),
         Case(name: "groups in a state", sql: Store.groupsInStateSQL, arguments: ["open", 100], indexes: ["groups_state"]),
@@ -71,42 +71,42 @@ struct QueryPlanTests {
         ),
         // Group dependencies: each claim, submission call and group finish pays one of these probes.
         Case(
-            name: "dependencies: earliest timeout", sql: WriteContext.earliestTimeoutSQL, arguments: [],
+            name: "dependencies: earliest timeout", sql: TransitionSQL.earliestTimeoutSQL, arguments: [],
             indexes: ["group_dependencies_due"], allowsIndexScan: true
         ),
         Case(
-            name: "dependencies: due timeouts", sql: WriteContext.dueDependenciesSQL, arguments: [1e9],
+            name: "dependencies: due timeouts", sql: TransitionSQL.dueDependenciesSQL, arguments: [1e9],
             indexes: ["group_dependencies_due"]
         ),
         Case(
-            name: "dependencies: any waiting for a new key", sql: WriteContext.anyUnboundSQL, arguments: [],
+            name: "dependencies: any waiting for a new key", sql: TransitionSQL.anyUnboundSQL, arguments: [],
             indexes: ["group_dependencies_waiting_key", "group_dependencies_waiting_group"], allowsIndexScan: true
         ),
         Case(
-            name: "dependencies: bind to a new group", sql: WriteContext.bindWaitingSQL, arguments: [7, "a-7"],
+            name: "dependencies: bind to a new group", sql: TransitionSQL.bindWaitingSQL, arguments: [7, "a-7"],
             indexes: ["group_dependencies_waiting_key"]
         ),
         Case(
-            name: "dependencies: waiting for a key", sql: WriteContext.waitsForKeySQL, arguments: ["a-7"],
+            name: "dependencies: waiting for a key", sql: TransitionSQL.waitsForKeySQL, arguments: ["a-7"],
             indexes: ["group_dependencies_waiting_key"]
         ),
         Case(
-            name: "dependencies: waiting for a group", sql: WriteContext.waitingOnGroupSQL, arguments: [3],
+            name: "dependencies: waiting for a group", sql: TransitionSQL.waitingOnGroupSQL, arguments: [3],
             indexes: ["group_dependencies_waiting_group"]
         ),
-        Case(name: "dependencies: resolve one", sql: WriteContext.resolveSQL, arguments: ["done", "succeeded", 1e9, 3, "a-7"]),
-        Case(name: "dependencies: a group's waiting", sql: WriteContext.waitingDependenciesSQL, arguments: [3]),
-        Case(name: "dependencies: newest group of a key", sql: WriteContext.newestGroupSQL, arguments: ["a-7"], indexes: ["groups_key"]),
-        Case(name: "dependencies: unblock a primer", sql: WriteContext.readyPrimerSQL, arguments: [3], indexes: ["jobs_group"]),
-        Case(name: "dependencies: fail not started", sql: WriteContext.failNotStartedSQL, arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]),
+        Case(name: "dependencies: resolve one", sql: TransitionSQL.resolveSQL, arguments: ["done", "succeeded", 1e9, 3, "a-7"]),
+        Case(name: "dependencies: a group's waiting", sql: TransitionSQL.waitingDependenciesSQL, arguments: [3]),
+        Case(name: "dependencies: newest group of a key", sql: TransitionSQL.newestGroupSQL, arguments: ["a-7"], indexes: ["groups_key"]),
+        Case(name: "dependencies: unblock a primer", sql: TransitionSQL.readyPrimerSQL, arguments: [3], indexes: ["jobs_group"]),
+        Case(name: "dependencies: fail not started", sql: TransitionSQL.failNotStartedSQL, arguments: ["{}", 1e9, 3], indexes: ["jobs_group"]),
         // Admission reads partial indexes of at most the cap (active) or the waiting groups (pending).
         Case(
-            name: "admission: active groups", sql: WriteContext.activeCountSQL, arguments: [], indexes: ["groups_admission_active"],
+            name: "admission: active groups", sql: TransitionSQL.activeCountSQL, arguments: [], indexes: ["groups_admission_active"],
             allowsIndexScan: true
         ),
-        Case(name: "admission: next group", sql: WriteContext.nextWaitingSQL, arguments: [], indexes: ["groups_admission_pending"]),
-        Case(name: "admission: pending groups", sql: WriteContext.pendingCountSQL, arguments: []),
-        Case(name: "admission: ready jobs", sql: WriteContext.readyCountSQL, arguments: [8], indexes: ["jobs_ready"], allowsIndexScan: true),
+        Case(name: "admission: next group", sql: TransitionSQL.nextWaitingSQL, arguments: [], indexes: ["groups_admission_pending"]),
+        Case(name: "admission: pending groups", sql: TransitionSQL.pendingCountSQL, arguments: []),
+        Case(name: "admission: ready jobs", sql: TransitionSQL.readyCountSQL, arguments: [8], indexes: ["jobs_ready"], allowsIndexScan: true),
     ]
 
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or

@@ -48,7 +48,7 @@ extension Store {
                 return work
             }
             // Lane by lane and role by role, as a claim looks: the `jobs_ready` index finds each lane's jobs.
-            let ready = try db.makeStatement(sql: WriteContext.claimSQL(executorCount: names.count, resultHandlerCount: handlers.count))
+            let ready = try db.makeStatement(sql: TransitionSQL.claimSQL(executorCount: names.count, resultHandlerCount: handlers.count))
             for lane in try String.fetchAll(db, sql: "SELECT name FROM lanes WHERE paused = 0") {
                 for role in JobRole.allCases {
                     let arguments = StatementArguments([role.rawValue, lane]) + StatementArguments(names) + StatementArguments(handlers) + [1]

@@ -13,7 +13,7 @@ package struct StoredRateBudget: Sendable {
 
     /// Every budget, by executor and lane, refilled to `now`; only those covering `job`'s executor and lane when
     /// given, and then without counting running jobs (spending tokens or lowering a budget does not need them).
-    static func all(in db: Database, now: Double, covering job: (executor: String, lane: String)? = nil) throws -> [StoredRateBudget] {
+    static func all(in db: some SQLConnection, now: Double, covering job: (executor: String, lane: String)? = nil) throws -> [StoredRateBudget] {
         var budgets: [StoredRateBudget] = []
         try db.cachedStatement(sql: selectSQL).forEachRow { _ in } _: { row in
             let lane = row.string(1)

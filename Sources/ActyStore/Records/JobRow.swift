@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// A job row as the rescue and administration rules read it: its place, state and lease.
 struct JobRow {
@@ -28,7 +27,7 @@ struct JobRow {
         abandoned, max_abandoned, executor
         """
 
-    init(_ row: Statement.Columns) {
+    init(_ row: some SQLColumns) {
         id = JobID(row.int64(0))
         groupID = GroupID(row.int64(1))
         role = JobRole(stored: row.string(2))
@@ -55,7 +54,7 @@ struct JobRow {
     }
 
     /// The row of the job's running attempt, ended now with `outcome`.
-    func bindEndedAttempt(_ arguments: inout Statement.Bindings, at now: Double, outcome: String, error: String) {
+    func bindEndedAttempt(_ arguments: inout some SQLBindings, at now: Double, outcome: String, error: String) {
         let startedAt = startedAt ?? now
         arguments.add(id.rawValue)
         arguments.add(attempts)

@@ -13,6 +13,10 @@ package protocol SQLConnection {
     /// A prepared statement for `sql`, kept and reused for the connection's lifetime.
     func cachedStatement(sql: String) throws -> Statement
 
+    /// Runs a multi-row `INSERT` of `rowCount` rows (a ``MultiRowInsert`` statement, which ends in `RETURNING` the
+    /// table's key except in SQLite) and returns the key of its first row; the rows' keys are consecutive.
+    func insertRows(_ rowCount: Int, with statement: Statement, _ bind: (inout Statement.Bindings) -> Void) throws -> Int64
+
     /// The number of rows the last `INSERT`, `UPDATE` or `DELETE` changed.
     var changesCount: Int { get }
 

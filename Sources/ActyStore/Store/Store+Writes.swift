@@ -14,7 +14,7 @@ extension Store {
     ///     value from the body's and its effects.
     func write<T: Sendable, U: Sendable>(
         worker: String?,
-        _ body: @escaping @Sendable (inout WriteContext) throws -> T,
+        _ body: @escaping @Sendable (inout WriteContext<Database>) throws -> T,
         committed: @escaping @Sendable (T, WriteEffects) -> U
     ) async throws -> U {
         let batch = batch
@@ -29,7 +29,7 @@ extension Store {
 
     /// Runs a state change in the next group-commit transaction and returns its value and effects once committed.
     func write<T: Sendable>(
-        worker: String?, _ body: @escaping @Sendable (inout WriteContext) throws -> T
+        worker: String?, _ body: @escaping @Sendable (inout WriteContext<Database>) throws -> T
     ) async throws -> (T, WriteEffects) {
         try await write(worker: worker, body, committed: { ($0, $1) })
     }
@@ -291,7 +291,7 @@ final class BatchRecorder: BatchTail {
     }
 
     /// Adds what one request wrote.
-    func add(_ context: WriteContext) {
+    func add(_ context: WriteContext<Database>) {
         state.withLock { state in
             state.effects.merge(context.effects)
             state.lastEventSeq = max(state.lastEventSeq, context.lastEventSeq)

@@ -23,7 +23,7 @@ package final class Store: Sendable {
     }
 
     let database: any DatabaseWriter
-    let writer: GroupCommitWriter
+    let writer: GroupCommitWriter<SQLiteWriterQueue>
     /// Checkpoints a file database's WAL in the background, until `close()`.
     private let checkpointer: Locked<BackgroundCheckpointer?>
     /// What the running batch wrote, for its tail: events for the observer, effects for the dispatch.

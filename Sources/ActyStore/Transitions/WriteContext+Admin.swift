@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// Cancelling and retrying by hand: the rules the engine's API and `acty-query`'s admin commands share.
 extension WriteContext {
@@ -32,7 +31,7 @@ extension WriteContext {
             try record(.groupCancelled, group)
         }
         var jobs: [JobRow] = []
-        try db.cachedStatement(sql: Self.unfinishedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { jobs.append(JobRow($0)) }
+        try db.cachedStatement(sql: TransitionSQL.unfinishedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { jobs.append(JobRow($0)) }
         try cancel(jobs, in: group, reason: "group_cancelled")
         try finishGroupIfDone(id)
         return true
@@ -63,7 +62,7 @@ extension WriteContext {
         guard !jobs.isEmpty else { return }
         let error = JobError(type: "cancelled", message: reason)
         let errorJSON = error.jsonString
-        let update = try db.cachedStatement(sql: Self.cancelJobSQL)
+        let update = try db.cachedStatement(sql: TransitionSQL.cancelJobSQL)
         let now = now
         var attempts: [JobRow] = []
         for job in jobs {
@@ -133,7 +132,7 @@ extension WriteContext {
         guard job.role == .primer else { return 1 }
         try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'pending' WHERE id = ?").run { $0.add(group.id.rawValue) }
         group.primerState = .pending
-        return 1 + (try reviveCancelled(in: &group, as: .blocked, reasons: Self.primerCancellationReasons))
+        return 1 + (try reviveCancelled(in: &group, as: .blocked, reasons: TransitionSQL.primerCancellationReasons))
     }
 
     /// Retries every failed job of a group, and brings back the jobs its failure cancelled.
@@ -141,7 +140,7 @@ extension WriteContext {
     /// - Returns: how many jobs were queued again.
     mutating func retryFailedJobs(inGroup id: GroupID) throws -> Int {
         var failed: [JobRow] = []
-        try db.cachedStatement(sql: Self.failedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { failed.append(JobRow($0)) }
+        try db.cachedStatement(sql: TransitionSQL.failedJobsSQL).forEachRow { $0.add(id.rawValue) } _: { failed.append(JobRow($0)) }
         // The primer first: the followers' new state depends on it.
         var queued = 0
         for job in failed.sorted(by: { ($0.role == .primer ? 0 : 1, $0.id) < ($1.role == .primer ? 0 : 1, $1.id) }) {
@@ -149,7 +148,7 @@ extension WriteContext {
         }
         var group = try groupRow(id)
         let state: JobState = group.primerState == .succeeded ? .ready : .blocked
-        return queued + (try reviveCancelled(in: &group, as: state, reasons: Self.failureCancellationReasons))
+        return queued + (try reviveCancelled(in: &group, as: state, reasons: TransitionSQL.failureCancellationReasons))
     }
 
     /// Retries every failed job of every group.
@@ -157,7 +156,7 @@ extension WriteContext {
     /// - Returns: how many jobs were queued again.
     mutating func retryAllFailedJobs() throws -> Int {
         var groups: [GroupID] = []
-        try db.cachedStatement(sql: Self.groupsWithFailedJobsSQL).forEachRow { _ in } _: { groups.append(GroupID($0.int64(0))) }
+        try db.cachedStatement(sql: TransitionSQL.groupsWithFailedJobsSQL).forEachRow { _ in } _: { groups.append(GroupID($0.int64(0))) }
         var count = 0
         for group in groups { count += try retryFailedJobs(inGroup: group) }
         return count
@@ -167,21 +166,21 @@ extension WriteContext {
     private mutating func reopen(_ group: inout GroupRow, jobs: Int) throws {
         if group.finishedAt != nil || !group.state.isLive {
             var taken = false
-            try db.cachedStatement(sql: Self.liveKeyOtherGroupSQL).forEachRow { $0.add(group.key); $0.add(group.id.rawValue) } _: { _ in taken = true }
+            try db.cachedStatement(sql: TransitionSQL.liveKeyOtherGroupSQL).forEachRow { $0.add(group.key); $0.add(group.id.rawValue) } _: { _ in taken = true }
             if taken {
                 throw ActyError(.groupKeyInUse, "a newer live group uses the key '\(group.key)': its old group cannot be retried")
             }
             group.state = try closedAt(group.id) == nil ? .open : .closed
             group.error = nil
             group.finishedAt = nil
-            try db.cachedStatement(sql: Self.reopenGroupSQL).run { $0.add(group.state.rawValue); $0.add(group.id.rawValue) }
+            try db.cachedStatement(sql: TransitionSQL.reopenGroupSQL).run { $0.add(group.state.rawValue); $0.add(group.id.rawValue) }
         }
         group.jobsFinished -= jobs
         try db.cachedStatement(sql: "UPDATE groups SET jobs_finished = jobs_finished - ? WHERE id = ?").run { $0.add(jobs); $0.add(group.id.rawValue) }
     }
 
     private mutating func requeue(_ job: JobRow, as state: JobState, in group: GroupRow) throws {
-        try db.cachedStatement(sql: Self.requeueJobSQL).run { $0.add(state.rawValue); $0.add(job.id.rawValue) }
+        try db.cachedStatement(sql: TransitionSQL.requeueJobSQL).run { $0.add(state.rawValue); $0.add(job.id.rawValue) }
         try record(.jobQueued, job.ref(in: group), data: state == .blocked ? #"{"retry":true,"blocked":true}"# : #"{"retry":true}"#)
         if state == .ready { effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane)) }
     }
@@ -191,7 +190,7 @@ extension WriteContext {
     private mutating func reviveCancelled(in group: inout GroupRow, as state: JobState, reasons: [String]) throws -> Int {
         var cancelled: [JobRow] = []
         let reasons = reasons.map { JobError(type: "cancelled", message: $0).jsonString }
-        try db.cachedStatement(sql: Self.cancelledJobsSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.cancelledJobsSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
             let job = JobRow(row)
             if let error = job.error, reasons.contains(error) { cancelled.append(job) }
         }
@@ -210,39 +209,46 @@ extension WriteContext {
     /// The state of a group's primer job, if it has one.
     private func primerJobState(of group: GroupID) throws -> JobState? {
         var state: JobState?
-        try db.cachedStatement(sql: Self.primerJobStateSQL).forEachRow { $0.add(group.rawValue) } _: { state = JobState(rawValue: $0.string(0)) }
+        try db.cachedStatement(sql: TransitionSQL.primerJobStateSQL).forEachRow { $0.add(group.rawValue) } _: { state = JobState(rawValue: $0.string(0)) }
         return state
     }
 
     private func adminJob(_ id: JobID) throws -> JobRow {
         var job: JobRow?
-        try db.cachedStatement(sql: Self.adminJobSQL).forEachRow { $0.add(id.rawValue) } _: { job = JobRow($0) }
+        try db.cachedStatement(sql: TransitionSQL.adminJobSQL).forEachRow { $0.add(id.rawValue) } _: { job = JobRow($0) }
         guard let job else { throw ActyError(.unknownJob, "no job with id \(id) exists") }
         return job
     }
+}
 
+extension TransitionSQL {
     /// Why a group's failure cancelled its waiting jobs (see ``cancelNotStartedJobs(of:reason:)``).
     static let failureCancellationReasons = ["group_failed", "primer_failed_skip_followers"]
 
     /// Why jobs were cancelled because of their primer: its failure, or the cancellation of its group (which
     /// cancelling the primer does). A retried primer brings these back.
     static let primerCancellationReasons = failureCancellationReasons + ["group_cancelled"]
-}
 
-extension WriteContext {
     static let adminJobSQL = "SELECT \(JobRow.columns) FROM jobs WHERE id = ?"
+
     static let primerJobStateSQL = "SELECT state FROM jobs WHERE group_id = ? AND role = 'primer'"
+
     static let unfinishedJobsSQL = """
         SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state IN ('blocked', 'ready', 'scheduled', 'running')
         """
+
     static let failedJobsSQL = "SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state = 'failed'"
+
     static let cancelledJobsSQL = "SELECT \(JobRow.columns) FROM jobs WHERE group_id = ? AND state = 'cancelled'"
+
     static let groupsWithFailedJobsSQL = "SELECT DISTINCT group_id FROM jobs WHERE state = 'failed'"
+
     static let cancelJobSQL = """
         UPDATE jobs SET state = 'cancelled', error = ?, finished_at = ?, run_at = NULL, lease_owner = NULL,
             lease_until = NULL, pool = NULL
         WHERE id = ?
         """
+
     /// Queues a job again with one more attempt in its retry budget (abandoned and resubmitted attempts do not count
     /// in it), and room for that attempt in its abandoned bound: a job that failed because it was abandoned too often
     /// runs once more, and fails again if that attempt is abandoned too.
@@ -251,6 +257,7 @@ extension WriteContext {
             max_abandoned = MAX(max_abandoned, abandoned + 1), error = NULL, result = NULL, finished_at = NULL, run_at = NULL
         WHERE id = ?
         """
+
     /// Reopens a finished group; one that had been admitted holds a slot again until it finishes (a retry by hand
     /// is not held back by the cap, but is counted against it).
     static let reopenGroupSQL = """
@@ -258,5 +265,6 @@ extension WriteContext {
             admission = CASE WHEN admission = 'retired' THEN 'admitted' ELSE admission END
         WHERE id = ?
         """
+
     static let liveKeyOtherGroupSQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed') AND id != ?"
 }

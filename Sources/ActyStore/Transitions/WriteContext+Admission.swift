@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// Admission control (`EngineConfiguration.maxActiveGroups`): at most `cap` groups are active, from their admission
 /// until they finish (an open group until it is closed and done). A group past the cap is stored `pending` with its
@@ -56,7 +55,7 @@ extension WriteContext {
     /// Counts groups that start (`count` > 0) or stop (< 0) waiting for a slot.
     mutating func addPending(_ count: Int) throws {
         // The row exists once a group was counted; an upsert would check the new row's `pending >= 0` first.
-        try db.cachedStatement(sql: count > 0 ? Self.addPendingSQL : Self.removePendingSQL).run { $0.add(count) }
+        try db.cachedStatement(sql: count > 0 ? TransitionSQL.addPendingSQL : TransitionSQL.removePendingSQL).run { $0.add(count) }
     }
 
     /// `group_admitted` for a group just admitted.
@@ -67,7 +66,7 @@ extension WriteContext {
     /// `groups_pending`: how many groups wait for a slot, how many are active, and the cap.
     mutating func recordPending() throws {
         var pending = 0
-        try db.cachedStatement(sql: Self.pendingCountSQL).forEachRow { _ in } _: { pending = $0.int(0) }
+        try db.cachedStatement(sql: TransitionSQL.pendingCountSQL).forEachRow { _ in } _: { pending = $0.int(0) }
         let data = #"{"pending":\#(pending),"active":\#(try activeGroups()),"cap":\#(try currentCap())}"#
         try record(.groupsPending, data: data)
     }
@@ -79,10 +78,10 @@ extension WriteContext {
         guard let admission, try nextWaitingGroup() != nil else { return }
         if admission.burstAllowance > 0 {
             var workers = 0
-            try db.cachedStatement(sql: Self.liveWorkersSQL).forEachRow { _ in } _: { workers = $0.int(0) }
+            try db.cachedStatement(sql: TransitionSQL.liveWorkersSQL).forEachRow { _ in } _: { workers = $0.int(0) }
             let lowWatermark = max(1, workers)
             var ready = 0
-            try db.cachedStatement(sql: Self.readyCountSQL).forEachRow { $0.add(lowWatermark) } _: { ready = $0.int(0) }
+            try db.cachedStatement(sql: TransitionSQL.readyCountSQL).forEachRow { $0.add(lowWatermark) } _: { ready = $0.int(0) }
             try setBurst(ready < lowWatermark, ready: ready, lowWatermark: lowWatermark)
         }
         try admitWaitingGroups()
@@ -109,7 +108,7 @@ extension WriteContext {
         let cap = admission.cap + (bursting ? admission.burstAllowance : 0)
         let stored = try storedBurst()
         guard stored?.bursting != bursting || stored?.cap != cap else { return }
-        try db.cachedStatement(sql: Self.storeBurstSQL).run { [now] in $0.add(bursting ? 1 : 0); $0.add(cap); $0.add(now) }
+        try db.cachedStatement(sql: TransitionSQL.storeBurstSQL).run { [now] in $0.add(bursting ? 1 : 0); $0.add(cap); $0.add(now) }
         let data = #"{"runnable":\#(ready),"low_watermark":\#(lowWatermark),"base_cap":\#(admission.cap),"#
             + #""burst_allowance":\#(admission.burstAllowance),"cap":\#(cap)}"#
         if stored?.bursting != bursting { try record(bursting ? .burstOn : .burstOff, data: data) }
@@ -120,7 +119,7 @@ extension WriteContext {
     /// followers when there is no primer to wait for. A closed group without jobs finishes.
     private mutating func start(_ group: GroupRow) throws {
         guard group.state.isLive else { return }
-        try db.cachedStatement(sql: Self.readyPrimerSQL).run { $0.add(group.id.rawValue) }
+        try db.cachedStatement(sql: TransitionSQL.readyPrimerSQL).run { $0.add(group.id.rawValue) }
         if db.changesCount > 0 { effects.readyWork.insert(WorkKind(role: .primer, lane: group.lane)) }
         if group.primerState == .skipped || group.primerState == .succeeded || (group.primerState == .none && group.state == .closed) {
             try releaseFollowers(of: group, primerSucceeded: group.primerState == .succeeded)
@@ -134,39 +133,15 @@ extension WriteContext {
 
     private func activeGroups() throws -> Int {
         var count = 0
-        try db.cachedStatement(sql: Self.activeCountSQL).forEachRow { _ in } _: { count = $0.int(0) }
+        try db.cachedStatement(sql: TransitionSQL.activeCountSQL).forEachRow { _ in } _: { count = $0.int(0) }
         return count
     }
 
     private func nextWaitingGroup() throws -> GroupID? {
         var next: GroupID?
-        try db.cachedStatement(sql: Self.nextWaitingSQL).forEachRow { _ in } _: { next = GroupID($0.int64(0)) }
+        try db.cachedStatement(sql: TransitionSQL.nextWaitingSQL).forEachRow { _ in } _: { next = GroupID($0.int64(0)) }
         return next
     }
-}
-
-extension WriteContext {
-    /// Groups holding a slot (`groups_admission_active`).
-    static let activeCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'admitted'"
-    /// The oldest group waiting for a slot and for nothing else (`groups_admission_pending`).
-    static let nextWaitingSQL = "SELECT id FROM groups WHERE admission = 'pending' AND dependencies_waiting = 0 ORDER BY id LIMIT 1"
-    /// Ready jobs, counted up to a bound (`jobs_ready`).
-    /// The workers of every live engine on the file (the `workers` table holds a row per engine run).
-    static let liveWorkersSQL = "SELECT COALESCE(SUM(primer_workers + follower_workers), 0) FROM workers WHERE stopped_at IS NULL"
-    static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready' LIMIT ?)"
-    /// Stores the burst decision (one row).
-    static let storeBurstSQL = """
-        INSERT INTO admission_state (id, bursting, cap, changed_at) VALUES (1, ?, ?, ?)
-        ON CONFLICT (id) DO UPDATE SET bursting = excluded.bursting, cap = excluded.cap, changed_at = excluded.changed_at
-        """
-    /// Groups waiting for a slot, those blocked by a dependency included: the counter `admission_state.pending`.
-    static let pendingCountSQL = "SELECT pending FROM admission_state WHERE id = 1"
-    /// Takes from the counter of pending groups (`?` is negative).
-    static let removePendingSQL = "UPDATE admission_state SET pending = pending + ? WHERE id = 1"
-    /// Adds to the counter of pending groups.
-    static let addPendingSQL = """
-        INSERT INTO admission_state (id, pending) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET pending = pending + ?1
-        """
 }
 
 /// The admission control an engine applies (``EngineConfiguration/maxActiveGroups`` and ``burstAllowance``).
@@ -180,4 +155,35 @@ package struct AdmissionSettings: Sendable, Equatable {
         self.cap = max(1, cap)
         self.burstAllowance = max(0, burstAllowance)
     }
+}
+
+extension TransitionSQL {
+    /// Groups holding a slot (`groups_admission_active`).
+    static let activeCountSQL = "SELECT COUNT(*) FROM groups WHERE admission = 'admitted'"
+
+    /// The oldest group waiting for a slot and for nothing else (`groups_admission_pending`).
+    static let nextWaitingSQL = "SELECT id FROM groups WHERE admission = 'pending' AND dependencies_waiting = 0 ORDER BY id LIMIT 1"
+
+    /// Ready jobs, counted up to a bound (`jobs_ready`).
+    /// The workers of every live engine on the file (the `workers` table holds a row per engine run).
+    static let liveWorkersSQL = "SELECT COALESCE(SUM(primer_workers + follower_workers), 0) FROM workers WHERE stopped_at IS NULL"
+
+    static let readyCountSQL = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'ready' LIMIT ?)"
+
+    /// Stores the burst decision (one row).
+    static let storeBurstSQL = """
+        INSERT INTO admission_state (id, bursting, cap, changed_at) VALUES (1, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET bursting = excluded.bursting, cap = excluded.cap, changed_at = excluded.changed_at
+        """
+
+    /// Groups waiting for a slot, those blocked by a dependency included: the counter `admission_state.pending`.
+    static let pendingCountSQL = "SELECT pending FROM admission_state WHERE id = 1"
+
+    /// Takes from the counter of pending groups (`?` is negative).
+    static let removePendingSQL = "UPDATE admission_state SET pending = pending + ? WHERE id = 1"
+
+    /// Adds to the counter of pending groups.
+    static let addPendingSQL = """
+        INSERT INTO admission_state (id, pending) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET pending = pending + ?1
+        """
 }

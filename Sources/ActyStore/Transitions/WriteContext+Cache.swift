@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// What a primer's worker must do about its group's cache entry.
 package enum CacheAcquisition: Sendable, Hashable {
@@ -23,7 +22,7 @@ extension WriteContext {
         key: String, provider: String, fingerprint: String, owner: String, leaseUntil: Double, group: GroupID?
     ) throws -> CacheAcquisition {
         guard let entry = try cacheEntry(key) else {
-            try db.cachedStatement(sql: Self.insertCreatingSQL).run {
+            try db.cachedStatement(sql: TransitionSQL.insertCreatingSQL).run {
                 $0.add(key); $0.add(provider); $0.add(fingerprint); $0.add(owner); $0.add(leaseUntil); $0.add(now); $0.add(now)
             }
             return .create(invalidate: nil)
@@ -35,7 +34,7 @@ extension WriteContext {
             } else if entry.fingerprint != fingerprint || entry.provider != provider {
                 try record(.cacheInvalidated, group: group, data: Self.cacheData(key: key, provider: entry.provider, reason: "fingerprint_changed"))
             } else {
-                try db.cachedStatement(sql: Self.cacheHitSQL).run { $0.add(now); $0.add(key) }
+                try db.cachedStatement(sql: TransitionSQL.cacheHitSQL).run { $0.add(now); $0.add(key) }
                 try record(.cacheHit, group: group, data: Self.cacheData(key: key, provider: provider))
                 try setGroupCacheRef(entry.providerRef, group: group)
                 return .hit(providerRef: entry.providerRef)
@@ -59,7 +58,7 @@ extension WriteContext {
     mutating func cacheReady(key: String, owner: String, providerRef: String?, timeToLive: Double?, group: GroupID?) throws -> Bool {
         var provider: String?
         let expiresAt = timeToLive.map { now + $0 }
-        try db.cachedStatement(sql: Self.cacheReadySQL).forEachRow {
+        try db.cachedStatement(sql: TransitionSQL.cacheReadySQL).forEachRow {
             $0.add(providerRef); $0.add(now); $0.add(expiresAt); $0.add(now); $0.add(key); $0.add(owner)
         } _: { provider = $0.string(0) }
         guard let provider else { return false }
@@ -72,12 +71,12 @@ extension WriteContext {
     /// do to the entry.
     private func setGroupCacheRef(_ providerRef: String?, group: GroupID?) throws {
         guard let group else { return }
-        try db.cachedStatement(sql: Self.setGroupCacheRefSQL).run { $0.add(providerRef); $0.add(group.rawValue) }
+        try db.cachedStatement(sql: TransitionSQL.setGroupCacheRefSQL).run { $0.add(providerRef); $0.add(group.rawValue) }
     }
 
     /// Gives up a creation that failed: the `creating` row goes, so no half-made entry is ever `ready`.
     mutating func abandonCacheCreation(key: String, owner: String) throws {
-        try db.cachedStatement(sql: Self.abandonCreatingSQL).run { $0.add(key); $0.add(owner) }
+        try db.cachedStatement(sql: TransitionSQL.abandonCreatingSQL).run { $0.add(key); $0.add(owner) }
     }
 
     /// Invalidates a ready entry, if it still has this reference (an executor found the session gone).
@@ -85,7 +84,7 @@ extension WriteContext {
     /// - Returns: whether the entry was invalidated here (not by someone before).
     mutating func invalidateCache(key: String, providerRef: String?, reason: String, group: GroupID?) throws -> Bool {
         var provider: String?
-        try db.cachedStatement(sql: Self.invalidateCacheSQL).forEachRow {
+        try db.cachedStatement(sql: TransitionSQL.invalidateCacheSQL).forEachRow {
             $0.add(now); $0.add(key); $0.add(providerRef)
         } _: { provider = $0.string(0) }
         guard let provider else { return false }
@@ -99,7 +98,7 @@ extension WriteContext {
     /// The group's own reference changes too, so its later jobs see the new one. With `replace`, an entry an
     /// executor had reported invalid becomes ready again with the new reference (a rotated session).
     mutating func attachCacheRef(key: String, providerRef: String, expected: String?, replace: Bool, group: GroupID?) throws -> Bool {
-        try db.cachedStatement(sql: Self.attachRefSQL).run {
+        try db.cachedStatement(sql: TransitionSQL.attachRefSQL).run {
             $0.add(providerRef); $0.add(now); $0.add(key); $0.add(replace ? 1 : 0); $0.add(expected); $0.add(providerRef)
         }
         guard db.changesCount == 1 else { return false }
@@ -108,14 +107,14 @@ extension WriteContext {
     }
 
     private mutating func takeOver(key: String, provider: String, fingerprint: String, owner: String, leaseUntil: Double) throws {
-        try db.cachedStatement(sql: Self.takeOverSQL).run {
+        try db.cachedStatement(sql: TransitionSQL.takeOverSQL).run {
             $0.add(provider); $0.add(fingerprint); $0.add(owner); $0.add(leaseUntil); $0.add(now); $0.add(now); $0.add(key)
         }
     }
 
     private func cacheEntry(_ key: String) throws -> CacheEntryRow? {
         var entry: CacheEntryRow?
-        try db.cachedStatement(sql: Self.cacheEntrySQL).forEachRow { $0.add(key) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.cacheEntrySQL).forEachRow { $0.add(key) } _: { row in
             entry = CacheEntryRow(
                 provider: row.string(0), fingerprint: row.string(1), providerRef: row.optionalString(2), state: row.string(3),
                 owner: row.optionalString(4), leaseUntil: row.optionalDouble(5), expiresAt: row.optionalDouble(6)
@@ -141,37 +140,46 @@ private struct CacheEntryRow {
     var expiresAt: Double?
 }
 
-extension WriteContext {
+extension TransitionSQL {
     static let cacheEntrySQL = """
         SELECT provider, fingerprint, provider_ref, state, owner, lease_until, expires_at FROM cache_entries WHERE key = ?
         """
+
     static let insertCreatingSQL = """
         INSERT INTO cache_entries (key, provider, fingerprint, state, owner, lease_until, created_at, updated_at)
         VALUES (?, ?, ?, 'creating', ?, ?, ?, ?)
         """
+
     static let takeOverSQL = """
         UPDATE cache_entries SET provider = ?, fingerprint = ?, provider_ref = NULL, state = 'creating', owner = ?,
             lease_until = ?, created_at = ?, updated_at = ?, expires_at = NULL
         WHERE key = ?
         """
+
     static let cacheHitSQL = "UPDATE cache_entries SET hits = hits + 1, updated_at = ? WHERE key = ?"
+
     static let cacheReadySQL = """
         UPDATE cache_entries SET state = 'ready', provider_ref = ?, created_at = ?, expires_at = ?, owner = NULL,
             lease_until = NULL, updated_at = ?
         WHERE key = ? AND state = 'creating' AND owner = ?
         RETURNING provider
         """
+
     static let abandonCreatingSQL = "DELETE FROM cache_entries WHERE key = ? AND state = 'creating' AND owner = ?"
+
     static let invalidateCacheSQL = """
         UPDATE cache_entries SET state = 'invalid', updated_at = ?
         WHERE key = ? AND state = 'ready' AND provider_ref IS ?
         RETURNING provider
         """
+
     static let attachRefSQL = """
         UPDATE cache_entries SET provider_ref = ?1, updated_at = ?2, state = 'ready'
         WHERE key = ?3 AND (state = 'ready' AND (?5 IS provider_ref OR ?6 = provider_ref) OR (?4 = 1 AND state IN ('ready', 'invalid')))
         """
+
     static let setGroupCacheRefSQL = "UPDATE groups SET cache_ref = ? WHERE id = ?"
+
     /// Extends the leases of the cache entries a worker is creating (owners are `<worker>:<job>`).
     static let extendCacheLeasesSQL = """
         UPDATE cache_entries SET lease_until = ?1 WHERE state = 'creating' AND substr(owner, 1, length(?2) + 1) = ?2 || ':'

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// Group dependencies: a group that waits for other groups is blocked (its jobs `blocked`, `dependencies_waiting`
 /// above 0) until each is resolved, in the transaction that finishes the dependency, or that finds its timeout due.
@@ -84,9 +83,9 @@ extension WriteContext {
     /// an index that is empty unless someone waits for a key not submitted yet.
     mutating func bindWaitingDependents(keys: [String], ids: [GroupID]) throws {
         var anyWaits = false
-        try db.cachedStatement(sql: Self.anyUnboundSQL).forEachRow { _ in } _: { _ in anyWaits = true }
+        try db.cachedStatement(sql: TransitionSQL.anyUnboundSQL).forEachRow { _ in } _: { _ in anyWaits = true }
         guard anyWaits else { return }
-        let bind = try db.cachedStatement(sql: Self.bindWaitingSQL)
+        let bind = try db.cachedStatement(sql: TransitionSQL.bindWaitingSQL)
         for (key, id) in zip(keys, ids) { try bind.run { $0.add(id.rawValue); $0.add(key) } }
     }
 
@@ -106,10 +105,10 @@ extension WriteContext {
 
     private mutating func resolveDependentsNow(of group: GroupRow) throws {
         var waiting: [(dependent: GroupID, dependency: GroupDependency)] = []
-        try db.cachedStatement(sql: Self.waitingOnGroupSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.waitingOnGroupSQL).forEachRow { $0.add(group.id.rawValue) } _: { row in
             waiting.append((GroupID(row.int64(0)), Self.dependency(row, from: 1)))
         }
-        let done = try db.cachedStatement(sql: Self.resolveSQL)
+        let done = try db.cachedStatement(sql: TransitionSQL.resolveSQL)
         for (dependent, dependency) in waiting {
             try done.run { [now] in
                 $0.add("done"); $0.add(group.state.rawValue); $0.add(now); $0.add(dependent.rawValue); $0.add(dependency.key)
@@ -129,10 +128,10 @@ extension WriteContext {
             return
         }
         var due: [(dependent: GroupID, dependency: GroupDependency)] = []
-        try db.cachedStatement(sql: Self.dueDependenciesSQL).forEachRow { [now] in $0.add(now) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.dueDependenciesSQL).forEachRow { [now] in $0.add(now) } _: { row in
             due.append((GroupID(row.int64(0)), Self.dependency(row, from: 1)))
         }
-        let expire = try db.cachedStatement(sql: Self.resolveSQL)
+        let expire = try db.cachedStatement(sql: TransitionSQL.resolveSQL)
         for (dependent, dependency) in due {
             try expire.run { [now] in
                 $0.add("timed_out"); $0.add(nil as String?); $0.add(now); $0.add(dependent.rawValue); $0.add(dependency.key)
@@ -145,7 +144,7 @@ extension WriteContext {
 
     /// Drops the dependencies a group still waited for when it ended without them (cancelled while blocked).
     mutating func dropWaitingDependencies(of group: GroupID) throws {
-        try db.cachedStatement(sql: Self.dropWaitingSQL).run { [now] in $0.add(now); $0.add(group.rawValue) }
+        try db.cachedStatement(sql: TransitionSQL.dropWaitingSQL).run { [now] in $0.add(now); $0.add(group.rawValue) }
         try db.cachedStatement(sql: "UPDATE groups SET dependencies_waiting = 0 WHERE id = ?").run { $0.add(group.rawValue) }
     }
 
@@ -180,7 +179,7 @@ extension WriteContext {
             try admitWaitingGroups()
             return
         }
-        try db.cachedStatement(sql: Self.readyPrimerSQL).run { $0.add(group.id.rawValue) }
+        try db.cachedStatement(sql: TransitionSQL.readyPrimerSQL).run { $0.add(group.id.rawValue) }
         let primerReady = db.changesCount > 0
         if primerReady { effects.readyWork.insert(WorkKind(role: .primer, lane: group.lane)) }
         // `primer`: whether a primer became ready, for readers that count jobs they have not seen queued.
@@ -213,15 +212,14 @@ extension WriteContext {
         group.state = .failed
         group.error = details
         group.dependenciesWaiting = 0
-        // `execute`, as `failGroup` runs the same cached statement: a fast `run` right after GRDB's `execute` would
-        // bind to a statement GRDB has not reset.
-        try db.cachedStatement(sql: "UPDATE groups SET state = 'failed', error = ? WHERE id = ?")
-            .execute(arguments: [details, group.id.rawValue])
+        try db.cachedStatement(sql: "UPDATE groups SET state = 'failed', error = ? WHERE id = ?").run {
+            $0.add(details); $0.add(group.id.rawValue)
+        }
         try record(.groupFailed, group, data: details)
         let errorJSON = error.jsonString
         let jobData = #"{"reason":"dependency_failed","error":\#(errorJSON)}"#
         var failed = 0
-        try db.cachedStatement(sql: Self.failNotStartedSQL).forEachRow { [now] in
+        try db.cachedStatement(sql: TransitionSQL.failNotStartedSQL).forEachRow { [now] in
             $0.add(errorJSON); $0.add(now); $0.add(group.id.rawValue)
         } _: { row in
             let role = JobRole(stored: row.string(1))
@@ -243,14 +241,14 @@ extension WriteContext {
 
     private func earliestDependencyTimeout() throws -> Double? {
         var earliest: Double?
-        try db.cachedStatement(sql: Self.earliestTimeoutSQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
+        try db.cachedStatement(sql: TransitionSQL.earliestTimeoutSQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
         return earliest
     }
 
     /// The newest group with a key, from the `groups_key` index: whether it finished, and its state.
     private func newestGroup(key: String) throws -> (id: GroupID, state: GroupState, finished: Bool)? {
         var newest: (GroupID, GroupState, Bool)?
-        try db.cachedStatement(sql: Self.newestGroupSQL).forEachRow { $0.add(key) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.newestGroupSQL).forEachRow { $0.add(key) } _: { row in
             guard let state = GroupState(rawValue: row.string(1)) else { return }
             newest = (GroupID(row.int64(0)), state, row.optionalDouble(2) != nil)
         }
@@ -267,7 +265,7 @@ extension WriteContext {
     }
 
     /// A dependency from the columns `dependency_key, policy, timeout` starting at `column`.
-    private static func dependency(_ row: Statement.Columns, from column: Int32) -> GroupDependency {
+    private static func dependency(_ row: some SQLColumns, from column: Int32) -> GroupDependency {
         GroupDependency(
             row.string(column), policy: GroupDependency.Policy(rawValue: row.string(column + 1)) ?? .onDone,
             timeout: row.optionalDouble(column + 2).map { .seconds($0) }
@@ -275,7 +273,7 @@ extension WriteContext {
     }
 }
 
-extension WriteContext {
+extension TransitionSQL {
     /// Whether any dependency waits for a key no group had when it was submitted (`group_dependencies_waiting_key`).
     static let anyUnboundSQL = "SELECT 1 FROM group_dependencies WHERE state = 'waiting' AND dependency_id IS NULL LIMIT 1"
 

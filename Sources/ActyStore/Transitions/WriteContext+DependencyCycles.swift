@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// The cycle check of a submission's dependencies, over the call's groups and the dependencies stored as waiting.
 extension WriteContext {
@@ -58,14 +57,14 @@ extension WriteContext {
                 if let other = batch[dependency.key] { return .call(other) }
                 guard walksStored else { return nil }
                 var unfinished: GroupID?
-                try db.cachedStatement(sql: Self.newestGroupSQL).forEachRow { $0.add(dependency.key) } _: { row in
+                try db.cachedStatement(sql: TransitionSQL.newestGroupSQL).forEachRow { $0.add(dependency.key) } _: { row in
                     if row.optionalDouble(2) == nil { unfinished = GroupID(row.int64(0)) }
                 }
                 return unfinished.map(Node.stored)
             }
         case .stored(let id):
             var next: [Node] = []
-            try db.cachedStatement(sql: Self.waitingDependenciesSQL).forEachRow { $0.add(id.rawValue) } _: { row in
+            try db.cachedStatement(sql: TransitionSQL.waitingDependenciesSQL).forEachRow { $0.add(id.rawValue) } _: { row in
                 if let target = row.optionalInt(1) {
                     next.append(.stored(GroupID(Int64(target))))
                 } else if let index = batch[row.string(0)] {
@@ -79,7 +78,7 @@ extension WriteContext {
     /// Whether a stored dependency waits for the next group submitted with `key`.
     private func waitsForNext(key: String) throws -> Bool {
         var waits = false
-        try db.cachedStatement(sql: Self.waitsForKeySQL).forEachRow { $0.add(key) } _: { _ in waits = true }
+        try db.cachedStatement(sql: TransitionSQL.waitsForKeySQL).forEachRow { $0.add(key) } _: { _ in waits = true }
         return waits
     }
 
@@ -98,7 +97,9 @@ extension WriteContext {
             : "the dependencies of group '\(groups[refused].key)' would close a cycle (\(printed)): no group of it could ever run"
         return ActyError(.dependencyCycle, message).refusing(group: refused, of: groups.count, key: groups[refused].key)
     }
+}
 
+extension TransitionSQL {
     /// A stored group's waiting dependencies: the key, and the group it names once known.
     static let waitingDependenciesSQL = """
         SELECT dependency_key, dependency_id FROM group_dependencies WHERE group_id = ? AND state = 'waiting'

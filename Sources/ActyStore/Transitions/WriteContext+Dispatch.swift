@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 extension WriteContext {
     /// Does a dispatch's work: records finished attempts, hands back released jobs, then fills idle workers.
@@ -51,9 +50,9 @@ extension WriteContext {
         let leaseUntil = now + request.leaseDuration
         if !request.executors.isEmpty {
             let select = try db.cachedStatement(
-                sql: Self.claimSQL(executorCount: request.executors.count, resultHandlerCount: request.resultHandlers.count)
+                sql: TransitionSQL.claimSQL(executorCount: request.executors.count, resultHandlerCount: request.resultHandlers.count)
             )
-            let lease = try db.cachedStatement(sql: Self.leaseSQL)
+            let lease = try db.cachedStatement(sql: TransitionSQL.leaseSQL)
             jobs = try planner.fill(
                 freePrimerWorkers: request.freePrimerWorkers,
                 freeFollowerWorkers: request.freeFollowerWorkers,
@@ -70,7 +69,7 @@ extension WriteContext {
                         executors.count == request.executors.count
                         ? select
                         : try db.cachedStatement(
-                            sql: Self.claimSQL(executorCount: executors.count, resultHandlerCount: request.resultHandlers.count)
+                            sql: TransitionSQL.claimSQL(executorCount: executors.count, resultHandlerCount: request.resultHandlers.count)
                         )
                     var found = 0
                     var passedOver = false
@@ -119,7 +118,7 @@ extension WriteContext {
 
         // One lookup per group of the batch gives each job its group's key, context and attempt settings.
         var groups: [GroupID: ClaimedGroup] = [:]
-        let groupStatement = try db.cachedStatement(sql: Self.claimedGroupSQL)
+        let groupStatement = try db.cachedStatement(sql: TransitionSQL.claimedGroupSQL)
         for index in jobs.indices {
             let groupID = jobs[index].groupID
             if groups[groupID] == nil {
@@ -178,10 +177,10 @@ extension WriteContext {
             return []
         }
         var due: [(id: Int64, kind: WorkKind)] = []
-        try db.cachedStatement(sql: Self.dueRetriesSQL).forEachRow { $0.add(now) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.dueRetriesSQL).forEachRow { $0.add(now) } _: { row in
             due.append((row.int64(0), WorkKind(role: JobRole(stored: row.string(1)), lane: row.string(2))))
         }
-        let promote = try db.cachedStatement(sql: Self.promoteRetrySQL)
+        let promote = try db.cachedStatement(sql: TransitionSQL.promoteRetrySQL)
         for job in due { try promote.run { $0.add(job.id) } }
         if let next = try earliestRetry() { effects.retryDue(at: next) }
         return Set(due.map(\.kind))
@@ -190,7 +189,7 @@ extension WriteContext {
     /// When the earliest scheduled retry is due, from the `jobs_scheduled` index.
     private func earliestRetry() throws -> Double? {
         var earliest: Double?
-        try db.cachedStatement(sql: Self.earliestRetrySQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
+        try db.cachedStatement(sql: TransitionSQL.earliestRetrySQL).forEachRow { _ in } _: { earliest = $0.optionalDouble(0) }
         return earliest
     }
 
@@ -209,7 +208,7 @@ extension WriteContext {
         }
         // Few jobs run at once (no more than the workers of all processes), so counting them through the
         // `jobs_running` index is cheap.
-        let running = try db.cachedStatement(sql: Self.runningInLaneSQL)
+        let running = try db.cachedStatement(sql: TransitionSQL.runningInLaneSQL)
         for (lane, limit) in limits {
             var inflight = 0
             try running.forEachRow { $0.add(lane) } _: { inflight = $0.int(0) }
@@ -219,7 +218,7 @@ extension WriteContext {
     }
 }
 
-extension WriteContext {
+extension TransitionSQL {
     /// The claim of one lane: the `LIMIT ?` best ready jobs of a role whose executor is one of `executorCount`
     /// names, and whose result handler, if the job has one, is one of `resultHandlerCount` names (`nil`: whatever
     /// their handler). Served by the `jobs_ready` index, whose column order matches the `ORDER BY`.
@@ -239,35 +238,6 @@ extension WriteContext {
             ORDER BY priority DESC, id LIMIT ?
             """
     }
-
-    /// Leases a claimed job to a worker for its next attempt.
-    static let leaseSQL = """
-        UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ?, pool = ?
-        WHERE id = ?
-        """
-
-    /// What a claimed job needs of its group.
-    static let claimedGroupSQL = """
-        SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
-            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context, groups.max_resubmits,
-            groups.followers_warmup, groups.trace_context
-        FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
-        WHERE groups.id = ?
-        """
-
-    /// When the next scheduled retry is due.
-    static let earliestRetrySQL = "SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'"
-
-    /// Scheduled retries that are due, oldest first, in bounded batches.
-    static let dueRetriesSQL = """
-        SELECT id, role, lane FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 1000
-        """
-
-    /// Makes a scheduled retry ready.
-    static let promoteRetrySQL = "UPDATE jobs SET state = 'ready', run_at = NULL WHERE id = ? AND state = 'scheduled'"
-
-    /// Running jobs of a lane, for its `max_inflight` cap.
-    static let runningInLaneSQL = "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?"
 }
 
 extension ClaimedJob {
@@ -298,9 +268,9 @@ extension WriteContext {
     /// An outcome counts only while the job is still leased to `worker` for that attempt, so a job that was rescued
     /// or cancelled meanwhile keeps the state it has now.
     mutating func complete(_ completions: [Completion], worker: String) throws {
-        let succeed = try db.cachedStatement(sql: Self.succeedSQL)
-        let fail = try db.cachedStatement(sql: Self.failSQL)
-        let retry = try db.cachedStatement(sql: Self.scheduleRetrySQL)
+        let succeed = try db.cachedStatement(sql: TransitionSQL.succeedSQL)
+        let fail = try db.cachedStatement(sql: TransitionSQL.failSQL)
+        let retry = try db.cachedStatement(sql: TransitionSQL.scheduleRetrySQL)
         var attempts: [FinishedAttempt] = []
         attempts.reserveCapacity(completions.count)
         var finishedPerGroup: [GroupID: Int] = [:]
@@ -407,32 +377,13 @@ extension WriteContext {
         }
     }
 
-    /// Records a success, if the job is still leased to the worker (`lease_owner = ?`) for that attempt.
-    static let succeedSQL = """
-        UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, finished_at = ?, lease_owner = NULL, lease_until = NULL,
-            pool = NULL
-        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
-        """
-
-    /// Schedules the next attempt of a failed job, if it is still leased to the worker for that attempt.
-    static let scheduleRetrySQL = """
-        UPDATE jobs SET state = 'scheduled', run_at = ?, error = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
-        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
-        """
-
-    /// Records a final failure, if the job is still leased to the worker for that attempt.
-    static let failSQL = """
-        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
-        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
-        """
-
     /// Applies the group's policy to a job that failed for the last time.
     mutating func applyFailurePolicy(job: JobRef, error: JobError) throws {
         var group = try groupRow(job.groupID)
         let data = #"{"job_id":\#(job.id),"error":\#(error.jsonString)}"#
         switch job.role {
         case .primer:
-            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'failed' WHERE id = ?").execute(arguments: [group.id.rawValue])
+            try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'failed' WHERE id = ?").run { $0.add(group.id.rawValue) }
             group.primerState = .failed
             try record(.primerFailed, group, data: data)
             switch group.primerPolicy {
@@ -442,7 +393,7 @@ extension WriteContext {
                 // The group stays live so late followers are accepted (and recorded as cancelled); it fails when
                 // it finishes.
                 let details = #"{"reason":"primer_failed_skip_followers","job_id":\#(job.id),"error":\#(error.jsonString)}"#
-                try db.cachedStatement(sql: "UPDATE groups SET error = ? WHERE id = ?").execute(arguments: [details, group.id.rawValue])
+                try db.cachedStatement(sql: "UPDATE groups SET error = ? WHERE id = ?").run { $0.add(details); $0.add(group.id.rawValue) }
                 try cancelNotStartedJobs(of: group, reason: "primer_failed_skip_followers")
             case .runFollowers:
                 try releaseFollowers(of: group, primerSucceeded: false)
@@ -463,4 +414,54 @@ private struct FinishedAttempt {
     var outcome: String
     var error: String?
     var usage: TokenUsage?
+}
+
+extension TransitionSQL {
+    /// Leases a claimed job to a worker for its next attempt.
+    static let leaseSQL = """
+        UPDATE jobs SET state = 'running', attempts = ?, lease_owner = ?, lease_until = ?, started_at = ?, pool = ?
+        WHERE id = ?
+        """
+
+    /// What a claimed job needs of its group.
+    static let claimedGroupSQL = """
+        SELECT groups.key, groups.group_context, groups.cache_key, groups.retry_policy, groups.job_timeout,
+            COALESCE(groups.cache_ref, cache_entries.provider_ref), groups.cache_context, groups.max_resubmits,
+            groups.followers_warmup, groups.trace_context
+        FROM groups LEFT JOIN cache_entries ON cache_entries.key = groups.cache_key AND cache_entries.state = 'ready'
+        WHERE groups.id = ?
+        """
+
+    /// When the next scheduled retry is due.
+    static let earliestRetrySQL = "SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'"
+
+    /// Scheduled retries that are due, oldest first, in bounded batches.
+    static let dueRetriesSQL = """
+        SELECT id, role, lane FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 1000
+        """
+
+    /// Makes a scheduled retry ready.
+    static let promoteRetrySQL = "UPDATE jobs SET state = 'ready', run_at = NULL WHERE id = ? AND state = 'scheduled'"
+
+    /// Running jobs of a lane, for its `max_inflight` cap.
+    static let runningInLaneSQL = "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND lane = ?"
+
+    /// Records a success, if the job is still leased to the worker (`lease_owner = ?`) for that attempt.
+    static let succeedSQL = """
+        UPDATE jobs SET state = 'succeeded', result = ?, error = NULL, finished_at = ?, lease_owner = NULL, lease_until = NULL,
+            pool = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
+
+    /// Schedules the next attempt of a failed job, if it is still leased to the worker for that attempt.
+    static let scheduleRetrySQL = """
+        UPDATE jobs SET state = 'scheduled', run_at = ?, error = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
+
+    /// Records a final failure, if the job is still leased to the worker for that attempt.
+    static let failSQL = """
+        UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL, pool = NULL
+        WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?
+        """
 }

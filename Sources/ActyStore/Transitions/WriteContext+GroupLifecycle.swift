@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 extension WriteContext {
     /// Releases a group's blocked followers (its primer succeeded, or the group will never have one, or the primer
@@ -12,7 +11,7 @@ extension WriteContext {
         let through = Self.followersWindowEnd(group)
         guard through > group.followersReleasedThrough else { return }
         let warmUntil = primerSucceeded ? group.warmUntil.flatMap { $0 > now ? $0 : nil } : nil
-        try db.cachedStatement(sql: Self.releaseFollowersSQL).run {
+        try db.cachedStatement(sql: TransitionSQL.releaseFollowersSQL).run {
             $0.add(warmUntil == nil ? JobState.ready.rawValue : JobState.scheduled.rawValue)
             $0.add(warmUntil)
             $0.add(group.id.rawValue)
@@ -49,17 +48,19 @@ extension WriteContext {
     mutating func cancelNotStartedJobs(of group: GroupRow, reason: String) throws {
         let error = JobError(type: "cancelled", message: reason)
         let errorJSON = error.jsonString
-        let statement = try db.cachedStatement(sql: Self.cancelNotStartedSQL)
-        let rows = try Row.fetchAll(statement, arguments: [errorJSON, now, group.id.rawValue])
+        let statement = try db.cachedStatement(sql: TransitionSQL.cancelNotStartedSQL)
+        var rows: [(id: JobID, role: JobRole, followerIndex: Int?, attempts: Int, executor: String)] = []
+        try statement.forEachRow { [now] in $0.add(errorJSON); $0.add(now); $0.add(group.id.rawValue) } _: { row in
+            rows.append((JobID(row.int64(0)), JobRole(stored: row.string(1)), row.optionalInt(2), row.int(3), row.string(4)))
+        }
         guard !rows.isEmpty else { return }
         for row in rows {
-            let role = JobRole(stored: row[1] as String)
-            let ref = JobRef(id: JobID(row[0]), groupID: group.id, groupKey: group.key, role: role, followerIndex: row[2], lane: group.lane)
+            let ref = JobRef(id: row.id, groupID: group.id, groupKey: group.key, role: row.role, followerIndex: row.followerIndex, lane: group.lane)
             try record(.jobCancelled, ref, data: #"{"reason":"\#(reason)","phase":"queued"}"#)
             effects.finishedJobs.append(
                 FinishedJob(
-                    id: ref.id, groupKey: group.key, role: role, state: .cancelled, error: error, attempts: row[3], lane: group.lane,
-                    executor: row[4]
+                    id: ref.id, groupKey: group.key, role: row.role, state: .cancelled, error: error, attempts: row.attempts,
+                    lane: group.lane, executor: row.executor
                 )
             )
         }
@@ -80,8 +81,9 @@ extension WriteContext {
         ]).jsonString
         group.state = .failed
         group.error = details
-        try db.cachedStatement(sql: "UPDATE groups SET state = 'failed', error = ? WHERE id = ?")
-            .execute(arguments: [details, group.id.rawValue])
+        try db.cachedStatement(sql: "UPDATE groups SET state = 'failed', error = ? WHERE id = ?").run {
+            $0.add(details); $0.add(group.id.rawValue)
+        }
         try record(.groupFailed, group, data: details)
         try cancelNotStartedJobs(of: group, reason: "group_failed")
         try finishGroupIfDone(group.id)
@@ -90,7 +92,7 @@ extension WriteContext {
     /// Adds `count` terminal jobs to a group's tally.
     mutating func countFinishedJobs(_ count: Int, in group: GroupID) throws {
         var capped = false
-        try db.cachedStatement(sql: Self.countFinishedJobsSQL).forEachRow { $0.add(count); $0.add(group.rawValue) } _: { capped = $0.int(0) != 0 }
+        try db.cachedStatement(sql: TransitionSQL.countFinishedJobsSQL).forEachRow { $0.add(count); $0.add(group.rawValue) } _: { capped = $0.int(0) != 0 }
         // A group with a cap on unfinished followers releases the next ones as others finish, once it has begun.
         guard capped else { return }
         let row = try groupRow(group)
@@ -113,7 +115,7 @@ extension WriteContext {
             .run { [now] in $0.add(group.state.rawValue); $0.add(now); $0.add(id.rawValue) }
         var primerState = "none"
         var followers: (succeeded: Int, failed: Int, cancelled: Int) = (0, 0, 0)
-        try db.cachedStatement(sql: Self.groupJobCountsSQL).forEachRow { $0.add(id.rawValue) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.groupJobCountsSQL).forEachRow { $0.add(id.rawValue) } _: { row in
             primerState = row.optionalString(0) ?? "none"
             followers = (row.int(1), row.int(2), row.int(3))
         }
@@ -135,7 +137,7 @@ extension WriteContext {
     }
 }
 
-extension WriteContext {
+extension TransitionSQL {
     /// Makes a group's waiting followers in a range of indexes ready, or scheduled for the end of the warm-up.
     static let releaseFollowersSQL = """
         UPDATE jobs SET state = ?, run_at = ?

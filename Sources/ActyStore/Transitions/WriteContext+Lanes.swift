@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// Lane administration: pausing and re-weighting lanes that exist.
 extension WriteContext {

@@ -1,12 +1,11 @@
 import ActyCore
-import GRDB
 
 extension WriteContext {
     /// Hands running jobs back without using up an attempt: their engine is shutting down.
     ///
     /// Each counts only while still leased to `worker` for that attempt.
     mutating func release(_ jobs: [ClaimedJob], worker: String) throws {
-        let release = try db.cachedStatement(sql: Self.releaseSQL)
+        let release = try db.cachedStatement(sql: TransitionSQL.releaseSQL)
         for job in jobs {
             try release.run { $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt) }
             guard db.changesCount == 1 else { continue }
@@ -20,9 +19,9 @@ extension WriteContext {
     /// A worker that was marked lost (it stopped heartbeating for too long, say while its machine slept) comes
     /// back; the jobs rescued meanwhile stay with whoever took them, since their leases no longer name it.
     mutating func heartbeat(worker: String, leaseUntil: Double) throws {
-        try db.cachedStatement(sql: Self.extendLeasesSQL).run { $0.add(leaseUntil); $0.add(worker) }
-        try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(leaseUntil); $0.add(worker) }
-        try db.cachedStatement(sql: Self.heartbeatSQL).run { $0.add(now); $0.add(worker) }
+        try db.cachedStatement(sql: TransitionSQL.extendLeasesSQL).run { $0.add(leaseUntil); $0.add(worker) }
+        try db.cachedStatement(sql: TransitionSQL.extendCacheLeasesSQL).run { $0.add(leaseUntil); $0.add(worker) }
+        try db.cachedStatement(sql: TransitionSQL.heartbeatSQL).run { $0.add(now); $0.add(worker) }
     }
 
     /// Takes back jobs whose lease expired or whose worker is known to be dead, and marks silent workers lost.
@@ -41,33 +40,33 @@ extension WriteContext {
     mutating func rescue(silentSince: Double, deadWorkers: [String]) throws -> Int {
         // The rescuing worker (`self.worker`) never counts itself as silent, nor takes back its own running jobs:
         // it knows they run, even when a late heartbeat let their leases lapse.
-        let markLost = try db.cachedStatement(sql: Self.markWorkerLostSQL)
+        let markLost = try db.cachedStatement(sql: TransitionSQL.markWorkerLostSQL)
         try markLost.run { $0.add(silentSince); $0.addNull(); $0.add(worker) }
         for dead in deadWorkers {
             try markLost.run { $0.add(-Double.infinity); $0.add(dead); $0.add(worker) }
             // Cache entries it was creating are taken over at once rather than when their lease runs out.
-            try db.cachedStatement(sql: Self.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(dead) }
+            try db.cachedStatement(sql: TransitionSQL.extendCacheLeasesSQL).run { $0.add(0.0); $0.add(dead) }
         }
         // Producers that died or went silent hold their groups open no longer.
         try releaseProducerLeasesOfStoppedWorkers()
 
         let now = now
         var expired: [JobRow] = []
-        try db.cachedStatement(sql: Self.expiredLeasesSQL).forEachRow { $0.add(now) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.expiredLeasesSQL).forEachRow { $0.add(now) } _: { row in
             let job = JobRow(row)
             if job.leaseOwner != worker { expired.append(job) }
         }
         if !deadWorkers.isEmpty {
             let known = Set(expired.map(\.id))
-            try db.cachedStatement(sql: Self.runningJobsSQL).forEachRow { _ in } _: { row in
+            try db.cachedStatement(sql: TransitionSQL.runningJobsSQL).forEachRow { _ in } _: { row in
                 let job = JobRow(row)
                 if let owner = job.leaseOwner, deadWorkers.contains(owner), !known.contains(job.id) { expired.append(job) }
             }
         }
         guard !expired.isEmpty else { return 0 }
 
-        let requeue = try db.cachedStatement(sql: Self.requeueRescuedSQL)
-        let fail = try db.cachedStatement(sql: Self.failRescuedSQL)
+        let requeue = try db.cachedStatement(sql: TransitionSQL.requeueRescuedSQL)
+        let fail = try db.cachedStatement(sql: TransitionSQL.failRescuedSQL)
         var attempts: [(JobRow, String)] = []
         var failures: [(JobRef, JobError)] = []
         var finishedPerGroup: [GroupID: Int] = [:]
@@ -111,7 +110,22 @@ extension WriteContext {
     }
 }
 
-extension WriteContext {
+extension JobError {
+    /// The error of a job whose attempts were abandoned `count` times, reaching its `bound`, the last by `lastWorker`'s
+    /// process.
+    static func abandonedTooOften(_ count: Int, bound: Int, lastWorker: String) -> JobError {
+        JobError(
+            type: "abandoned",
+            message: """
+                the job was abandoned \(count) times (maxAbandonedAttempts is \(bound)): the process running it stopped during \
+                \(count) of its attempts, the last one worker \(lastWorker)'s, so the job may be crashing its process; it is not \
+                run again
+                """
+        )
+    }
+}
+
+extension TransitionSQL {
     /// Hands a running job back to `ready`, giving back the attempt its claim counted.
     static let releaseSQL = """
         UPDATE jobs SET state = 'ready', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL,
@@ -149,19 +163,4 @@ extension WriteContext {
             lease_until = NULL, pool = NULL
         WHERE id = ? AND state = 'running' AND attempts = ?
         """
-}
-
-extension JobError {
-    /// The error of a job whose attempts were abandoned `count` times, reaching its `bound`, the last by `lastWorker`'s
-    /// process.
-    static func abandonedTooOften(_ count: Int, bound: Int, lastWorker: String) -> JobError {
-        JobError(
-            type: "abandoned",
-            message: """
-                the job was abandoned \(count) times (maxAbandonedAttempts is \(bound)): the process running it stopped during \
-                \(count) of its attempts, the last one worker \(lastWorker)'s, so the job may be crashing its process; it is not \
-                run again
-                """
-        )
-    }
 }

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// Producer leases: several producers feed one open group, which closes when the last lease ends.
 extension WriteContext {
@@ -11,10 +10,10 @@ extension WriteContext {
         guard group.state == .open else {
             throw ActyError(.groupClosed, "group '\(group.key)' is \(group.state.rawValue): a producer lease needs an open group")
         }
-        try db.cachedStatement(sql: "INSERT INTO producer_leases (group_id, worker, acquired_at) VALUES (?, ?, ?)").run {
-            $0.add(id.rawValue); $0.add(worker ?? "unknown"); $0.add(now)
-        }
-        return db.lastInsertedRowID
+        var lease: Int64 = 0
+        try db.cachedStatement(sql: "INSERT INTO producer_leases (group_id, worker, acquired_at) VALUES (?, ?, ?) RETURNING id")
+            .forEachRow { [worker, now] in $0.add(id.rawValue); $0.add(worker ?? "unknown"); $0.add(now) } _: { lease = $0.int64(0) }
+        return lease
     }
 
     /// Ends a lease; the group closes when it was the last one. Ending a lease that already ended does nothing.
@@ -33,7 +32,7 @@ extension WriteContext {
     /// Ends the leases of engine processes that stopped or were found dead, and closes the groups left without one.
     mutating func releaseProducerLeasesOfStoppedWorkers() throws {
         var groups: Set<GroupID> = []
-        try db.cachedStatement(sql: Self.releaseStoppedLeasesSQL).forEachRow { _ in } _: { groups.insert(GroupID($0.int64(0))) }
+        try db.cachedStatement(sql: TransitionSQL.releaseStoppedLeasesSQL).forEachRow { _ in } _: { groups.insert(GroupID($0.int64(0))) }
         try closeIfUnleased(groups)
     }
 
@@ -45,7 +44,9 @@ extension WriteContext {
             if leases == 0 { try closeGroup(group) }
         }
     }
+}
 
+extension TransitionSQL {
     static let releaseStoppedLeasesSQL = """
         DELETE FROM producer_leases WHERE worker IN (SELECT id FROM workers WHERE stopped_at IS NOT NULL)
         RETURNING group_id

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// How many rows a prune removed.
 package struct PruneResult: Sendable, Hashable {
@@ -18,7 +17,7 @@ extension WriteContext {
     /// groups per call so that one transaction stays short. Live groups are never touched.
     mutating func prune(finishedBefore: Double, limit: Int) throws -> PruneResult {
         var groups: [Int64] = []
-        try db.cachedStatement(sql: Self.prunableGroupsSQL).forEachRow { $0.add(finishedBefore); $0.add(limit) } _: {
+        try db.cachedStatement(sql: TransitionSQL.prunableGroupsSQL).forEachRow { $0.add(finishedBefore); $0.add(limit) } _: {
             groups.append($0.int64(0))
         }
         var result = PruneResult(groups: 0, jobs: 0, attempts: 0, events: 0)
@@ -38,7 +37,9 @@ extension WriteContext {
         }
         return result
     }
+}
 
+extension TransitionSQL {
     /// Finished groups, oldest first, through the `groups_state` index.
     static let prunableGroupsSQL = """
         SELECT id FROM groups

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// Rate limits (`EngineConfiguration.rateLimits`, migrations/0010): the budgets a claim spends before it leases a job.
 ///
@@ -22,7 +21,7 @@ extension WriteContext {
         }
         for limit in limits {
             let full = RateBudget(limit: limit, now: now)
-            try db.cachedStatement(sql: Self.configureRateLimitSQL).run { [now] in
+            try db.cachedStatement(sql: TransitionSQL.configureRateLimitSQL).run { [now] in
                 $0.add(limit.executor); $0.add(limit.lane ?? ""); $0.add(limit.requestsPerMinute); $0.add(limit.tokensPerMinute)
                 $0.add(limit.maxInflight); $0.add(limit.burst); $0.add(limit.cooldown.seconds); $0.add(full.requests); $0.add(full.tokens)
                 $0.add(now); $0.add(now)
@@ -69,7 +68,7 @@ extension WriteContext {
 
     /// Stores a budget's state; `restored` records that refilling it made a lowered budget whole again.
     private mutating func save(_ budget: RateBudget, throttled: Bool, restored: Bool) throws {
-        try db.cachedStatement(sql: Self.saveRateLimitSQL).run { [now] in
+        try db.cachedStatement(sql: TransitionSQL.saveRateLimitSQL).run { [now] in
             $0.add(budget.requests); $0.add(budget.tokens); $0.add(budget.refilledAt); $0.add(budget.slowdown); $0.add(budget.slowUntil)
             $0.add(budget.pausedUntil); $0.add(throttled ? 1 : 0); $0.add(now); $0.add(budget.limit.executor); $0.add(budget.limit.lane ?? "")
         }
@@ -105,28 +104,6 @@ extension WriteContext {
             try record(.rateLimited, job.ref, pool: job.pool, data: data.jsonString)
         }
     }
-
-    static let configureRateLimitSQL = """
-        INSERT INTO rate_limits (
-            executor, lane, requests_per_minute, tokens_per_minute, max_inflight, burst, cooldown, requests, tokens, refilled_at, slowdown,
-            throttled, updated_at
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?)
-        ON CONFLICT (executor, lane) DO UPDATE SET requests_per_minute = excluded.requests_per_minute,
-            tokens_per_minute = excluded.tokens_per_minute, max_inflight = excluded.max_inflight, burst = excluded.burst,
-            cooldown = excluded.cooldown, requests = MIN(requests, excluded.requests), tokens = MIN(tokens, excluded.tokens),
-            updated_at = excluded.updated_at
-        WHERE requests_per_minute IS NOT excluded.requests_per_minute OR tokens_per_minute IS NOT excluded.tokens_per_minute
-            OR max_inflight IS NOT excluded.max_inflight OR burst IS NOT excluded.burst OR cooldown IS NOT excluded.cooldown
-        """
-
-
-
-    static let saveRateLimitSQL = """
-        UPDATE rate_limits SET requests = ?, tokens = ?, refilled_at = ?, slowdown = ?, slow_until = ?, paused_until = ?, throttled = ?,
-            updated_at = ?
-        WHERE executor = ? AND lane = ?
-        """
-
 }
 
 /// A budget's identity: an executor, and a lane or '' for every lane.
@@ -167,4 +144,25 @@ struct ClaimLimiter {
         }
         return true
     }
+}
+
+extension TransitionSQL {
+    static let configureRateLimitSQL = """
+        INSERT INTO rate_limits (
+            executor, lane, requests_per_minute, tokens_per_minute, max_inflight, burst, cooldown, requests, tokens, refilled_at, slowdown,
+            throttled, updated_at
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?)
+        ON CONFLICT (executor, lane) DO UPDATE SET requests_per_minute = excluded.requests_per_minute,
+            tokens_per_minute = excluded.tokens_per_minute, max_inflight = excluded.max_inflight, burst = excluded.burst,
+            cooldown = excluded.cooldown, requests = MIN(requests, excluded.requests), tokens = MIN(tokens, excluded.tokens),
+            updated_at = excluded.updated_at
+        WHERE requests_per_minute IS NOT excluded.requests_per_minute OR tokens_per_minute IS NOT excluded.tokens_per_minute
+            OR max_inflight IS NOT excluded.max_inflight OR burst IS NOT excluded.burst OR cooldown IS NOT excluded.cooldown
+        """
+
+    static let saveRateLimitSQL = """
+        UPDATE rate_limits SET requests = ?, tokens = ?, refilled_at = ?, slowdown = ?, slow_until = ?, paused_until = ?, throttled = ?,
+            updated_at = ?
+        WHERE executor = ? AND lane = ?
+        """
 }

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 extension WriteContext {
     /// Records an attempt whose result handler asked for another one: the job goes back to `ready` with the new
@@ -11,7 +10,7 @@ extension WriteContext {
     /// payload is in the database before the next attempt can be claimed, so a restart resumes with it.
     mutating func resubmit(_ job: ClaimedJob, _ resubmit: Completion.Resubmit, usage: TokenUsage?, at: Double, worker: String) throws {
         let runAt = resubmit.delay > 0 ? at + resubmit.delay : nil
-        try db.cachedStatement(sql: Self.resubmitSQL).run {
+        try db.cachedStatement(sql: TransitionSQL.resubmitSQL).run {
             $0.add(runAt == nil ? "ready" : "scheduled"); $0.add(runAt); $0.add(resubmit.payload); $0.add(resubmit.context)
             $0.add(job.id.rawValue); $0.add(worker); $0.add(job.attempt)
         }
@@ -21,7 +20,7 @@ extension WriteContext {
         }
         if let usage { try debitTokens(usage, of: job) }
         let duration = max(0, at - job.startedAt)
-        try db.cachedStatement(sql: Self.resubmittedAttemptSQL).run {
+        try db.cachedStatement(sql: TransitionSQL.resubmittedAttemptSQL).run {
             $0.add(job.id.rawValue); $0.add(job.attempt); $0.add(worker); $0.add(job.pool.rawValue); $0.add(job.startedAt)
             $0.add(at); $0.add(duration); $0.add(resubmit.reason); $0.add(resubmit.payload)
             $0.add(usage?.promptTokens); $0.add(usage?.completionTokens); $0.add(usage?.cachedPromptTokens)
@@ -40,7 +39,9 @@ extension WriteContext {
             effects.readyWork.insert(WorkKind(role: job.role, lane: job.lane))
         }
     }
+}
 
+extension TransitionSQL {
     /// Puts a resubmitted job back in the queue (`ready`, or `scheduled` until `run_at` after a delay) with its new
     /// payload and context, if it is still leased to the worker for that attempt. SQLite evaluates every expression
     /// of an UPDATE on the old row: `original_payload` takes the payload being replaced, the first time only.

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 extension WriteContext {
     /// Inserts groups with their primers and followers: every group row with multi-row inserts, then every job of
@@ -51,7 +50,7 @@ extension WriteContext {
         for (index, group) in groups.enumerated() where group.followersWarmup != nil || group.maxFollowersInflight != nil {
             // A skipped primer "starts" now: its followers still wait out the warm-up.
             let warmUntil = skipsPrimer[index] ? group.followersWarmup.map { now + $0 } : nil
-            try db.cachedStatement(sql: Self.followerDispatchSQL).run {
+            try db.cachedStatement(sql: TransitionSQL.followerDispatchSQL).run {
                 $0.add(group.followersWarmup); $0.add(warmUntil); $0.add(group.maxFollowersInflight); $0.add(ids[index].rawValue)
             }
         }
@@ -101,8 +100,8 @@ extension WriteContext {
                 }
             }
             if skipsPrimer[index], let key = group.cacheKey, let cache = group.skipPrimerOnCacheHit {
-                try db.cachedStatement(sql: Self.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
-                try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(key); $0.add(row.id.rawValue) }
+                try db.cachedStatement(sql: TransitionSQL.cacheHitSQL).run { [now = self.now] in $0.add(now); $0.add(key) }
+                try db.cachedStatement(sql: TransitionSQL.groupRefFromEntrySQL).run { $0.add(key); $0.add(row.id.rawValue) }
                 try record(.cacheHit, row, data: Self.cacheData(key: key, provider: cache.provider, reason: "primer_skipped"))
             }
             let jobs = next..<(next + row.jobsTotal)
@@ -133,11 +132,6 @@ extension WriteContext {
         return submitted
     }
 
-    /// Stores a group's follower dispatch settings (rare: one statement for those groups alone).
-    static let followerDispatchSQL = """
-        UPDATE groups SET followers_warmup = ?, warm_until = ?, max_followers_inflight = ? WHERE id = ?
-        """
-
     /// Refuses the call unless every key is free: not the key of a live group, nor of an earlier group of the call.
     private func checkKeys(_ groups: [NewGroup]) throws {
         var seen: [String: Int] = [:]
@@ -148,7 +142,7 @@ extension WriteContext {
                     .refusing(group: index, of: groups.count, key: group.key)
             }
             var keyInUse = false
-            try db.cachedStatement(sql: Self.liveKeySQL).forEachRow { $0.add(group.key) } _: { _ in keyInUse = true }
+            try db.cachedStatement(sql: TransitionSQL.liveKeySQL).forEachRow { $0.add(group.key) } _: { _ in keyInUse = true }
             if keyInUse { throw Self.keyInUse(group.key).refusing(group: index, of: groups.count, key: group.key) }
         }
     }
@@ -227,7 +221,7 @@ extension WriteContext {
     private mutating func recordQueued(_ jobs: ArraySlice<JobInsert>, ids: ArraySlice<JobID>, groupKey: String) throws {
         for (new, id) in zip(jobs, ids) {
             let ref = JobRef(id: id, groupID: new.group, groupKey: groupKey, role: new.role, followerIndex: new.followerIndex, lane: new.lane)
-            try record(.jobQueued, ref, data: new.state == .blocked ? Self.blockedData : nil)
+            try record(.jobQueued, ref, data: new.state == .blocked ? TransitionSQL.blockedData : nil)
             if new.state == .ready { effects.readyWork.insert(WorkKind(role: new.role, lane: new.lane)) }
         }
     }
@@ -237,29 +231,11 @@ extension WriteContext {
     private func primerSkippedOnCacheHit(_ group: NewGroup) throws -> Bool {
         guard group.primer != nil, let cache = group.skipPrimerOnCacheHit, let key = group.cacheKey else { return false }
         var valid = false
-        try db.cachedStatement(sql: Self.validCacheSQL).forEachRow {
+        try db.cachedStatement(sql: TransitionSQL.validCacheSQL).forEachRow {
             $0.add(key); $0.add(cache.provider); $0.add(cache.fingerprint); $0.add(now)
         } _: { _ in valid = true }
         return valid
     }
-
-    /// Gives a group the current reference of its key's entry.
-    static let groupRefFromEntrySQL = "UPDATE groups SET cache_ref = (SELECT provider_ref FROM cache_entries WHERE key = ?) WHERE id = ?"
-
-    /// A ready, unexpired entry of this key, provider and fingerprint.
-    static let validCacheSQL = """
-        SELECT 1 FROM cache_entries
-        WHERE key = ? AND state = 'ready' AND provider = ? AND fingerprint = ? AND (expires_at IS NULL OR expires_at > ?)
-        """
-
-    /// Whether a live group has the key; served by `groups_live_key` or `groups_key` (see QueryPlanTests).
-    static let liveKeySQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed')"
-
-    /// A group row by id.
-    static let groupRowSQL = "SELECT \(GroupRow.columns) FROM groups WHERE id = ?"
-
-    /// The data of `job_queued` for a job that waits for its primer.
-    private static let blockedData = #"{"blocked":true}"#
 
     private static func keyInUse(_ key: String) -> ActyError {
         ActyError(.groupKeyInUse, "a live group already has the key '\(key)': use a new key, or wait until that group finishes")
@@ -316,7 +292,9 @@ extension WriteContext {
         let statement = try db.cachedStatement(sql: """
             UPDATE groups SET primer_state = ?, followers_total = ?, jobs_total = ? WHERE id = ?
             """)
-        try statement.execute(arguments: [group.primerState.rawValue, group.followersTotal, group.jobsTotal, id.rawValue])
+        try statement.run { [group] in
+            $0.add(group.primerState.rawValue); $0.add(group.followersTotal); $0.add(group.jobsTotal); $0.add(id.rawValue)
+        }
         let resultHandler = try resultHandler(of: id)
         let inserts = jobs.enumerated().map { offset, job in
             JobInsert(
@@ -344,9 +322,9 @@ extension WriteContext {
         group.primerState = .skipped
         group.jobsTotal += 1
         try db.cachedStatement(sql: "UPDATE groups SET primer_state = 'skipped', jobs_total = jobs_total + 1 WHERE id = ?")
-            .execute(arguments: [group.id.rawValue])
-        try db.cachedStatement(sql: Self.cacheHitSQL).run { [now] in $0.add(now); $0.add(cacheKey) }
-        try db.cachedStatement(sql: Self.groupRefFromEntrySQL).run { $0.add(cacheKey); $0.add(group.id.rawValue) }
+            .run { [group] in $0.add(group.id.rawValue) }
+        try db.cachedStatement(sql: TransitionSQL.cacheHitSQL).run { [now] in $0.add(now); $0.add(cacheKey) }
+        try db.cachedStatement(sql: TransitionSQL.groupRefFromEntrySQL).run { $0.add(cacheKey); $0.add(group.id.rawValue) }
         try record(.cacheHit, group, data: Self.cacheData(key: cacheKey, provider: provider, reason: "primer_skipped"))
         let insert = JobInsert(
             job: job, group: group.id, lane: group.lane, role: .primer, followerIndex: nil, state: .succeeded,
@@ -355,8 +333,9 @@ extension WriteContext {
         let ids = try insertJobs([insert])
         try recordQueued([insert], ids: ids[...], groupKey: group.key)
         let ref = JobRef(id: ids[0], groupID: group.id, groupKey: group.key, role: .primer, followerIndex: nil, lane: group.lane)
-        try db.cachedStatement(sql: "UPDATE jobs SET result = ?, finished_at = ? WHERE id = ?")
-            .execute(arguments: [Store.skippedPrimerOutput(cacheKey: cacheKey).jsonString, now, ref.id.rawValue])
+        try db.cachedStatement(sql: "UPDATE jobs SET result = ?, finished_at = ? WHERE id = ?").run { [now] in
+            $0.add(Store.skippedPrimerOutput(cacheKey: cacheKey).jsonString); $0.add(now); $0.add(ref.id.rawValue)
+        }
         try record(.jobSucceeded, ref, data: #"{"attempt":0,"skipped":"cache_hit"}"#)
         effects.finishedJobs.append(
             FinishedJob(
@@ -376,18 +355,11 @@ extension WriteContext {
     /// The cache key of a group whose entry is ready, from this provider with this fingerprint, and not expired.
     private func readyCacheKey(of group: GroupID, provider: String, fingerprint: String) throws -> String? {
         var key: String?
-        try db.cachedStatement(sql: Self.readyCacheOfGroupSQL).forEachRow {
+        try db.cachedStatement(sql: TransitionSQL.readyCacheOfGroupSQL).forEachRow {
             $0.add(group.rawValue); $0.add(provider); $0.add(fingerprint); $0.add(now)
         } _: { key = $0.string(0) }
         return key
     }
-
-    /// The ready, unexpired entry of a group's cache key, if it has this provider and fingerprint.
-    static let readyCacheOfGroupSQL = """
-        SELECT cache_entries.key FROM groups JOIN cache_entries ON cache_entries.key = groups.cache_key
-        WHERE groups.id = ? AND cache_entries.state = 'ready' AND cache_entries.provider = ? AND cache_entries.fingerprint = ?
-            AND (cache_entries.expires_at IS NULL OR cache_entries.expires_at > ?)
-        """
 
     /// Adds a job to an open group as its primer when it has none yet, else as a follower (the original's
     /// `auto_primer_from_first_payload`); decided inside the transaction, so two concurrent calls make one primer.
@@ -405,8 +377,9 @@ extension WriteContext {
         var group = try groupRow(id)
         guard group.state == .open else { return }
         group.state = .closed
-        try db.cachedStatement(sql: "UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?")
-            .execute(arguments: [now, id.rawValue])
+        try db.cachedStatement(sql: "UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?").run { [now] in
+            $0.add(now); $0.add(id.rawValue)
+        }
         try record(.groupClosed, group)
         if group.primerState == .none {
             try releaseFollowers(of: group, primerSucceeded: false)
@@ -426,7 +399,7 @@ extension WriteContext {
     /// Reads a group row by id.
     func groupRow(_ id: GroupID) throws -> GroupRow {
         var group: GroupRow?
-        try db.cachedStatement(sql: Self.groupRowSQL).forEachRow { $0.add(id.rawValue) } _: { row in
+        try db.cachedStatement(sql: TransitionSQL.groupRowSQL).forEachRow { $0.add(id.rawValue) } _: { row in
             group = try GroupRow(row)
         }
         guard let group else {
@@ -434,4 +407,36 @@ extension WriteContext {
         }
         return group
     }
+}
+
+extension TransitionSQL {
+    /// Stores a group's follower dispatch settings (rare: one statement for those groups alone).
+    static let followerDispatchSQL = """
+        UPDATE groups SET followers_warmup = ?, warm_until = ?, max_followers_inflight = ? WHERE id = ?
+        """
+
+    /// Gives a group the current reference of its key's entry.
+    static let groupRefFromEntrySQL = "UPDATE groups SET cache_ref = (SELECT provider_ref FROM cache_entries WHERE key = ?) WHERE id = ?"
+
+    /// A ready, unexpired entry of this key, provider and fingerprint.
+    static let validCacheSQL = """
+        SELECT 1 FROM cache_entries
+        WHERE key = ? AND state = 'ready' AND provider = ? AND fingerprint = ? AND (expires_at IS NULL OR expires_at > ?)
+        """
+
+    /// Whether a live group has the key; served by `groups_live_key` or `groups_key` (see QueryPlanTests).
+    static let liveKeySQL = "SELECT 1 FROM groups WHERE key = ? AND state IN ('open', 'closed')"
+
+    /// A group row by id.
+    static let groupRowSQL = "SELECT \(GroupRow.columns) FROM groups WHERE id = ?"
+
+    /// The data of `job_queued` for a job that waits for its primer.
+    fileprivate static let blockedData = #"{"blocked":true}"#
+
+    /// The ready, unexpired entry of a group's cache key, if it has this provider and fingerprint.
+    static let readyCacheOfGroupSQL = """
+        SELECT cache_entries.key FROM groups JOIN cache_entries ON cache_entries.key = groups.cache_key
+        WHERE groups.id = ? AND cache_entries.state = 'ready' AND cache_entries.provider = ? AND cache_entries.fingerprint = ?
+            AND (cache_entries.expires_at IS NULL OR cache_entries.expires_at > ?)
+        """
 }

@@ -1,13 +1,12 @@
 import ActyCore
-import GRDB
 
 /// The state of one write request inside a batch transaction: the connection, the request's clock, the effects
 /// it produced and the events it recorded.
 ///
 /// All state transitions of jobs and groups are methods of this type (in the `WriteContext+…` files), so the
 /// engine and the administration tools apply exactly the same rules.
-struct WriteContext {
-    let db: Database
+struct WriteContext<Connection: SQLConnection> {
+    let db: Connection
     /// The time of the request, used for every timestamp it writes.
     let now: Double
     /// The engine process on whose behalf events are written, if any.
@@ -28,7 +27,7 @@ struct WriteContext {
     /// The admission control of the writing engine (``Store/setAdmission(_:)``); `nil` for none.
     let admission: AdmissionSettings?
 
-    init(db: Database, worker: String?, keepsEvents: Bool, admission: AdmissionSettings? = nil) {
+    init(db: Connection, worker: String?, keepsEvents: Bool, admission: AdmissionSettings? = nil) {
         self.db = db
         self.admission = admission
         self.now = WallClock.now
@@ -174,7 +173,7 @@ struct GroupRow: Sendable {
         self.finishedAt = finishedAt
     }
 
-    init(_ row: Statement.Columns) throws {
+    init(_ row: some SQLColumns) throws {
         id = GroupID(row.int64(0))
         key = row.string(1)
         lane = row.string(2)
@@ -202,3 +201,7 @@ struct GroupRow: Sendable {
         return value
     }
 }
+
+/// The transitions' SQL statements, one file's in each `extension TransitionSQL`: apart from the generic
+/// ``WriteContext``, since a generic type cannot hold static stored properties.
+enum TransitionSQL {}

@@ -1,5 +1,4 @@
 import ActyCore
-import GRDB
 
 /// The single writer: runs concurrent write requests together in one transaction (group commit) and
 /// acknowledges each only after that transaction committed.
@@ -7,8 +6,10 @@ import GRDB
 /// Commits are what a durable queue pays for, so everything that arrives while a transaction is running goes into
 /// the next one: under load, one commit carries many submissions, claims and completions.
 ///
-/// Every batch runs on GRDB's writer queue (the *writer thread*) in four steps, one hook each:
-/// 1. `BEGIN IMMEDIATE`, then each request's **body**, in arrival order;
+/// Every batch runs on the database's writer queue (the *writer thread*: GRDB's for SQLite) in four steps, one hook
+/// each:
+/// 1. `BEGIN IMMEDIATE` (``WriterConnection/beginWriteTransaction()``), then each request's **body**, in arrival
+///    order;
 /// 2. the **tail** (``BatchTail/beforeCommit(_:)``): what the writer's owner does in every batch, after the
 ///    requests (the engine records completions and claims jobs there);
 /// 3. `COMMIT`, then each request's **committed** continuation, which turns the body's value into the caller's
@@ -25,15 +26,17 @@ import GRDB
 /// a new transaction (so a body may run more than once and must have no effect outside the database). A write
 /// fault (a full disk, an I/O error, a lock held past the busy timeout) fails the whole batch at once.
 ///
-/// Transactions begin with `BEGIN IMMEDIATE`, so another process's writer waits for the busy timeout instead of
-/// failing halfway through.
+/// Transactions exclude every other writer from their start, so another process's writer waits instead of failing
+/// halfway through.
 ///
 /// Related SQLite documentation: <https://www.sqlite.org/lang_transaction.html>
-final class GroupCommitWriter: Sendable {
+final class GroupCommitWriter<Queue: WriterQueue>: Sendable {
+    typealias Connection = Queue.Connection
+
     /// A queued request.
     private struct Request: Sendable {
         /// Runs the request's body inside the batch transaction; returns how to acknowledge it once committed.
-        let run: @Sendable (Database) throws -> Acknowledgement
+        let run: @Sendable (Connection) throws -> Acknowledgement
         /// Delivers an error instead of a value.
         let fail: @Sendable (any Error) -> Void
     }
@@ -50,18 +53,18 @@ final class GroupCommitWriter: Sendable {
         var isKicked = false
     }
 
-    private let database: any DatabaseWriter
+    private let queue: Queue
     private let state = Locked(State())
-    private let tail: any BatchTail
+    private let tail: any BatchTail<Connection>
     private let path: String?
 
-    /// Creates a writer over a GRDB database writer.
+    /// Creates a writer that runs its batches on `queue`.
     ///
     /// - Parameters:
     ///   - path: the database file, named in error messages.
     ///   - tail: the work every batch does besides its requests.
-    init(database: any DatabaseWriter, path: String? = nil, tail: any BatchTail = NoTail()) {
-        self.database = database
+    init(queue: Queue, path: String? = nil, tail: any BatchTail<Connection> = NoTail()) {
+        self.queue = queue
         self.path = path
         self.tail = tail
     }
@@ -73,7 +76,7 @@ final class GroupCommitWriter: Sendable {
     /// - Throws: the error `body` threw, or the error that made the whole transaction fail (then nothing of the
     ///   batch was kept).
     func write<T: Sendable, U: Sendable>(
-        _ body: @escaping @Sendable (Database) throws -> T,
+        _ body: @escaping @Sendable (Connection) throws -> T,
         committed: @escaping @Sendable (T) -> U
     ) async throws -> U {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<U, any Error>) in
@@ -96,7 +99,7 @@ final class GroupCommitWriter: Sendable {
     }
 
     /// Runs `body` in the next batch transaction and returns its value once that transaction has committed.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await write(body, committed: { $0 })
     }
 
@@ -116,10 +119,10 @@ final class GroupCommitWriter: Sendable {
         return true
     }
 
-    /// Runs one batch per block on GRDB's writer queue, so that other work queued there (reads of an in-memory
+    /// Runs one batch per block on the writer queue, so that other work queued there (reads of an in-memory SQLite
     /// database) is not starved while requests keep arriving.
     private func scheduleBatch() {
-        database.asyncWriteWithoutTransaction { db in
+        queue.async { db in
             let batch = self.state.withLock { state -> [Request]? in
                 let batch = state.queue
                 let isKicked = state.isKicked
@@ -137,12 +140,12 @@ final class GroupCommitWriter: Sendable {
         }
     }
 
-    private func commit(_ batch: [Request], in db: Database) {
+    private func commit(_ batch: [Request], in db: Connection) {
         var pending = batch
         let began = ContinuousClock.now
         while true {
             do {
-                try db.beginTransaction(.immediate)
+                try db.beginWriteTransaction()
             } catch {
                 fail(pending, error)
                 return
@@ -162,7 +165,7 @@ final class GroupCommitWriter: Sendable {
                 // Roll back everything and run the others again without the failed request, unless the database
                 // itself cannot be written (a full disk, an I/O error, a lock): then every other request would
                 // meet the same error, one batch after another.
-                if db.isInsideTransaction { try? db.rollback() }
+                db.rollbackTransaction()
                 if StoreErrors.isWriteFault(failure.error) {
                     fail(pending, failure.error)
                     return
@@ -176,7 +179,7 @@ final class GroupCommitWriter: Sendable {
                 try tail.beforeCommit(db)
                 try db.commit()
             } catch {
-                if db.isInsideTransaction { try? db.rollback() }
+                db.rollbackTransaction()
                 fail(pending, error)
                 return
             }
@@ -196,9 +199,10 @@ final class GroupCommitWriter: Sendable {
 }
 
 /// What the owner of a ``GroupCommitWriter`` does in every batch besides its requests, on the writer thread.
-protocol BatchTail: Sendable {
+protocol BatchTail<Connection>: Sendable {
+    associatedtype Connection: WriterConnection
     /// Inside the transaction, after the batch's requests; runs again when the transaction is retried.
-    func beforeCommit(_ db: Database) throws
+    func beforeCommit(_ db: Connection) throws
     /// After each transaction of a batch, before any of its requests is acknowledged or failed.
     func afterTransaction(_ outcome: TransactionOutcome)
 }
@@ -214,7 +218,7 @@ enum TransactionOutcome: Sendable {
 }
 
 /// A writer without work of its own.
-struct NoTail: BatchTail {
-    func beforeCommit(_ db: Database) throws {}
+struct NoTail<Connection: WriterConnection>: BatchTail {
+    func beforeCommit(_ db: Connection) throws {}
     func afterTransaction(_ outcome: TransactionOutcome) {}
 }

@@ -97,6 +97,12 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 extension Database: WriterConnection {
     package var dialect: SQLDialect { .sqlite }
 
+    /// One `INSERT` statement's rows get consecutive rowids, the last one known without `RETURNING`.
+    package func insertRows(_ rowCount: Int, with statement: Statement, _ bind: (inout Statement.Bindings) -> Void) throws -> Int64 {
+        try statement.run(bind)
+        return lastInsertedRowID - Int64(rowCount - 1)
+    }
+
     /// `BEGIN IMMEDIATE`: another process's writer waits for the busy timeout instead of failing halfway through.
     package func beginWriteTransaction() throws { try beginTransaction(.immediate) }
 
@@ -109,5 +115,12 @@ struct SQLiteWriterQueue: WriterQueue {
 
     func async(_ block: @escaping @Sendable (Database) -> Void) {
         database.asyncWriteWithoutTransaction(block)
+    }
+}
+
+extension GroupCommitWriter where Queue == SQLiteWriterQueue {
+    /// Creates a writer over a GRDB database writer.
+    convenience init(database: any DatabaseWriter, path: String? = nil, tail: any BatchTail<Database> = NoTail()) {
+        self.init(queue: SQLiteWriterQueue(database: database), path: path, tail: tail)
     }
 }
