@@ -18,12 +18,12 @@ extension Store {
     /// that scans the `jobs` table: the engine makes it periodically (at most once a second), never on the hot path.
     package func queueDepths() async throws -> [QueueDepth] {
         try await read { db in
-            try Row.fetchAll(db, sql: Self.queueDepthSQL).map { row in
+            try db.fetchAll({ row in
                 QueueDepth(
-                    lane: row[0], state: try decodeEnum(row[1], table: "jobs"), pool: (row[2] as String?).flatMap(JobRole.init(rawValue:)),
-                    count: row[3]
+                    lane: row.string(0), state: try decodeEnum(row.string(1), table: "jobs"),
+                    pool: row.optionalString(2).flatMap(JobRole.init(rawValue:)), count: row.int(3)
                 )
-            }
+            }, sql: Self.queueDepthSQL)
         }
     }
 

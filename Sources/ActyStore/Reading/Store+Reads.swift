@@ -12,8 +12,10 @@ extension Store {
     /// A group's primer as it ran: its payload, and its output once it succeeded (`nil` for a group without one).
     package func primerOutcome(ofGroup id: GroupID) async throws -> PrimerOutcome? {
         let texts = try await read { db -> (payload: String, output: String?)? in
-            let row = try Row.fetchOne(db, sql: "SELECT payload, result, state FROM jobs WHERE group_id = ? AND role = 'primer'", arguments: [id.rawValue])
-            return row.map { ($0["payload"], $0["state"] == JobState.succeeded.rawValue ? $0["result"] : nil) }
+            try db.fetchOne(
+                { ($0.string(0), $0.string(2) == JobState.succeeded.rawValue ? $0.optionalString(1) : nil) },
+                sql: "SELECT payload, result, state FROM jobs WHERE group_id = ? AND role = 'primer'", arguments: [id.rawValue]
+            )
         }
         guard let texts else { return nil }
         return PrimerOutcome(payload: try JSONValue(jsonString: texts.payload), output: try texts.output.map { try JSONValue(jsonString: $0) })
@@ -57,7 +59,7 @@ extension Store {
 
     /// How many groups are live (open or closed, not finished).
     package func liveGroupCount() async throws -> Int {
-        try await read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM groups WHERE state = 'open' OR state = 'closed'") ?? 0 }
+        try await read { try $0.fetchOne({ $0.int(0) }, sql: "SELECT COUNT(*) FROM groups WHERE state = 'open' OR state = 'closed'") ?? 0 }
     }
 
     /// Attempts of one job, or of every job when `job` is nil, by job and number.
@@ -81,18 +83,16 @@ extension Store {
     /// `limit` matched.
     package func finishedJobs(after seq: Int64, limit: Int) async throws -> (jobs: [FinishedJobEvent], scannedTo: Int64) {
         try await read { db in
-            var jobs: [FinishedJobEvent] = []
-            let rows = try Row.fetchCursor(db, sql: Self.finishedJobsSQL, arguments: [seq, limit])
-            while let row = try rows.next() {
-                jobs.append(FinishedJobEvent(seq: row["event_seq"], type: try decodeEnum(row["event_type"], table: "events"), job: try JobRecord(row: row)))
-            }
+            let jobs = try db.fetchAll({ row in
+                FinishedJobEvent(seq: row.int64(25), type: try decodeEnum(row.string(26), table: "events"), job: try JobRecord(row: row))
+            }, sql: Self.finishedJobsSQL, arguments: [seq, limit])
             if jobs.count == limit, let last = jobs.last { return (jobs, last.seq) }
-            return (jobs, try Int64.fetchOne(db, sql: ReadOnlyStore.lastEventSeqSQL) ?? seq)
+            return (jobs, try db.fetchOne({ $0.optionalInt64(0) }, sql: ReadOnlyStore.lastEventSeqSQL).flatMap { $0 } ?? seq)
         }
     }
 
     static let finishedJobsSQL = """
-        SELECT \(JobRecord.columns), events.seq AS event_seq, events.type AS event_type
+        SELECT \(JobRecord.columns), events.seq, events.type
         FROM events JOIN jobs ON jobs.id = events.job_id JOIN groups ON groups.id = jobs.group_id
         WHERE events.seq > ? AND (events.type = 'job_succeeded' OR events.type = 'job_failed' OR events.type = 'job_cancelled')
         ORDER BY events.seq LIMIT ?
@@ -102,7 +102,7 @@ extension Store {
     package func jobs(_ ids: [JobID]) async throws -> [JobRecord] {
         guard !ids.isEmpty else { return [] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-        let arguments = StatementArguments(ids.map(\.rawValue))
+        let arguments = ids.map(\.rawValue)
         return try await read { try $0.fetchAll(JobRecord.init, sql: JobRecord.selection + " WHERE jobs.id IN (\(placeholders))", arguments: arguments) }
     }
 
@@ -115,9 +115,8 @@ extension Store {
     /// stopped after `time`.
     package func otherWorkersActive(since time: Double, excluding worker: String) async throws -> Bool {
         try await read { db in
-            try Bool.fetchOne(
-                db,
-                sql: "SELECT 1 FROM workers WHERE id != ? AND (stopped_at IS NULL OR stopped_at >= ?) LIMIT 1",
+            try db.fetchOne(
+                { _ in true }, sql: "SELECT 1 FROM workers WHERE id != ? AND (stopped_at IS NULL OR stopped_at >= ?) LIMIT 1",
                 arguments: [worker, time]
             ) ?? false
         }
@@ -133,9 +132,9 @@ extension Store {
     /// Jobs with more than one succeeded attempt: a delivery guarantee broken, so always 0.
     package func jobsSucceededMoreThanOnce() async throws -> Int {
         try await read { db in
-            try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM (SELECT job_id FROM attempts WHERE outcome = 'succeeded' GROUP BY job_id HAVING COUNT(*) > 1)"
+            try db.fetchOne(
+                { $0.int(0) },
+                sql: "SELECT COUNT(*) FROM (SELECT job_id FROM attempts WHERE outcome = 'succeeded' GROUP BY job_id HAVING COUNT(*) > 1) AS twice"
             ) ?? 0
         }
     }
@@ -144,8 +143,8 @@ extension Store {
     /// at any size, for a process that runs until the work in the file is done.
     package func allGroupsFinished() async throws -> Bool {
         try await read { db in
-            try Bool.fetchOne(
-                db,
+            try db.fetchOne(
+                { $0.int64(0) != 0 },
                 sql: "SELECT EXISTS (SELECT 1 FROM groups) AND NOT EXISTS (SELECT 1 FROM groups WHERE state IN ('open', 'closed'))"
             ) ?? false
         }
@@ -155,8 +154,8 @@ extension Store {
     package func jobCountsByState() async throws -> [JobState: Int] {
         try await read { db in
             var counts: [JobState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM jobs GROUP BY state") {
-                if let state = JobState(rawValue: row[0]) { counts[state] = row[1] }
+            for (state, count) in try db.fetchAll({ ($0.string(0), $0.int(1)) }, sql: "SELECT state, COUNT(*) FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: state) { counts[state] = count }
             }
             return counts
         }
@@ -166,9 +165,8 @@ extension Store {
     /// reads this instead of taking the write lock to ask again.
     package func cacheCreationInProgress(key: String) async throws -> Bool {
         try await read { db in
-            try Bool.fetchOne(
-                db,
-                sql: "SELECT 1 FROM cache_entries WHERE key = ? AND state = 'creating' AND lease_until > ?",
+            try db.fetchOne(
+                { _ in true }, sql: "SELECT 1 FROM cache_entries WHERE key = ? AND state = 'creating' AND lease_until > ?",
                 arguments: [key, WallClock.now]
             ) ?? false
         }

@@ -35,24 +35,24 @@ extension Store {
     ///   - resultHandlers: the result handlers of the live engines: a job whose group names another is not runnable.
     package func unfinishedWork(executors: Set<String>, resultHandlers: Set<String> = []) async throws -> UnfinishedWork {
         try await read { db in
-            let isRunning = try Bool.fetchOne(db, sql: Self.anyRunningSQL) ?? false
-            let isWaiting = try Bool.fetchOne(db, sql: Self.anyWaitingSQL) ?? false
-            let timeoutPending = try Bool.fetchOne(db, sql: Self.anyDependencyTimeoutSQL) ?? false
+            let isRunning = try db.fetchOne({ $0.int64(0) != 0 }, sql: Self.anyRunningSQL) ?? false
+            let isWaiting = try db.fetchOne({ $0.int64(0) != 0 }, sql: Self.anyWaitingSQL) ?? false
+            let timeoutPending = try db.fetchOne({ $0.int64(0) != 0 }, sql: Self.anyDependencyTimeoutSQL) ?? false
             var work = UnfinishedWork(isRunning: isRunning, isWaiting: isWaiting || timeoutPending, isRunnable: timeoutPending)
             guard isWaiting, !isRunning, !executors.isEmpty, !timeoutPending else { return work }
             let names = Array(executors)
             let handlers = Array(resultHandlers)
             let scheduled = Self.runnableScheduledSQL(executorCount: names.count, resultHandlerCount: handlers.count)
-            if try Bool.fetchOne(db, sql: scheduled, arguments: StatementArguments(names) + StatementArguments(handlers)) != nil {
+            if try db.fetchOne({ _ in true }, sql: scheduled, arguments: names + handlers) != nil {
                 work.isRunnable = true
                 return work
             }
             // Lane by lane and role by role, as a claim looks: the `jobs_ready` index finds each lane's jobs.
-            let ready = try db.makeStatement(sql: TransitionSQL.claimSQL(executorCount: names.count, resultHandlerCount: handlers.count))
-            for lane in try String.fetchAll(db, sql: "SELECT name FROM lanes WHERE paused = 0") {
+            let ready = TransitionSQL.claimSQL(executorCount: names.count, resultHandlerCount: handlers.count)
+            for lane in try db.fetchAll({ $0.string(0) }, sql: "SELECT name FROM lanes WHERE paused = 0") {
                 for role in JobRole.allCases {
-                    let arguments = StatementArguments([role.rawValue, lane]) + StatementArguments(names) + StatementArguments(handlers) + [1]
-                    if try Row.fetchOne(ready, arguments: arguments) != nil {
+                    let arguments: [any SQLArgument] = [role.rawValue, lane] + names + handlers + [1]
+                    if try db.fetchOne({ _ in true }, sql: ready, arguments: arguments) != nil {
                         work.isRunnable = true
                         return work
                     }
@@ -87,8 +87,8 @@ extension Store {
             let names = Array(names)
             var counts: [String: Int] = [:]
             for state in [JobState.ready, .scheduled] {
-                for row in try Row.fetchAll(db, sql: sql(state, names.count), arguments: StatementArguments(names)) {
-                    counts[row[0], default: 0] += row[1] as Int
+                for (name, count) in try db.fetchAll({ ($0.string(0), $0.int(1)) }, sql: sql(state, names.count), arguments: names) {
+                    counts[name, default: 0] += count
                 }
             }
             return counts

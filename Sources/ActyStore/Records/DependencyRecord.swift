@@ -29,17 +29,17 @@ package struct DependencyRecord: Sendable, Hashable {
         FROM group_dependencies
         """
 
-    init(row: Row) throws {
-        groupID = GroupID(row[0])
-        dependencyKey = row[1]
-        dependencyID = (row[2] as Int64?).map(GroupID.init)
-        policy = try decodeEnum(row[3], table: "group_dependencies")
-        timeout = row[4]
-        dueAt = row[5]
-        state = row[6]
-        outcome = try (row[7] as String?).map { try decodeEnum($0, table: "group_dependencies") }
-        createdAt = row[8]
-        resolvedAt = row[9]
+    init(row: some SQLColumns) throws {
+        groupID = GroupID(row.int64(0))
+        dependencyKey = row.string(1)
+        dependencyID = row.optionalInt64(2).map(GroupID.init)
+        policy = try decodeEnum(row.string(3), table: "group_dependencies")
+        timeout = row.optionalDouble(4)
+        dueAt = row.optionalDouble(5)
+        state = row.string(6)
+        outcome = try row.optionalString(7).map { try decodeEnum($0, table: "group_dependencies") }
+        createdAt = row.double(8)
+        resolvedAt = row.optionalDouble(9)
     }
 }
 

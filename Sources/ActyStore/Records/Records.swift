@@ -1,5 +1,4 @@
 package import ActyCore
-import GRDB
 
 /// A row of the `jobs` table.
 package struct JobRecord: Sendable, Hashable {
@@ -64,32 +63,32 @@ package struct JobRecord: Sendable, Hashable {
 
     static let selection = "SELECT \(columns) FROM jobs JOIN groups ON groups.id = jobs.group_id"
 
-    init(row: Row) throws {
-        id = JobID(row[0])
-        groupID = GroupID(row[1])
-        groupKey = row[2]
-        role = try decodeEnum(row[3], table: "jobs")
-        followerIndex = row[4]
-        executor = row[5]
-        lane = row[6]
-        state = try decodeEnum(row[7], table: "jobs")
-        priority = row[8]
-        payload = row[9]
-        attempts = row[10]
-        maxAttempts = row[11]
-        runAt = row[12]
-        leaseOwner = row[13]
-        leaseUntil = row[14]
-        result = row[15]
-        error = row[16]
-        createdAt = row[17]
-        startedAt = row[18]
-        finishedAt = row[19]
-        abandonedAttempts = row[20]
-        maxAbandonedAttempts = row[21]
-        resultHandler = row[22]
-        resubmits = row[23]
-        originalPayload = row[24]
+    init(row: some SQLColumns) throws {
+        id = JobID(row.int64(0))
+        groupID = GroupID(row.int64(1))
+        groupKey = row.string(2)
+        role = try decodeEnum(row.string(3), table: "jobs")
+        followerIndex = row.optionalInt(4)
+        executor = row.string(5)
+        lane = row.string(6)
+        state = try decodeEnum(row.string(7), table: "jobs")
+        priority = row.int(8)
+        payload = row.string(9)
+        attempts = row.int(10)
+        maxAttempts = row.int(11)
+        runAt = row.optionalDouble(12)
+        leaseOwner = row.optionalString(13)
+        leaseUntil = row.optionalDouble(14)
+        result = row.optionalString(15)
+        error = row.optionalString(16)
+        createdAt = row.double(17)
+        startedAt = row.optionalDouble(18)
+        finishedAt = row.optionalDouble(19)
+        abandonedAttempts = row.int(20)
+        maxAbandonedAttempts = row.int(21)
+        resultHandler = row.optionalString(22)
+        resubmits = row.int(23)
+        originalPayload = row.optionalString(24)
     }
 }
 
@@ -156,30 +155,30 @@ package struct GroupRecord: Sendable, Hashable {
     /// The live group with a key (served by `groups_live_key` or `groups_key`).
     static let liveByKeySQL = selection + " WHERE key = ? AND state IN ('open', 'closed')"
 
-    init(row: Row) throws {
-        id = GroupID(row[0])
-        key = row[1]
-        lane = row[2]
-        state = try decodeEnum(row[3], table: "groups")
-        primerState = try decodeEnum(row[4], table: "groups")
-        primerPolicy = try decodeEnum(row[5], table: "groups")
-        followerPolicy = try decodeEnum(row[6], table: "groups")
-        cacheKey = row[7]
-        cacheContext = row[8]
-        groupContext = row[9]
-        followersTotal = row[10]
-        jobsTotal = row[11]
-        jobsFinished = row[12]
-        error = row[13]
-        createdAt = row[14]
-        closedAt = row[15]
-        finishedAt = row[16]
-        retryPolicy = (row[17] as String?).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none
-        jobTimeout = row[18]
-        dependenciesWaiting = row[19]
-        resultHandler = row[20]
-        maxResubmits = row[21]
-        admission = row[22]
+    init(row: some SQLColumns) throws {
+        id = GroupID(row.int64(0))
+        key = row.string(1)
+        lane = row.string(2)
+        state = try decodeEnum(row.string(3), table: "groups")
+        primerState = try decodeEnum(row.string(4), table: "groups")
+        primerPolicy = try decodeEnum(row.string(5), table: "groups")
+        followerPolicy = try decodeEnum(row.string(6), table: "groups")
+        cacheKey = row.optionalString(7)
+        cacheContext = row.optionalString(8)
+        groupContext = row.optionalString(9)
+        followersTotal = row.int(10)
+        jobsTotal = row.int(11)
+        jobsFinished = row.int(12)
+        error = row.optionalString(13)
+        createdAt = row.double(14)
+        closedAt = row.optionalDouble(15)
+        finishedAt = row.optionalDouble(16)
+        retryPolicy = row.optionalString(17).flatMap { try? JSONValue(jsonString: $0) }.map(RetryPolicy.init(stored:)) ?? .none
+        jobTimeout = row.optionalDouble(18)
+        dependenciesWaiting = row.int(19)
+        resultHandler = row.optionalString(20)
+        maxResubmits = row.int(21)
+        admission = row.optionalString(22)
     }
 }
 
@@ -217,19 +216,19 @@ package struct AttemptRecord: Sendable, Hashable {
         FROM attempts
         """
 
-    init(row: Row) throws {
-        jobID = JobID(row[0])
-        number = row[1]
-        worker = row[2]
-        pool = try decodeEnum(row[3], table: "attempts")
-        startedAt = row[4]
-        finishedAt = row[5]
-        outcome = row[6]
-        error = row[7]
-        duration = row[8]
-        reason = row[9]
-        payload = row[10]
-        if let prompt = row[11] as Int?, let completion = row[12] as Int?, let cached = row[13] as Int? {
+    init(row: some SQLColumns) throws {
+        jobID = JobID(row.int64(0))
+        number = row.int(1)
+        worker = row.string(2)
+        pool = try decodeEnum(row.string(3), table: "attempts")
+        startedAt = row.double(4)
+        finishedAt = row.optionalDouble(5)
+        outcome = row.optionalString(6)
+        error = row.optionalString(7)
+        duration = row.optionalDouble(8)
+        reason = row.optionalString(9)
+        payload = row.optionalString(10)
+        if let prompt = row.optionalInt(11), let completion = row.optionalInt(12), let cached = row.optionalInt(13) {
             usage = TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached)
         }
     }
@@ -246,11 +245,11 @@ package struct LaneRecord: Sendable, Hashable {
     /// Whether its jobs are held back.
     package var isPaused: Bool
 
-    init(row: Row) throws {
-        name = row[0]
-        weight = row[1]
-        maxInflight = row[2]
-        isPaused = row[3]
+    init(row: some SQLColumns) throws {
+        name = row.string(0)
+        weight = row.double(1)
+        maxInflight = row.optionalInt(2)
+        isPaused = row.int64(3) != 0
     }
 }
 
@@ -285,18 +284,18 @@ package struct WorkerRecord: Sendable, Hashable {
         FROM workers
         """
 
-    init(row: Row) {
-        id = row[0]
-        pid = row[1]
-        host = row[2]
-        startedAt = row[3]
-        heartbeatAt = row[4]
-        stoppedAt = row[5]
-        stopReason = row[6]
-        primerWorkers = row[7]
-        followerWorkers = row[8]
-        executors = row[9]
-        resultHandlers = row[10]
+    init(row: some SQLColumns) {
+        id = row.string(0)
+        pid = row.int(1)
+        host = row.string(2)
+        startedAt = row.double(3)
+        heartbeatAt = row.double(4)
+        stoppedAt = row.optionalDouble(5)
+        stopReason = row.optionalString(6)
+        primerWorkers = row.int(7)
+        followerWorkers = row.int(8)
+        executors = row.string(9)
+        resultHandlers = row.optionalString(10)
     }
 }
 
@@ -314,16 +313,4 @@ func decodeEnum<T: RawRepresentable<String>>(_ raw: String, table: String) throw
         throw ActyError(.incompatibleSchema, "unexpected value '\(raw)' in the \(table) table")
     }
     return value
-}
-
-extension Database {
-    /// Fetches rows and decodes each with `decode`.
-    func fetchAll<T>(_ decode: (Row) throws -> T, sql: String, arguments: StatementArguments = []) throws -> [T] {
-        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments).map(decode)
-    }
-
-    /// Fetches one row and decodes it with `decode`.
-    func fetchOne<T>(_ decode: (Row) throws -> T, sql: String, arguments: StatementArguments = []) throws -> T? {
-        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments).map(decode)
-    }
 }

@@ -75,6 +75,63 @@ extension SQLColumns {
     package func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
 }
 
+extension SQLConnection {
+    /// Runs a statement that returns no rows.
+    func run(sql: String, arguments: [any SQLArgument]) throws {
+        try cachedStatement(sql: sql).run { bindings in
+            for argument in arguments { argument.bind(to: &bindings) }
+        }
+    }
+
+    /// Runs a query and decodes each row with `decode`.
+    func fetchAll<T>(_ decode: (Statement.Columns) throws -> T, sql: String, arguments: [any SQLArgument] = []) throws -> [T] {
+        var values: [T] = []
+        try cachedStatement(sql: sql).forEachRow { bindings in
+            for argument in arguments { argument.bind(to: &bindings) }
+        } _: { values.append(try decode($0)) }
+        return values
+    }
+
+    /// Runs a query and decodes its first row with `decode`, if it has one.
+    func fetchOne<T>(_ decode: (Statement.Columns) throws -> T, sql: String, arguments: [any SQLArgument] = []) throws -> T? {
+        var value: T?
+        try cachedStatement(sql: sql).forEachRow { bindings in
+            for argument in arguments { argument.bind(to: &bindings) }
+        } _: { row in
+            if value == nil { value = try decode(row) }
+        }
+        return value
+    }
+}
+
+/// A value bound to a `?` parameter of a query that is not on the hot path (where statements bind with
+/// ``SQLBindings`` directly).
+package protocol SQLArgument: Sendable {
+    func bind(to bindings: inout some SQLBindings)
+}
+
+extension Int64: SQLArgument {
+    package func bind(to bindings: inout some SQLBindings) { bindings.add(self) }
+}
+
+extension Int: SQLArgument {
+    package func bind(to bindings: inout some SQLBindings) { bindings.add(self) }
+}
+
+extension Double: SQLArgument {
+    package func bind(to bindings: inout some SQLBindings) { bindings.add(self) }
+}
+
+extension String: SQLArgument {
+    package func bind(to bindings: inout some SQLBindings) { bindings.add(self) }
+}
+
+extension Optional: SQLArgument where Wrapped: SQLArgument {
+    package func bind(to bindings: inout some SQLBindings) {
+        if let self { self.bind(to: &bindings) } else { bindings.addNull() }
+    }
+}
+
 /// The connection the group-commit writer owns: SQL plus the transactions around each batch.
 package protocol WriterConnection: SQLConnection {
     /// Begins a transaction that excludes every other writer of the database (in any process) until it ends, so

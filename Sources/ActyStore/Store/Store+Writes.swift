@@ -153,7 +153,9 @@ extension Store {
                 """)
             var changed: [JSONValue] = []
             for (name, lane) in lanes.sorted(by: { $0.key < $1.key }) {
-                try statement.execute(arguments: [name, lane.weight, lane.maxInflight, context.now, context.now])
+                try statement.run { [now = context.now] in
+                    $0.add(name); $0.add(lane.weight); $0.add(lane.maxInflight); $0.add(now); $0.add(now)
+                }
                 if context.db.changesCount > 0 {
                     changed.append([
                         "lane": .string(name), "weight": .number(lane.weight),
@@ -175,7 +177,7 @@ extension Store {
     /// Registers an engine process in `workers` and records `worker_started` and `run_started`.
     package func registerWorker(_ worker: WorkerRegistration) async throws {
         _ = try await write(worker: worker.id) { context in
-            try context.db.execute(
+            try context.db.run(
                 sql: """
                     INSERT INTO workers (id, pid, host, started_at, heartbeat_at, primer_workers, follower_workers, executors,
                         result_handlers)
@@ -201,7 +203,7 @@ extension Store {
     /// Updates the result handlers an engine process has, once it learned one from a group's options.
     package func updateResultHandlers(_ names: [String], worker: String) async throws {
         _ = try await write(worker: worker) { context in
-            try context.db.execute(
+            try context.db.run(
                 sql: "UPDATE workers SET result_handlers = ? WHERE id = ?",
                 arguments: [JSONValue.array(names.map { .string($0) }).jsonString, worker]
             )
@@ -211,7 +213,7 @@ extension Store {
     /// Marks an engine process as stopped, ends its producer leases, and records `run_finished` and `worker_stopped`.
     package func unregisterWorker(_ id: String) async throws {
         _ = try await write(worker: id) { context in
-            try context.db.execute(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ?, stop_reason = 'shutdown' WHERE id = ?", arguments: [context.now, context.now, id])
+            try context.db.run(sql: "UPDATE workers SET stopped_at = ?, heartbeat_at = ?, stop_reason = 'shutdown' WHERE id = ?", arguments: [context.now, context.now, id])
             try context.releaseProducerLeasesOfStoppedWorkers()
             try context.record(.runFinished)
             try context.record(.workerStopped)
