@@ -171,6 +171,24 @@ import Testing
         }
     }
 
+    /// A writer that never commits makes the next one fail with ``ActyError/Code/databaseBusy`` after its timeout,
+    /// as SQLite's busy timeout does, and leaves its connection usable.
+    @Test func writeLockHeldTooLongIsBusyNotAHang() async throws {
+        try await PostgresTestServer.withDatabase { url in
+            try await withWriter(url: url) { holder in
+                try await withWriter(url: url, timeout: .seconds(2)) { waiter in
+                    try await holder.perform { try $0.beginWriteTransaction() }
+                    let (error, afterwards) = try await waiter.perform { connection in
+                        (thrownError { try connection.beginWriteTransaction() }, try connection.integer("SELECT 5"))
+                    }
+                    #expect(error?.code == .databaseBusy && error?.message.contains("lock") == true)
+                    #expect(afterwards == 5)
+                    try await holder.perform { try $0.commit() }
+                }
+            }
+        }
+    }
+
     @Test func stoppedServerGivesAnErrorNotAHang() async throws {
         let server = try await PostgresTestServer.Private()
         do {

@@ -50,7 +50,12 @@ enum PostgresErrors {
             return ActyError(.databaseFull, "the PostgreSQL server at \(url) is out of disk space; the write was not saved: \(message)", cause: error)
         case "25006":
             return ActyError(.databaseReadOnly, "the PostgreSQL server at \(url) is read-only (a standby?); the write was not saved", cause: error)
-        case "55P03", "40P01", "40001":
+        case "55P03":
+            return ActyError(
+                .databaseBusy, "another connection held a lock on PostgreSQL at \(url) for too long (\(message)); the write was not saved",
+                cause: error
+            )
+        case "40P01", "40001":
             return ActyError(.databaseBusy, "PostgreSQL at \(url): \(message); the write was not saved", cause: error)
         case _ where state.hasPrefix("08") || state.hasPrefix("57P"):
             return ActyError(.databaseUnavailable, "lost the connection to PostgreSQL at \(url): \(message)", cause: error)
@@ -61,7 +66,7 @@ enum PostgresErrors {
 
     /// Whether an error means the database could not be written at the time (unreachable, full, read-only, a lock
     /// held too long), rather than anything about the request: the PostgreSQL counterpart of `Store.isWriteFault`.
-    static func isWriteFault(_ error: any Error) -> Bool {
+    package static func isWriteFault(_ error: any Error) -> Bool {
         guard let error = error as? ActyError else { return false }
         return [.databaseUnavailable, .databaseFull, .databaseReadOnly, .databaseBusy].contains(error.code)
     }

@@ -143,8 +143,13 @@ package final class PostgresWriterConnection: WriterConnection {
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable
         )
-        configuration.options.connectTimeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
-        let future = PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: Self.logger)
+        configuration.options.connectTimeout = .milliseconds(Int64(timeoutMilliseconds))
+        // The server gives up waiting for a lock (the write lock of a writer that does not commit) before this side
+        // gives up waiting for the server: the statement then fails with "lock timeout" and the connection stays.
+        configuration.options.additionalStartupParameters = [("lock_timeout", "\(timeoutMilliseconds * 4 / 5)ms")]
+        let future = PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1, logger: Self.logger
+        )
         do {
             return try wait(future, doing: "connecting")
         } catch {
@@ -161,6 +166,10 @@ package final class PostgresWriterConnection: WriterConnection {
         isInsideTransaction = false
     }
 
+    private var timeoutMilliseconds: Int {
+        Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     /// Blocks until `future` completes, for at most ``timeout``. On timeout the connection is closed (PostgreSQL
     /// then ends any transaction and releases its locks) and the call throws.
     private func wait<Value: Sendable>(_ future: EventLoopFuture<Value>, doing what: String, closeOnTimeout: Bool = true) throws -> Value {
@@ -170,11 +179,10 @@ package final class PostgresWriterConnection: WriterConnection {
             outcome.withLockedValue { $0 = result }
             done.signal()
         }
-        let seconds = timeout.components.seconds
-        if done.wait(timeout: .now() + .seconds(Int(seconds))) == .timedOut {
+        if done.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .timedOut {
             if closeOnTimeout { drop() }
             throw ActyError(
-                .databaseUnavailable, "PostgreSQL at \(url) did not answer \(what) within \(seconds) s; the connection was closed"
+                .databaseUnavailable, "PostgreSQL at \(url) did not answer \(what) within \(timeout); the connection was closed"
             )
         }
         return try outcome.withLockedValue { $0! }.get()
