@@ -8,14 +8,21 @@ import Testing
 @Suite(.postgres) struct PostgresMigrationTests {
     @Test func freshDatabaseReachesTheLatestVersion() async throws {
         try await withWriter { writer, _ in
-            let (version, tables) = try await writer.perform { connection in
+            let (version, tables, uncollated) = try await writer.perform { connection in
                 try PostgresSchemaMigrator.migrate(connection)
                 return (
                     try PostgresSchemaMigrator.appliedVersion(connection),
-                    try connection.strings("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").map { $0[0] }
+                    try connection.strings("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").map { $0[0] },
+                    try connection.strings("""
+                        SELECT table_name || '.' || column_name FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND data_type = 'text' AND table_name != 'schema_migrations'
+                            AND collation_name IS DISTINCT FROM 'C'
+                        """)
                 )
             }
             #expect(version == 12)
+            // Text sorts by its bytes, as in SQLite, whatever the database's default collation.
+            #expect(uncollated == [])
             #expect(PostgresSchemaMigrator.latestVersion == SchemaMigrator.latestVersion)
             #expect(tables == [
                 "admission_state", "attempts", "cache_entries", "events", "group_dependencies", "groups", "jobs", "lanes",

@@ -1,14 +1,14 @@
 -- Acty schema for PostgreSQL, version 4: group dependencies (see SQLite's 0004).
 CREATE TABLE group_dependencies (
     group_id        BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-    dependency_key  TEXT NOT NULL,
+    dependency_key  TEXT COLLATE "C" NOT NULL,
     dependency_id   BIGINT,
-    policy          TEXT NOT NULL CHECK (policy = 'on_done' OR policy = 'require_success'),
+    policy          TEXT COLLATE "C" NOT NULL CHECK (policy = 'on_done' OR policy = 'require_success'),
     timeout         DOUBLE PRECISION CHECK (timeout IS NULL OR timeout > 0),
     due_at          DOUBLE PRECISION,
-    state           TEXT NOT NULL
+    state           TEXT COLLATE "C" NOT NULL
                     CHECK (state = 'waiting' OR state = 'done' OR state = 'timed_out' OR state = 'dropped'),
-    outcome         TEXT CHECK (outcome IS NULL OR outcome = 'succeeded' OR outcome = 'failed' OR outcome = 'cancelled'),
+    outcome         TEXT COLLATE "C" CHECK (outcome IS NULL OR outcome = 'succeeded' OR outcome = 'failed' OR outcome = 'cancelled'),
     created_at      DOUBLE PRECISION NOT NULL,
     resolved_at     DOUBLE PRECISION,
     PRIMARY KEY (group_id, dependency_key)

@@ -1,7 +1,7 @@
 -- Acty schema for PostgreSQL, version 10: rate limits (see SQLite's 0010).
 CREATE TABLE rate_limits (
-    executor            TEXT NOT NULL,
-    lane                TEXT NOT NULL,
+    executor            TEXT COLLATE "C" NOT NULL,
+    lane                TEXT COLLATE "C" NOT NULL,
     requests_per_minute DOUBLE PRECISION,
     tokens_per_minute   DOUBLE PRECISION,
     max_inflight        BIGINT,
