@@ -41,7 +41,8 @@ package final class PostgresWriterConnection: WriterConnection {
         connection = try connect()
     }
 
-    deinit { disconnect() }
+    // Without waiting: the last reference may go on any thread, the cooperative pool's included.
+    deinit { if let connection { Self.closeInBackground(connection) } }
 
     package func cachedStatement(sql: String) throws -> PostgresStatement {
         if let statement = statements[sql] { return statement }
