@@ -20,6 +20,8 @@ let package = Package(
         // LLM provider executors: their own products, so the core library keeps its small dependency set.
         .library(name: "ActyOpenAI", targets: ["ActyOpenAI"]),
         .library(name: "ActyGigaChat", targets: ["ActyGigaChat"]),
+        // PostgreSQL storage: its own product, so the core library does not depend on postgres-nio.
+        .library(name: "ActyPostgres", targets: ["ActyPostgres"]),
         .executable(name: "acty-llm-test-server", targets: ["acty-llm-test-server"]),
     ],
     dependencies: [
@@ -37,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // acty-bench only: a real metrics backend, to measure what the engine's metrics cost.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // PostgreSQL storage only (ActyPostgres and its tests).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Value types and pure scheduling logic: no I/O, no database.
@@ -49,6 +53,17 @@ let package = Package(
             dependencies: [
                 "ActyCore", "CActyShims", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: upcomingFeatures,
+            plugins: ["EmbedMigrations"]
+        ),
+        // PostgreSQL persistence: the PostgreSQL side of the storage seam (connection, schema, migrations).
+        .target(
+            name: "ActyPostgres",
+            dependencies: [
+                "ActyCore", "ActyStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcomingFeatures,
             plugins: ["EmbedMigrations"]
@@ -146,7 +161,8 @@ let package = Package(
             dependencies: ["Acty", "ActyStore", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: upcomingFeatures
         ),
-        // Build-time tool: turns migrations/*.sql into Swift string constants.
+        // Build-time tool: turns migrations/*.sql (ActyStore) and migrations/postgres/*.sql (ActyPostgres) into Swift
+        // string constants.
         .executableTarget(name: "embed-migrations", swiftSettings: upcomingFeatures),
         // Finds the executables tests run as child processes.
         .target(name: "ActyTestSupport", dependencies: ["ActyCore"], swiftSettings: upcomingFeatures),
@@ -166,6 +182,11 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "ActyPostgresTests",
+            dependencies: ["ActyPostgres", "ActyStore", "ActyCore", "ActyTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(
