@@ -31,6 +31,20 @@ package final class PostgresWriterConnection: WriterConnection {
     package private(set) var isInsideTransaction = false
     package var dialect: SQLDialect { .postgres }
 
+    /// The statement ends in `RETURNING` the table's key: the keys come back, and must be consecutive, as the
+    /// transitions number the rows they inserted from the first one.
+    package func insertRows(
+        _ rowCount: Int, with statement: PostgresStatement, _ bind: (inout PostgresStatementBindings) -> Void
+    ) throws -> Int64 {
+        var keys: [Int64] = []
+        keys.reserveCapacity(rowCount)
+        try statement.forEachRow(bind) { keys.append($0.int64(0)) }
+        guard let first = keys.min(), keys.count == rowCount, keys.max()! - first == Int64(rowCount - 1) else {
+            throw ActyError(.storage, "PostgreSQL gave \(keys.count) keys for \(rowCount) inserted rows, not consecutive: \(keys)")
+        }
+        return first
+    }
+
     /// Connects and logs in, blocking until PostgreSQL answered.
     ///
     /// - Throws: ``ActyError/Code/databaseUnavailable`` saying what failed: the server unreachable, the login
