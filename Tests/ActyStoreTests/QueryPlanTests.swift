@@ -55,9 +55,9 @@ struct QueryPlanTests {
             name: "running jobs of a lane", sql: TransitionSQL.runningInLaneSQL, arguments: ["a"],
             indexes: ["jobs_running"], allowsIndexScan: true
         ),
-        Case(name: "groups in a state", sql: Store.groupsInStateSQL, arguments: ["open", 100], indexes: ["groups_state"]),
+        Case(name: "groups in a state", sql: StoreSQL.groupsInStateSQL, arguments: ["open", 100], indexes: ["groups_state"]),
         // acty-tui follow, every refresh: the events after the last one seen, with their group and job.
-        Case(name: "events after a seq", sql: Store.eventsAfterSQL, arguments: [10, 1000]),
+        Case(name: "events after a seq", sql: StoreSQL.eventsAfterSQL, arguments: [10, 1000]),
         Case(name: "event time by seq", sql: ReadOnlyStore.eventAtSQL, arguments: [10]),
         // acty-tui follow, once when it starts late: groups by state from their index alone (the job counts are one
         // pass over `jobs` at that start; a refresh reads only the events above and `workers`).
@@ -112,22 +112,22 @@ struct QueryPlanTests {
     /// Statements that look at waiting work (drain, missing executors): they may walk a partial index of waiting or
     /// running jobs, or sort what they count, but never scan the whole `jobs` table.
     static let waitingWorkStatements: [Case] = [
-        Case(name: "any running", sql: Store.anyRunningSQL, arguments: [], indexes: ["jobs_running"]),
-        Case(name: "any waiting", sql: Store.anyWaitingSQL, arguments: [], indexes: ["jobs_ready", "jobs_scheduled"]),
+        Case(name: "any running", sql: StoreSQL.anyRunningSQL, arguments: [], indexes: ["jobs_running"]),
+        Case(name: "any waiting", sql: StoreSQL.anyWaitingSQL, arguments: [], indexes: ["jobs_ready", "jobs_scheduled"]),
         Case(
-            name: "runnable scheduled", sql: Store.runnableScheduledSQL(executorCount: 2, resultHandlerCount: 1), arguments: ["echo", "x", "h"],
+            name: "runnable scheduled", sql: StoreSQL.runnableScheduledSQL(executorCount: 2, resultHandlerCount: 1), arguments: ["echo", "x", "h"],
             indexes: ["jobs_scheduled"]
         ),
         Case(
-            name: "ready by result handler", sql: Store.waitingForResultHandlersSQL(state: .ready, excludedCount: 1), arguments: ["h"],
+            name: "ready by result handler", sql: StoreSQL.waitingForResultHandlersSQL(state: .ready, excludedCount: 1), arguments: ["h"],
             indexes: ["jobs_ready"]
         ),
         Case(
-            name: "ready by executor", sql: Store.waitingForExecutorsSQL(state: .ready, excludedCount: 2), arguments: ["echo", "x"],
+            name: "ready by executor", sql: StoreSQL.waitingForExecutorsSQL(state: .ready, excludedCount: 2), arguments: ["echo", "x"],
             indexes: ["jobs_ready"]
         ),
         Case(
-            name: "scheduled by executor", sql: Store.waitingForExecutorsSQL(state: .scheduled, excludedCount: 0), arguments: [],
+            name: "scheduled by executor", sql: StoreSQL.waitingForExecutorsSQL(state: .scheduled, excludedCount: 0), arguments: [],
             indexes: ["jobs_scheduled"]
         ),
         Case(

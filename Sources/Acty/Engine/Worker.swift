@@ -58,7 +58,7 @@ struct Worker {
                 } catch {
                     // Shut down past the grace period while creating or waiting for the entry, or the cache entry
                     // could not be written (a full disk, say): not the job's failure, so hand the job back.
-                    if Task.isCancelled || Store.isWriteFault(error) {
+                    if Task.isCancelled || store.isWriteFault(error) {
                         return interrupted(claimed)
                     }
                     return failed(claimed, JobError(thrown: error), retryable: !(error is CancellationError) && isRetryable(error))

@@ -26,6 +26,11 @@ package final class PostgresWriterQueue: WriterQueue, @unchecked Sendable {
         queue.async { block(self.connection) }
     }
 
+    /// The connection already throws ``ActyError``s that name the server and say what failed.
+    package func mapError(_ error: any Error) -> any Error { error }
+
+    package func isWriteFault(_ error: any Error) -> Bool { PostgresErrors.isWriteFault(error) }
+
     /// Runs `work` with the connection after every block given before, and returns its result.
     package func perform<Value: Sendable>(_ work: @escaping @Sendable (PostgresWriterConnection) throws -> Value) async throws -> Value {
         try await onQueue { try work(self.connection) }

@@ -41,7 +41,7 @@ extension ReadOnlyStore {
     package func follow(after seq: Int64, limit: Int, workers: Bool, counts: Bool) throws -> FollowRead {
         try read { db in
             FollowRead(
-                events: try Store.fetchEvents(db, after: seq, limit: limit),
+                events: try StoreSQL.fetchEvents(db, after: seq, limit: limit),
                 workers: workers ? try Self.table(db, Self.workersSQL) : nil,
                 counts: counts ? try Self.followCounts(db) : nil
             )

@@ -12,7 +12,7 @@ extension ReadOnlyStore {
     ///
     /// Related SQLite documentation: <https://www.sqlite.org/wal.html#readonly>, <https://www.sqlite.org/uri.html#uriimmutable>
     static func openPool(_ path: String, configuration: Configuration) throws -> (pool: DatabasePool, isImmutable: Bool) {
-        _ = Store.configureSQLiteOnce
+        _ = SQLiteBackend.configureSQLiteOnce
         let fileManager = FileManager.default
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard !fileManager.isWritableFile(atPath: folder), !fileManager.fileExists(atPath: path + "-shm") else {

@@ -13,7 +13,7 @@ package struct QueueDepth: Sendable, Hashable {
     package var count: Int
 }
 
-extension Store {
+extension BackendStore {
     /// Unfinished jobs by lane and state, and running ones by lane and pool, for every engine on the file. One read
     /// that scans the `jobs` table: the engine makes it periodically (at most once a second), never on the hot path.
     package func queueDepths() async throws -> [QueueDepth] {
@@ -23,10 +23,13 @@ extension Store {
                     lane: row.string(0), state: try decodeEnum(row.string(1), table: "jobs"),
                     pool: row.optionalString(2).flatMap(JobRole.init(rawValue:)), count: row.int(3)
                 )
-            }, sql: Self.queueDepthSQL)
+            }, sql: StoreSQL.queueDepthSQL)
         }
     }
 
+}
+
+extension StoreSQL {
     static let queueDepthSQL = """
         SELECT lane, state, CASE WHEN state = 'running' THEN pool END AS pool, COUNT(*) FROM jobs
         WHERE state IN ('blocked', 'ready', 'scheduled', 'running')

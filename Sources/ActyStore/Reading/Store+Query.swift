@@ -376,7 +376,7 @@ package final class ReadOnlyStore: Sendable {
     /// Up to `limit` events after `seq`, oldest first, as ``EventRecord``s (for the JSONL export and acty-tui);
     /// a range of the primary key, cheap at any log size.
     package func eventRecords(after seq: Int64, limit: Int) throws -> [EventRecord] {
-        try read { db in try Store.fetchEvents(db, after: seq, limit: limit) }
+        try read { db in try StoreSQL.fetchEvents(db, after: seq, limit: limit) }
     }
 
     /// The seq of the newest event, 0 for an empty log (the end of the primary key: no scan).
@@ -432,10 +432,12 @@ package final class ReadOnlyStore: Sendable {
     }
 }
 
-extension Store {
+extension BackendStore where Backend == SQLiteBackend {
     /// Opens an existing database read-only, for inspection tools; see ``ReadOnlyStore/init(path:busyTimeout:)``.
     package static func openReadOnly(_ path: String) throws -> ReadOnlyStore { try ReadOnlyStore(path: path) }
+}
 
+extension StoreSQL {
     static let eventsAfterSQL = """
         SELECT events.seq, events.at, events.type, events.group_id, groups.key, events.job_id, jobs.role,
             jobs.follower_index, events.lane, events.worker, events.data
@@ -446,19 +448,19 @@ extension Store {
         """
 
     /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
-    static func fetchEvents(_ db: Database, after seq: Int64, limit: Int) throws -> [EventRecord] {
-        let rows = try Row.fetchAll(db, sql: eventsAfterSQL, arguments: [seq, limit])
-        return try rows.map { row in
-            let data: String? = row[10]
+    static func fetchEvents(_ db: some SQLConnection, after seq: Int64, limit: Int) throws -> [EventRecord] {
+        try db.fetchAll({ row in
+            let data = row.optionalString(10)
             var pool: JobRole?
             if let data, let value = try? JSONValue(jsonString: data), let name = value["pool"]?.stringValue {
                 pool = JobRole(rawValue: name)
             }
             return EventRecord(
-                seq: row[0], at: row[1], type: row[2], groupID: (row[3] as Int64?).map(GroupID.init), groupKey: row[4],
-                jobID: (row[5] as Int64?).map(JobID.init), role: try (row[6] as String?).map { try decodeEnum($0, table: "jobs") },
-                followerIndex: row[7], lane: row[8], pool: pool, worker: row[9], data: data
+                seq: row.int64(0), at: row.double(1), type: row.string(2), groupID: row.optionalInt64(3).map(GroupID.init),
+                groupKey: row.optionalString(4), jobID: row.optionalInt64(5).map(JobID.init),
+                role: try row.optionalString(6).map { try decodeEnum($0, table: "jobs") }, followerIndex: row.optionalInt(7),
+                lane: row.optionalString(8), pool: pool, worker: row.optionalString(9), data: data
             )
-        }
+        }, sql: eventsAfterSQL, arguments: [seq, limit])
     }
 }

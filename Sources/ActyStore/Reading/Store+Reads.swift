@@ -3,7 +3,7 @@ import GRDB
 
 /// Read queries. Each runs in its own short read transaction on a reader connection, so it never blocks the writer
 /// and holds no snapshot that would stall WAL checkpoints.
-extension Store {
+extension BackendStore {
     /// The job with this id.
     package func job(_ id: JobID) async throws -> JobRecord? {
         try await read { try $0.fetchOne(JobRecord.init, sql: JobRecord.selection + " WHERE jobs.id = ?", arguments: [id.rawValue]) }
@@ -74,7 +74,7 @@ extension Store {
 
     /// Events after `seq`, oldest first, with the group key, role and follower index of the job they concern.
     package func events(after seq: Int64 = 0, limit: Int = 10_000) async throws -> [EventRecord] {
-        try await read { db in try Self.fetchEvents(db, after: seq, limit: limit) }
+        try await read { db in try StoreSQL.fetchEvents(db, after: seq, limit: limit) }
     }
 
     /// Jobs whose outcome was recorded after event `seq` (a `job_succeeded`, `job_failed` or `job_cancelled` event),
@@ -85,18 +85,11 @@ extension Store {
         try await read { db in
             let jobs = try db.fetchAll({ row in
                 FinishedJobEvent(seq: row.int64(25), type: try decodeEnum(row.string(26), table: "events"), job: try JobRecord(row: row))
-            }, sql: Self.finishedJobsSQL, arguments: [seq, limit])
+            }, sql: StoreSQL.finishedJobsSQL, arguments: [seq, limit])
             if jobs.count == limit, let last = jobs.last { return (jobs, last.seq) }
             return (jobs, try db.fetchOne({ $0.optionalInt64(0) }, sql: ReadOnlyStore.lastEventSeqSQL).flatMap { $0 } ?? seq)
         }
     }
-
-    static let finishedJobsSQL = """
-        SELECT \(JobRecord.columns), events.seq, events.type
-        FROM events JOIN jobs ON jobs.id = events.job_id JOIN groups ON groups.id = jobs.group_id
-        WHERE events.seq > ? AND (events.type = 'job_succeeded' OR events.type = 'job_failed' OR events.type = 'job_cancelled')
-        ORDER BY events.seq LIMIT ?
-        """
 
     /// The jobs with these ids (those that exist).
     package func jobs(_ ids: [JobID]) async throws -> [JobRecord] {
@@ -177,16 +170,17 @@ extension Store {
         try await read { try $0.fetchAll(LaneRecord.init, sql: "SELECT name, weight, max_inflight, paused FROM lanes ORDER BY name") }
     }
 
-    /// The schema version recorded in the database.
+    /// The schema version recorded in the database (an open store's database has been migrated).
     package func appliedSchemaVersion() async throws -> Int {
-        try await read { try SchemaMigrator.appliedVersion($0) }
+        try await read { try $0.fetchOne({ $0.int(0) }, sql: "SELECT MAX(version) FROM schema_migrations") ?? 0 }
     }
+}
 
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do {
-            return try await database.read(body)
-        } catch {
-            throw StoreErrors.map(error, path: path)
-        }
-    }
+extension StoreSQL {
+    static let finishedJobsSQL = """
+        SELECT \(JobRecord.columns), events.seq, events.type
+        FROM events JOIN jobs ON jobs.id = events.job_id JOIN groups ON groups.id = jobs.group_id
+        WHERE events.seq > ? AND (events.type = 'job_succeeded' OR events.type = 'job_failed' OR events.type = 'job_cancelled')
+        ORDER BY events.seq LIMIT ?
+        """
 }

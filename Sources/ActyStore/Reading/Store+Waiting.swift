@@ -17,7 +17,7 @@ package struct UnfinishedWork: Sendable, Hashable {
     package var isDone: Bool { !isRunning && !isWaiting }
 }
 
-extension Store {
+extension BackendStore {
     /// Reads where the unfinished work stands, in one read transaction.
     ///
     /// Blocked followers are not looked at: one whose primer is pending becomes ready when that primer (ready,
@@ -35,14 +35,14 @@ extension Store {
     ///   - resultHandlers: the result handlers of the live engines: a job whose group names another is not runnable.
     package func unfinishedWork(executors: Set<String>, resultHandlers: Set<String> = []) async throws -> UnfinishedWork {
         try await read { db in
-            let isRunning = try db.fetchOne({ $0.int64(0) != 0 }, sql: Self.anyRunningSQL) ?? false
-            let isWaiting = try db.fetchOne({ $0.int64(0) != 0 }, sql: Self.anyWaitingSQL) ?? false
-            let timeoutPending = try db.fetchOne({ $0.int64(0) != 0 }, sql: Self.anyDependencyTimeoutSQL) ?? false
+            let isRunning = try db.fetchOne({ $0.int64(0) != 0 }, sql: StoreSQL.anyRunningSQL) ?? false
+            let isWaiting = try db.fetchOne({ $0.int64(0) != 0 }, sql: StoreSQL.anyWaitingSQL) ?? false
+            let timeoutPending = try db.fetchOne({ $0.int64(0) != 0 }, sql: StoreSQL.anyDependencyTimeoutSQL) ?? false
             var work = UnfinishedWork(isRunning: isRunning, isWaiting: isWaiting || timeoutPending, isRunnable: timeoutPending)
             guard isWaiting, !isRunning, !executors.isEmpty, !timeoutPending else { return work }
             let names = Array(executors)
             let handlers = Array(resultHandlers)
-            let scheduled = Self.runnableScheduledSQL(executorCount: names.count, resultHandlerCount: handlers.count)
+            let scheduled = StoreSQL.runnableScheduledSQL(executorCount: names.count, resultHandlerCount: handlers.count)
             if try db.fetchOne({ _ in true }, sql: scheduled, arguments: names + handlers) != nil {
                 work.isRunnable = true
                 return work
@@ -68,7 +68,7 @@ extension Store {
     ///
     /// - Parameter executors: the executors of the live engines.
     package func jobsWaitingForExecutors(notIn executors: Set<String>) async throws -> [String: Int] {
-        try await waitingJobCounts(excluding: executors, Self.waitingForExecutorsSQL)
+        try await waitingJobCounts(excluding: executors, StoreSQL.waitingForExecutorsSQL)
     }
 
     /// Ready and scheduled jobs whose group's result handler is not one of `resultHandlers`, counted by handler:
@@ -76,7 +76,7 @@ extension Store {
     ///
     /// - Parameter resultHandlers: the result handlers of the live engines.
     package func jobsWaitingForResultHandlers(notIn resultHandlers: Set<String>) async throws -> [String: Int] {
-        try await waitingJobCounts(excluding: resultHandlers, Self.waitingForResultHandlersSQL)
+        try await waitingJobCounts(excluding: resultHandlers, StoreSQL.waitingForResultHandlersSQL)
     }
 
     /// Ready and scheduled jobs counted by the name `sql` groups them by, leaving out `names`.
@@ -99,7 +99,7 @@ extension Store {
     /// recently finished first. Served by the `groups_state` index, whose order this is.
     package func groups(state: GroupState, limit: Int) async throws -> [GroupRecord] {
         try await read { db in
-            try db.fetchAll(GroupRecord.init, sql: Self.groupsInStateSQL, arguments: [state.rawValue, limit])
+            try db.fetchAll(GroupRecord.init, sql: StoreSQL.groupsInStateSQL, arguments: [state.rawValue, limit])
         }
     }
 
@@ -115,10 +115,13 @@ extension Store {
     }
 }
 
-extension Store {
+extension BackendStore {
     // The partial indexes are named: with statistics saying most jobs are ready, SQLite would rather scan the
     // table, which costs every finished job once none is ready.
 
+}
+
+extension StoreSQL {
     /// Whether a job runs, from the `jobs_running` index.
     static let anyRunningSQL = "SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_running WHERE state = 'running')"
 
@@ -167,7 +170,7 @@ extension Store {
     /// Groups in one state, served by `groups_state (state, finished_at)` in its order.
     static let groupsInStateSQL = GroupRecord.selection + " WHERE state = ? ORDER BY finished_at DESC, id DESC LIMIT ?"
 
-    private static func placeholders(_ count: Int) -> String {
+    fileprivate static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ", ")
     }
 }

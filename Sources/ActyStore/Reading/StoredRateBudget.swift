@@ -56,7 +56,7 @@ package struct StoredRateBudget: Sendable {
         "SELECT COUNT(*) FROM jobs INDEXED BY jobs_running WHERE state = 'running' AND executor = ? AND lane = ?"
 }
 
-extension Store {
+extension BackendStore {
     /// Every rate limit's budget as of now.
     package func rateLimits() async throws -> [RateBudget] {
         let now = WallClock.now

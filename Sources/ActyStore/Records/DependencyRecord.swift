@@ -43,7 +43,7 @@ package struct DependencyRecord: Sendable, Hashable {
     }
 }
 
-extension Store {
+extension BackendStore {
     /// The dependencies of a group, in key order.
     package func dependencies(ofGroup id: GroupID) async throws -> [DependencyRecord] {
         try await read {

@@ -149,4 +149,13 @@ package protocol WriterConnection: SQLConnection {
 package protocol WriterQueue<Connection>: Sendable {
     associatedtype Connection: WriterConnection
     func async(_ block: @escaping @Sendable (Connection) -> Void)
+
+    /// The error callers get for `error`: an ``ActyError`` saying what happened to which database and what to do,
+    /// with the original as its cause.
+    func mapError(_ error: any Error) -> any Error
+
+    /// Whether `error` (as thrown, or as mapped) means the database cannot be written at the moment, whatever is
+    /// written: a full disk, an I/O error, a read-only file, a lock held too long, a lost server. Such an error is
+    /// not the fault of the request that met it.
+    func isWriteFault(_ error: any Error) -> Bool
 }

@@ -1,3 +1,4 @@
+import ActyCore
 package import GRDB
 import GRDBSQLite
 
@@ -110,17 +111,23 @@ extension Database: WriterConnection {
 }
 
 /// The writer thread of a SQLite database: GRDB's writer queue.
-struct SQLiteWriterQueue: WriterQueue {
+package struct SQLiteWriterQueue: WriterQueue {
     let database: any DatabaseWriter
+    /// The database file, named in error messages.
+    let path: String?
 
-    func async(_ block: @escaping @Sendable (Database) -> Void) {
+    package func async(_ block: @escaping @Sendable (Database) -> Void) {
         database.asyncWriteWithoutTransaction(block)
     }
+
+    package func mapError(_ error: any Error) -> any Error { StoreErrors.map(error, path: path) }
+
+    package func isWriteFault(_ error: any Error) -> Bool { StoreErrors.isWriteFault((error as? ActyError)?.cause ?? error) }
 }
 
 extension GroupCommitWriter where Queue == SQLiteWriterQueue {
     /// Creates a writer over a GRDB database writer.
     convenience init(database: any DatabaseWriter, path: String? = nil, tail: any BatchTail<Database> = NoTail()) {
-        self.init(queue: SQLiteWriterQueue(database: database), path: path, tail: tail)
+        self.init(queue: SQLiteWriterQueue(database: database, path: path), tail: tail)
     }
 }

@@ -2,7 +2,7 @@ package import ActyCore
 import GRDB
 
 /// Leases, rescue and the administration rules, each in the writer's next transaction.
-extension Store {
+extension BackendStore {
     /// Extends the leases of a worker's running jobs to `leaseUntil` and records its heartbeat.
     package func heartbeat(worker: String, leaseUntil: Double) async throws {
         _ = try await write(worker: worker) { try $0.heartbeat(worker: worker, leaseUntil: leaseUntil) }
@@ -91,7 +91,9 @@ extension Store {
             if result.groups < batch { return total }
         }
     }
+}
 
+extension BackendStore where Backend == SQLiteBackend {
     /// Copies the write-ahead log into the database file and truncates it.
     ///
     /// - Returns: frames in the log, and frames copied; both 0 when the log was already empty.

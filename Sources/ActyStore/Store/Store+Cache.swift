@@ -1,7 +1,7 @@
 package import ActyCore
 
 /// The cache registry's rules, each in the writer's next transaction (see `WriteContext+Cache.swift`).
-extension Store {
+extension BackendStore {
     /// Decides what a primer's worker does about its group's cache entry: use it, create it, or wait.
     package func acquireCache(
         key: String, provider: String, fingerprint: String, owner: String, leaseUntil: Double, group: GroupID?

@@ -2,7 +2,7 @@ package import ActyCore
 import GRDB
 import Synchronization
 
-extension Store {
+extension BackendStore {
     /// Runs a state change in the next group-commit transaction and returns once it has committed.
     ///
     /// - Parameters:
@@ -14,7 +14,7 @@ extension Store {
     ///     value from the body's and its effects.
     func write<T: Sendable, U: Sendable>(
         worker: String?,
-        _ body: @escaping @Sendable (inout WriteContext<Database>) throws -> T,
+        _ body: @escaping @Sendable (inout WriteContext<Backend.Queue.Connection>) throws -> T,
         committed: @escaping @Sendable (T, WriteEffects) -> U
     ) async throws -> U {
         let batch = batch
@@ -29,7 +29,7 @@ extension Store {
 
     /// Runs a state change in the next group-commit transaction and returns its value and effects once committed.
     func write<T: Sendable>(
-        worker: String?, _ body: @escaping @Sendable (inout WriteContext<Database>) throws -> T
+        worker: String?, _ body: @escaping @Sendable (inout WriteContext<Backend.Queue.Connection>) throws -> T
     ) async throws -> (T, WriteEffects) {
         try await write(worker: worker, body, committed: { ($0, $1) })
     }
@@ -254,7 +254,7 @@ package struct WorkerRegistration: Sendable, Hashable {
 
 /// The store's tail of every batch (see ``GroupCommitWriter``): collects what the batch's requests changed, runs
 /// the attached ``Dispatch``'s work after them, and hands the events to the observer once committed.
-final class BatchRecorder: BatchTail {
+final class BatchRecorder<Connection: WriterConnection>: BatchTail {
     private struct State {
         /// Weak: the engine's dispatch holds the store.
         weak var dispatch: (any Dispatch)?
@@ -293,7 +293,7 @@ final class BatchRecorder: BatchTail {
     }
 
     /// Adds what one request wrote.
-    func add(_ context: WriteContext<Database>) {
+    func add(_ context: WriteContext<Connection>) {
         state.withLock { state in
             state.effects.merge(context.effects)
             state.lastEventSeq = max(state.lastEventSeq, context.lastEventSeq)
@@ -301,7 +301,7 @@ final class BatchRecorder: BatchTail {
         }
     }
 
-    func beforeCommit(_ db: Database) throws {
+    func beforeCommit(_ db: Connection) throws {
         let (dispatch, readyWork) = state.withLock { ($0.dispatch, $0.effects.readyWork) }
         guard let dispatch, let work = dispatch.takeWork(readyWork: readyWork) else { return }
         state.withLock { $0.work = work }

@@ -1,203 +1,102 @@
 package import ActyCore
-import CActyShims
-import Foundation
-import GRDB
+package import GRDB
 
-/// An Acty database: the schema, the single writer with group commit, and the state rules of jobs and groups.
+/// An Acty database: the single writer with group commit, the state rules of jobs and groups, and the reads the
+/// engine makes, on any ``StorageBackend``.
 ///
-/// Opening a store creates the file when it is missing and migrates it to the newest schema; a database written by
-/// a newer version of Acty is refused before anything in it is changed. All writes go through one connection that
-/// batches concurrent requests into shared transactions (see ``write(_:)``); reads use separate connections (WAL),
-/// so readers never wait for the writer.
-///
-/// Related SQLite documentation: <https://www.sqlite.org/wal.html>
-package final class Store: Sendable {
-    /// Where the database lives.
-    package let location: DatabaseLocation
-    /// The durability the writer commits with.
-    package let durability: Durability
-    /// The database file, or `nil` in memory.
-    package var path: String? {
-        if case .file(let path) = location { return path }
-        return nil
-    }
-
-    let database: any DatabaseWriter
-    let writer: GroupCommitWriter<SQLiteWriterQueue>
-    /// Checkpoints a file database's WAL in the background, until `close()`.
-    private let checkpointer: Locked<BackgroundCheckpointer?>
+/// All writes go through one connection that batches concurrent requests into shared transactions (see
+/// ``write(worker:_:committed:)``); reads use the backend's reader connections, so readers never wait for the
+/// writer.
+package final class BackendStore<Backend: StorageBackend>: Sendable {
+    /// The database under the store.
+    package let backend: Backend
+    let writer: GroupCommitWriter<Backend.Queue>
     /// What the running batch wrote, for its tail: events for the observer, effects for the dispatch.
-    let batch: BatchRecorder
+    let batch: BatchRecorder<Backend.Queue.Connection>
 
     /// The seq of the newest event this store knows of: the log's end when it opened, then its own commits' last
     /// events. Other processes' events after it are not counted until read.
     package var lastKnownEventSeq: Int64 { batch.lastCommittedEventSeq }
 
-    /// Opens (creating if needed) and migrates a database.
+    /// A store on an opened and migrated database.
     ///
     /// - Parameters:
-    ///   - location: a file path, or an in-memory database.
-    ///   - durability: `.process` (WAL, `synchronous = NORMAL`) or `.power` (`synchronous = FULL`).
-    ///   - busyTimeout: how long a write waits for another process's write lock before failing.
+    ///   - lastEventSeq: the seq of the newest event in the database.
     ///   - eventObserver: receives every committed event, in commit order, on the writer thread; keep it short.
+    package init(backend: Backend, lastEventSeq: Int64, eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil) {
+        self.backend = backend
+        batch = BatchRecorder(eventObserver: eventObserver, lastEventSeq: lastEventSeq)
+        writer = GroupCommitWriter(queue: backend.writerQueue, tail: batch)
+    }
+
+    /// A store on an opened and migrated database, starting from the newest event in it.
+    package convenience init(backend: Backend, eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil) async throws {
+        let lastEventSeq = try await backend.read { db in
+            try db.fetchOne({ $0.optionalInt64(0) }, sql: ReadOnlyStore.lastEventSeqSQL).flatMap { $0 } ?? 0
+        }
+        self.init(backend: backend, lastEventSeq: lastEventSeq, eventObserver: eventObserver)
+    }
+
+    /// Closes the database connections, waiting on a dispatch thread.
+    package func close() async throws {
+        try await backend.close()
+    }
+
+    /// Whether an error the store threw means the database could not be written at the time (a full disk, a
+    /// read-only file system, an I/O error, a lock held past the busy timeout), rather than anything about the
+    /// request: writing the same thing later may well succeed.
+    package func isWriteFault(_ error: any Error) -> Bool {
+        backend.writerQueue.isWriteFault(error)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Backend.Reader) throws -> T) async throws -> T {
+        try await backend.read(body)
+    }
+}
+
+/// The SQL of the store's reads, apart from the generic ``BackendStore`` (which cannot hold static stored
+/// properties).
+enum StoreSQL {}
+
+/// The store on a SQLite file or in memory: the one the engine and the tools open.
+package typealias Store = BackendStore<SQLiteBackend>
+
+extension BackendStore where Backend == SQLiteBackend {
+    /// Opens (creating if needed) and migrates a SQLite database (see ``SQLiteBackend``).
+    ///
+    /// - Parameter eventObserver: receives every committed event, in commit order, on the writer thread.
     /// - Throws: ``ActyError`` with code `databaseUnavailable`, `databaseReadOnly` or `incompatibleSchema`.
-    package init(
+    package convenience init(
         _ location: DatabaseLocation,
         durability: Durability = .process,
         busyTimeout: Duration = .seconds(10),
         eventObserver: (@Sendable ([EventRecord]) -> Void)? = nil
     ) throws {
-        _ = Self.configureSQLiteOnce
-        self.location = location
-        self.durability = durability
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(busyTimeout.seconds)
-        configuration.foreignKeysEnabled = true
-        configuration.label = "acty"
-        configuration.prepareDatabase { db in
-            // Checkpoints are the BackgroundCheckpointer's, off the writer's thread. An 8 MiB page cache holds the
-            // hot pages (the ends of the tables and indexes the queue works on); a larger one costs time at every
-            // commit, where SQLite walks the cache's whole hash table (measured: 32 MiB cost 4% of fan-out jobs/s).
-            // Once a checkpoint has copied the whole log, the next commit starts it over and cuts the file to
-            // `journal_size_limit`, so a log that outgrew the writer's checkpoint limit (a reader held it back)
-            // gives the space back.
-            try db.execute(
-                sql: "PRAGMA cache_size = -\(Store.pageCacheKiB); PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = \(Store.walSizeLimit)"
-            )
-        }
-        let database: any DatabaseWriter
-        let path: String?
-        var checkpointer: BackgroundCheckpointer?
-        switch location {
-        case .inMemory:
-            path = nil
-            database = try DatabaseQueue(configuration: configuration)
-        case .file(let file):
-            path = file
-            do {
-                try Self.checkExistingFile(file, busyTimeout: busyTimeout)
-                // SQLite gives the -wal and -shm files the database file's mode. When the folder is missing or
-                // read-only, SQLite's own open reports it.
-                _ = try? PrivateFile.createIfMissing(file)
-                database = try Self.openPool(file, configuration: configuration, busyTimeout: busyTimeout)
-            } catch {
-                throw StoreErrors.map(error, path: file)
-            }
-        }
-        do {
-            try database.writeWithoutTransaction { db in
-                try SchemaMigrator.migrate(db)
-                if durability == .power {
-                    // GRDB sets synchronous = NORMAL when it enables WAL: raise it afterwards.
-                    try db.execute(sql: "PRAGMA synchronous = FULL")
-                }
-            }
-            if let path {
-                let background = try BackgroundCheckpointer(path: path)
-                database.writeWithoutTransaction { db in
-                    // The schema goes into the file at once: a copy of the file alone is an Acty database.
-                    _ = try? db.checkpoint(.passive)
-                    background.install(on: db)
-                }
-                checkpointer = background
-            }
-        } catch {
-            throw StoreErrors.map(error, path: path)
-        }
-        self.database = database
-        self.checkpointer = Locked(checkpointer)
-        let lastEventSeq = try database.read { try Int64.fetchOne($0, sql: ReadOnlyStore.lastEventSeqSQL) ?? 0 }
-        batch = BatchRecorder(eventObserver: eventObserver, lastEventSeq: lastEventSeq)
-        writer = GroupCommitWriter(database: database, path: path, tail: batch)
+        let backend = try SQLiteBackend(location, durability: durability, busyTimeout: busyTimeout)
+        let lastEventSeq = try backend.database.read { try Int64.fetchOne($0, sql: ReadOnlyStore.lastEventSeqSQL) ?? 0 }
+        self.init(backend: backend, lastEventSeq: lastEventSeq, eventObserver: eventObserver)
     }
 
-    /// Process-wide SQLite settings, made once before the first connection opens.
-    static let configureSQLiteOnce: Void = acty_configure_sqlite()
-
-    /// Opens the connection pool, retrying while another process holds the file exclusively.
-    ///
-    /// A process whose last connection closes folds the WAL into the file and deletes it under an exclusive lock;
-    /// the `PRAGMA journal_mode = WAL` GRDB runs on opening fails at once with SQLITE_BUSY meanwhile, without
-    /// SQLite's busy handler, so the wait is here, up to the busy timeout. It blocks the thread, like SQLite's own
-    /// busy handler: async callers open through ``open(_:durability:busyTimeout:eventObserver:)``, off the
-    /// concurrency pool.
-    private static func openPool(_ path: String, configuration: Configuration, busyTimeout: Duration) throws -> DatabasePool {
-        let deadline = ContinuousClock.now + busyTimeout
-        while true {
-            do {
-                return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.005)
-            }
-        }
-    }
-
-    /// Checks the schema of an existing file through a read-only connection, so that a database of a newer schema
-    /// (or a file that is not an Acty database) is refused before the writer touches it.
-    ///
-    /// The connection waits for locks like the others: while another process recovers the WAL of a process that
-    /// was killed, or checkpoints it on close, opening the file returns SQLITE_BUSY.
-    private static func checkExistingFile(_ path: String, busyTimeout: Duration) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(busyTimeout.seconds)
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        defer { try? queue.close() }
-        do {
-            try queue.read { try SchemaMigrator.checkCompatible($0) }
-        } catch let error as ActyError {
-            throw ActyError(error.code, "\(path): \(error.message)", cause: error.cause)
-        }
-    }
-
-    /// The newest schema version this build knows.
-    package static var schemaVersion: Int { SchemaMigrator.latestVersion }
-
-    /// The SQLite page cache of each connection, in KiB.
-    package static let pageCacheKiB = 8192
-
-    /// The most bytes one text value (a payload, an output) may have: SQLite's default `SQLITE_MAX_LENGTH`, past which
-    /// it refuses to store the row.
-    ///
-    /// Related SQLite documentation: <https://www.sqlite.org/limits.html#max_length>
-    package static let maximumTextBytes = 1_000_000_000
-
-    /// The size in bytes a WAL file is cut back to when the log starts over (`PRAGMA journal_size_limit`): a little
-    /// more than the log holds at the writer's checkpoint limit (frames of 4 KiB + 24 bytes). A lower one cuts the
-    /// file at every restart under load and grows it again (16 MiB cost ~7% of fan-out jobs/s); an idle store
-    /// empties its log anyway (see ``BackgroundCheckpointer``).
-    static let walSizeLimit = Int(BackgroundCheckpointer.defaultLimit) * 5 * 1024
-
-    /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
-    package static var checkpointFrames: (background: Int, writer: Int) {
-        (Int(BackgroundCheckpointer.defaultThreshold), Int(BackgroundCheckpointer.defaultLimit))
-    }
-
-    /// Closes the database connections, waiting on a dispatch thread: closing blocks until pending writes and
-    /// reads are done, and blocking the concurrency pool's few threads could leave those reads none to finish on.
-    package func close() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try self.close() })
-            }
-        }
-    }
+    /// Where the database lives.
+    package var location: DatabaseLocation { backend.location }
+    /// The durability the writer commits with.
+    package var durability: Durability { backend.durability }
+    /// The database file, or `nil` in memory.
+    package var path: String? { backend.path }
+    /// GRDB's connections, for tests that look at the file directly.
+    package var database: any DatabaseWriter { backend.database }
 
     /// Closes the database connections. Pending writes finish first.
     package func close() throws {
-        if let checkpointer = checkpointer.withLock({ $0.take() }) {
-            database.writeWithoutTransaction { checkpointer.uninstall(from: $0) }
-            try checkpointer.close()
-        }
-        switch database {
-        case let pool as DatabasePool:
-            // GRDB closes the writer before the readers, and SQLite folds the WAL into the file and deletes it only
-            // when the last connection closes: closing the readers first leaves one file behind instead of a WAL.
-            pool.releaseMemory()
-            try pool.close()
-        case let queue as DatabaseQueue: try queue.close()
-        default: break
-        }
+        try backend.close()
     }
+
+    /// The newest schema version this build knows.
+    package static var schemaVersion: Int { SQLiteBackend.schemaVersion }
+    /// The SQLite page cache of each connection, in KiB.
+    package static var pageCacheKiB: Int { SQLiteBackend.pageCacheKiB }
+    /// WAL sizes (in frames) at which a background checkpoint starts, and at which the writer checkpoints itself.
+    package static var checkpointFrames: (background: Int, writer: Int) { SQLiteBackend.checkpointFrames }
+    /// The most bytes one text value (a payload, an output) may have.
+    package static var maximumTextBytes: Int { SQLiteBackend.maximumTextBytes }
 }

@@ -55,12 +55,3 @@ enum StoreErrors {
         }
     }
 }
-
-extension Store {
-    /// Whether an error the store threw means the database could not be written at the time (a full disk, a
-    /// read-only file system, an I/O error, a lock held past the busy timeout), rather than anything about the
-    /// request: writing the same thing later may well succeed.
-    package static func isWriteFault(_ error: any Error) -> Bool {
-        StoreErrors.isWriteFault((error as? ActyError)?.cause ?? error)
-    }
-}

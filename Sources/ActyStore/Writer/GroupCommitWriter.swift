@@ -56,16 +56,12 @@ final class GroupCommitWriter<Queue: WriterQueue>: Sendable {
     private let queue: Queue
     private let state = Locked(State())
     private let tail: any BatchTail<Connection>
-    private let path: String?
 
     /// Creates a writer that runs its batches on `queue`.
     ///
-    /// - Parameters:
-    ///   - path: the database file, named in error messages.
-    ///   - tail: the work every batch does besides its requests.
-    init(queue: Queue, path: String? = nil, tail: any BatchTail<Connection> = NoTail()) {
+    /// - Parameter tail: the work every batch does besides its requests.
+    init(queue: Queue, tail: any BatchTail<Connection> = NoTail()) {
         self.queue = queue
-        self.path = path
         self.tail = tail
     }
 
@@ -166,12 +162,12 @@ final class GroupCommitWriter<Queue: WriterQueue>: Sendable {
                 // itself cannot be written (a full disk, an I/O error, a lock): then every other request would
                 // meet the same error, one batch after another.
                 db.rollbackTransaction()
-                if StoreErrors.isWriteFault(failure.error) {
+                if queue.isWriteFault(failure.error) {
                     fail(pending, failure.error)
                     return
                 }
                 tail.afterTransaction(.rolledBackToRetry)
-                pending[failure.index].fail(StoreErrors.map(failure.error, path: path))
+                pending[failure.index].fail(queue.mapError(failure.error))
                 pending.remove(at: failure.index)
                 continue
             }
@@ -192,7 +188,7 @@ final class GroupCommitWriter<Queue: WriterQueue>: Sendable {
 
     /// Fails every request of a batch with the error that stopped its transaction, after telling the tail.
     private func fail(_ requests: [Request], _ error: any Error) {
-        let mapped = StoreErrors.map(error, path: path)
+        let mapped = queue.mapError(error)
         tail.afterTransaction(.failed(mapped))
         for request in requests { request.fail(mapped) }
     }
